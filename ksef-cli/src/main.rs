@@ -1,0 +1,2 @@
+//! The `ksef` command-line tool (skeleton).
+fn main() {}

@@ -1,0 +1,1 @@
+//! A local KSeF 2.0 simulator (skeleton; see issue 4).
