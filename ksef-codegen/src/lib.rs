@@ -1,1 +1,31 @@
-//! placeholder
+//! The spec pipeline of ksef-rs: everything that turns the official KSeF OpenAPI document into
+//! something Rust can use, shared by `ksef-api/build.rs`, `cargo xtask regen-spec` and the drift
+//! tests so that all three see exactly the same thing.
+//!
+//! - [`lock`]: `spec/ksef-openapi.lock` (version, source, sha256) and the API version of a document.
+//! - [`locate`]: finding the pinned document on disk (env `KSEF_OPENAPI_SPEC`, `spec/ksef-openapi.json`).
+//! - [`names`]: deterministic operation names (the spec has no `operationId`) and the override map.
+//! - [`normalize`]: the rewrites progenitor needs, applied in memory, never to the file on disk.
+//! - [`surface`]: the per-operation facts (token kind, rate limits, permissions) and the compact,
+//!   sorted text snapshots used to review spec drift.
+//! - `generate` (feature `generate`): the progenitor run and the extra generated tables.
+
+pub mod error;
+pub mod lock;
+pub mod locate;
+pub mod names;
+pub mod normalize;
+pub mod surface;
+
+#[cfg(feature = "generate")]
+pub mod generate;
+
+pub use error::SpecError;
+pub use lock::SpecLock;
+pub use normalize::{NormalizedSpec, normalize};
+pub use surface::{Operation, RateLimits, Surface, TokenKind};
+
+/// Parses a document (JSON bytes) into a `serde_json::Value`.
+pub fn parse_document(bytes: &[u8]) -> Result<serde_json::Value, SpecError> {
+    serde_json::from_slice(bytes).map_err(|e| SpecError::Json(e.to_string()))
+}

@@ -1,1 +1,43 @@
-fn main() {}
+//! `cargo xtask` — the project's small automation binary.
+//!
+//! ```text
+//! cargo xtask regen-spec [--from PATH_OR_URL]   pin a document: validate, copy, lock, refresh snapshots
+//! cargo xtask regen-spec --check               offline: lock, document and snapshots agree
+//! ```
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod regen;
+mod snapshots;
+
+use std::{path::PathBuf, process::ExitCode};
+
+const USAGE: &str = "usage:
+  cargo xtask regen-spec [--from PATH_OR_URL]   download (default: the official TEST endpoint) or read a
+                                               document, validate it, write spec/ksef-openapi.json (git-ignored),
+                                               spec/ksef-openapi.lock and the drift snapshots
+  cargo xtask regen-spec --check               offline: fail with a diff when lock, document and snapshots disagree";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("regen-spec") => regen::Options::parse(&args[1..]).and_then(|o| regen::run(&workspace_root(), &o)),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}

@@ -1,0 +1,90 @@
+//! Per-operation facts of the pinned spec, generated from it: which token an operation needs, its
+//! `x-rate-limits` and `x-required-permissions`. The flows' rate limiter and auth layer use them.
+
+/// Which bearer token an operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// No `Authorization` header.
+    None,
+    /// The `authenticationToken` of an authentication operation (status polling, redeem).
+    AuthenticationOperation,
+    /// The `refreshToken` (token refresh).
+    Refresh,
+    /// The `accessToken`.
+    Access,
+}
+
+/// An operation's `x-rate-limits` (requests per window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateLimits {
+    /// Per second.
+    pub per_second: Option<u32>,
+    /// Per minute.
+    pub per_minute: Option<u32>,
+    /// Per hour.
+    pub per_hour: Option<u32>,
+}
+
+/// Facts of one operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperationMeta {
+    /// Operation name (= the generated method name).
+    pub name: &'static str,
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path template.
+    pub path: &'static str,
+    /// Token the operation needs.
+    pub token: TokenKind,
+    /// `x-rate-limits`.
+    pub rate_limits: Option<RateLimits>,
+    /// `x-required-permissions` (any of them suffices).
+    pub permissions: &'static [&'static str],
+    /// The real content type of a request body that the generator sees as raw bytes.
+    pub request_content_type: Option<&'static str>,
+}
+
+include!(concat!(env!("OUT_DIR"), "/operations.rs"));
+
+/// Looks an operation up by name.
+pub fn find(name: &str) -> Option<&'static OperationMeta> {
+    OPERATIONS.binary_search_by(|op| op.name.cmp(name)).ok().map(|i| &OPERATIONS[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_complete_and_searchable() {
+        assert_eq!(OPERATIONS.len(), 83);
+        assert!(OPERATIONS.windows(2).all(|w| w[0].name < w[1].name));
+        for op in OPERATIONS {
+            assert_eq!(find(op.name).map(|m| m.path), Some(op.path));
+        }
+        assert!(find("no_such_operation").is_none());
+    }
+
+    #[test]
+    fn token_kinds_match_the_protocol() {
+        let kind = |n| find(n).map(|m| m.token);
+        assert_eq!(kind("auth_challenge"), Some(TokenKind::None));
+        assert_eq!(kind("auth_ksef_token"), Some(TokenKind::None));
+        assert_eq!(kind("auth_xades_signature"), Some(TokenKind::None));
+        assert_eq!(kind("public_key_certificates"), Some(TokenKind::None));
+        assert_eq!(kind("auth_status"), Some(TokenKind::AuthenticationOperation));
+        assert_eq!(kind("auth_token_redeem"), Some(TokenKind::AuthenticationOperation));
+        assert_eq!(kind("auth_token_refresh"), Some(TokenKind::Refresh));
+        assert_eq!(kind("online_session_open"), Some(TokenKind::Access));
+        assert_eq!(kind("auth_session_revoke_current"), Some(TokenKind::Access));
+    }
+
+    #[test]
+    fn limits_and_permissions_come_from_the_spec() {
+        let open = find("online_session_open").unwrap();
+        assert_eq!(open.rate_limits, Some(RateLimits { per_second: Some(10), per_minute: Some(30), per_hour: Some(120) }));
+        assert!(open.permissions.contains(&"InvoiceWrite"));
+        assert_eq!(find("auth_xades_signature").unwrap().request_content_type, Some("application/xml"));
+        assert_eq!(API_VERSION, "2.7.0");
+    }
+}

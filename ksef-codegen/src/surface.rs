@@ -1,0 +1,351 @@
+//! The API surface of a document: per-operation facts that code needs (token kind, rate limits,
+//! permissions) and the compact, sorted text snapshots that make spec drift reviewable.
+
+use std::{collections::BTreeMap, fmt::Write as _};
+
+use serde_json::Value;
+
+use crate::{
+    SpecError,
+    lock::api_version,
+    names::{Overrides, operation_name},
+    normalize::METHODS,
+};
+
+/// Which bearer token an operation needs (progenitor ignores `security`; this is derived from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TokenKind {
+    /// No `Authorization` header (challenge, submitting the auth request, public keys, test data).
+    None,
+    /// The short-lived `authenticationToken` of an authentication operation (status, redeem).
+    AuthenticationOperation,
+    /// The `refreshToken` (token refresh).
+    Refresh,
+    /// The `accessToken` (everything else).
+    Access,
+}
+
+impl TokenKind {
+    /// Stable lower-case name used in snapshots and generated code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::None => "none",
+            TokenKind::AuthenticationOperation => "authentication-operation",
+            TokenKind::Refresh => "refresh",
+            TokenKind::Access => "access",
+        }
+    }
+
+    /// The variant's name in generated Rust code.
+    pub fn variant(self) -> &'static str {
+        match self {
+            TokenKind::None => "None",
+            TokenKind::AuthenticationOperation => "AuthenticationOperation",
+            TokenKind::Refresh => "Refresh",
+            TokenKind::Access => "Access",
+        }
+    }
+}
+
+/// An operation's `x-rate-limits`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateLimits {
+    /// Requests per second.
+    pub per_second: Option<u32>,
+    /// Requests per minute.
+    pub per_minute: Option<u32>,
+    /// Requests per hour.
+    pub per_hour: Option<u32>,
+}
+
+impl std::fmt::Display for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = [(self.per_second, "s"), (self.per_minute, "min"), (self.per_hour, "h")]
+            .iter()
+            .filter_map(|(n, unit)| n.map(|n| format!("{n}/{unit}")))
+            .collect();
+        if parts.is_empty() { f.write_str("-") } else { f.write_str(&parts.join(" ")) }
+    }
+}
+
+/// One operation of the surface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    /// Name (the synthesised or overridden `operationId`).
+    pub name: String,
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// Path template.
+    pub path: String,
+    /// Token the operation needs.
+    pub token: TokenKind,
+    /// `x-rate-limits`, if any.
+    pub rate_limits: Option<RateLimits>,
+    /// `x-required-permissions` (empty when none).
+    pub permissions: Vec<String>,
+    /// Parameters as `in name: type` (`?` when optional).
+    pub params: Vec<String>,
+    /// Request body as `content-type type`.
+    pub request: Option<String>,
+    /// Responses as `status content-types type`.
+    pub responses: Vec<String>,
+}
+
+impl Operation {
+    /// `METHOD /path`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// Everything the snapshots show of one document.
+#[derive(Debug, Clone)]
+pub struct Surface {
+    /// API version from `info.description`.
+    pub api_version: String,
+    /// Operations sorted by path, then method.
+    pub operations: Vec<Operation>,
+    /// Component schemas, name → one-line-per-field rendering.
+    pub schemas: BTreeMap<String, String>,
+}
+
+impl Surface {
+    /// Reads the surface of an (original, not normalised) document.
+    pub fn of(doc: &Value, overrides: &Overrides) -> Result<Self, SpecError> {
+        let paths = doc.get("paths").and_then(Value::as_object).ok_or_else(|| SpecError::Invalid("no `paths` object".into()))?;
+        let global_security = doc.get("security");
+        let mut operations = Vec::new();
+        for (path, item) in paths {
+            let path_params = item.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+            for method in METHODS {
+                let Some(op) = item.get(method) else { continue };
+                let mut params: Vec<String> = path_params
+                    .iter()
+                    .chain(op.get("parameters").and_then(Value::as_array).into_iter().flatten())
+                    .map(|p| render_param(doc, p))
+                    .collect();
+                params.sort();
+                let request = op.get("requestBody").map(|b| {
+                    let b = resolve(doc, b);
+                    render_content(doc, b.get("content"))
+                });
+                let mut responses: Vec<String> = op
+                    .get("responses")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                    .map(|(status, r)| {
+                        let r = resolve(doc, r);
+                        let content = render_content(doc, r.get("content"));
+                        let headers: Vec<&str> = r.get("headers").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.as_str()).collect();
+                        let mut line = format!("{status} {content}");
+                        if !headers.is_empty() {
+                            let _ = write!(line, " headers[{}]", headers.join(", "));
+                        }
+                        line
+                    })
+                    .collect();
+                responses.sort();
+                operations.push(Operation {
+                    name: operation_name(method, path, overrides),
+                    method: method.to_ascii_uppercase(),
+                    path: path.clone(),
+                    token: token_kind(op, global_security),
+                    rate_limits: op.get("x-rate-limits").map(|r| RateLimits {
+                        per_second: r.get("perSecond").and_then(Value::as_u64).map(clamp),
+                        per_minute: r.get("perMinute").and_then(Value::as_u64).map(clamp),
+                        per_hour: r.get("perHour").and_then(Value::as_u64).map(clamp),
+                    }),
+                    permissions: op
+                        .get("x-required-permissions")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect(),
+                    params,
+                    request,
+                    responses,
+                });
+            }
+        }
+        operations.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+        let schemas = doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(name, s)| (name.clone(), render_schema(doc, s)))
+            .collect();
+        Ok(Self { api_version: api_version(doc)?, operations, schemas })
+    }
+
+    /// The operations snapshot: one block per operation, sorted by path and method.
+    pub fn render_operations(&self) -> String {
+        let mut out = format!("# KSeF API {} — {} operations\n", self.api_version, self.operations.len());
+        for op in &self.operations {
+            let limits = op.rate_limits.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
+            let perms = if op.permissions.is_empty() { "-".to_string() } else { op.permissions.join(" | ") };
+            let _ = writeln!(out, "\n{} {}  ({})", op.method, op.path, op.name);
+            let _ = writeln!(out, "  token: {}; limits: {limits}; permissions: {perms}", op.token.as_str());
+            for p in &op.params {
+                let _ = writeln!(out, "  param {p}");
+            }
+            if let Some(r) = &op.request {
+                let _ = writeln!(out, "  request {r}");
+            }
+            for r in &op.responses {
+                let _ = writeln!(out, "  response {r}");
+            }
+        }
+        out
+    }
+
+    /// The schema snapshot: every component schema, sorted by name.
+    pub fn render_schemas(&self) -> String {
+        let mut out = format!("# KSeF API {} — {} schemas\n", self.api_version, self.schemas.len());
+        for (name, body) in &self.schemas {
+            let _ = write!(out, "\n{name}: {body}");
+            if !body.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Operation keys (`METHOD /path`).
+    pub fn operation_keys(&self) -> std::collections::BTreeSet<String> {
+        self.operations.iter().map(Operation::key).collect()
+    }
+}
+
+fn clamp(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Token kind: no `security` → none; otherwise the token named in the description (the spec says
+/// which of `AccessToken`, `RefreshToken`, `AuthenticationToken` an operation accepts).
+fn token_kind(op: &Value, global_security: Option<&Value>) -> TokenKind {
+    let security = op.get("security").or(global_security);
+    let secured = security.and_then(Value::as_array).is_some_and(|s| s.iter().any(|req| req.as_object().is_some_and(|o| !o.is_empty())));
+    if !secured {
+        return TokenKind::None;
+    }
+    let text = format!(
+        "{} {}",
+        op.get("summary").and_then(Value::as_str).unwrap_or(""),
+        op.get("description").and_then(Value::as_str).unwrap_or("")
+    );
+    if text.contains("AccessToken") {
+        TokenKind::Access
+    } else if text.contains("RefreshToken") {
+        TokenKind::Refresh
+    } else if text.contains("AuthenticationToken") {
+        TokenKind::AuthenticationOperation
+    } else {
+        TokenKind::Access
+    }
+}
+
+fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+    match v.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+        Some(pointer) => doc.pointer(pointer).unwrap_or(v),
+        None => v,
+    }
+}
+
+fn render_param(doc: &Value, p: &Value) -> String {
+    let p = resolve(doc, p);
+    let name = p.get("name").and_then(Value::as_str).unwrap_or("?");
+    let place = p.get("in").and_then(Value::as_str).unwrap_or("?");
+    let required = p.get("required").and_then(Value::as_bool).unwrap_or(false);
+    let ty = p.get("schema").map(type_name).unwrap_or_else(|| "-".into());
+    format!("{place} {name}{}: {ty}", if required { "" } else { "?" })
+}
+
+fn render_content(doc: &Value, content: Option<&Value>) -> String {
+    let Some(content) = content.and_then(Value::as_object).filter(|c| !c.is_empty()) else {
+        return "(no body)".into();
+    };
+    let types: Vec<&str> = content.keys().map(String::as_str).collect();
+    let schema = content.values().find_map(|m| m.get("schema")).map(|s| type_name(resolve(doc, s).get("$ref").map_or(s, |_| s)));
+    match schema {
+        Some(ty) => format!("{} {ty}", types.join("|")),
+        None => types.join("|"),
+    }
+}
+
+/// A short type name: `$ref` name, `[T]`, `string(date-time)`, `enum(A|B)`, `T?` when nullable.
+pub fn type_name(s: &Value) -> String {
+    let nullable = s.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+    let base = if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        r.rsplit('/').next().unwrap_or(r).to_string()
+    } else if let Some(all) = s.get("allOf").and_then(Value::as_array) {
+        all.iter().map(type_name).collect::<Vec<_>>().join("&")
+    } else if let Some(one) = s.get("oneOf").or_else(|| s.get("anyOf")).and_then(Value::as_array) {
+        one.iter().map(type_name).collect::<Vec<_>>().join("|")
+    } else if let Some(values) = s.get("enum").and_then(Value::as_array) {
+        let vals: Vec<String> = values.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect();
+        format!("enum({})", vals.join("|"))
+    } else {
+        match s.get("type").and_then(Value::as_str) {
+            Some("array") => format!("[{}]", s.get("items").map(type_name).unwrap_or_else(|| "?".into())),
+            Some(t) => match s.get("format").and_then(Value::as_str) {
+                Some(f) => format!("{t}({f})"),
+                None if t == "object" && s.get("additionalProperties").is_some_and(Value::is_object) => {
+                    format!("map<{}>", s.get("additionalProperties").map(type_name).unwrap_or_default())
+                }
+                None => t.to_string(),
+            },
+            None => "any".into(),
+        }
+    };
+    if nullable { format!("{base}?") } else { base }
+}
+
+fn render_schema(doc: &Value, s: &Value) -> String {
+    let _ = doc;
+    if let Some(props) = s.get("properties").and_then(Value::as_object) {
+        let required: Vec<&str> = s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let mut out = String::from("object\n");
+        for (name, p) in props {
+            let req = if required.contains(&name.as_str()) { "" } else { "?" };
+            let _ = writeln!(out, "  {name}{req}: {}", type_name(p));
+        }
+        out
+    } else {
+        type_name(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn token_kind_follows_security_and_description() {
+        let none = json!({});
+        let bearer = json!([{"Bearer": []}]);
+        assert_eq!(token_kind(&json!({"description": "x"}), None), TokenKind::None);
+        assert_eq!(token_kind(&json!({"security": bearer, "description": "Wymagany AuthenticationToken"}), None), TokenKind::AuthenticationOperation);
+        assert_eq!(token_kind(&json!({"security": bearer, "description": "Wymagany RefreshToken"}), None), TokenKind::Refresh);
+        assert_eq!(token_kind(&json!({"security": bearer, "description": "AccessToken lub RefreshToken"}), None), TokenKind::Access);
+        assert_eq!(token_kind(&json!({"security": bearer}), None), TokenKind::Access);
+        assert_eq!(token_kind(&none, Some(&bearer)), TokenKind::Access);
+    }
+
+    #[test]
+    fn type_names_are_compact() {
+        assert_eq!(type_name(&json!({"$ref": "#/components/schemas/Foo"})), "Foo");
+        assert_eq!(type_name(&json!({"type": "array", "items": {"type": "string", "format": "date-time"}})), "[string(date-time)]");
+        assert_eq!(type_name(&json!({"allOf": [{"$ref": "#/components/schemas/Foo"}], "nullable": true})), "Foo?");
+        assert_eq!(type_name(&json!({"enum": ["A", "B"], "type": "string"})), "enum(A|B)");
+    }
+
+    #[test]
+    fn rate_limits_render() {
+        assert_eq!(RateLimits { per_second: Some(10), per_minute: None, per_hour: Some(120) }.to_string(), "10/s 120/h");
+        assert_eq!(RateLimits::default().to_string(), "-");
+    }
+}
