@@ -72,7 +72,11 @@ impl Client {
 
     /// A client that shares this one's connection pool and base URL but holds other tokens.
     pub fn with_state(&self, state: ClientState) -> Client {
-        Client { baseurl: self.baseurl.clone(), client: self.client.clone(), inner: state }
+        Client {
+            baseurl: self.baseurl.clone(),
+            client: self.client.clone(),
+            inner: state,
+        }
     }
 
     /// The base URL requests go to.
@@ -120,9 +124,12 @@ impl KsefClientBuilder {
     /// Builds the client.
     pub fn build(self) -> Result<Client, KsefError> {
         let base = self.environment.base_url();
-        let parsed = reqwest::Url::parse(base).map_err(|e| KsefError::Setup(format!("base URL `{base}` is not a URL: {e}")))?;
+        let parsed = reqwest::Url::parse(base)
+            .map_err(|e| KsefError::Setup(format!("base URL `{base}` is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(KsefError::Setup(format!("base URL `{base}` must be http or https")));
+            return Err(KsefError::Setup(format!(
+                "base URL `{base}` must be http or https"
+            )));
         }
         let http = match self.http {
             Some(h) => h,
@@ -155,17 +162,37 @@ mod tests {
 
     #[test]
     fn environments_have_the_official_urls() {
-        assert_eq!(Environment::Test.base_url(), "https://api-test.ksef.mf.gov.pl/v2");
-        assert_eq!(Environment::Demo.base_url(), "https://api-demo.ksef.mf.gov.pl/v2");
-        assert_eq!(Environment::Production.base_url(), "https://api.ksef.mf.gov.pl/v2");
-        assert_eq!(Environment::Custom("http://127.0.0.1:9/v2/".into()).base_url(), "http://127.0.0.1:9/v2");
+        assert_eq!(
+            Environment::Test.base_url(),
+            "https://api-test.ksef.mf.gov.pl/v2"
+        );
+        assert_eq!(
+            Environment::Demo.base_url(),
+            "https://api-demo.ksef.mf.gov.pl/v2"
+        );
+        assert_eq!(
+            Environment::Production.base_url(),
+            "https://api.ksef.mf.gov.pl/v2"
+        );
+        assert_eq!(
+            Environment::Custom("http://127.0.0.1:9/v2/".into()).base_url(),
+            "http://127.0.0.1:9/v2"
+        );
     }
 
     #[test]
     fn builds_with_tls_and_rejects_bad_urls() {
         let c = Client::builder(Environment::Test).build().unwrap();
         assert_eq!(c.base_url(), Environment::TEST_URL);
-        assert!(Client::builder(Environment::Custom("not a url".into())).build().is_err());
-        assert!(Client::builder(Environment::Custom("ftp://x/v2".into())).build().is_err());
+        assert!(
+            Client::builder(Environment::Custom("not a url".into()))
+                .build()
+                .is_err()
+        );
+        assert!(
+            Client::builder(Environment::Custom("ftp://x/v2".into()))
+                .build()
+                .is_err()
+        );
     }
 }

@@ -60,22 +60,37 @@ impl KsefError {
                 let status = rv.status();
                 let headers = rv.headers().clone();
                 let (body, truncated) = read_limited(rv.into_inner()).await;
-                Self::Api(Box::new(ErrorResponse::decode(status, headers, body, truncated)))
+                Self::Api(Box::new(ErrorResponse::decode(
+                    status, headers, body, truncated,
+                )))
             }
             RawError::UnexpectedResponse(response) => {
                 let status = response.status();
                 let headers = response.headers().clone();
-                let (body, truncated) = read_limited(ByteStream::new(Box::pin(response.bytes_stream()))).await;
+                let (body, truncated) =
+                    read_limited(ByteStream::new(Box::pin(response.bytes_stream()))).await;
                 if status.is_success() {
-                    Self::InvalidResponse { status: status.as_u16(), message: "a success status the spec does not list".into(), body }
+                    Self::InvalidResponse {
+                        status: status.as_u16(),
+                        message: "a success status the spec does not list".into(),
+                        body,
+                    }
                 } else {
-                    Self::Api(Box::new(ErrorResponse::decode(status, headers, body, truncated)))
+                    Self::Api(Box::new(ErrorResponse::decode(
+                        status, headers, body, truncated,
+                    )))
                 }
             }
             RawError::InvalidRequest(m) => Self::InvalidRequest(m),
             RawError::Custom(m) => Self::NotSent(m),
-            RawError::CommunicationError(e) | RawError::ResponseBodyError(e) | RawError::InvalidUpgrade(e) => Self::Transport(e),
-            RawError::InvalidResponsePayload(body, e) => Self::InvalidResponse { status: 200, message: e.to_string(), body },
+            RawError::CommunicationError(e)
+            | RawError::ResponseBodyError(e)
+            | RawError::InvalidUpgrade(e) => Self::Transport(e),
+            RawError::InvalidResponsePayload(body, e) => Self::InvalidResponse {
+                status: 200,
+                message: e.to_string(),
+                body,
+            },
         }
     }
 
@@ -254,23 +269,38 @@ pub struct StatusBody {
     pub details: Vec<String>,
 }
 
-fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 impl ErrorResponse {
     /// Decodes a body by its shape (the content type is a hint only: gateways mislabel bodies).
     pub fn decode(status: StatusCode, headers: HeaderMap, raw: Bytes, truncated: bool) -> Self {
-        let content_type = headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = decode_body(content_type, &raw);
-        Self { status, headers, body, raw, truncated }
+        Self {
+            status,
+            headers,
+            body,
+            raw,
+            truncated,
+        }
     }
 
     /// Every KSeF code in the body (exception codes, `errors[].code`).
     pub fn codes(&self) -> Vec<i64> {
         match &self.body {
             ErrorBody::Problem(p) => p.errors.iter().map(|e| e.code).collect(),
-            ErrorBody::Exception(e) => e.exception_detail_list.iter().map(|d| d.exception_code).collect(),
+            ErrorBody::Exception(e) => e
+                .exception_detail_list
+                .iter()
+                .map(|d| d.exception_code)
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -290,28 +320,51 @@ impl ErrorResponse {
             s
         }
         match &self.body {
-            ErrorBody::Problem(p) if !p.errors.is_empty() => {
-                p.errors.iter().map(|e| entry(e.code, e.description.as_deref(), &e.details)).collect::<Vec<_>>().join("; ")
-            }
+            ErrorBody::Problem(p) if !p.errors.is_empty() => p
+                .errors
+                .iter()
+                .map(|e| entry(e.code, e.description.as_deref(), &e.details))
+                .collect::<Vec<_>>()
+                .join("; "),
             ErrorBody::Problem(p) => {
-                let mut parts: Vec<&str> = [p.title.as_deref(), p.detail.as_deref()].into_iter().flatten().collect();
+                let mut parts: Vec<&str> = [p.title.as_deref(), p.detail.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
                 if let Some(r) = &p.reason_code {
                     parts.push(r);
                 }
-                if parts.is_empty() { "problem details without a title".into() } else { parts.join(": ") }
+                if parts.is_empty() {
+                    "problem details without a title".into()
+                } else {
+                    parts.join(": ")
+                }
             }
             ErrorBody::Exception(e) => e
                 .exception_detail_list
                 .iter()
-                .map(|d| entry(d.exception_code, d.exception_description.as_deref(), &d.details))
+                .map(|d| {
+                    entry(
+                        d.exception_code,
+                        d.exception_description.as_deref(),
+                        &d.details,
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
             ErrorBody::TooManyRequests(s) => entry(s.code, s.description.as_deref(), &s.details),
             ErrorBody::Other { content_type, text } => {
                 let snippet: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-                format!("{} body: {snippet}", content_type.as_deref().unwrap_or("untyped"))
+                format!(
+                    "{} body: {snippet}",
+                    content_type.as_deref().unwrap_or("untyped")
+                )
             }
-            ErrorBody::Empty => self.status.canonical_reason().unwrap_or("no body").to_string(),
+            ErrorBody::Empty => self
+                .status
+                .canonical_reason()
+                .unwrap_or("no body")
+                .to_string(),
         }
     }
 }
@@ -331,19 +384,28 @@ fn decode_body(content_type: Option<String>, raw: &[u8]) -> ErrorBody {
                 return ErrorBody::TooManyRequests(s);
             }
         }
-        let looks_like_problem = ["title", "detail", "errors", "reasonCode", "traceId"].iter().any(|k| value.get(k).is_some());
+        let looks_like_problem = ["title", "detail", "errors", "reasonCode", "traceId"]
+            .iter()
+            .any(|k| value.get(k).is_some());
         if looks_like_problem {
             if let Ok(p) = ProblemDetails::deserialize(&value) {
                 return ErrorBody::Problem(p);
             }
         }
     }
-    ErrorBody::Other { content_type, text: String::from_utf8_lossy(raw).into_owned() }
+    ErrorBody::Other {
+        content_type,
+        text: String::from_utf8_lossy(raw).into_owned(),
+    }
 }
 
 /// Parses `Retry-After`: delay-seconds, or an HTTP date (delay from now, zero if past).
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -357,40 +419,86 @@ mod tests {
     use super::*;
     use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 
-    fn decode(status: u16, ct: &str, body: &str, extra: &[(&'static str, &'static str)]) -> ErrorResponse {
+    fn decode(
+        status: u16,
+        ct: &str,
+        body: &str,
+        extra: &[(&'static str, &'static str)],
+    ) -> ErrorResponse {
         let mut h = HeaderMap::new();
         h.insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
         for (k, v) in extra {
             h.insert(*k, HeaderValue::from_static(v));
         }
-        ErrorResponse::decode(StatusCode::from_u16(status).unwrap(), h, Bytes::from(body.to_string()), false)
+        ErrorResponse::decode(
+            StatusCode::from_u16(status).unwrap(),
+            h,
+            Bytes::from(body.to_string()),
+            false,
+        )
     }
 
     // Bodies below are shaped after the spec's schemas and examples of the official documentation.
     #[test]
     fn problem_400_with_errors() {
-        let r = decode(400, "application/problem+json", r#"{"title":"Bad Request","status":400,"instance":"/v2/sessions/online","detail":"Błąd walidacji","errors":[{"code":21405,"description":"Błąd walidacji danych wejściowych.","details":["formCode: wymagane"]}],"timestamp":"2025-10-11T12:23:56Z","traceId":"0af7651916cd43dd8448eb211c80319c"}"#, &[]);
+        let r = decode(
+            400,
+            "application/problem+json",
+            r#"{"title":"Bad Request","status":400,"instance":"/v2/sessions/online","detail":"Błąd walidacji","errors":[{"code":21405,"description":"Błąd walidacji danych wejściowych.","details":["formCode: wymagane"]}],"timestamp":"2025-10-11T12:23:56Z","traceId":"0af7651916cd43dd8448eb211c80319c"}"#,
+            &[],
+        );
         assert_eq!(r.codes(), vec![21405]);
-        assert!(r.summary().contains("[21405]") && r.summary().contains("formCode"), "{}", r.summary());
-        let ErrorBody::Problem(p) = &r.body else { panic!("{:?}", r.body) };
-        assert_eq!(p.trace_id.as_deref(), Some("0af7651916cd43dd8448eb211c80319c"));
+        assert!(
+            r.summary().contains("[21405]") && r.summary().contains("formCode"),
+            "{}",
+            r.summary()
+        );
+        let ErrorBody::Problem(p) = &r.body else {
+            panic!("{:?}", r.body)
+        };
+        assert_eq!(
+            p.trace_id.as_deref(),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
     }
 
     #[test]
     fn problem_401_403_410() {
-        let r = decode(401, "application/problem+json", r#"{"title":"Unauthorized","status":401,"detail":"Token wygasł.","timestamp":"2025-10-11T12:23:56Z"}"#, &[]);
+        let r = decode(
+            401,
+            "application/problem+json",
+            r#"{"title":"Unauthorized","status":401,"detail":"Token wygasł.","timestamp":"2025-10-11T12:23:56Z"}"#,
+            &[],
+        );
         assert!(r.summary().contains("Token wygasł"));
-        let r = decode(403, "application/problem+json", r#"{"title":"Forbidden","status":403,"detail":"Brak uprawnień.","reasonCode":"missing-permissions","security":{"requiredAnyOfPermissions":["InvoiceWrite"]},"timestamp":"2025-10-11T12:23:56Z"}"#, &[]);
-        let ErrorBody::Problem(p) = &r.body else { panic!() };
+        let r = decode(
+            403,
+            "application/problem+json",
+            r#"{"title":"Forbidden","status":403,"detail":"Brak uprawnień.","reasonCode":"missing-permissions","security":{"requiredAnyOfPermissions":["InvoiceWrite"]},"timestamp":"2025-10-11T12:23:56Z"}"#,
+            &[],
+        );
+        let ErrorBody::Problem(p) = &r.body else {
+            panic!()
+        };
         assert_eq!(p.reason_code.as_deref(), Some("missing-permissions"));
         assert!(p.security.is_some());
-        let r = decode(410, "application/problem+json", r#"{"title":"Gone","status":410,"detail":"Status wygasł.","instance":"/v2/auth/x","traceId":"t","timestamp":"2025-10-11T12:23:56Z"}"#, &[]);
+        let r = decode(
+            410,
+            "application/problem+json",
+            r#"{"title":"Gone","status":410,"detail":"Status wygasł.","instance":"/v2/auth/x","traceId":"t","timestamp":"2025-10-11T12:23:56Z"}"#,
+            &[],
+        );
         assert!(matches!(r.body, ErrorBody::Problem(_)));
     }
 
     #[test]
     fn legacy_exception_response() {
-        let r = decode(400, "application/json", r#"{"exception":{"exceptionDetailList":[{"exceptionCode":21470,"exceptionDescription":"Nieznany klucz publiczny.","details":null},{"exceptionCode":21405,"exceptionDescription":"Błąd walidacji.","details":["x"]}],"referenceNumber":null,"serviceCode":"00-abc-01","serviceCtx":"srvABCDA","serviceName":"Undefined","timestamp":"2025-10-11T12:23:56.0154302"}}"#, &[]);
+        let r = decode(
+            400,
+            "application/json",
+            r#"{"exception":{"exceptionDetailList":[{"exceptionCode":21470,"exceptionDescription":"Nieznany klucz publiczny.","details":null},{"exceptionCode":21405,"exceptionDescription":"Błąd walidacji.","details":["x"]}],"referenceNumber":null,"serviceCode":"00-abc-01","serviceCtx":"srvABCDA","serviceName":"Undefined","timestamp":"2025-10-11T12:23:56.0154302"}}"#,
+            &[],
+        );
         assert_eq!(r.codes(), vec![21470, 21405]);
         let e = KsefError::Api(Box::new(r));
         assert!(e.has_code(21470) && !e.has_code(21301));
@@ -399,20 +507,42 @@ mod tests {
 
     #[test]
     fn too_many_requests_with_and_without_retry_after() {
-        let r = decode(429, "application/json", r#"{"status":{"code":429,"description":"Too Many Requests","details":["Przekroczono limit 10 żądań na sekundę."]}}"#, &[("retry-after", "30")]);
+        let r = decode(
+            429,
+            "application/json",
+            r#"{"status":{"code":429,"description":"Too Many Requests","details":["Przekroczono limit 10 żądań na sekundę."]}}"#,
+            &[("retry-after", "30")],
+        );
         assert!(matches!(r.body, ErrorBody::TooManyRequests(_)));
         assert_eq!(r.retry_after(), Some(Duration::from_secs(30)));
-        let r = decode(429, "application/problem+json", r#"{"title":"Too Many Requests","status":429,"detail":"Limit.","instance":"/v2/x","traceId":"t","timestamp":"2025-10-11T12:23:56Z"}"#, &[]);
+        let r = decode(
+            429,
+            "application/problem+json",
+            r#"{"title":"Too Many Requests","status":429,"detail":"Limit.","instance":"/v2/x","traceId":"t","timestamp":"2025-10-11T12:23:56Z"}"#,
+            &[],
+        );
         assert!(matches!(r.body, ErrorBody::Problem(_)));
         assert_eq!(r.retry_after(), None);
-        let r = decode(429, "application/json", "{}", &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
+        let r = decode(
+            429,
+            "application/json",
+            "{}",
+            &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")],
+        );
         assert_eq!(r.retry_after(), Some(Duration::ZERO));
     }
 
     #[test]
     fn html_gateway_page_and_empty_body() {
-        let r = decode(502, "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>", &[]);
-        let ErrorBody::Other { content_type, text } = &r.body else { panic!() };
+        let r = decode(
+            502,
+            "text/html",
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+            &[],
+        );
+        let ErrorBody::Other { content_type, text } = &r.body else {
+            panic!()
+        };
         assert_eq!(content_type.as_deref(), Some("text/html"));
         assert!(text.contains("Bad Gateway"));
         assert!(r.summary().contains("text/html"));

@@ -9,18 +9,28 @@ use crate::{Client, ClientState, operations};
 pub(crate) const X_ERROR_FORMAT: HeaderName = HeaderName::from_static("x-error-format");
 
 impl ClientHooks<ClientState> for Client {
-    async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> Result<(), Error<E>> {
         prepare(self.inner(), request, info.operation_id)
     }
 }
 
 /// Adds the headers of an operation: `X-Error-Format`, the real content type of raw bodies and the
 /// bearer token the operation needs. A missing token is an error before anything is sent.
-pub(crate) fn prepare<E>(state: &ClientState, request: &mut reqwest::Request, operation: &str) -> Result<(), Error<E>> {
+pub(crate) fn prepare<E>(
+    state: &ClientState,
+    request: &mut reqwest::Request,
+    operation: &str,
+) -> Result<(), Error<E>> {
     let headers = request.headers_mut();
     headers.insert(X_ERROR_FORMAT, HeaderValue::from_static("problem-details"));
     let Some(meta) = operations::find(operation) else {
-        return Err(Error::Custom(format!("operation `{operation}` is not in the operation table")));
+        return Err(Error::Custom(format!(
+            "operation `{operation}` is not in the operation table"
+        )));
     };
     if let Some(ct) = meta.request_content_type {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
@@ -38,8 +48,9 @@ pub(crate) fn prepare<E>(state: &ClientState, request: &mut reqwest::Request, op
             }
         ))
     })?;
-    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose()))
-        .map_err(|_| Error::Custom("the bearer token contains characters not allowed in a header".into()))?;
+    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
+        Error::Custom("the bearer token contains characters not allowed in a header".into())
+    })?;
     value.set_sensitive(true);
     headers.insert(AUTHORIZATION, value);
     Ok(())
@@ -51,7 +62,10 @@ mod tests {
     use crate::{BearerToken, operations::TokenKind};
 
     fn request() -> reqwest::Request {
-        reqwest::Request::new(reqwest::Method::POST, "http://127.0.0.1:1/v2/x".parse().unwrap())
+        reqwest::Request::new(
+            reqwest::Method::POST,
+            "http://127.0.0.1:1/v2/x".parse().unwrap(),
+        )
     }
 
     #[test]
@@ -59,12 +73,27 @@ mod tests {
         let state = ClientState::new();
         state.set(TokenKind::Access, Some(BearerToken::new("acc")));
         state.set(TokenKind::Refresh, Some(BearerToken::new("ref")));
-        state.set(TokenKind::AuthenticationOperation, Some(BearerToken::new("op")));
-        for (op, expected) in [("online_session_open", Some("Bearer acc")), ("auth_token_refresh", Some("Bearer ref")), ("auth_status", Some("Bearer op")), ("auth_challenge", None)] {
+        state.set(
+            TokenKind::AuthenticationOperation,
+            Some(BearerToken::new("op")),
+        );
+        for (op, expected) in [
+            ("online_session_open", Some("Bearer acc")),
+            ("auth_token_refresh", Some("Bearer ref")),
+            ("auth_status", Some("Bearer op")),
+            ("auth_challenge", None),
+        ] {
             let mut r = request();
             prepare::<()>(&state, &mut r, op).unwrap();
-            assert_eq!(r.headers().get(AUTHORIZATION).map(|v| v.to_str().unwrap()), expected, "{op}");
-            assert_eq!(r.headers().get("x-error-format").unwrap(), "problem-details");
+            assert_eq!(
+                r.headers().get(AUTHORIZATION).map(|v| v.to_str().unwrap()),
+                expected,
+                "{op}"
+            );
+            assert_eq!(
+                r.headers().get("x-error-format").unwrap(),
+                "problem-details"
+            );
         }
     }
 

@@ -67,7 +67,9 @@ pub trait KsefHeaders {
 
     /// `x-ms-meta-hash`: Base64 SHA-256 of the body, as the server computed it.
     fn meta_hash(&self) -> Option<&str> {
-        self.header_map().get(HEADER_META_HASH).and_then(|v| v.to_str().ok())
+        self.header_map()
+            .get(HEADER_META_HASH)
+            .and_then(|v| v.to_str().ok())
     }
 
     /// `X-System-Warning` split into its `[code]: message` entries.
@@ -118,9 +120,15 @@ impl SystemWarning {
             && let Some((code, message)) = rest.split_once(']')
         {
             let message = message.trim_start_matches(':').trim();
-            return Some(Self { code: Some(code.trim().to_string()), message: message.to_string() });
+            return Some(Self {
+                code: Some(code.trim().to_string()),
+                message: message.to_string(),
+            });
         }
-        Some(Self { code: None, message: entry.to_string() })
+        Some(Self {
+            code: None,
+            message: entry.to_string(),
+        })
     }
 }
 
@@ -131,10 +139,27 @@ mod tests {
     #[test]
     fn system_warnings_are_split() {
         let mut h = reqwest::header::HeaderMap::new();
-        h.insert(HEADER_SYSTEM_WARNING, reqwest::header::HeaderValue::from_static("[W001]: planned maintenance | [W002]: x|plain"));
+        h.insert(
+            HEADER_SYSTEM_WARNING,
+            reqwest::header::HeaderValue::from_static(
+                "[W001]: planned maintenance | [W002]: x|plain",
+            ),
+        );
         let w = h.system_warnings();
         assert_eq!(w.len(), 3);
-        assert_eq!(w[0], SystemWarning { code: Some("W001".into()), message: "planned maintenance".into() });
-        assert_eq!(w[2], SystemWarning { code: None, message: "plain".into() });
+        assert_eq!(
+            w[0],
+            SystemWarning {
+                code: Some("W001".into()),
+                message: "planned maintenance".into()
+            }
+        );
+        assert_eq!(
+            w[2],
+            SystemWarning {
+                code: None,
+                message: "plain".into()
+            }
+        );
     }
 }

@@ -38,6 +38,9 @@ pub struct OperationMeta {
     pub token: TokenKind,
     /// `x-rate-limits`.
     pub rate_limits: Option<RateLimits>,
+    /// The rate-limit group (`onlineSession`, `invoiceSend`, `other`, ...), as the spec's 429
+    /// description names it; operations of one group share their windows.
+    pub rate_limit_group: Option<&'static str>,
     /// `x-required-permissions` (any of them suffices).
     pub permissions: &'static [&'static str],
     /// The real content type of a request body that the generator sees as raw bytes.
@@ -48,7 +51,10 @@ include!(concat!(env!("OUT_DIR"), "/operations.rs"));
 
 /// Looks an operation up by name.
 pub fn find(name: &str) -> Option<&'static OperationMeta> {
-    OPERATIONS.binary_search_by(|op| op.name.cmp(name)).ok().map(|i| &OPERATIONS[i])
+    OPERATIONS
+        .binary_search_by(|op| op.name.cmp(name))
+        .ok()
+        .map(|i| &OPERATIONS[i])
 }
 
 #[cfg(test)]
@@ -72,8 +78,14 @@ mod tests {
         assert_eq!(kind("auth_ksef_token"), Some(TokenKind::None));
         assert_eq!(kind("auth_xades_signature"), Some(TokenKind::None));
         assert_eq!(kind("public_key_certificates"), Some(TokenKind::None));
-        assert_eq!(kind("auth_status"), Some(TokenKind::AuthenticationOperation));
-        assert_eq!(kind("auth_token_redeem"), Some(TokenKind::AuthenticationOperation));
+        assert_eq!(
+            kind("auth_status"),
+            Some(TokenKind::AuthenticationOperation)
+        );
+        assert_eq!(
+            kind("auth_token_redeem"),
+            Some(TokenKind::AuthenticationOperation)
+        );
         assert_eq!(kind("auth_token_refresh"), Some(TokenKind::Refresh));
         assert_eq!(kind("online_session_open"), Some(TokenKind::Access));
         assert_eq!(kind("auth_session_revoke_current"), Some(TokenKind::Access));
@@ -82,9 +94,26 @@ mod tests {
     #[test]
     fn limits_and_permissions_come_from_the_spec() {
         let open = find("online_session_open").unwrap();
-        assert_eq!(open.rate_limits, Some(RateLimits { per_second: Some(10), per_minute: Some(30), per_hour: Some(120) }));
+        assert_eq!(
+            open.rate_limits,
+            Some(RateLimits {
+                per_second: Some(10),
+                per_minute: Some(30),
+                per_hour: Some(120)
+            })
+        );
         assert!(open.permissions.contains(&"InvoiceWrite"));
-        assert_eq!(find("auth_xades_signature").unwrap().request_content_type, Some("application/xml"));
+        assert_eq!(open.rate_limit_group, Some("onlineSession"));
+        assert_eq!(
+            find("online_session_send_invoice")
+                .unwrap()
+                .rate_limit_group,
+            Some("invoiceSend")
+        );
+        assert_eq!(
+            find("auth_xades_signature").unwrap().request_content_type,
+            Some("application/xml")
+        );
         assert_eq!(API_VERSION, "2.7.0");
     }
 }

@@ -45,12 +45,21 @@ impl std::fmt::Debug for ClientState {
         let (a, r, o) = self
             .tokens
             .read()
-            .map(|t| (t.access.is_some(), t.refresh.is_some(), t.authentication_operation.is_some()))
+            .map(|t| {
+                (
+                    t.access.is_some(),
+                    t.refresh.is_some(),
+                    t.authentication_operation.is_some(),
+                )
+            })
             .unwrap_or_default();
         f.debug_struct("ClientState")
             .field("access_token", &if a { "[redacted]" } else { "none" })
             .field("refresh_token", &if r { "[redacted]" } else { "none" })
-            .field("authentication_token", &if o { "[redacted]" } else { "none" })
+            .field(
+                "authentication_token",
+                &if o { "[redacted]" } else { "none" },
+            )
             .finish()
     }
 }
@@ -91,7 +100,11 @@ impl ClientState {
 
     /// Forgets every token.
     pub fn clear(&self) {
-        for kind in [TokenKind::AuthenticationOperation, TokenKind::Refresh, TokenKind::Access] {
+        for kind in [
+            TokenKind::AuthenticationOperation,
+            TokenKind::Refresh,
+            TokenKind::Access,
+        ] {
             self.set(kind, None);
         }
     }
@@ -115,7 +128,10 @@ mod tests {
         let a = ClientState::new();
         let b = a.clone();
         a.set(TokenKind::Refresh, Some(BearerToken::new("r")));
-        assert_eq!(b.get(TokenKind::Refresh).map(|t| t.expose().to_string()), Some("r".into()));
+        assert_eq!(
+            b.get(TokenKind::Refresh).map(|t| t.expose().to_string()),
+            Some("r".into())
+        );
         b.clear();
         assert!(a.get(TokenKind::Refresh).is_none());
         assert!(a.get(TokenKind::None).is_none());

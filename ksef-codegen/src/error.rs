@@ -13,7 +13,9 @@ pub enum SpecError {
     #[error("the OpenAPI document is not usable: {0}")]
     Invalid(String),
     /// Two operations ended up with the same name.
-    #[error("operation name collision: `{name}` is used by both {first} and {second}; add an override to spec/operation-names.txt")]
+    #[error(
+        "operation name collision: `{name}` is used by both {first} and {second}; add an override to spec/operation-names.txt"
+    )]
     NameCollision {
         /// The colliding name.
         name: String,

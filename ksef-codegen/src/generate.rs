@@ -21,7 +21,11 @@ pub struct Generated {
 }
 
 /// Generates the client and the tables.
-pub fn generate(spec: &NormalizedSpec, surface: &Surface, sha256: &str) -> Result<Generated, SpecError> {
+pub fn generate(
+    spec: &NormalizedSpec,
+    surface: &Surface,
+    sha256: &str,
+) -> Result<Generated, SpecError> {
     let enums = open_enums(&spec.doc);
     let mut settings = GenerationSettings::default();
     settings
@@ -30,16 +34,24 @@ pub fn generate(spec: &NormalizedSpec, surface: &Surface, sha256: &str) -> Resul
         .with_derive("PartialEq")
         .with_inner_type(parse_tokens("crate::ClientState")?);
     for e in &enums {
-        settings.with_replacement(&e.name, format!("{TYPES_PATH}::{}", e.name), [TypeImpl::Display, TypeImpl::FromStr].into_iter());
+        settings.with_replacement(
+            &e.name,
+            format!("{TYPES_PATH}::{}", e.name),
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        );
     }
     let openapi = spec.openapi()?;
     let mut generator = Generator::new(&settings);
-    let tokens = generator.generate_tokens(&openapi).map_err(|e| SpecError::Generate(e.to_string()))?;
-    let mut file: syn::File = syn::parse2(tokens).map_err(|e| SpecError::Generate(format!("progenitor output does not parse: {e}")))?;
+    let tokens = generator
+        .generate_tokens(&openapi)
+        .map_err(|e| SpecError::Generate(e.to_string()))?;
+    let mut file: syn::File = syn::parse2(tokens)
+        .map_err(|e| SpecError::Generate(format!("progenitor output does not parse: {e}")))?;
 
     // The open enums go into the generated `types` module, beside the types that use them.
     let enum_source: String = enums.iter().map(|e| e.code.as_str()).collect();
-    let enum_items: syn::File = syn::parse_str(&enum_source).map_err(|e| SpecError::Generate(format!("open enums do not parse: {e}")))?;
+    let enum_items: syn::File = syn::parse_str(&enum_source)
+        .map_err(|e| SpecError::Generate(format!("open enums do not parse: {e}")))?;
     let types = file
         .items
         .iter_mut()
@@ -55,11 +67,15 @@ pub fn generate(spec: &NormalizedSpec, surface: &Surface, sha256: &str) -> Resul
         surface.api_version,
         prettyplease::unparse(&file)
     );
-    Ok(Generated { client, operations: operation_table(spec, surface, sha256) })
+    Ok(Generated {
+        client,
+        operations: operation_table(spec, surface, sha256),
+    })
 }
 
 fn parse_tokens(s: &str) -> Result<proc_macro2::TokenStream, SpecError> {
-    s.parse().map_err(|e| SpecError::Generate(format!("bad tokens `{s}`: {e}")))
+    s.parse()
+        .map_err(|e| SpecError::Generate(format!("bad tokens `{s}`: {e}")))
 }
 
 /// A string enum of the document, rendered as an open Rust enum.
@@ -71,17 +87,32 @@ struct OpenEnum {
 /// Every component schema that is a string enum becomes an enum with a catch-all variant, so that a
 /// value added by a later KSeF release deserializes instead of failing the whole response.
 fn open_enums(doc: &Value) -> Vec<OpenEnum> {
-    let Some(schemas) = doc.pointer("/components/schemas").and_then(Value::as_object) else {
+    let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    else {
         return Vec::new();
     };
     schemas
         .iter()
         .filter_map(|(name, s)| {
-            let values: Vec<&str> = s.get("enum")?.as_array()?.iter().map(Value::as_str).collect::<Option<_>>()?;
-            if s.get("type").and_then(Value::as_str).is_some_and(|t| t != "string") || values.is_empty() {
+            let values: Vec<&str> = s
+                .get("enum")?
+                .as_array()?
+                .iter()
+                .map(Value::as_str)
+                .collect::<Option<_>>()?;
+            if s.get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t != "string")
+                || values.is_empty()
+            {
                 return None;
             }
-            Some(OpenEnum { name: name.clone(), code: open_enum_code(name, &values, s.get("description").and_then(Value::as_str)) })
+            Some(OpenEnum {
+                name: name.clone(),
+                code: open_enum_code(name, &values, s.get("description").and_then(Value::as_str)),
+            })
         })
         .collect()
 }
@@ -120,32 +151,74 @@ fn open_enum_code(name: &str, values: &[&str], description: Option<&str>) -> Str
         idents.push(id);
     }
     let mut c = String::new();
-    let doc = description.map(|d| d.lines().next().unwrap_or("").replace('"', "\\\"")).unwrap_or_default();
+    let doc = description
+        .map(|d| d.lines().next().unwrap_or("").replace('"', "\\\""))
+        .unwrap_or_default();
     let _ = writeln!(c, "#[doc = \"{doc}\"]");
-    let _ = writeln!(c, "///\n/// Open enum: a value this version of the spec does not know is kept in [`{name}::Unknown`].");
-    let _ = writeln!(c, "#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum {name} {{");
+    let _ = writeln!(
+        c,
+        "///\n/// Open enum: a value this version of the spec does not know is kept in [`{name}::Unknown`]."
+    );
+    let _ = writeln!(
+        c,
+        "#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum {name} {{"
+    );
     for (id, v) in idents.iter().zip(values) {
         let _ = writeln!(c, "    #[doc = \"`{v}`\"]\n    {id},");
     }
-    let _ = writeln!(c, "    /// A value the pinned spec does not list (sent by a newer KSeF release).\n    Unknown(::std::string::String),\n}}");
+    let _ = writeln!(
+        c,
+        "    /// A value the pinned spec does not list (sent by a newer KSeF release).\n    Unknown(::std::string::String),\n}}"
+    );
     let _ = writeln!(c, "impl {name} {{");
     let list: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
-    let _ = writeln!(c, "    /// Every value the pinned spec lists.\n    pub const KNOWN: &'static [&'static str] = &[{}];", list.join(", "));
-    let _ = writeln!(c, "    /// The wire value.\n    pub fn as_str(&self) -> &str {{\n        match self {{");
+    let _ = writeln!(
+        c,
+        "    /// Every value the pinned spec lists.\n    pub const KNOWN: &'static [&'static str] = &[{}];",
+        list.join(", ")
+    );
+    let _ = writeln!(
+        c,
+        "    /// The wire value.\n    pub fn as_str(&self) -> &str {{\n        match self {{"
+    );
     for (id, v) in idents.iter().zip(values) {
         let _ = writeln!(c, "            Self::{id} => {v:?},");
     }
-    let _ = writeln!(c, "            Self::Unknown(s) => s.as_str(),\n        }}\n    }}");
-    let _ = writeln!(c, "    /// Whether the value is one the pinned spec lists.\n    pub fn is_known(&self) -> bool {{\n        !matches!(self, Self::Unknown(_))\n    }}\n}}");
-    let _ = writeln!(c, "impl ::std::fmt::Display for {name} {{\n    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}");
-    let _ = writeln!(c, "impl ::std::str::FromStr for {name} {{\n    type Err = ::std::convert::Infallible;\n    fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {{\n        Ok(match s {{");
+    let _ = writeln!(
+        c,
+        "            Self::Unknown(s) => s.as_str(),\n        }}\n    }}"
+    );
+    let _ = writeln!(
+        c,
+        "    /// Whether the value is one the pinned spec lists.\n    pub fn is_known(&self) -> bool {{\n        !matches!(self, Self::Unknown(_))\n    }}\n}}"
+    );
+    let _ = writeln!(
+        c,
+        "impl ::std::fmt::Display for {name} {{\n    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}"
+    );
+    let _ = writeln!(
+        c,
+        "impl ::std::str::FromStr for {name} {{\n    type Err = ::std::convert::Infallible;\n    fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {{\n        Ok(match s {{"
+    );
     for (id, v) in idents.iter().zip(values) {
         let _ = writeln!(c, "            {v:?} => Self::{id},");
     }
-    let _ = writeln!(c, "            other => Self::Unknown(other.to_string()),\n        }})\n    }}\n}}");
-    let _ = writeln!(c, "impl ::std::convert::From<&str> for {name} {{\n    fn from(s: &str) -> Self {{\n        match s.parse() {{ Ok(v) => v, Err(never) => match never {{}} }}\n    }}\n}}");
-    let _ = writeln!(c, "impl ::serde::Serialize for {name} {{\n    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {{\n        serializer.serialize_str(self.as_str())\n    }}\n}}");
-    let _ = writeln!(c, "impl<'de> ::serde::Deserialize<'de> for {name} {{\n    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {{\n        let s = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;\n        Ok(Self::from(s.as_str()))\n    }}\n}}");
+    let _ = writeln!(
+        c,
+        "            other => Self::Unknown(other.to_string()),\n        }})\n    }}\n}}"
+    );
+    let _ = writeln!(
+        c,
+        "impl ::std::convert::From<&str> for {name} {{\n    fn from(s: &str) -> Self {{\n        match s.parse() {{ Ok(v) => v, Err(never) => match never {{}} }}\n    }}\n}}"
+    );
+    let _ = writeln!(
+        c,
+        "impl ::serde::Serialize for {name} {{\n    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {{\n        serializer.serialize_str(self.as_str())\n    }}\n}}"
+    );
+    let _ = writeln!(
+        c,
+        "impl<'de> ::serde::Deserialize<'de> for {name} {{\n    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {{\n        let s = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;\n        Ok(Self::from(s.as_str()))\n    }}\n}}"
+    );
     c
 }
 
@@ -158,17 +231,24 @@ fn operation_table(spec: &NormalizedSpec, surface: &Surface, sha256: &str) -> St
     );
     for op in &ops {
         let limits = match op.rate_limits {
-            Some(r) => format!("Some(RateLimits {{ per_second: {:?}, per_minute: {:?}, per_hour: {:?} }})", r.per_second, r.per_minute, r.per_hour),
+            Some(r) => format!(
+                "Some(RateLimits {{ per_second: {:?}, per_minute: {:?}, per_hour: {:?} }})",
+                r.per_second, r.per_minute, r.per_hour
+            ),
             None => "None".into(),
         };
         let perms: Vec<String> = op.permissions.iter().map(|p| format!("{p:?}")).collect();
+        let group = match &op.rate_limit_group {
+            Some(g) => format!("Some({g:?})"),
+            None => "None".into(),
+        };
         let content_type = match spec.request_content_types.get(&op.name) {
             Some(ct) => format!("Some({ct:?})"),
             None => "None".into(),
         };
         let _ = writeln!(
             c,
-            "    OperationMeta {{ name: {:?}, method: {:?}, path: {:?}, token: TokenKind::{}, rate_limits: {limits}, permissions: &[{}], request_content_type: {content_type} }},",
+            "    OperationMeta {{ name: {:?}, method: {:?}, path: {:?}, token: TokenKind::{}, rate_limits: {limits}, rate_limit_group: {group}, permissions: &[{}], request_content_type: {content_type} }},",
             op.name,
             op.method,
             op.path,

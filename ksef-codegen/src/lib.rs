@@ -11,10 +11,12 @@
 //! - `generate` (feature `generate`): the progenitor run and the extra generated tables.
 
 pub mod error;
-pub mod lock;
 pub mod locate;
+pub mod lock;
 pub mod names;
 pub mod normalize;
+pub mod regen;
+pub mod snapshots;
 pub mod surface;
 
 #[cfg(feature = "generate")]

@@ -41,7 +41,11 @@ pub fn candidates(workspace_root: &Path, env_value: Option<&str>) -> Vec<PathBuf
     let mut out = Vec::new();
     if let Some(v) = env_value.filter(|v| !v.is_empty()) {
         let p = PathBuf::from(v);
-        out.push(if p.is_absolute() { p } else { workspace_root.join(p) });
+        out.push(if p.is_absolute() {
+            p
+        } else {
+            workspace_root.join(p)
+        });
     }
     out.push(workspace_root.join(LOCAL_COPY));
     out
@@ -59,7 +63,10 @@ pub fn locate(workspace_root: &Path, env_value: Option<&str>) -> Result<Located,
                 if sha == lock.sha256 {
                     return Ok(Located { path, bytes, lock });
                 }
-                seen.push(format!("  {} has sha256 {sha} (does not match the lock)", path.display()));
+                seen.push(format!(
+                    "  {} has sha256 {sha} (does not match the lock)",
+                    path.display()
+                ));
             }
             Err(_) => seen.push(format!("  {} does not exist", path.display())),
         }
@@ -79,9 +86,17 @@ mod tests {
     use super::*;
 
     fn workspace_with(doc: &[u8], lock_doc: &[u8]) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("ksef-codegen-locate-{}-{}", std::process::id(), sha256_hex(doc)));
+        let dir = std::env::temp_dir().join(format!(
+            "ksef-codegen-locate-{}-{}",
+            std::process::id(),
+            sha256_hex(doc)
+        ));
         std::fs::create_dir_all(dir.join("spec")).unwrap();
-        let lock = SpecLock { version: "9.9.9".into(), source: "test".into(), sha256: sha256_hex(lock_doc) };
+        let lock = SpecLock {
+            version: "9.9.9".into(),
+            source: "test".into(),
+            sha256: sha256_hex(lock_doc),
+        };
         std::fs::write(dir.join(LOCK_PATH), lock.render()).unwrap();
         std::fs::write(dir.join("elsewhere.json"), doc).unwrap();
         dir
@@ -106,7 +121,9 @@ mod tests {
     #[test]
     fn explains_a_mismatch_and_names_the_fix() {
         let dir = workspace_with(b"{\"c\":1}", b"{\"c\":2}");
-        let err = locate(&dir, Some("elsewhere.json")).unwrap_err().to_string();
+        let err = locate(&dir, Some("elsewhere.json"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("does not match the lock"), "{err}");
         assert!(err.contains("does not exist"), "{err}");
         assert!(err.contains("cargo xtask regen-spec"), "{err}");

@@ -32,25 +32,38 @@ impl SpecLock {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (key, value) = line
-                .split_once('=')
-                .ok_or_else(|| SpecError::Lock(format!("line {}: expected `key = \"value\"`", i + 1)))?;
+            let (key, value) = line.split_once('=').ok_or_else(|| {
+                SpecError::Lock(format!("line {}: expected `key = \"value\"`", i + 1))
+            })?;
             let value = value.trim();
             let value = value
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
-                .ok_or_else(|| SpecError::Lock(format!("line {}: the value must be quoted", i + 1)))?
+                .ok_or_else(|| {
+                    SpecError::Lock(format!("line {}: the value must be quoted", i + 1))
+                })?
                 .to_string();
             match key.trim() {
                 "version" => version = Some(value),
                 "source" => source = Some(value),
                 "sha256" => sha256 = Some(value),
-                other => return Err(SpecError::Lock(format!("line {}: unknown key `{other}`", i + 1))),
+                other => {
+                    return Err(SpecError::Lock(format!(
+                        "line {}: unknown key `{other}`",
+                        i + 1
+                    )));
+                }
             }
         }
         let sha256 = sha256.ok_or_else(|| SpecError::Lock("missing `sha256`".into()))?;
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-            return Err(SpecError::Lock("`sha256` must be 64 lower-case hex digits".into()));
+        if sha256.len() != 64
+            || !sha256
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            return Err(SpecError::Lock(
+                "`sha256` must be 64 lower-case hex digits".into(),
+            ));
         }
         Ok(Self {
             version: version.ok_or_else(|| SpecError::Lock("missing `version`".into()))?,
@@ -73,7 +86,11 @@ impl SpecLock {
     /// Builds the lock of a document's bytes.
     pub fn of_document(bytes: &[u8], source: &str) -> Result<Self, SpecError> {
         let doc = crate::parse_document(bytes)?;
-        Ok(Self { version: api_version(&doc)?, source: source.to_string(), sha256: sha256_hex(bytes) })
+        Ok(Self {
+            version: api_version(&doc)?,
+            source: source.to_string(),
+            sha256: sha256_hex(bytes),
+        })
     }
 }
 
@@ -85,7 +102,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Reads the API version from `info.description` (`**Wersja API:** 2.7.0 (build ...)`), falling back
 /// to the first `X.Y.Z` of `info.version`.
 pub fn api_version(doc: &serde_json::Value) -> Result<String, SpecError> {
-    let info = doc.get("info").ok_or_else(|| SpecError::Invalid("no `info` object".into()))?;
+    let info = doc
+        .get("info")
+        .ok_or_else(|| SpecError::Invalid("no `info` object".into()))?;
     let from_description = info
         .get("description")
         .and_then(|d| d.as_str())
@@ -94,8 +113,14 @@ pub fn api_version(doc: &serde_json::Value) -> Result<String, SpecError> {
             first_semver(&d[start..])
         });
     from_description
-        .or_else(|| info.get("version").and_then(|v| v.as_str()).and_then(first_semver))
-        .ok_or_else(|| SpecError::Invalid("no API version (X.Y.Z) in info.description or info.version".into()))
+        .or_else(|| {
+            info.get("version")
+                .and_then(|v| v.as_str())
+                .and_then(first_semver)
+        })
+        .ok_or_else(|| {
+            SpecError::Invalid("no API version (X.Y.Z) in info.description or info.version".into())
+        })
 }
 
 fn first_semver(text: &str) -> Option<String> {
@@ -105,7 +130,10 @@ fn first_semver(text: &str) -> Option<String> {
         if bytes[i].is_ascii_digit() {
             let start = i;
             let mut dots = 0;
-            while i < bytes.len() && (bytes[i].is_ascii_digit() || (bytes[i] == b'.' && i + 1 < bytes.len() && bytes[i + 1].is_ascii_digit())) {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_digit()
+                    || (bytes[i] == b'.' && i + 1 < bytes.len() && bytes[i + 1].is_ascii_digit()))
+            {
                 if bytes[i] == b'.' {
                     dots += 1;
                 }
@@ -127,7 +155,11 @@ mod tests {
 
     #[test]
     fn lock_round_trips() {
-        let lock = SpecLock { version: "2.7.0".into(), source: OFFICIAL_SPEC_URL.into(), sha256: "a".repeat(64) };
+        let lock = SpecLock {
+            version: "2.7.0".into(),
+            source: OFFICIAL_SPEC_URL.into(),
+            sha256: "a".repeat(64),
+        };
         assert_eq!(SpecLock::parse(&lock.render()).unwrap(), lock);
     }
 
@@ -151,6 +183,9 @@ mod tests {
 
     #[test]
     fn sha256_known_answer() {
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -26,16 +26,36 @@ pub fn parse_overrides(text: &str) -> Result<Overrides, SpecError> {
         }
         let parts: Vec<&str> = line.split_whitespace().collect();
         let [method, path, name] = parts[..] else {
-            return Err(SpecError::Overrides { line: i + 1, reason: "expected `METHOD /path name`".into() });
+            return Err(SpecError::Overrides {
+                line: i + 1,
+                reason: "expected `METHOD /path name`".into(),
+            });
         };
         if !path.starts_with('/') {
-            return Err(SpecError::Overrides { line: i + 1, reason: format!("`{path}` is not a path") });
+            return Err(SpecError::Overrides {
+                line: i + 1,
+                reason: format!("`{path}` is not a path"),
+            });
         }
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') || name.starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(SpecError::Overrides { line: i + 1, reason: format!("`{name}` is not a snake_case name") });
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            || name.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(SpecError::Overrides {
+                line: i + 1,
+                reason: format!("`{name}` is not a snake_case name"),
+            });
         }
-        if out.insert(operation_key(method, path), name.to_string()).is_some() {
-            return Err(SpecError::Overrides { line: i + 1, reason: format!("{method} {path} is named twice") });
+        if out
+            .insert(operation_key(method, path), name.to_string())
+            .is_some()
+        {
+            return Err(SpecError::Overrides {
+                line: i + 1,
+                reason: format!("{method} {path} is named twice"),
+            });
         }
     }
     Ok(out)
@@ -82,7 +102,10 @@ pub fn snake_case(s: &str) -> String {
 
 /// The final name of an operation: the override if there is one, else the synthesised name.
 pub fn operation_name(method: &str, path: &str, overrides: &Overrides) -> String {
-    overrides.get(&operation_key(method, path)).cloned().unwrap_or_else(|| synthesize(method, path))
+    overrides
+        .get(&operation_key(method, path))
+        .cloned()
+        .unwrap_or_else(|| synthesize(method, path))
 }
 
 #[cfg(test)]
@@ -92,17 +115,39 @@ mod tests {
     #[test]
     fn synthesised_names_are_readable_and_deterministic() {
         assert_eq!(synthesize("get", "/auth/sessions"), "get_auth_sessions");
-        assert_eq!(synthesize("delete", "/auth/sessions/{referenceNumber}"), "delete_auth_sessions_by_reference_number");
-        assert_eq!(synthesize("post", "/permissions/eu-entities/administration/grants"), "post_permissions_eu_entities_administration_grants");
-        assert_eq!(synthesize("GET", "/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo"), "get_sessions_by_reference_number_invoices_ksef_by_ksef_number_upo");
-        assert_eq!(synthesize("put", "/testdata/certificates/{serialNumber}"), "put_testdata_certificates_by_serial_number");
+        assert_eq!(
+            synthesize("delete", "/auth/sessions/{referenceNumber}"),
+            "delete_auth_sessions_by_reference_number"
+        );
+        assert_eq!(
+            synthesize("post", "/permissions/eu-entities/administration/grants"),
+            "post_permissions_eu_entities_administration_grants"
+        );
+        assert_eq!(
+            synthesize(
+                "GET",
+                "/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo"
+            ),
+            "get_sessions_by_reference_number_invoices_ksef_by_ksef_number_upo"
+        );
+        assert_eq!(
+            synthesize("put", "/testdata/certificates/{serialNumber}"),
+            "put_testdata_certificates_by_serial_number"
+        );
     }
 
     #[test]
     fn overrides_parse_and_apply() {
-        let o = parse_overrides("# c\nPOST /auth/challenge  auth_challenge # trailing\n\n").unwrap();
-        assert_eq!(operation_name("post", "/auth/challenge", &o), "auth_challenge");
-        assert_eq!(operation_name("get", "/auth/sessions", &o), "get_auth_sessions");
+        let o =
+            parse_overrides("# c\nPOST /auth/challenge  auth_challenge # trailing\n\n").unwrap();
+        assert_eq!(
+            operation_name("post", "/auth/challenge", &o),
+            "auth_challenge"
+        );
+        assert_eq!(
+            operation_name("get", "/auth/sessions", &o),
+            "get_auth_sessions"
+        );
     }
 
     #[test]
@@ -115,7 +160,11 @@ mod tests {
 
     #[test]
     fn the_committed_override_map_parses() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/operation-names.txt")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../spec/operation-names.txt"
+        ))
+        .unwrap();
         let o = parse_overrides(&text).unwrap();
         assert!(o.len() >= 30);
     }

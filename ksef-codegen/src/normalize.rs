@@ -23,7 +23,9 @@ use crate::{
 };
 
 /// HTTP methods an OpenAPI path item can hold.
-pub const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+pub const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 /// The normalised document and what the normalisation recorded.
 #[derive(Debug, Clone)]
@@ -37,7 +39,11 @@ pub struct NormalizedSpec {
 impl NormalizedSpec {
     /// The document as progenitor's input type.
     pub fn openapi(&self) -> Result<openapiv3::OpenAPI, SpecError> {
-        serde_json::from_value(self.doc.clone()).map_err(|e| SpecError::Invalid(format!("not an OpenAPI 3 document after normalisation: {e}")))
+        serde_json::from_value(self.doc.clone()).map_err(|e| {
+            SpecError::Invalid(format!(
+                "not an OpenAPI 3 document after normalisation: {e}"
+            ))
+        })
     }
 }
 
@@ -46,7 +52,9 @@ pub fn normalize(doc: &Value, overrides: &Overrides) -> Result<NormalizedSpec, S
     let mut doc = doc.clone();
     let version = doc.get("openapi").and_then(Value::as_str).unwrap_or("");
     if !version.starts_with("3.") {
-        return Err(SpecError::Invalid(format!("`openapi` is `{version}`, expected 3.x")));
+        return Err(SpecError::Invalid(format!(
+            "`openapi` is `{version}`, expected 3.x"
+        )));
     }
     let mut request_content_types = BTreeMap::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
@@ -55,13 +63,21 @@ pub fn normalize(doc: &Value, overrides: &Overrides) -> Result<NormalizedSpec, S
         .and_then(Value::as_object_mut)
         .ok_or_else(|| SpecError::Invalid("no `paths` object".into()))?;
     for (path, item) in paths.iter_mut() {
-        let Some(item) = item.as_object_mut() else { continue };
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
         for method in METHODS {
-            let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) else { continue };
+            let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) else {
+                continue;
+            };
             // N1
             let name = operation_name(method, path, overrides);
             if let Some(first) = seen.insert(name.clone(), operation_key(method, path)) {
-                return Err(SpecError::NameCollision { name, first, second: operation_key(method, path) });
+                return Err(SpecError::NameCollision {
+                    name,
+                    first,
+                    second: operation_key(method, path),
+                });
             }
             op.insert("operationId".into(), Value::String(name.clone()));
             // N2
@@ -76,7 +92,9 @@ pub fn normalize(doc: &Value, overrides: &Overrides) -> Result<NormalizedSpec, S
             if let Some(body) = op.get_mut("requestBody").and_then(Value::as_object_mut) {
                 let content = body.get("content").and_then(Value::as_object);
                 let non_json = content.and_then(|c| {
-                    if c.keys().any(|k| k == "application/json" || k.starts_with("application/json;")) {
+                    if c.keys()
+                        .any(|k| k == "application/json" || k.starts_with("application/json;"))
+                    {
                         None
                     } else {
                         c.keys().next().cloned()
@@ -96,7 +114,10 @@ pub fn normalize(doc: &Value, overrides: &Overrides) -> Result<NormalizedSpec, S
     if let Some(paths) = doc.get_mut("paths") {
         relax_constraints(paths);
     }
-    Ok(NormalizedSpec { doc, request_content_types })
+    Ok(NormalizedSpec {
+        doc,
+        request_content_types,
+    })
 }
 
 /// `2xx`, `2XX` and `default` count as success only for the 2xx family.
@@ -163,19 +184,41 @@ mod tests {
     #[test]
     fn n1_assigns_names_and_n3_rewrites_xml() {
         let n = normalize(&tiny(), &Overrides::new()).unwrap();
-        assert_eq!(n.doc.pointer("/paths/~1auth~1xades-signature/post/operationId").unwrap(), "post_auth_xades_signature");
-        assert_eq!(n.doc.pointer("/paths/~1sessions~1{referenceNumber}/get/operationId").unwrap(), "get_sessions_by_reference_number");
+        assert_eq!(
+            n.doc
+                .pointer("/paths/~1auth~1xades-signature/post/operationId")
+                .unwrap(),
+            "post_auth_xades_signature"
+        );
+        assert_eq!(
+            n.doc
+                .pointer("/paths/~1sessions~1{referenceNumber}/get/operationId")
+                .unwrap(),
+            "get_sessions_by_reference_number"
+        );
         assert!(n.doc.pointer("/paths/~1auth~1xades-signature/post/requestBody/content/application~1octet-stream").is_some());
-        assert_eq!(n.request_content_types.get("post_auth_xades_signature").unwrap(), "application/xml");
+        assert_eq!(
+            n.request_content_types
+                .get("post_auth_xades_signature")
+                .unwrap(),
+            "application/xml"
+        );
     }
 
     #[test]
     fn n2_makes_every_error_body_raw_and_keeps_success_typed() {
         let n = normalize(&tiny(), &Overrides::new()).unwrap();
-        let responses = n.doc.pointer("/paths/~1auth~1xades-signature/post/responses").unwrap();
+        let responses = n
+            .doc
+            .pointer("/paths/~1auth~1xades-signature/post/responses")
+            .unwrap();
         for code in ["400", "429"] {
             let content = responses[code]["content"].as_object().unwrap();
-            assert_eq!(content.keys().collect::<Vec<_>>(), vec!["application/octet-stream"], "{code}");
+            assert_eq!(
+                content.keys().collect::<Vec<_>>(),
+                vec!["application/octet-stream"],
+                "{code}"
+            );
         }
         assert!(responses["202"]["content"]["application/json"].is_object());
     }
@@ -183,7 +226,8 @@ mod tests {
     #[test]
     fn n4_relaxes_string_constraints_only() {
         let mut doc = tiny();
-        doc["components"]["schemas"]["A"]["properties"]["n"] = json!({"type": "integer", "minimum": 0});
+        doc["components"]["schemas"]["A"]["properties"]["n"] =
+            json!({"type": "integer", "minimum": 0});
         let n = normalize(&doc, &Overrides::new()).unwrap();
         let a = &n.doc["components"]["schemas"]["A"]["properties"];
         assert_eq!(a["s"], json!({"type": "string"}));
@@ -192,7 +236,10 @@ mod tests {
 
     #[test]
     fn collisions_are_a_hard_error() {
-        let overrides = crate::names::parse_overrides("POST /auth/xades-signature same\nGET /sessions/{referenceNumber} same\n").unwrap();
+        let overrides = crate::names::parse_overrides(
+            "POST /auth/xades-signature same\nGET /sessions/{referenceNumber} same\n",
+        )
+        .unwrap();
         let err = normalize(&tiny(), &overrides).unwrap_err();
         assert!(matches!(err, SpecError::NameCollision { .. }), "{err}");
     }
@@ -207,6 +254,9 @@ mod tests {
     fn normalisation_is_deterministic() {
         let a = normalize(&tiny(), &Overrides::new()).unwrap();
         let b = normalize(&tiny(), &Overrides::new()).unwrap();
-        assert_eq!(serde_json::to_string(&a.doc).unwrap(), serde_json::to_string(&b.doc).unwrap());
+        assert_eq!(
+            serde_json::to_string(&a.doc).unwrap(),
+            serde_json::to_string(&b.doc).unwrap()
+        );
     }
 }

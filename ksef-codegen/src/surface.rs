@@ -60,11 +60,19 @@ pub struct RateLimits {
 
 impl std::fmt::Display for RateLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = [(self.per_second, "s"), (self.per_minute, "min"), (self.per_hour, "h")]
-            .iter()
-            .filter_map(|(n, unit)| n.map(|n| format!("{n}/{unit}")))
-            .collect();
-        if parts.is_empty() { f.write_str("-") } else { f.write_str(&parts.join(" ")) }
+        let parts: Vec<String> = [
+            (self.per_second, "s"),
+            (self.per_minute, "min"),
+            (self.per_hour, "h"),
+        ]
+        .iter()
+        .filter_map(|(n, unit)| n.map(|n| format!("{n}/{unit}")))
+        .collect();
+        if parts.is_empty() {
+            f.write_str("-")
+        } else {
+            f.write_str(&parts.join(" "))
+        }
     }
 }
 
@@ -81,6 +89,8 @@ pub struct Operation {
     pub token: TokenKind,
     /// `x-rate-limits`, if any.
     pub rate_limits: Option<RateLimits>,
+    /// The rate-limit group named in the 429 description (`onlineSession`, `invoiceSend`, ...; `other`).
+    pub rate_limit_group: Option<String>,
     /// `x-required-permissions` (empty when none).
     pub permissions: Vec<String>,
     /// Parameters as `in name: type` (`?` when optional).
@@ -112,16 +122,28 @@ pub struct Surface {
 impl Surface {
     /// Reads the surface of an (original, not normalised) document.
     pub fn of(doc: &Value, overrides: &Overrides) -> Result<Self, SpecError> {
-        let paths = doc.get("paths").and_then(Value::as_object).ok_or_else(|| SpecError::Invalid("no `paths` object".into()))?;
+        let paths = doc
+            .get("paths")
+            .and_then(Value::as_object)
+            .ok_or_else(|| SpecError::Invalid("no `paths` object".into()))?;
         let global_security = doc.get("security");
         let mut operations = Vec::new();
         for (path, item) in paths {
-            let path_params = item.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+            let path_params = item
+                .get("parameters")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             for method in METHODS {
                 let Some(op) = item.get(method) else { continue };
                 let mut params: Vec<String> = path_params
                     .iter()
-                    .chain(op.get("parameters").and_then(Value::as_array).into_iter().flatten())
+                    .chain(
+                        op.get("parameters")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten(),
+                    )
                     .map(|p| render_param(doc, p))
                     .collect();
                 params.sort();
@@ -137,7 +159,13 @@ impl Surface {
                     .map(|(status, r)| {
                         let r = resolve(doc, r);
                         let content = render_content(doc, r.get("content"));
-                        let headers: Vec<&str> = r.get("headers").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.as_str()).collect();
+                        let headers: Vec<&str> = r
+                            .get("headers")
+                            .and_then(Value::as_object)
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, _)| k.as_str())
+                            .collect();
                         let mut line = format!("{status} {content}");
                         if !headers.is_empty() {
                             let _ = write!(line, " headers[{}]", headers.join(", "));
@@ -156,6 +184,7 @@ impl Surface {
                         per_minute: r.get("perMinute").and_then(Value::as_u64).map(clamp),
                         per_hour: r.get("perHour").and_then(Value::as_u64).map(clamp),
                     }),
+                    rate_limit_group: rate_limit_group(op),
                     permissions: op
                         .get("x-required-permissions")
                         .and_then(Value::as_array)
@@ -177,17 +206,36 @@ impl Surface {
             .flatten()
             .map(|(name, s)| (name.clone(), render_schema(doc, s)))
             .collect();
-        Ok(Self { api_version: api_version(doc)?, operations, schemas })
+        Ok(Self {
+            api_version: api_version(doc)?,
+            operations,
+            schemas,
+        })
     }
 
     /// The operations snapshot: one block per operation, sorted by path and method.
     pub fn render_operations(&self) -> String {
-        let mut out = format!("# KSeF API {} — {} operations\n", self.api_version, self.operations.len());
+        let mut out = format!(
+            "# KSeF API {} — {} operations\n",
+            self.api_version,
+            self.operations.len()
+        );
         for op in &self.operations {
-            let limits = op.rate_limits.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
-            let perms = if op.permissions.is_empty() { "-".to_string() } else { op.permissions.join(" | ") };
+            let limits = op
+                .rate_limits
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".into());
+            let perms = if op.permissions.is_empty() {
+                "-".to_string()
+            } else {
+                op.permissions.join(" | ")
+            };
             let _ = writeln!(out, "\n{} {}  ({})", op.method, op.path, op.name);
-            let _ = writeln!(out, "  token: {}; limits: {limits}; permissions: {perms}", op.token.as_str());
+            let _ = writeln!(
+                out,
+                "  token: {}; limits: {limits}; permissions: {perms}",
+                op.token.as_str()
+            );
             for p in &op.params {
                 let _ = writeln!(out, "  param {p}");
             }
@@ -203,7 +251,11 @@ impl Surface {
 
     /// The schema snapshot: every component schema, sorted by name.
     pub fn render_schemas(&self) -> String {
-        let mut out = format!("# KSeF API {} — {} schemas\n", self.api_version, self.schemas.len());
+        let mut out = format!(
+            "# KSeF API {} — {} schemas\n",
+            self.api_version,
+            self.schemas.len()
+        );
         for (name, body) in &self.schemas {
             let _ = write!(out, "\n{name}: {body}");
             if !body.ends_with('\n') {
@@ -219,6 +271,16 @@ impl Surface {
     }
 }
 
+/// The group column of the limits table in the 429 description:
+/// `| **Limity liczby żądań** | 10 | 30 | 120 | onlineSession`. `-` (no group) counts as none.
+fn rate_limit_group(op: &Value) -> Option<String> {
+    let description = op.pointer("/responses/429/description")?.as_str()?;
+    let row = description.lines().find(|l| l.contains("**Limity"))?;
+    let group = row.trim().trim_end_matches('|').rsplit('|').next()?.trim();
+    (!group.is_empty() && group != "-" && group.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| group.to_string())
+}
+
 fn clamp(n: u64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -227,7 +289,10 @@ fn clamp(n: u64) -> u32 {
 /// which of `AccessToken`, `RefreshToken`, `AuthenticationToken` an operation accepts).
 fn token_kind(op: &Value, global_security: Option<&Value>) -> TokenKind {
     let security = op.get("security").or(global_security);
-    let secured = security.and_then(Value::as_array).is_some_and(|s| s.iter().any(|req| req.as_object().is_some_and(|o| !o.is_empty())));
+    let secured = security.and_then(Value::as_array).is_some_and(|s| {
+        s.iter()
+            .any(|req| req.as_object().is_some_and(|o| !o.is_empty()))
+    });
     if !secured {
         return TokenKind::None;
     }
@@ -248,7 +313,11 @@ fn token_kind(op: &Value, global_security: Option<&Value>) -> TokenKind {
 }
 
 fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
-    match v.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+    match v
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+    {
         Some(pointer) => doc.pointer(pointer).unwrap_or(v),
         None => v,
     }
@@ -268,7 +337,10 @@ fn render_content(doc: &Value, content: Option<&Value>) -> String {
         return "(no body)".into();
     };
     let types: Vec<&str> = content.keys().map(String::as_str).collect();
-    let schema = content.values().find_map(|m| m.get("schema")).map(|s| type_name(resolve(doc, s).get("$ref").map_or(s, |_| s)));
+    let schema = content
+        .values()
+        .find_map(|m| m.get("schema"))
+        .map(|s| type_name(resolve(doc, s).get("$ref").map_or(s, |_| s)));
     match schema {
         Some(ty) => format!("{} {ty}", types.join("|")),
         None => types.join("|"),
@@ -282,18 +354,35 @@ pub fn type_name(s: &Value) -> String {
         r.rsplit('/').next().unwrap_or(r).to_string()
     } else if let Some(all) = s.get("allOf").and_then(Value::as_array) {
         all.iter().map(type_name).collect::<Vec<_>>().join("&")
-    } else if let Some(one) = s.get("oneOf").or_else(|| s.get("anyOf")).and_then(Value::as_array) {
+    } else if let Some(one) = s
+        .get("oneOf")
+        .or_else(|| s.get("anyOf"))
+        .and_then(Value::as_array)
+    {
         one.iter().map(type_name).collect::<Vec<_>>().join("|")
     } else if let Some(values) = s.get("enum").and_then(Value::as_array) {
-        let vals: Vec<String> = values.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect();
+        let vals: Vec<String> = values
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .collect();
         format!("enum({})", vals.join("|"))
     } else {
         match s.get("type").and_then(Value::as_str) {
-            Some("array") => format!("[{}]", s.get("items").map(type_name).unwrap_or_else(|| "?".into())),
+            Some("array") => format!(
+                "[{}]",
+                s.get("items").map(type_name).unwrap_or_else(|| "?".into())
+            ),
             Some(t) => match s.get("format").and_then(Value::as_str) {
                 Some(f) => format!("{t}({f})"),
-                None if t == "object" && s.get("additionalProperties").is_some_and(Value::is_object) => {
-                    format!("map<{}>", s.get("additionalProperties").map(type_name).unwrap_or_default())
+                None if t == "object"
+                    && s.get("additionalProperties").is_some_and(Value::is_object) =>
+                {
+                    format!(
+                        "map<{}>",
+                        s.get("additionalProperties")
+                            .map(type_name)
+                            .unwrap_or_default()
+                    )
                 }
                 None => t.to_string(),
             },
@@ -306,10 +395,20 @@ pub fn type_name(s: &Value) -> String {
 fn render_schema(doc: &Value, s: &Value) -> String {
     let _ = doc;
     if let Some(props) = s.get("properties").and_then(Value::as_object) {
-        let required: Vec<&str> = s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let required: Vec<&str> = s
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         let mut out = String::from("object\n");
         for (name, p) in props {
-            let req = if required.contains(&name.as_str()) { "" } else { "?" };
+            let req = if required.contains(&name.as_str()) {
+                ""
+            } else {
+                "?"
+            };
             let _ = writeln!(out, "  {name}{req}: {}", type_name(p));
         }
         out
@@ -327,25 +426,80 @@ mod tests {
     fn token_kind_follows_security_and_description() {
         let none = json!({});
         let bearer = json!([{"Bearer": []}]);
-        assert_eq!(token_kind(&json!({"description": "x"}), None), TokenKind::None);
-        assert_eq!(token_kind(&json!({"security": bearer, "description": "Wymagany AuthenticationToken"}), None), TokenKind::AuthenticationOperation);
-        assert_eq!(token_kind(&json!({"security": bearer, "description": "Wymagany RefreshToken"}), None), TokenKind::Refresh);
-        assert_eq!(token_kind(&json!({"security": bearer, "description": "AccessToken lub RefreshToken"}), None), TokenKind::Access);
-        assert_eq!(token_kind(&json!({"security": bearer}), None), TokenKind::Access);
+        assert_eq!(
+            token_kind(&json!({"description": "x"}), None),
+            TokenKind::None
+        );
+        assert_eq!(
+            token_kind(
+                &json!({"security": bearer, "description": "Wymagany AuthenticationToken"}),
+                None
+            ),
+            TokenKind::AuthenticationOperation
+        );
+        assert_eq!(
+            token_kind(
+                &json!({"security": bearer, "description": "Wymagany RefreshToken"}),
+                None
+            ),
+            TokenKind::Refresh
+        );
+        assert_eq!(
+            token_kind(
+                &json!({"security": bearer, "description": "AccessToken lub RefreshToken"}),
+                None
+            ),
+            TokenKind::Access
+        );
+        assert_eq!(
+            token_kind(&json!({"security": bearer}), None),
+            TokenKind::Access
+        );
         assert_eq!(token_kind(&none, Some(&bearer)), TokenKind::Access);
     }
 
     #[test]
     fn type_names_are_compact() {
-        assert_eq!(type_name(&json!({"$ref": "#/components/schemas/Foo"})), "Foo");
-        assert_eq!(type_name(&json!({"type": "array", "items": {"type": "string", "format": "date-time"}})), "[string(date-time)]");
-        assert_eq!(type_name(&json!({"allOf": [{"$ref": "#/components/schemas/Foo"}], "nullable": true})), "Foo?");
-        assert_eq!(type_name(&json!({"enum": ["A", "B"], "type": "string"})), "enum(A|B)");
+        assert_eq!(
+            type_name(&json!({"$ref": "#/components/schemas/Foo"})),
+            "Foo"
+        );
+        assert_eq!(
+            type_name(
+                &json!({"type": "array", "items": {"type": "string", "format": "date-time"}})
+            ),
+            "[string(date-time)]"
+        );
+        assert_eq!(
+            type_name(&json!({"allOf": [{"$ref": "#/components/schemas/Foo"}], "nullable": true})),
+            "Foo?"
+        );
+        assert_eq!(
+            type_name(&json!({"enum": ["A", "B"], "type": "string"})),
+            "enum(A|B)"
+        );
+    }
+
+    #[test]
+    fn rate_limit_group_comes_from_the_429_table() {
+        let op = json!({"responses": {"429": {"description": "| | req / s | req / min | req / h | grupa\n| --- | --- | --- | --- | --- |\n| **Limity liczby żądań** | 10 | 30 | 120 | onlineSession\n"}}});
+        assert_eq!(rate_limit_group(&op).as_deref(), Some("onlineSession"));
+        let op = json!({"responses": {"429": {"description": "| **Limity liczby żądań** | 60 | - | - | -\n"}}});
+        assert_eq!(rate_limit_group(&op), None);
+        assert_eq!(rate_limit_group(&json!({"responses": {}})), None);
     }
 
     #[test]
     fn rate_limits_render() {
-        assert_eq!(RateLimits { per_second: Some(10), per_minute: None, per_hour: Some(120) }.to_string(), "10/s 120/h");
+        assert_eq!(
+            RateLimits {
+                per_second: Some(10),
+                per_minute: None,
+                per_hour: Some(120)
+            }
+            .to_string(),
+            "10/s 120/h"
+        );
         assert_eq!(RateLimits::default().to_string(), "-");
     }
 }

@@ -3,20 +3,31 @@
 
 use std::path::{Path, PathBuf};
 
-use ksef_codegen::Surface;
+use crate::Surface;
 
 /// The snapshot files and their contents for a surface: (path, expression, body).
 pub fn expected(root: &Path, surface: &Surface) -> Vec<(PathBuf, &'static str, String)> {
     let dir = root.join("tests").join("snapshots");
     vec![
-        (dir.join("spec_drift__api_surface.snap"), "surface.render_operations()", surface.render_operations()),
-        (dir.join("spec_drift__api_schemas.snap"), "surface.render_schemas()", surface.render_schemas()),
+        (
+            dir.join("spec_drift__api_surface.snap"),
+            "surface.render_operations()",
+            surface.render_operations(),
+        ),
+        (
+            dir.join("spec_drift__api_schemas.snap"),
+            "surface.render_schemas()",
+            surface.render_schemas(),
+        ),
     ]
 }
 
 /// A snapshot file's full text in insta's format.
 pub fn file_text(expression: &str, body: &str) -> String {
-    format!("---\nsource: tests/spec_drift.rs\nexpression: {expression}\n---\n{}\n", body.trim_end())
+    format!(
+        "---\nsource: tests/spec_drift.rs\nexpression: {expression}\n---\n{}\n",
+        body.trim_end()
+    )
 }
 
 /// The body of an insta snapshot file (everything after the second `---` line).
@@ -35,7 +46,11 @@ pub fn diff(expected: &str, actual: &str, limit: usize) -> String {
     let mut lcs = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
     }
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
