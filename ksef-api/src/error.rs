@@ -374,23 +374,21 @@ fn decode_body(content_type: Option<String>, raw: &[u8]) -> ErrorBody {
         return ErrorBody::Empty;
     }
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(raw) {
-        if let Some(exception) = value.get("exception").filter(|e| e.is_object()) {
-            if let Ok(e) = ExceptionInfo::deserialize(exception) {
-                return ErrorBody::Exception(e);
-            }
+        if let Some(exception) = value.get("exception").filter(|e| e.is_object())
+            && let Ok(e) = ExceptionInfo::deserialize(exception)
+        {
+            return ErrorBody::Exception(e);
         }
-        if let Some(status) = value.get("status").filter(|s| s.is_object()) {
-            if let Ok(s) = StatusBody::deserialize(status) {
-                return ErrorBody::TooManyRequests(s);
-            }
+        if let Some(status) = value.get("status").filter(|s| s.is_object())
+            && let Ok(s) = StatusBody::deserialize(status)
+        {
+            return ErrorBody::TooManyRequests(s);
         }
         let looks_like_problem = ["title", "detail", "errors", "reasonCode", "traceId"]
             .iter()
             .any(|k| value.get(k).is_some());
-        if looks_like_problem {
-            if let Ok(p) = ProblemDetails::deserialize(&value) {
-                return ErrorBody::Problem(p);
-            }
+        if looks_like_problem && let Ok(p) = ProblemDetails::deserialize(&value) {
+            return ErrorBody::Problem(p);
         }
     }
     ErrorBody::Other {

@@ -20,6 +20,7 @@ impl ClientHooks<ClientState> for Client {
 
 /// Adds the headers of an operation: `X-Error-Format`, the real content type of raw bodies and the
 /// bearer token the operation needs. A missing token is an error before anything is sent.
+#[allow(clippy::result_large_err)] // the error type is progenitor's
 pub(crate) fn prepare<E>(
     state: &ClientState,
     request: &mut reqwest::Request,
