@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! AES-256-CBC, RSA-OAEP, public-key certificate ids and CSRs cross-checked with the openssl CLI.
 
 mod common;

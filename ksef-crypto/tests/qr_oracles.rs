@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! KOD I / KOD II links; KOD II signatures verified by openssl; PNG/SVG rendering.
 
 mod common;

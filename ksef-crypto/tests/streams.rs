@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Every streaming adapter produces exactly the ciphertext and digests of the one-shot functions,
 //! whatever the read/write chunking.
 
