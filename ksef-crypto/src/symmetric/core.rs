@@ -2,13 +2,13 @@
 
 use aes::Aes256;
 use cbc::cipher::array::Array;
-use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
 use sha2::{Digest, Sha256};
 
 use super::{FileDigest, StreamDigests, SymmetricKey};
 use crate::error::CryptoError;
 
-type Enc = cbc::Encryptor<Aes256>;
+use super::cbc_enc::CbcEncryptor as Enc;
 type Dec = cbc::Decryptor<Aes256>;
 
 const BLOCK: usize = 16;
@@ -66,7 +66,7 @@ impl Core {
         let k = Array::from(*key.key_bytes());
         let iv = Array::from(*key.iv());
         let mode = match direction {
-            Direction::Encrypt => Mode::Enc(Box::new(Enc::new(&k, &iv))),
+            Direction::Encrypt => Mode::Enc(Box::new(Enc::new(key.key_bytes(), key.iv()))),
             Direction::Decrypt => Mode::Dec(Box::new(Dec::new(&k, &iv))),
         };
         Self {
@@ -119,8 +119,7 @@ impl Core {
             Mode::Enc(_) => {
                 let s = self.stage(input, out);
                 if let Mode::Enc(enc) = &mut self.mode {
-                    let (blocks, _) = Array::slice_as_chunks_mut(&mut out[s..]);
-                    enc.encrypt_blocks(blocks);
+                    enc.encrypt_blocks(&mut out[s..]);
                 }
             }
             Mode::Dec(_) => {
@@ -159,9 +158,9 @@ impl Core {
         match &mut self.mode {
             Mode::Enc(enc) => {
                 let pad = (BLOCK - self.plen) as u8;
-                let mut block = Array::from([pad; BLOCK]);
+                let mut block = [pad; BLOCK];
                 block[..self.plen].copy_from_slice(&self.partial[..self.plen]);
-                enc.encrypt_block(&mut block);
+                enc.encrypt_blocks(&mut block);
                 out.extend_from_slice(&block);
             }
             Mode::Dec(_) => {

@@ -8,12 +8,13 @@
 //!
 //! * [`encrypt_bytes`] / [`decrypt_bytes`]: whole buffers (invoices ≤ 3 MB).
 //! * [`encrypt_stream`] / [`decrypt_stream`]: `Read` → `Write` pipelines; hashing runs on a
-//!   second thread, memory is bounded (a few MiB) whatever the input size.
+//!   two helper threads, memory is bounded (a few MiB) whatever the input size.
 //! * [`EncryptReader`], [`EncryptWriter`], [`DecryptReader`], [`DecryptWriter`]: `std::io`
 //!   adapters; [`AsyncEncryptReader`], [`AsyncEncryptWriter`], [`AsyncDecryptReader`],
 //!   [`AsyncDecryptWriter`]: tokio adapters.
 
 mod async_io;
+mod cbc_enc;
 mod core;
 mod io;
 mod pipeline;

@@ -1,5 +1,5 @@
-//! Two-thread `Read` → `Write` pipelines: the calling thread reads, transforms and writes; a
-//! scoped helper thread hashes the input and the output buffers. A fixed pool of buffers travels
+//! Three-thread `Read` → `Write` pipelines: the calling thread reads, transforms and writes; two
+//! scoped helper threads hash the input and the output buffers. A fixed pool of buffers travels
 //! between the two threads through bounded channels, so memory stays constant (about
 //! `POOL × 2 × PIPE_CHUNK`) whatever the input size.
 
@@ -14,8 +14,6 @@ use crate::error::{CryptoError, Result};
 
 const PIPE_CHUNK: usize = 512 * 1024;
 const POOL: usize = 4;
-
-type Pair = (Vec<u8>, Vec<u8>);
 
 /// Encrypt everything `reader` yields into `writer` (AES-256-CBC/PKCS#7, no IV prefix) and return
 /// the SHA-256 and size of the plaintext and of the ciphertext. `writer` is flushed, not closed.
@@ -50,16 +48,14 @@ fn fill<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-fn hasher(rx: Receiver<Pair>, back: SyncSender<Pair>) -> (Sha256, Sha256) {
-    let mut hin = Sha256::new();
-    let mut hout = Sha256::new();
-    while let Ok((i, o)) = rx.recv() {
-        hin.update(&i);
-        hout.update(&o);
+fn hasher(rx: Receiver<Vec<u8>>, back: SyncSender<Vec<u8>>) -> Sha256 {
+    let mut h = Sha256::new();
+    while let Ok(buf) = rx.recv() {
+        h.update(&buf);
         // the producer may already be gone (error path): ignore
-        let _ = back.send((i, o));
+        let _ = back.send(buf);
     }
-    (hin, hout)
+    h
 }
 
 fn run<R: Read, W: Write>(
@@ -72,21 +68,27 @@ fn run<R: Read, W: Write>(
         Direction::Encrypt => CryptoError::EncryptStream(e),
         Direction::Decrypt => CryptoError::DecryptStream(e),
     };
+    let stopped = || wrap(io::Error::other("hash thread stopped"));
     let mut core = Core::new(key, dir, false);
-    let (to_hash, hash_rx) = sync_channel::<Pair>(POOL);
-    let (back_tx, free) = sync_channel::<Pair>(POOL);
+    // one hashing thread per side (input and output): SHA-256 is sequential per stream, so with
+    // AES on the calling thread three sequential jobs share the available cores.
+    let (in_tx, in_rx) = sync_channel::<Vec<u8>>(POOL);
+    let (in_back, in_free) = sync_channel::<Vec<u8>>(POOL);
+    let (out_tx, out_rx) = sync_channel::<Vec<u8>>(POOL);
+    let (out_back, out_free) = sync_channel::<Vec<u8>>(POOL);
     for _ in 0..POOL {
-        back_tx
-            .send((vec![0; PIPE_CHUNK], Vec::with_capacity(PIPE_CHUNK + 32)))
-            .map_err(|_| wrap(io::Error::other("buffer pool")))?;
+        in_back.send(vec![0; PIPE_CHUNK]).map_err(|_| stopped())?;
+        out_back
+            .send(Vec::with_capacity(PIPE_CHUNK + 32))
+            .map_err(|_| stopped())?;
     }
     std::thread::scope(|s| {
-        let h = s.spawn(move || hasher(hash_rx, back_tx));
+        let hin = s.spawn(move || hasher(in_rx, in_back));
+        let hout = s.spawn(move || hasher(out_rx, out_back));
         let produced: Result<()> = (|| {
             loop {
-                let (mut input, mut output) = free
-                    .recv()
-                    .map_err(|_| wrap(io::Error::other("hash thread stopped")))?;
+                let mut input = in_free.recv().map_err(|_| stopped())?;
+                let mut output = out_free.recv().map_err(|_| stopped())?;
                 input.resize(PIPE_CHUNK, 0);
                 let n = fill(&mut reader, &mut input).map_err(wrap)?;
                 input.truncate(n);
@@ -97,19 +99,23 @@ fn run<R: Read, W: Write>(
                     core.update(&input, &mut output)?;
                 }
                 writer.write_all(&output).map_err(wrap)?;
-                to_hash
-                    .send((input, output))
-                    .map_err(|_| wrap(io::Error::other("hash thread stopped")))?;
+                in_tx.send(input).map_err(|_| stopped())?;
+                out_tx.send(output).map_err(|_| stopped())?;
                 if n == 0 {
                     break;
                 }
             }
             writer.flush().map_err(wrap)
         })();
-        drop(to_hash);
-        let hashes = h.join();
+        drop(in_tx);
+        drop(out_tx);
+        let hin = hin.join();
+        let hout = hout.join();
         produced?;
-        let (hin, hout) = hashes.map_err(|_| wrap(io::Error::other("hash thread panicked")))?;
+        let (hin, hout) = match (hin, hout) {
+            (Ok(a), Ok(b)) => (a, b),
+            _ => return Err(wrap(io::Error::other("hash thread panicked"))),
+        };
         let (in_size, out_size) = core.sizes();
         Ok(StreamDigests::from_in_out(
             dir,
