@@ -115,7 +115,7 @@ fn main() {
     }
     let d = h.finalize();
     println!(
-        "sha256: {:.0} MB/s ({:02x})",
+        "sha256 (sha2 crate): {:.0} MB/s ({:02x})",
         total / t.elapsed().as_secs_f64() / 1e6,
         d[0]
     );

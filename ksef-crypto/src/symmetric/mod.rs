@@ -131,6 +131,12 @@ impl SymmetricKey {
         CryptWriter::new(self, Direction::Decrypt, inner)
     }
 
+    /// Wrap the key for `encryption.encryptedSymmetricKey` (RSA-OAEP-SHA256 under the
+    /// `SymmetricKeyEncryption` certificate, standard Base64). Same as [`crate::wrap_key`].
+    pub fn wrap_for(&self, cert: &crate::certs::PublicKeyCertificate) -> Result<String> {
+        crate::rsa_oaep::wrap_key(cert, self)
+    }
+
     /// Encrypt a whole buffer (an invoice), returning ciphertext and both digests.
     pub fn encrypt(&self, plaintext: &[u8]) -> EncryptedData {
         encrypt_bytes(self, plaintext)
