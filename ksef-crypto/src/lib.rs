@@ -1,1 +1,35 @@
-//! KSeF 2.0 cryptography and identifier rules (skeleton; see issue 3).
+//! KSeF 2.0 cryptography and identifier rules, without HTTP.
+//!
+//! * [`symmetric`]: AES-256-CBC/PKCS#7 streams with one-pass SHA-256 of plaintext and ciphertext.
+//! * [`rsa_oaep`]: RSA-OAEP-SHA256 key wrap and KSeF-token encryption.
+//! * [`certs`]: the public-key certificates of `/security/public-key-certificates`.
+//! * [`identity`]: signing identities (certificate + key), self-signed TEST certificates.
+//! * [`xades`]: the `AuthTokenRequest` document and its enveloped XAdES-BES signature.
+//! * [`csr`]: PKCS#10 requests for KSeF certificate enrollment.
+//! * [`qr`]: KOD I / KOD II verification links, their signatures, PNG and SVG rendering.
+//! * [`ids`]: KSeF numbers, reference numbers, NIP, PESEL, InternalId, NipVatUe, ...
+//! * [`invoice`]: pre-flight checks of raw invoice bytes.
+//! * [`secret`]: redacting, zeroizing wrappers for secrets.
+
+pub mod b64;
+pub mod certs;
+pub mod csr;
+pub mod error;
+pub mod identity;
+pub mod ids;
+pub mod invoice;
+pub mod qr;
+pub mod rsa_oaep;
+pub mod secret;
+pub mod symmetric;
+pub mod xades;
+
+pub use certs::{CertificateUsage, PublicKeyCertificate};
+pub use error::{CryptoError, PreflightRule, Result};
+pub use identity::{KeyAlgorithm, SigningIdentity, TestIdentity};
+pub use ids::{InternalId, KsefNumber, Nip, NipVatUe, PeppolId, Pesel, ReferenceNumber};
+pub use invoice::{InvoiceFacts, preflight};
+pub use rsa_oaep::{encrypt_ksef_token, wrap_key};
+pub use secret::{SecretBytes, SecretString};
+pub use symmetric::{EncryptedData, FileDigest, StreamDigests, SymmetricKey};
+pub use xades::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};
