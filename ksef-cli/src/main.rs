@@ -31,9 +31,16 @@ fn main() {
 }
 
 fn operations(filter: Option<&str>) {
-    println!("KSeF API {} (spec sha256 {})", ksef_api::operations::API_VERSION, ksef_api::operations::SPEC_SHA256);
+    println!(
+        "KSeF API {} (spec sha256 {})",
+        ksef_api::operations::API_VERSION,
+        ksef_api::operations::SPEC_SHA256
+    );
     let mut shown = 0;
-    for op in OPERATIONS.iter().filter(|op| filter.is_none_or(|f| op.name.contains(f) || op.path.contains(f))) {
+    for op in OPERATIONS
+        .iter()
+        .filter(|op| filter.is_none_or(|f| op.name.contains(f) || op.path.contains(f)))
+    {
         let token = match op.token {
             TokenKind::None => "-",
             TokenKind::AuthenticationOperation => "auth-op",
@@ -43,11 +50,15 @@ fn operations(filter: Option<&str>) {
         let limits = op.rate_limits.map_or_else(
             || "-".to_string(),
             |l| {
-                [(l.per_second, "s"), (l.per_minute, "min"), (l.per_hour, "h")]
-                    .iter()
-                    .filter_map(|(n, u)| n.map(|n| format!("{n}/{u}")))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                [
+                    (l.per_second, "s"),
+                    (l.per_minute, "min"),
+                    (l.per_hour, "h"),
+                ]
+                .iter()
+                .filter_map(|(n, u)| n.map(|n| format!("{n}/{u}")))
+                .collect::<Vec<_>>()
+                .join(" ")
             },
         );
         println!(
