@@ -187,3 +187,19 @@ fn size_limits() {
     assert_eq!(exact.len(), 1_000_000);
     assert!(preflight(exact.as_bytes()).is_ok());
 }
+
+proptest::proptest! {
+    #[test]
+    fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+        let _ = preflight(&bytes);
+    }
+
+    #[test]
+    fn never_panics_on_mutated_invoices(idx in 0usize..400, byte in proptest::num::u8::ANY, cut in 0usize..400) {
+        let mut doc = fa3("").into_bytes();
+        let i = idx % doc.len();
+        doc[i] = byte;
+        doc.truncate(doc.len() - cut.min(doc.len()));
+        let _ = preflight(&doc);
+    }
+}
