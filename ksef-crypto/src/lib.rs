@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! KSeF 2.0 cryptography and identifier rules, without HTTP.
 //!
 //! * [`symmetric`]: AES-256-CBC/PKCS#7 streams with one-pass SHA-256 of plaintext and ciphertext.
