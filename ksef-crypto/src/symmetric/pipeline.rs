@@ -1,6 +1,6 @@
 //! Three-thread `Read` → `Write` pipelines: the calling thread reads, transforms and writes; two
 //! scoped helper threads hash the input and the output buffers. A fixed pool of buffers travels
-//! between the two threads through bounded channels, so memory stays constant (about
+//! between the threads through bounded channels, so memory stays constant (about
 //! `POOL × 2 × PIPE_CHUNK` = 4 MiB) whatever the input size.
 
 use std::io::{self, Read, Write};
