@@ -75,6 +75,18 @@ fn official_samples_pass_and_facts_are_extracted() {
             assert_eq!(f.issue_date, chrono::NaiveDate::from_ymd_opt(2026, 2, 23));
         }
     }
+    // KOD I straight from the facts
+    let bytes = sample("invoice-template_v3.xml", nip.as_str());
+    let f = preflight(&bytes).unwrap();
+    let url =
+        ksef_crypto::qr::kod1_url_for_invoice(&ksef_crypto::qr::QrEnvironment::Test, &f).unwrap();
+    assert_eq!(
+        url,
+        format!(
+            "https://qr-test.ksef.mf.gov.pl/invoice/{nip}/01-02-2026/{}",
+            ksef_crypto::b64::encode_url(ksef_crypto::b64::sha256(&bytes))
+        )
+    );
     assert_eq!(FormCode::Fa3.system_code(), "FA (3)");
     assert_eq!(FormCode::FaRr1.schema_version(), "1-1E");
     assert_eq!(FormCode::PefKor3.value(), "PEF");

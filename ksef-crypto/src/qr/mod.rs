@@ -61,6 +61,22 @@ pub fn kod1_url(
     )
 }
 
+/// KOD I from pre-flight facts (seller NIP, `P_1`, hash of the exact bytes).
+pub fn kod1_url_for_invoice(
+    env: &QrEnvironment,
+    facts: &crate::invoice::InvoiceFacts,
+) -> Result<String> {
+    let nip = facts
+        .seller_nip
+        .as_deref()
+        .ok_or_else(|| CryptoError::QrUrl("invoice has no seller NIP".into()))
+        .and_then(Nip::parse_pattern_only)?;
+    let date = facts
+        .issue_date
+        .ok_or_else(|| CryptoError::QrUrl("invoice has no issue date (P_1)".into()))?;
+    Ok(kod1_url(env, &nip, date, &facts.sha256))
+}
+
 /// ECDSA signature encoding in KOD II.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
