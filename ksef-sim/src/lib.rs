@@ -20,6 +20,7 @@ pub(crate) mod error;
 pub(crate) mod extract;
 pub(crate) mod faults;
 pub(crate) mod generic;
+pub(crate) mod ids;
 pub(crate) mod invoicing;
 pub(crate) mod jwt;
 pub(crate) mod keys;
@@ -32,6 +33,7 @@ pub(crate) mod state;
 pub(crate) mod sync;
 pub(crate) mod testdata;
 pub(crate) mod tokens;
+pub(crate) mod xml;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -72,6 +72,7 @@ pub(crate) struct AuthOperation {
     /// jti of the current refresh token (set on redeem).
     pub refresh_jti: Option<String>,
     pub refresh_valid_until: Option<DateTime<Utc>>,
+    pub last_refresh: Option<DateTime<Utc>>,
     pub revoked_refresh: bool,
     pub revoked_access: bool,
     pub allowed_ips: Vec<IpRule>,
