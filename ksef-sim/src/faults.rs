@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -201,19 +201,6 @@ impl Faults {
             Fault::StuckProcessing { duration_ms, .. } => Some(Duration::from_millis(*duration_ms)),
             _ => None,
         })
-    }
-}
-
-/// A deadline helper for asynchronous operations: ready once `now >= at`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline(pub Instant);
-
-impl Deadline {
-    pub(crate) fn after(d: Duration) -> Self {
-        Self(Instant::now() + d)
-    }
-    pub(crate) fn passed(&self) -> bool {
-        Instant::now() >= self.0
     }
 }
 

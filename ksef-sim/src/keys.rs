@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use der::{Decode, Encode};
+use der::Encode;
 use rsa::{Oaep, PrivateKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -240,11 +240,6 @@ impl KeyStore {
             .collect()
     }
 
-    /// All entries (including withdrawn ones).
-    pub(crate) fn entries(&self) -> Vec<KeyEntry> {
-        read(&self.entries).clone()
-    }
-
     /// The private key for `usage`: the one with `public_key_id` when given (21470 when unknown,
     /// withdrawn, of another usage or not valid now), else the valid one with the latest validFrom.
     pub(crate) fn private_key(
@@ -285,9 +280,4 @@ impl KeyStore {
         let key = self.private_key(usage, public_key_id)?;
         Ok(key.decrypt(Oaep::<Sha256>::new(), ciphertext).ok())
     }
-}
-
-/// Parses a certificate DER (used by tests and the XAdES verifier).
-pub(crate) fn parse_cert(der: &[u8]) -> Option<x509_cert::Certificate> {
-    x509_cert::Certificate::from_der(der).ok()
 }
