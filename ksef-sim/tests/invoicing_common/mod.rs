@@ -1,7 +1,7 @@
 //! Shared helpers of the invoicing integration tests: a started simulator, a
 //! hand-written HTTP client (reqwest + JSON written by hand) and crypto done
 //! with the primitives directly (rsa, aes, cbc, sha2) — never ksef-crypto.
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::io::Write;
 use std::time::Duration;
