@@ -117,12 +117,12 @@ impl Filters {
                     .ok_or_else(|| ApiError::validation("dateRange.to is not a date-time."))
             })
             .transpose()?;
-        let end = to.unwrap_or_else(Utc::now);
-        if end < from {
+        if to.is_some_and(|t| t < from) {
             return Err(ApiError::validation(
                 "dateRange.to is before dateRange.from.",
             ));
         }
+        let end = to.unwrap_or_else(Utc::now).max(from);
         if end - from > chrono::Duration::days(92) {
             return Err(ApiError::validation("dateRange must not exceed 3 months."));
         }
