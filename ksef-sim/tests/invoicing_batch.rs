@@ -359,3 +359,40 @@ async fn open_validation_and_stuck_processing() {
     assert_eq!(first["status"]["code"], 150);
     assert_eq!(env.wait_session(&session).await["status"]["code"], 200);
 }
+
+/// Runs one single-part Zip batch and returns the final session status and invoice list.
+async fn run_batch(env: &Env, entries: &[(String, Vec<u8>)]) -> (Value, Vec<Value>) {
+    let k = Keys::random();
+    let archive = zip_of(entries);
+    let parts = encrypted_parts(&k, &archive, 1);
+    let (session, reqs) = open_batch(env, &open_body(env, &k, &archive, &parts, None)).await;
+    assert_eq!(upload(env, &reqs[0], &parts[0]).await, 201);
+    assert_eq!(close_batch(env, &session).await.status(), 204);
+    let fin = env.wait_session(&session).await;
+    let list = env
+        .get_json(&format!("/sessions/{session}/invoices?pageSize=100"))
+        .await;
+    (fin, list["invoices"].as_array().unwrap().clone())
+}
+
+#[tokio::test]
+async fn attachments_need_the_taxpayer_option() {
+    let env = start(default_config()).await;
+    let with_attachment = |n: &str| {
+        String::from_utf8(invoice_fa3(&env.nip, n))
+            .unwrap()
+            .replace("</Faktura>", "<Zalacznik><BlokDanych><ZNaglowek>x</ZNaglowek></BlokDanych></Zalacznik></Faktura>")
+            .into_bytes()
+    };
+    let (fin, list) = run_batch(&env, &[("a.xml".into(), with_attachment(&unique_number()))]).await;
+    assert_eq!(fin["status"]["code"], 445);
+    assert_eq!(list[0]["status"]["code"], 415);
+    // Enable attachments for this taxpayer through the test-data endpoint.
+    let r = env
+        .post("/testdata/attachment", &json!({ "nip": env.nip }))
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let (fin, list) = run_batch(&env, &[("a.xml".into(), with_attachment(&unique_number()))]).await;
+    assert_eq!(fin["status"]["code"], 200, "{fin}");
+    assert_eq!(list[0]["status"]["code"], 200);
+}

@@ -446,12 +446,18 @@ fn finish(
 fn process(state: &AppState, reference: &str) -> Status {
     let snapshot = state.invoicing.with(|s| {
         s.sessions.get(reference).and_then(|x| {
-            x.batch
-                .clone()
-                .map(|b| (x.key.clone(), b, x.form, x.offline_mode))
+            x.batch.clone().map(|b| {
+                (
+                    x.key.clone(),
+                    b,
+                    x.form,
+                    x.offline_mode,
+                    x.context_key.clone(),
+                )
+            })
         })
     });
-    let Some((key, batch, form, offline)) = snapshot else {
+    let Some((key, batch, form, offline, context_key)) = snapshot else {
         return Status::new(500, "Nieznany błąd (session vanished)");
     };
     let Some(key) = key else {
@@ -503,8 +509,29 @@ fn process(state: &AppState, reference: &str) -> Status {
         ));
     }
     // 3. Unpack and process each invoice independently.
-    let max = state.invoicing.config.max_invoices_per_session;
-    let attachments = state.invoicing.config.attachments_allowed;
+    let max = state.invoicing.config.max_invoices_per_session.min(
+        usize::try_from(
+            state
+                .testdata
+                .context_limits(&context_key)
+                .batch_session
+                .max_invoices,
+        )
+        .unwrap_or(usize::MAX),
+    );
+    let nip = context_key
+        .strip_prefix("Nip:")
+        .map(|n| n.to_string())
+        .or_else(|| {
+            context_key
+                .split_once(':')
+                .and_then(|(_, v)| v.split('-').next())
+                .map(str::to_string)
+        });
+    let attachments = state.invoicing.config.attachments_allowed
+        || nip
+            .as_deref()
+            .is_some_and(|n| state.testdata.attachments_allowed(n));
     let mut ordinal = 0usize;
     let result = unpack(
         &archive,

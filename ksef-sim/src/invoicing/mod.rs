@@ -60,8 +60,9 @@ pub struct InvoicingConfig {
     pub export_part_size: u64,
     /// Concurrent exports per context (real: 10).
     pub max_concurrent_exports: usize,
-    /// Whether invoices with attachments (`Zalacznik`) are accepted in batch sessions.
-    /// Default `true` (online sessions never accept them).
+    /// Whether invoices with attachments (`Zalacznik`) are accepted in batch sessions
+    /// of every taxpayer. Default `false`: as on TEST, only taxpayers enabled through
+    /// `/testdata/attachment` may send them (online sessions never accept them).
     pub attachments_allowed: bool,
 }
 
@@ -77,7 +78,7 @@ impl Default for InvoicingConfig {
             export_max_invoices: 10_000,
             export_part_size: 50_000_000,
             max_concurrent_exports: 10,
-            attachments_allowed: true,
+            attachments_allowed: false,
         }
     }
 }

@@ -310,13 +310,22 @@ pub(crate) async fn send(
         }
         Ok((sess.form, sess.key.clone(), sess.invoices.len()))
     })?;
-    if count >= state.invoicing.config.max_invoices_per_session {
+    let limit = state.invoicing.config.max_invoices_per_session.min(
+        usize::try_from(
+            state
+                .testdata
+                .context_limits(&ctx.context_key())
+                .online_session
+                .max_invoices,
+        )
+        .unwrap_or(usize::MAX),
+    );
+    if count >= limit {
         return Err(ApiError::bad_request(
             21155,
             "Przekroczono dozwoloną liczbę faktur w sesji.",
             [format!(
-                "Sesja o numerze referencyjnym {reference} osiągnęła dozwolony limit liczby faktur {}.",
-                state.invoicing.config.max_invoices_per_session
+                "Sesja o numerze referencyjnym {reference} osiągnęła dozwolony limit liczby faktur {limit}."
             )],
         ));
     }

@@ -198,6 +198,9 @@ impl Session {
     /// The status as seen at `now`.
     pub(crate) fn status(&self, now: Instant) -> Status {
         match &self.phase {
+            Phase::Open if Utc::now() > self.valid_until => {
+                Status::new(440, "Sesja anulowana").with_detail("Przekroczono czas wysyłki")
+            }
             Phase::Open if self.kind == SessionKind::Batch => {
                 Status::new(100, "Sesja wsadowa rozpoczęta")
             }
