@@ -61,7 +61,7 @@ pub(crate) enum ArchiveError {
     Io(#[from] std::io::Error),
 }
 
-fn read_limited(r: impl Read, limit: u64, name: String) -> Result<Entry, ArchiveError> {
+fn read_limited(r: &mut dyn Read, limit: u64, name: String) -> Result<Entry, ArchiveError> {
     let mut buf = Vec::new();
     let read = r
         .take(limit + 1)
@@ -91,6 +91,23 @@ pub(crate) fn unpack(
     max_entries: usize,
     mut each: impl FnMut(Entry),
 ) -> Result<usize, ArchiveError> {
+    // Count first, so that an archive over the limit processes no invoice at all.
+    let total = visit(path, compression, |_, _| Ok(()))?;
+    if total > max_entries {
+        return Err(ArchiveError::TooManyEntries(max_entries));
+    }
+    visit(path, compression, |name, reader| {
+        each(read_limited(reader, entry_limit, name)?);
+        Ok(())
+    })
+}
+
+/// Calls `f` with the name and a reader of every regular file, in archive order.
+fn visit(
+    path: &Path,
+    compression: Compression,
+    mut f: impl FnMut(String, &mut dyn Read) -> Result<(), ArchiveError>,
+) -> Result<usize, ArchiveError> {
     let file = File::open(path)?;
     let mut count = 0usize;
     match compression {
@@ -98,18 +115,15 @@ pub(crate) fn unpack(
             let mut zip = zip::ZipArchive::new(BufReader::new(file))
                 .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
             for i in 0..zip.len() {
-                let entry = zip
+                let mut entry = zip
                     .by_index(i)
                     .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
                 if entry.is_dir() {
                     continue;
                 }
                 count += 1;
-                if count > max_entries {
-                    return Err(ArchiveError::TooManyEntries(max_entries));
-                }
                 let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-                each(read_limited(entry, entry_limit, name)?);
+                f(name, &mut entry)?;
             }
         }
         Compression::TarGz => {
@@ -119,20 +133,17 @@ pub(crate) fn unpack(
                 .entries()
                 .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
             for entry in entries {
-                let entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+                let mut entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
                 let kind = entry.header().entry_type();
                 if !(kind.is_file() || kind == tar::EntryType::Continuous) {
                     continue;
                 }
                 count += 1;
-                if count > max_entries {
-                    return Err(ArchiveError::TooManyEntries(max_entries));
-                }
                 let name = entry
                     .path()
                     .map(|p| p.to_string_lossy().into_owned())
                     .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
-                each(read_limited(entry, entry_limit, name)?);
+                f(name, &mut entry)?;
             }
         }
     }
@@ -231,7 +242,9 @@ mod tests {
         assert_eq!(got[1].size, 51);
         assert_eq!(got[2].bytes.as_deref(), Some(&b"{}"[..]));
         assert!(matches!(
-            unpack(&p, c, 50, 2, |_| {}),
+            unpack(&p, c, 50, 2, |_| panic!(
+                "no entry may be processed over the limit"
+            )),
             Err(ArchiveError::TooManyEntries(2))
         ));
     }
