@@ -387,3 +387,63 @@ async fn empty_session_is_cancelled_with_440() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn technical_correction_of_a_rejected_offline_invoice() {
+    let env = start(default_config()).await;
+    let k = Keys::random();
+    let session = env.open_online(&k).await;
+    let path = format!("/sessions/online/{session}/invoices");
+    let good = invoice_fa3(&env.nip, &unique_number());
+    let rejected = String::from_utf8(good.clone())
+        .unwrap()
+        .replace("</Faktura>", "")
+        .into_bytes();
+    let mut body = Env::send_body(&k, &rejected);
+    body["offlineMode"] = json!(true);
+    let r = env.post(&path, &body).await;
+    let inv: Value = r.json().await.unwrap();
+    let st = env
+        .wait_invoice(&session, inv["referenceNumber"].as_str().unwrap())
+        .await;
+    assert_eq!(st["status"]["code"], 450);
+    assert_eq!(st["invoicingMode"], "Offline");
+
+    // hashOfCorrectedInvoice needs offlineMode.
+    let mut body = Env::send_body(&k, &good);
+    body["hashOfCorrectedInvoice"] = json!(sha_b64(&rejected));
+    assert_eq!(exception_code(env.post(&path, &body).await).await, 21405);
+
+    body["offlineMode"] = json!(true);
+    let r = env.post(&path, &body).await;
+    assert_eq!(r.status(), 202);
+    let inv: Value = r.json().await.unwrap();
+    let st = env
+        .wait_invoice(&session, inv["referenceNumber"].as_str().unwrap())
+        .await;
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    let ksef = st["ksefNumber"].as_str().unwrap().to_string();
+
+    // A second correction of the same invoice → 21166.
+    assert_eq!(exception_code(env.post(&path, &body).await).await, 21166);
+    // Correcting an accepted invoice → 21167.
+    let mut body = Env::send_body(&k, &invoice_fa3(&env.nip, &unique_number()));
+    body["offlineMode"] = json!(true);
+    body["hashOfCorrectedInvoice"] = json!(sha_b64(&good));
+    assert_eq!(exception_code(env.post(&path, &body).await).await, 21167);
+
+    // Metadata carries the offline mode and the corrected hash.
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let r = env
+        .post(
+            "/invoices/query/metadata",
+            &json!({ "subjectType": "Subject1", "dateRange": { "dateType": "Invoicing", "from": from }, "ksefNumber": ksef }),
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["invoices"][0]["invoicingMode"], "Offline");
+    assert_eq!(
+        v["invoices"][0]["hashOfCorrectedInvoice"],
+        sha_b64(&rejected)
+    );
+}

@@ -359,6 +359,9 @@ pub(crate) async fn send(
             "hashOfCorrectedInvoice requires offlineMode = true.",
         ));
     }
+    if let Some(corrected) = &req.hash_of_corrected_invoice {
+        technical_correction_allowed(&state, &ctx.context_key(), corrected)?;
+    }
     let received = Utc::now();
     let invoice_reference = reference_number(RefKind::Invoice, received.date_naive());
     let mut ready_at = Instant::now() + state.invoicing.config.processing_delay;
@@ -431,6 +434,43 @@ pub(crate) async fn send(
         StatusCode::ACCEPTED,
         &json!({ "referenceNumber": invoice_reference }),
     ))
+}
+
+/// Technical correction rules: the corrected invoice must not have been
+/// accepted (21167) and must not already have an accepted correction (21166).
+fn technical_correction_allowed(
+    state: &AppState,
+    context_key: &str,
+    corrected: &str,
+) -> Result<(), ApiError> {
+    let now = Instant::now();
+    state.invoicing.with(|s| {
+        let originals = s
+            .sessions
+            .values()
+            .filter(|x| x.context_key == context_key)
+            .flat_map(|x| x.invoices.iter())
+            .filter(|i| i.invoice_hash == corrected);
+        if originals.clone().any(|i| i.accepted()) {
+            return Err(ApiError::bad_request(
+                21167,
+                "Status faktury nie pozwala na korektę techniczną.",
+                ["Nie można wysłać korekty technicznej do prawidłowo przetworzonej faktury."],
+            ));
+        }
+        let already = s
+            .invoices
+            .values()
+            .any(|i| i.hash_of_corrected.as_deref() == Some(corrected) && now >= i.ready_at);
+        if already {
+            return Err(ApiError::bad_request(
+                21166,
+                "Korekta techniczna niedostępna.",
+                ["Faktura posiada już przetworzoną prawidłowo korektę techniczną."],
+            ));
+        }
+        Ok(())
+    })
 }
 
 /// Final status of a closed session from its invoices.
