@@ -396,3 +396,38 @@ async fn attachments_need_the_taxpayer_option() {
     assert_eq!(fin["status"]["code"], 200, "{fin}");
     assert_eq!(list[0]["status"]["code"], 200);
 }
+
+#[tokio::test]
+async fn dropped_upload_can_be_resumed() {
+    let env = start(default_config()).await;
+    let k = Keys::random();
+    let archive = zip_of(&invoices(&env, 2));
+    let parts = encrypted_parts(&k, &archive, 1);
+    let (session, reqs) = open_batch(&env, &open_body(&env, &k, &archive, &parts, None)).await;
+    env.sim.control().inject(
+        "PUT /__presigned/batch-part",
+        Fault::DropConnection {
+            after_bytes: 100,
+            count: 1,
+        },
+    );
+    let mut b = env
+        .http
+        .put(reqs[0]["url"].as_str().unwrap())
+        .header("x-ms-blob-type", "BlockBlob");
+    b = b.body(parts[0].clone());
+    let outcome = b.send().await;
+    let failed = match outcome {
+        Err(_) => true,
+        Ok(r) => r.status() != 201 || r.bytes().await.is_err(),
+    };
+    assert!(failed, "the dropped upload must not succeed");
+    // Not stored: closing now reports the missing part; the upload can be repeated.
+    assert_eq!(
+        exception_code(close_batch(&env, &session).await).await,
+        21205
+    );
+    assert_eq!(upload(&env, &reqs[0], &parts[0]).await, 201);
+    assert_eq!(close_batch(&env, &session).await.status(), 204);
+    assert_eq!(env.wait_session(&session).await["status"]["code"], 200);
+}

@@ -447,3 +447,20 @@ async fn technical_correction_of_a_rejected_offline_invoice() {
         sha_b64(&rejected)
     );
 }
+
+#[tokio::test]
+async fn async_failure_gives_550_for_one_invoice() {
+    let env = start(default_config()).await;
+    let k = Keys::random();
+    let session = env.open_online(&k).await;
+    env.sim.control().inject(
+        "POST /sessions/online/{referenceNumber}/invoices",
+        ksef_sim::Fault::AsyncFailure { count: 1 },
+    );
+    let inv = invoice_fa3(&env.nip, &unique_number());
+    let r = env.send(&session, &k, &inv).await;
+    assert_eq!(env.wait_invoice(&session, &r).await["status"]["code"], 550);
+    // Retrying the same invoice works (it was never registered).
+    let r = env.send(&session, &k, &inv).await;
+    assert_eq!(env.wait_invoice(&session, &r).await["status"]["code"], 200);
+}

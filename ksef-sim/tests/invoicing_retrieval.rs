@@ -298,6 +298,34 @@ async fn export_zip_in_parts_decrypts_and_unpacks() {
         .collect();
     assert_eq!(listed.len(), 6);
     assert!(listed.iter().all(|k| sent.contains_key(*k)));
+
+    // A download dropped mid-body fails; the same presigned URL works again.
+    env.sim.control().inject(
+        "GET /__presigned/export-part",
+        Fault::DropConnection {
+            after_bytes: 1000,
+            count: 1,
+        },
+    );
+    let url = package["parts"][0]["url"].as_str().unwrap();
+    let broken = match env.http.get(url).send().await {
+        Err(_) => true,
+        Ok(r) => r.bytes().await.is_err(),
+    };
+    assert!(broken, "the dropped download must fail");
+    let again = env
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        sha_b64(&again),
+        package["parts"][0]["encryptedPartHash"].as_str().unwrap()
+    );
 }
 
 #[tokio::test]
