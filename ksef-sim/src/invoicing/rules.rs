@@ -611,6 +611,56 @@ mod tests {
         ));
     }
 
+    fn sample(name: &str) -> Option<String> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/ksef-samples/");
+        std::fs::read_to_string(format!("{dir}{name}"))
+            .ok()
+            .map(|t| {
+                t.replace("#nip#", "5265877635")
+                    .replace("#supplier_nip#", "5265877635")
+                    .replace("#buyer_nip#", "3861610227")
+                    .replace("#invoicing_date#", "2026-01-05")
+                    .replace("#issue_date#", "2026-01-05")
+                    .replace("#due_date#", "2026-02-05")
+                    .replace("#invoice_number#", "77")
+                    .replace("#iban#", "PL61109010140000071219812874")
+                    .replace("#buyer_reference#", "REF")
+                    .replace("#compliant#", "")
+            })
+    }
+
+    #[test]
+    fn official_fa2_fa_rr_and_pef_templates_pass() {
+        let cases = [
+            ("invoice-template.xml", FormKind::Fa2, "Vat"),
+            ("invoice-template-fa-rr-1.xml", FormKind::FaRr1, "VatRr"),
+            ("invoice_template_pef.xml", FormKind::Pef3, "VatPef"),
+        ];
+        let today = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        for (file, form, kind) in cases {
+            let Some(x) = sample(file) else { continue };
+            let f = check_invoice(x.as_bytes(), form, false, today)
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(f.seller_nip, "5265877635", "{file}");
+            assert_eq!(f.invoice_type, kind, "{file}");
+            assert!(
+                f.invoice_number.contains("77"),
+                "{file}: {}",
+                f.invoice_number
+            );
+            // Any other form is refused.
+            let other = if form == FormKind::Fa3 {
+                FormKind::Fa2
+            } else {
+                FormKind::Fa3
+            };
+            assert!(
+                check_invoice(x.as_bytes(), other, false, today).is_err(),
+                "{file}"
+            );
+        }
+    }
+
     #[test]
     fn rejects_bom_encoding_pi_and_code_points() {
         let x = fa3("5265877635", "2026-01-05", "A");
