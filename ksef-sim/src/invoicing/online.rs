@@ -216,7 +216,7 @@ pub(crate) fn decide(
     received: chrono::DateTime<Utc>,
     ready_at: Instant,
 ) -> Decided {
-    let today = received.date_naive();
+    let today = super::util::warsaw_date(&received);
     let facts = match check_invoice(bytes, form, attachments_allowed, today) {
         Ok(f) => f,
         Err(e) => {

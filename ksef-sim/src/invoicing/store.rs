@@ -453,7 +453,8 @@ impl Store {
         if let Some((s, k)) = self.duplicates.get(&key) {
             return Ok((Registered::Duplicate(s.clone(), k.clone()), None));
         }
-        let ksef = super::ksef_number::ksef_number(&facts.seller_nip, received.date_naive());
+        let ksef =
+            super::ksef_number::ksef_number(&facts.seller_nip, super::util::warsaw_date(&received));
         let path = path.join(format!("{ksef}.xml"));
         write(&path)?;
         let acquisition = received
