@@ -77,20 +77,12 @@ impl RateLimiter {
         lock(&self.settings).enabled = enabled;
     }
 
-    pub(crate) fn enabled(&self) -> bool {
-        lock(&self.settings).enabled
-    }
-
     pub(crate) fn set_scale(&self, scale: f64) {
         lock(&self.settings).scale = if scale.is_finite() && scale > 0.0 {
             scale
         } else {
             1.0
         };
-    }
-
-    pub(crate) fn scale(&self) -> f64 {
-        lock(&self.settings).scale
     }
 
     /// Forgets all counters.
