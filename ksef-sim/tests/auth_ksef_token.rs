@@ -244,3 +244,55 @@ async fn key_rotation_add_and_withdraw() {
     let r = token_auth(&env, &nip, |ts| format!("{token}|{ts}"), None).await;
     assert_eq!(final_status(&env, r).await.0, 200);
 }
+
+#[tokio::test]
+async fn authorization_policy_restricts_ips_and_control_tokens_work() {
+    let env = start(fast_config()).await;
+    let nip = random_nip();
+    let token = env.sim.control().create_ksef_token(&nip, &["InvoiceRead"]);
+    let (id, cert) = env.public_cert("KsefTokenEncryption").await;
+    let mut tokens = Vec::new();
+    for allowed in [json!(["10.0.0.1"]), json!(["127.0.0.1"])] {
+        let ch = env.challenge().await;
+        let enc = oaep_encrypt(&cert, format!("{token}|{}", ch["timestampMs"]).as_bytes());
+        let r = env
+            .post_json(
+                "/auth/ksef-token",
+                &json!({
+                    "challenge": ch["challenge"],
+                    "contextIdentifier": {"type": "Nip", "value": nip},
+                    "encryptedToken": b64(&enc),
+                    "publicKeyId": id,
+                    "authorizationPolicy": {"allowedIps": {"ip4Addresses": allowed, "ip4Masks": ["192.168.0.0/16"]}},
+                }),
+                None,
+            )
+            .await;
+        let (code, op) = final_status(&env, r).await;
+        assert_eq!(code, 200);
+        tokens.push(env.redeem(&op).await.0);
+    }
+    let r = env.get("/auth/sessions", Some(&tokens[0])).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["reasonCode"], "ip-not-allowed");
+    assert_eq!(
+        env.get("/auth/sessions", Some(&tokens[1])).await.status(),
+        StatusCode::OK
+    );
+    // a malformed policy is a validation error
+    let ch = env.challenge().await;
+    let r = env
+        .post_json(
+            "/auth/ksef-token",
+            &json!({
+                "challenge": ch["challenge"],
+                "contextIdentifier": {"type": "Nip", "value": nip},
+                "encryptedToken": "AAAA",
+                "authorizationPolicy": {"allowedIps": {"ip4Masks": ["10.0.0.0/33"]}},
+            }),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(r).await, 21405);
+}

@@ -79,14 +79,24 @@ async fn paths_outside_the_spec_are_404() {
 #[tokio::test]
 async fn generic_operations_validate_bodies_and_permissions() {
     let spec: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/ksef-openapi-2.7.0.json")).unwrap(),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/spec/ksef-openapi-2.7.0.json"
+        ))
+        .unwrap(),
     )
     .unwrap();
     let env = start(fast_config().with_rate_limits(false)).await;
     let nip = random_nip();
     let (access, _) = env.login_owner(&nip).await;
     // required fields of the request schema are enforced
-    let r = env.post_json("/permissions/persons/grants", &serde_json::json!({}), Some(&access)).await;
+    let r = env
+        .post_json(
+            "/permissions/persons/grants",
+            &serde_json::json!({}),
+            Some(&access),
+        )
+        .await;
     assert_eq!(r.status(), 400);
     assert_eq!(error_code(r).await, 21405);
     let r = env
@@ -100,15 +110,23 @@ async fn generic_operations_validate_bodies_and_permissions() {
         .unwrap();
     assert_eq!(error_code(r).await, 21405);
     // a complete body gets the documented success status and a body of the documented shape
-    let example = &spec["paths"]["/permissions/persons/grants"]["post"]["requestBody"]["content"]["application/json"]["example"];
+    let example = &spec["paths"]["/permissions/persons/grants"]["post"]["requestBody"]["content"]["application/json"]
+        ["example"];
     if example.is_object() {
-        let r = env.post_json("/permissions/persons/grants", example, Some(&access)).await;
+        let r = env
+            .post_json("/permissions/persons/grants", example, Some(&access))
+            .await;
         assert_eq!(r.status(), 202);
         let v: Value = r.json().await.unwrap();
         assert!(v["referenceNumber"].is_string());
     }
     // without a token: 401
-    assert_eq!(env.post_json("/permissions/persons/grants", &serde_json::json!({}), None).await.status(), 401);
+    assert_eq!(
+        env.post_json("/permissions/persons/grants", &serde_json::json!({}), None)
+            .await
+            .status(),
+        401
+    );
     // a context holding only InvoiceRead lacks CredentialsManage: 403 missing-permissions
     let reader = TestCert::new(KeyKind::Rsa, "/CN=Czytelnik");
     let grant = serde_json::json!({
@@ -116,18 +134,43 @@ async fn generic_operations_validate_bodies_and_permissions() {
         "authorizedIdentifier": {"type": "Fingerprint", "value": reader.fingerprint()},
         "permissions": [{"permissionType": "InvoiceRead", "description": "odczyt faktur"}],
     });
-    assert_eq!(env.post_json("/testdata/permissions", &grant, None).await.status(), 200);
+    assert_eq!(
+        env.post_json("/testdata/permissions", &grant, None)
+            .await
+            .status(),
+        200
+    );
     let ch = env.challenge().await;
-    let req = auth_request(ch["challenge"].as_str().unwrap(), "Nip", &nip, "certificateFingerprint");
-    let r = env.submit_xades(&manual_xades(&req, &reader, ManualAlg::RsaPkcs1)).await;
+    let req = auth_request(
+        ch["challenge"].as_str().unwrap(),
+        "Nip",
+        &nip,
+        "certificateFingerprint",
+    );
+    let r = env
+        .submit_xades(&manual_xades(&req, &reader, ManualAlg::RsaPkcs1))
+        .await;
     let v: Value = r.json().await.unwrap();
-    let op = v["authenticationToken"]["token"].as_str().unwrap().to_string();
-    let st = env.wait_auth(v["referenceNumber"].as_str().unwrap(), &op).await;
+    let op = v["authenticationToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let st = env
+        .wait_auth(v["referenceNumber"].as_str().unwrap(), &op)
+        .await;
     assert_eq!(st["status"]["code"], 200);
     let (reader_access, _) = env.redeem(&op).await;
     let required = &spec["paths"]["/permissions/persons/grants"]["post"]["x-required-permissions"];
-    assert!(!required.as_array().unwrap().iter().any(|p| p == "InvoiceRead"));
-    let r = env.post_json("/permissions/persons/grants", example, Some(&reader_access)).await;
+    assert!(
+        !required
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "InvoiceRead")
+    );
+    let r = env
+        .post_json("/permissions/persons/grants", example, Some(&reader_access))
+        .await;
     assert_eq!(r.status(), 403);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["reasonCode"], "missing-permissions");
