@@ -245,7 +245,9 @@ pub(crate) async fn pipeline(
         let (parts, body) = resp.into_parts();
         return finish(Response::from_parts(parts, truncated(body, limit)));
     }
-    finish(next.run(req).await)
+    let resp = finish(next.run(req).await);
+    tracing::debug!(%method, path = %full_path, status = %resp.status(), "ksef-sim request");
+    resp
 }
 
 fn finish_response(

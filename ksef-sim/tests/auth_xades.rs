@@ -376,3 +376,27 @@ async fn blocked_context_ends_with_480_and_chain_verification_rejects_self_signe
         .await;
     assert_eq!(st["status"]["code"], 460);
 }
+
+#[tokio::test]
+async fn enveloping_signature_is_accepted_and_must_cover_the_request() {
+    let env = start(fast_config()).await;
+    let nip = random_nip();
+    let cert = TestCert::new(KeyKind::Rsa, &person_subject(&nip));
+    let ch = env.challenge().await;
+    let req = auth_request(
+        ch["challenge"].as_str().unwrap(),
+        "Nip",
+        &nip,
+        "certificateSubject",
+    );
+    let xml = manual_xades_enveloping(&req, &cert);
+    // the request inside the ds:Object must not be editable
+    let other = random_nip();
+    let edited = String::from_utf8(xml.clone())
+        .unwrap()
+        .replace(&format!("<Nip>{nip}</Nip>"), &format!("<Nip>{other}</Nip>"));
+    let r = env.submit_xades(edited.as_bytes()).await;
+    assert_eq!(error_code(r).await, 9105);
+    let (st, _) = submit_and_wait(&env, &xml).await;
+    assert_eq!(st["status"]["code"], 200, "{st}");
+}

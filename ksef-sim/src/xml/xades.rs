@@ -316,7 +316,18 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
     let text = std::str::from_utf8(body)
         .map_err(|e| err(21217, "Nieprawidłowe kodowanie znaków.", e.to_string()))?;
     let doc = Document::parse(text).map_err(|e| err(21001, "Nieczytelna treść.", e.to_string()))?;
-    let root = doc.root_element();
+    let doc_root = doc.root_element();
+    // Enveloped: the request is the document element. Enveloping: the document element is
+    // ds:Signature and the request sits in its ds:Object.
+    let root = if doc_root.tag_name().name() == "Signature"
+        && doc_root.tag_name().namespace() == Some(DS)
+    {
+        child(doc_root, DS, "Object")
+            .and_then(|o| o.children().find(|c| c.is_element()))
+            .unwrap_or(doc_root)
+    } else {
+        doc_root
+    };
     let ns = root.tag_name().namespace().unwrap_or("");
     if root.tag_name().name() != "AuthTokenRequest" || !AUTH_NS.contains(&ns) {
         return Err(err(
@@ -452,7 +463,9 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
         }
         let uri = reference.attribute("URI").unwrap_or("");
         if uri.is_empty() {
-            covers_document = true;
+            // Only an enveloped signature covers the request with URI="" (in an enveloping one
+            // the enveloped-signature transform would leave nothing).
+            covers_document = root == doc_root;
         } else if reference.attribute("Type") == Some("http://uri.etsi.org/01903#SignedProperties")
             || doc.descendants().any(|n| {
                 n.tag_name().name() == "SignedProperties"

@@ -449,6 +449,43 @@ pub fn manual_xades_with(
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}{signature}{end}").into_bytes()
 }
 
+/// An enveloping signature assembled by hand: the document element is ds:Signature, the request
+/// (with `Id="Req"`) sits in a ds:Object and is referenced as `#Req`.
+pub fn manual_xades_enveloping(request: &str, cert: &TestCert) -> Vec<u8> {
+    let request = request.replacen(
+        "<AuthTokenRequest xmlns=\"http://ksef.mf.gov.pl/auth/token/2.0\">",
+        "<AuthTokenRequest xmlns=\"http://ksef.mf.gov.pl/auth/token/2.0\" Id=\"Req\">",
+        1,
+    );
+    let doc_digest = b64(&Sha256::digest(request.as_bytes()));
+    let cert_digest = b64(&Sha256::digest(&cert.cert_der));
+    let sp_inner = |ds_decl: &str| {
+        format!(
+            "<xades:SignedSignatureProperties><xades:SigningTime>2026-01-01T00:00:00Z</xades:SigningTime><xades:SigningCertificate><xades:Cert><xades:CertDigest><ds:DigestMethod{ds_decl} Algorithm=\"{SHA256}\"></ds:DigestMethod><ds:DigestValue{ds_decl}>{cert_digest}</ds:DigestValue></xades:CertDigest></xades:Cert></xades:SigningCertificate></xades:SignedSignatureProperties>"
+        )
+    };
+    let sp_doc = format!(
+        "<xades:SignedProperties Id=\"SignedProperties\">{}</xades:SignedProperties>",
+        sp_inner("")
+    );
+    let sp_c14n = format!(
+        "<xades:SignedProperties xmlns:xades=\"{XADES}\" Id=\"SignedProperties\">{}</xades:SignedProperties>",
+        sp_inner(&format!(" xmlns:ds=\"{DS}\""))
+    );
+    let sp_digest = b64(&Sha256::digest(sp_c14n.as_bytes()));
+    let si_inner = format!(
+        "<ds:CanonicalizationMethod Algorithm=\"{EXC}\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"></ds:SignatureMethod><ds:Reference URI=\"#Req\"><ds:Transforms><ds:Transform Algorithm=\"{EXC}\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"{SHA256}\"></ds:DigestMethod><ds:DigestValue>{doc_digest}</ds:DigestValue></ds:Reference><ds:Reference Type=\"http://uri.etsi.org/01903#SignedProperties\" URI=\"#SignedProperties\"><ds:Transforms><ds:Transform Algorithm=\"{EXC}\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"{SHA256}\"></ds:DigestMethod><ds:DigestValue>{sp_digest}</ds:DigestValue></ds:Reference>"
+    );
+    let si_c14n = format!("<ds:SignedInfo xmlns:ds=\"{DS}\">{si_inner}</ds:SignedInfo>");
+    let sig = sign_bytes(cert, ManualAlg::RsaPkcs1, si_c14n.as_bytes());
+    format!(
+        "<ds:Signature xmlns:ds=\"{DS}\" Id=\"Sig\"><ds:SignedInfo>{si_inner}</ds:SignedInfo><ds:SignatureValue>{}</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo><ds:Object>{request}</ds:Object><ds:Object><xades:QualifyingProperties xmlns:xades=\"{XADES}\" Target=\"#Sig\">{sp_doc}</xades:QualifyingProperties></ds:Object></ds:Signature>",
+        b64(&sig),
+        b64(&cert.cert_der)
+    )
+    .into_bytes()
+}
+
 /// Options of an xmlsec1-signed document.
 pub struct XmlsecOpts<'a> {
     pub c14n: &'a str,
