@@ -431,3 +431,34 @@ async fn dropped_upload_can_be_resumed() {
     assert_eq!(close_batch(&env, &session).await.status(), 204);
     assert_eq!(env.wait_session(&session).await["status"]["code"], 200);
 }
+
+#[tokio::test]
+async fn oversized_invoice_fails_alone_with_its_real_hash() {
+    let env = start(default_config()).await;
+    let big = String::from_utf8(invoice_fa3(&env.nip, &unique_number()))
+        .unwrap()
+        .replace("<Fa>", &format!("<Fa><!--{}-->", "x".repeat(3_100_000)))
+        .into_bytes();
+    let small = invoice_fa3(&env.nip, &unique_number());
+    let (fin, list) = run_batch(
+        &env,
+        &[
+            ("big.xml".into(), big.clone()),
+            ("small.xml".into(), small.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(fin["status"]["code"], 200);
+    let b = list
+        .iter()
+        .find(|i| i["invoiceFileName"] == "big.xml")
+        .unwrap();
+    assert_eq!(b["status"]["code"], 450);
+    assert_eq!(b["invoiceHash"], sha_b64(&big));
+    let s = list
+        .iter()
+        .find(|i| i["invoiceFileName"] == "small.xml")
+        .unwrap();
+    assert_eq!(s["status"]["code"], 200);
+    assert_eq!(s["invoiceHash"], sha_b64(&small));
+}
