@@ -444,7 +444,7 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
 
     // References: the document (enveloped) and SignedProperties.
     let mut covers_document = false;
-    let mut signed_props_ref = false;
+    let mut signed_props: Option<Node<'_, '_>> = None;
     for reference in children(signed_info, DS, "Reference") {
         let h = child(reference, DS, "DigestMethod")
             .and_then(|d| d.attribute("Algorithm"))
@@ -466,17 +466,15 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
             // Only an enveloped signature covers the request with URI="" (in an enveloping one
             // the enveloped-signature transform would leave nothing).
             covers_document = root == doc_root;
-        } else if reference.attribute("Type") == Some("http://uri.etsi.org/01903#SignedProperties")
-            || doc.descendants().any(|n| {
-                n.tag_name().name() == "SignedProperties"
-                    && n.tag_name().namespace() == Some(XADES)
-                    && n.attributes().any(|a| {
-                        matches!(a.name(), "Id" | "ID" | "id")
-                            && Some(a.value()) == uri.strip_prefix('#')
-                    })
-            })
-        {
-            signed_props_ref = true;
+        } else if let Some(sp) = doc.descendants().find(|n| {
+            n.tag_name().name() == "SignedProperties"
+                && n.tag_name().namespace() == Some(XADES)
+                && n.attributes().any(|a| {
+                    matches!(a.name(), "Id" | "ID" | "id")
+                        && Some(a.value()) == uri.strip_prefix('#')
+                })
+        }) {
+            signed_props = Some(sp);
         } else if let Some(id) = uri.strip_prefix('#') {
             // An enveloping signature references the signed root by Id.
             if root
@@ -492,16 +490,16 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
             "No Reference covers the AuthTokenRequest document.",
         ));
     }
-    if !signed_props_ref {
+    let Some(signed_props) = signed_props else {
         return Err(bad_sig(
             "No Reference covers xades:SignedProperties (XAdES-BES required).",
         ));
-    }
+    };
     let si_bytes = c14n::canonicalize(&doc, Some(signed_info), None, &c14n_method);
     verify_signature_value(alg, &cert, &si_bytes, &sig_value)?;
 
-    // XAdES SigningCertificate(V2) digest.
-    let signing_cert = doc
+    // XAdES SigningCertificate(V2) digest, inside the signed SignedProperties.
+    let signing_cert = signed_props
         .descendants()
         .find(|n| {
             matches!(
