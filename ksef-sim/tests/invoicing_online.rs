@@ -464,3 +464,58 @@ async fn async_failure_gives_550_for_one_invoice() {
     let r = env.send(&session, &k, &inv).await;
     assert_eq!(env.wait_invoice(&session, &r).await["status"]["code"], 200);
 }
+
+#[tokio::test]
+async fn session_upo_in_pages() {
+    let cfg = default_config();
+    let invoicing = cfg.invoicing.clone().with_upo_page_size(2);
+    let env = start(cfg.with_invoicing(invoicing)).await;
+    let k = Keys::random();
+    let session = env.open_online(&k).await;
+    let mut ksefs = Vec::new();
+    for _ in 0..3 {
+        let r = env
+            .send(&session, &k, &invoice_fa3(&env.nip, &unique_number()))
+            .await;
+        ksefs.push(
+            env.wait_invoice(&session, &r).await["ksefNumber"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    env.close_online(&session).await;
+    let fin = env.wait_session(&session).await;
+    let pages = fin["upo"]["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 2);
+    let mut seen = Vec::new();
+    for (i, p) in pages.iter().enumerate() {
+        let xml = reqwest::get(p["downloadUrl"].as_str().unwrap())
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_upo_valid(&xml);
+        let doc = roxmltree::Document::parse(std::str::from_utf8(&xml).unwrap()).unwrap();
+        let text = |name: &str| {
+            doc.descendants()
+                .find(|n| n.has_tag_name(name))
+                .and_then(|n| n.text())
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(text("Strona"), (i + 1).to_string());
+        assert_eq!(text("LiczbaStron"), "2");
+        assert_eq!(text("CalkowitaLiczbaDokumentow"), "3");
+        assert_eq!(text("ZakresDokumentowOd"), (i * 2 + 1).to_string());
+        seen.extend(
+            doc.descendants()
+                .filter(|n| n.has_tag_name("NumerKSeFDokumentu"))
+                .map(|n| n.text().unwrap().to_string()),
+        );
+    }
+    seen.sort();
+    ksefs.sort();
+    assert_eq!(seen, ksefs);
+}

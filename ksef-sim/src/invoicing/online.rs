@@ -166,6 +166,11 @@ pub(crate) fn new_session(
         invoices: Vec::new(),
         offline_mode,
         upo_pages: Vec::new(),
+        upo_page_size: state
+            .invoicing
+            .config
+            .upo_page_size
+            .clamp(1, super::upo::MAX_DOCUMENTS_PER_PAGE),
         batch: None,
     }
 }
@@ -484,10 +489,10 @@ pub(crate) fn final_status_for(invoices: &[SessionInvoice]) -> Status {
     }
 }
 
-/// Assigns UPO page references (10 000 documents a page).
+/// Assigns UPO page references (`upo_page_size` documents a page, 10 000 by default).
 pub(crate) fn assign_upo_pages(sess: &mut Session) {
     let accepted = sess.invoices.iter().filter(|i| i.accepted()).count();
-    let pages = accepted.div_ceil(super::upo::MAX_DOCUMENTS_PER_PAGE);
+    let pages = accepted.div_ceil(sess.upo_page_size.max(1));
     let today = Utc::now().date_naive();
     sess.upo_pages = (0..pages)
         .map(|_| reference_number(RefKind::Upo, today))

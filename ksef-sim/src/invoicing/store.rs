@@ -191,6 +191,8 @@ pub(crate) struct Session {
     pub(crate) offline_mode: bool,
     /// UPO page reference numbers, assigned when the session is closed.
     pub(crate) upo_pages: Vec<String>,
+    /// Documents per session UPO page.
+    pub(crate) upo_page_size: usize,
     pub(crate) batch: Option<BatchInfo>,
 }
 
