@@ -84,6 +84,74 @@ fn resolve<'a>(
     }
 }
 
+/// A minimal instance of a schema: required properties only, empty arrays, the first enum
+/// value, strings of the minimum length, numbers at their minimum.
+fn synthesize(
+    spec: &serde_json::Value,
+    schema: &serde_json::Value,
+    depth: u32,
+) -> serde_json::Value {
+    use serde_json::Value;
+    let schema = resolve(spec, schema);
+    if depth > 12 {
+        return Value::Null;
+    }
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(|e| e.as_array())
+        .and_then(|e| e.first())
+    {
+        return first.clone();
+    }
+    let ty = schema
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or_else(|| {
+            if schema.get("properties").is_some() {
+                "object"
+            } else {
+                "string"
+            }
+        });
+    match ty {
+        "object" => {
+            let mut m = serde_json::Map::new();
+            let props = schema.get("properties");
+            for r in schema
+                .get("required")
+                .and_then(|r| r.as_array())
+                .into_iter()
+                .flatten()
+            {
+                if let (Some(name), Some(p)) = (
+                    r.as_str(),
+                    props.and_then(|p| r.as_str().and_then(|n| p.get(n))),
+                ) {
+                    m.insert(name.to_string(), synthesize(spec, p, depth + 1));
+                }
+            }
+            Value::Object(m)
+        }
+        "array" => Value::Array(Vec::new()),
+        "integer" | "number" => {
+            Value::from(schema.get("minimum").and_then(|m| m.as_i64()).unwrap_or(0))
+        }
+        "boolean" => Value::Bool(false),
+        _ => match schema.get("format").and_then(|f| f.as_str()) {
+            Some("date-time") => Value::from("2026-01-01T00:00:00+00:00"),
+            Some("date") => Value::from("2026-01-01"),
+            Some("uuid") => Value::from("00000000-0000-4000-8000-000000000000"),
+            _ => {
+                let n = schema
+                    .get("minLength")
+                    .and_then(|m| m.as_u64())
+                    .unwrap_or(1);
+                Value::from("0".repeat(usize::try_from(n).unwrap_or(1)))
+            }
+        },
+    }
+}
+
 fn generate(spec: &serde_json::Value) -> String {
     let mut s = String::new();
     s.push_str(
@@ -126,6 +194,12 @@ fn generate(spec: &serde_json::Value) -> String {
                                 .cloned()
                         })
                         .map(|v| v.to_string())
+                        .or_else(|| {
+                            // No example: a minimal instance of the schema (required fields only).
+                            cv.get("schema")
+                                .filter(|_| ct.contains("json"))
+                                .map(|sch| synthesize(spec, sch, 0).to_string())
+                        })
                         .unwrap_or_default();
                     (ct.clone(), ex)
                 }

@@ -38,6 +38,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/limits/subject", get(limits_subject))
         .route("/rate-limits", get(rate_limits))
         .route("/permissions/attachments/status", get(attachment_status))
+        .route("/peppol/query", get(peppol_query))
         .route("/testdata/subject", post(td_subject))
         .route("/testdata/subject/remove", post(td_subject_remove))
         .route("/testdata/person", post(td_person))
@@ -341,6 +342,41 @@ async fn attachment_status(State(state): State<AppState>, ctx: AuthContext) -> J
         m.insert("revokedDate".into(), json!(rfc3339(r)));
     }
     Json(v)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PeppolQuery {
+    page_offset: Option<u32>,
+    page_size: Option<u32>,
+}
+
+/// The simulator's fixed list of Peppol service providers (ids match `^P[A-Z]{2}[0-9]{6}$`).
+const PEPPOL_PROVIDERS: &[(&str, &str)] = &[
+    ("PPL000001", "Symulowany dostawca Peppol 1"),
+    ("PPL000002", "Symulowany dostawca Peppol 2"),
+    ("PDE000003", "Simulated Peppol provider 3"),
+];
+
+async fn peppol_query(
+    axum::extract::Query(q): axum::extract::Query<PeppolQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let size = q.page_size.unwrap_or(10);
+    if !(10..=100).contains(&size) {
+        return Err(ApiError::validation("pageSize must be between 10 and 100."));
+    }
+    let offset = q.page_offset.unwrap_or(0) as usize;
+    let start = offset.saturating_mul(size as usize);
+    let page: Vec<Value> = PEPPOL_PROVIDERS
+        .iter()
+        .skip(start)
+        .take(size as usize)
+        .map(|(id, name)| json!({"id": id, "name": name, "dateCreated": "2025-07-01T00:00:00+00:00"}))
+        .collect();
+    let has_more = start + page.len() < PEPPOL_PROVIDERS.len();
+    Ok(Json(
+        json!({ "peppolProviders": page, "hasMore": has_more }),
+    ))
 }
 
 // ---------------------------------------------------------------- test data

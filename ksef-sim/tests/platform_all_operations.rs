@@ -6,6 +6,76 @@ mod support_a;
 use serde_json::Value;
 use support_a::*;
 
+/// Follows `$ref` and single-element `allOf`.
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return resolve(spec, &spec["components"]["schemas"][name]);
+    }
+    if let Some(all) = schema["allOf"].as_array()
+        && all.len() == 1
+    {
+        return resolve(spec, &all[0]);
+    }
+    schema
+}
+
+/// A small structural validator: types, required properties, string enums and lengths.
+fn check(spec: &Value, schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
+    let schema = resolve(spec, schema);
+    if v.is_null() {
+        if schema["nullable"] != true && !schema.is_null() {
+            errs.push(format!("{at}: null"));
+        }
+        return;
+    }
+    if let Some(e) = schema["enum"].as_array()
+        && !e.contains(v)
+    {
+        errs.push(format!("{at}: {v} not in enum"));
+    }
+    match schema["type"].as_str() {
+        Some("object") | None if schema["properties"].is_object() => {
+            let Some(obj) = v.as_object() else {
+                errs.push(format!("{at}: not an object"));
+                return;
+            };
+            for r in schema["required"].as_array().into_iter().flatten() {
+                if !obj.contains_key(r.as_str().unwrap()) {
+                    errs.push(format!("{at}: missing {r}"));
+                }
+            }
+            for (k, val) in obj {
+                if let Some(p) = schema["properties"].get(k) {
+                    check(spec, p, val, &format!("{at}.{k}"), errs);
+                }
+            }
+        }
+        Some("array") => match v.as_array() {
+            Some(items) => {
+                for (i, it) in items.iter().enumerate() {
+                    check(spec, &schema["items"], it, &format!("{at}[{i}]"), errs);
+                }
+            }
+            None => errs.push(format!("{at}: not an array")),
+        },
+        Some("string") => match v.as_str() {
+            Some(s) => {
+                let n = s.chars().count() as u64;
+                if schema["minLength"].as_u64().is_some_and(|m| n < m)
+                    || schema["maxLength"].as_u64().is_some_and(|m| n > m)
+                {
+                    errs.push(format!("{at}: length {n}"));
+                }
+            }
+            None => errs.push(format!("{at}: not a string")),
+        },
+        Some("integer") if !v.is_i64() && !v.is_u64() => errs.push(format!("{at}: not an integer")),
+        Some("boolean") if !v.is_boolean() => errs.push(format!("{at}: not a boolean")),
+        _ => {}
+    }
+}
+
 fn sample(param: &str, nip: &str) -> String {
     match param {
         "ksefNumber" => format!("{nip}-20250101-0100001AF629-00"),
@@ -30,6 +100,7 @@ async fn all_83_operations_are_served() {
     let nip = random_nip();
     let (access, _) = env.login_owner(&nip).await;
     let mut count = 0;
+    let mut checked = 0;
     let mut failures = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, _op) in item.as_object().unwrap() {
@@ -55,10 +126,26 @@ async fn all_83_operations_are_served() {
             if [404, 405, 501].contains(&s) {
                 failures.push(format!("{} {path} -> {s}", method.to_uppercase()));
             }
+            // successful JSON answers must match the documented schema
+            let ok_schema =
+                &_op["responses"][s.to_string()]["content"]["application/json"]["schema"];
+            if (200..300).contains(&s) && !ok_schema.is_null() {
+                let body: Value = r.json().await.unwrap();
+                let mut errs = Vec::new();
+                check(&spec, ok_schema, &body, "$", &mut errs);
+                if !errs.is_empty() {
+                    failures.push(format!("{} {path}: {errs:?}", method.to_uppercase()));
+                }
+                checked += 1;
+            }
         }
     }
     assert_eq!(count, 83);
     assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        checked >= 20,
+        "only {checked} successful JSON answers were checked"
+    );
 }
 
 #[tokio::test]
