@@ -524,3 +524,34 @@ async fn limits_and_test_data_endpoints() {
         200
     );
 }
+
+#[tokio::test]
+async fn limits_are_per_client_ip() {
+    // with X-Forwarded-For trusted, two "clients" get separate buckets and their own clientIp
+    let env = start(
+        fast_config()
+            .with_rate_limit_scale(0.05)
+            .with_trust_forwarded_for(true),
+    )
+    .await;
+    let from = |ip: &'static str| {
+        env.http
+            .post(env.url("/auth/challenge"))
+            .header("x-forwarded-for", ip)
+            .send()
+    };
+    for _ in 0..3 {
+        let r = from("10.1.1.1").await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["clientIp"], "10.1.1.1");
+    }
+    assert_eq!(
+        from("10.1.1.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let r = from("10.2.2.2").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["clientIp"], "10.2.2.2");
+}
