@@ -342,6 +342,31 @@ impl StoredInvoice {
         if let Some(h) = &self.hash_of_corrected {
             v["hashOfCorrectedInvoice"] = json!(h);
         }
+        if !f.third_subjects.is_empty() {
+            let subjects: Vec<Value> = f
+                .third_subjects
+                .iter()
+                .map(|t| {
+                    let mut id = json!({ "type": t.id_type });
+                    if let Some(v) = &t.id_value {
+                        id["value"] = json!(v);
+                    }
+                    let mut s = json!({ "identifier": id, "role": t.role });
+                    if let Some(n) = &t.name {
+                        s["name"] = json!(n);
+                    }
+                    s
+                })
+                .collect();
+            v["thirdSubjects"] = json!(subjects);
+        }
+        if let Some((nip, name, role)) = &f.authorized {
+            let mut a = json!({ "nip": nip, "role": role });
+            if let Some(n) = name {
+                a["name"] = json!(n);
+            }
+            v["authorizedSubject"] = a;
+        }
         v
     }
 }
