@@ -3,6 +3,8 @@
 //! with the primitives directly (rsa, aes, cbc, sha2) — never ksef-crypto.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+pub mod spec;
+
 use std::io::Write;
 use std::time::Duration;
 
