@@ -305,7 +305,7 @@ async fn wrong_key_gives_415_and_bad_archive_gives_430() {
     assert_eq!(env.wait_session(&session).await["status"]["code"], 405);
 
     // Parts encrypted with another key: part decryption fails → 435.
-    let other = Keys::random();
+    let other = key_that_fails_padding(&k, &archive);
     let parts = encrypted_parts(&other, &archive, 1);
     let (session, reqs) = open_batch(&env, &open_body(&env, &k, &archive, &parts, None)).await;
     assert_eq!(upload(&env, &reqs[0], &parts[0]).await, 201);
@@ -348,7 +348,7 @@ async fn open_validation_and_stuck_processing() {
     env.sim.control().inject(
         "POST /sessions/batch/{referenceNumber}/close",
         Fault::StuckProcessing {
-            duration_ms: 400,
+            duration_ms: 2000,
             count: 1,
         },
     );

@@ -199,10 +199,9 @@ async fn wrong_hash_and_size_are_rejected() {
     assert_eq!(exception_code(env.post(&path, &body).await).await, 21402);
 
     // Encrypted with another key: decryption fails → invoice status 435.
-    let other = Keys::random();
+    let other = key_that_fails_padding(&k, &inv);
     let r = env.send(&session, &other, &inv).await;
     let st = env.wait_invoice(&session, &r).await;
-    // PKCS#7 on a wrong key fails with overwhelming probability; a lucky pad would fail the plaintext hash.
     assert_eq!(st["status"]["code"], 435, "{st}");
 
     // Unknown session → 21173.

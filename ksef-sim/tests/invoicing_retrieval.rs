@@ -373,7 +373,7 @@ async fn export_targz_only_metadata_truncation_and_limits() {
     env.sim.control().inject(
         "POST /invoices/exports",
         Fault::StuckProcessing {
-            duration_ms: 300,
+            duration_ms: 2000,
             count: 1,
         },
     );
