@@ -8,7 +8,15 @@
 //! * [`export`]: `POST /invoices/exports`, `GET /invoices/exports/{ref}`, part downloads.
 //!
 //! Pure logic lives in [`rules`] (invoice rules), [`ksef_number`], [`upo`],
-//! [`archive`] and [`crypto`]; state in [`store`].
+//! [`archive`] and [`crypto`]; state in [`store`]; helpers in [`util`];
+//! the test affordance `SimControl::issue_test_access_token` in [`control_ext`].
+//!
+//! Asynchronous behaviour is modelled with deadlines (an accepted invoice shows
+//! 150 until its KSeF number appears; a closed session 170/150 until its final
+//! status) plus background blocking tasks for batch processing and export
+//! building. Large data never sits in memory: batch parts, the decrypted
+//! archive, stored invoices and export packages live under
+//! `data_dir/invoicing/`.
 
 use std::time::Duration;
 
