@@ -164,10 +164,7 @@ async fn metadata_query_paging_sorting_truncation_and_hwm() {
     );
 
     // Subject2: the buyer's context sees the invoices, the seller's does not as buyer.
-    let buyer_token = env
-        .sim
-        .control()
-        .issue_test_access_token(TEMPLATE_BUYER_NIP);
+    let buyer_token = env.control().issue_test_access_token(TEMPLATE_BUYER_NIP);
     let r = env
         .http
         .post(env.url("/invoices/query/metadata?pageSize=250"))
@@ -300,7 +297,7 @@ async fn export_zip_in_parts_decrypts_and_unpacks() {
     assert!(listed.iter().all(|k| sent.contains_key(*k)));
 
     // A download dropped mid-body fails; the same presigned URL works again.
-    env.sim.control().inject(
+    env.control().inject(
         "GET /__presigned/export-part",
         Fault::DropConnection {
             after_bytes: 1000,
@@ -370,7 +367,7 @@ async fn export_targz_only_metadata_truncation_and_limits() {
     );
 
     // Concurrency limit (1 here, 10 by default): a stuck export blocks a second one → 21182.
-    env.sim.control().inject(
+    env.control().inject(
         "POST /invoices/exports",
         Fault::StuckProcessing {
             duration_ms: 2000,
@@ -407,8 +404,7 @@ async fn export_targz_only_metadata_truncation_and_limits() {
         .unwrap()
         .to_string();
     assert_eq!(env.wait_export(&bad).await["status"]["code"], 415);
-    env.sim
-        .control()
+    env.control()
         .inject("POST /invoices/exports", Fault::AsyncFailure { count: 1 });
     body["encryption"] = env.encryption(&k);
     let r = env.post("/invoices/exports", &body).await;
@@ -438,7 +434,7 @@ async fn third_subject_sees_the_invoice_as_subject3() {
         .unwrap()
         .to_string();
 
-    let token = env.sim.control().issue_test_access_token(&third);
+    let token = env.control().issue_test_access_token(&third);
     let ask = |subject: &'static str| {
         let (http, url, token) = (
             env.http.clone(),
@@ -473,7 +469,7 @@ async fn third_subject_sees_the_invoice_as_subject3() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap().as_ref(), inv.as_slice());
     // An unrelated context cannot download it.
-    let stranger = env.sim.control().issue_test_access_token(&random_nip());
+    let stranger = env.control().issue_test_access_token(&random_nip());
     let r = env
         .http
         .get(env.url(&format!("/invoices/ksef/{ksef}")))
@@ -482,4 +478,54 @@ async fn third_subject_sees_the_invoice_as_subject3() {
         .await
         .unwrap();
     assert_eq!(exception_code(r).await, 21164);
+}
+
+#[tokio::test]
+async fn export_package_expires_with_210() {
+    let cfg = default_config();
+    let invoicing = cfg
+        .invoicing
+        .clone()
+        .with_export_package_validity(Duration::from_millis(300));
+    let env = start(cfg.with_invoicing(invoicing)).await;
+    seed(&env, 1).await;
+    let k = Keys::random();
+    let r = start_export(&env, &k, json!({})).await;
+    let reference = r.json::<Value>().await.unwrap()["referenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Poll until the package has expired; it must have been 200 with a package before.
+    let mut saw_package = None;
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        last = env
+            .get_json(&format!("/invoices/exports/{reference}"))
+            .await;
+        match last["status"]["code"].as_i64().unwrap() {
+            200 => {
+                saw_package = Some(
+                    last["package"]["parts"][0]["url"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                )
+            }
+            210 => break,
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(last["status"]["code"], 210, "{last}");
+    assert!(last.get("package").is_none());
+    invoicing_common::spec::assert_response(
+        "GET",
+        "/invoices/exports/{referenceNumber}",
+        200,
+        &last,
+    );
+    // Parts are gone too (when the 200 state was observed at all on this machine).
+    if let Some(url) = saw_package {
+        assert_eq!(env.http.get(url).send().await.unwrap().status(), 404);
+    }
 }
