@@ -1,1 +1,181 @@
-//! A local KSeF 2.0 simulator (skeleton; see issue 4).
+//! `ksef-sim`: a faithful local KSeF 2.0 server for offline development and tests.
+//!
+//! It serves the API under `/v2` (base URL `http://127.0.0.1:PORT/v2`), checks the real
+//! cryptography (RSA-OAEP, AES-256-CBC, XAdES signatures), keeps per-context state, enforces the
+//! spec's rate limits and can inject faults. It is an independent implementation: it uses crypto
+//! primitives directly and shares no code with the client crates.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ksef_sim::SimError> {
+//! let sim = ksef_sim::KsefSim::start(ksef_sim::SimConfig::default()).await?;
+//! let base = sim.base_url(); // http://127.0.0.1:PORT/v2
+//! # let _ = base;
+//! # Ok(()) }
+//! ```
+
+pub(crate) mod auth;
+pub(crate) mod config;
+pub(crate) mod control;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod faults;
+pub(crate) mod generic;
+pub(crate) mod ids;
+pub(crate) mod invoicing;
+pub(crate) mod jwt;
+pub(crate) mod keys;
+pub mod ops;
+pub(crate) mod platform;
+pub(crate) mod presign;
+pub(crate) mod ratelimit;
+pub(crate) mod server;
+pub(crate) mod state;
+pub(crate) mod sync;
+pub(crate) mod testdata;
+pub(crate) mod tokens;
+pub(crate) mod xml;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::SimConfig;
+pub use control::SimControl;
+pub use error::{ApiError, ErrorEntry, SimError};
+pub use faults::Fault;
+pub use invoicing::InvoicingConfig;
+pub use keys::KeyUsage;
+pub use presign::PresignedUrl;
+pub use ratelimit::RateLimitValues;
+
+use crate::state::{AppState, Shared};
+
+/// The simulator. Start one with [`KsefSim::start`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct KsefSim;
+
+impl KsefSim {
+    /// Binds the configured address (default `127.0.0.1:0`), generates keys and serves in a
+    /// background task on the current tokio runtime until the returned handle is dropped.
+    pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let state = build_state(config, addr).await?;
+        let app = server::app(state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "ksef-sim server stopped with an error");
+            }
+        });
+        Ok(SimHandle {
+            addr,
+            control: SimControl { state },
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, SimError> {
+    let base_url = format!("http://{addr}/v2");
+    let (data_dir, tmp) = match &config.data_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(SimError::DataDir)?;
+            (d.clone(), None)
+        }
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("ksef-sim-")
+                .tempdir()
+                .map_err(SimError::DataDir)?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let keys = tokio::task::spawn_blocking(keys::KeyStore::generate)
+        .await
+        .map_err(|e| SimError::KeyGeneration(e.to_string()))??;
+    let mut jwt_secret = [0u8; 32];
+    let mut presign_secret = [0u8; 32];
+    rand::fill(&mut jwt_secret);
+    rand::fill(&mut presign_secret);
+    let shared = Shared {
+        base_url: base_url.clone(),
+        data_dir,
+        _tmp: tmp,
+        jwt_secret,
+        keys,
+        auth: auth::AuthStore::default(),
+        tokens: tokens::TokenStore::default(),
+        testdata: testdata::TestData::default(),
+        limits: ratelimit::RateLimiter::new(config.rate_limits_enabled, config.rate_limit_scale),
+        faults: faults::Faults::default(),
+        presign: presign::Presigner::new(presign_secret, base_url, config.presigned_url_validity),
+        invoicing: invoicing::InvoicingState::new(&config),
+        config,
+    };
+    Ok(AppState(Arc::new(shared)))
+}
+
+/// A running simulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct SimHandle {
+    addr: SocketAddr,
+    control: SimControl,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT/v2`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v2", self.addr)
+    }
+
+    /// The bound socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The run-time control handle.
+    pub fn control(&self) -> &SimControl {
+        &self.control
+    }
+
+    /// Stops the server and waits for the background task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Run-time control of a running simulator: [`SimControl`] in-process, and the same controls
+//! over HTTP under `/__sim/` (for the binary).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::error::{ApiError, SimError};
+use crate::faults::Fault;
+use crate::keys::KeyUsage;
+use crate::state::AppState;
+
+/// Handle for changing a running simulator's behaviour (faults, rate limits, keys, test data).
+/// Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SimControl {
+    pub(crate) state: AppState,
+}
+
+impl SimControl {
+    /// Arms a fault for an operation key (`"POST /sessions/online/{referenceNumber}/invoices"`,
+    /// `"PUT /__presigned/<kind>"`, or `"*"`).
+    pub fn inject(&self, operation: &str, fault: Fault) {
+        self.state.faults.inject(operation, fault);
+    }
+
+    /// Removes every armed fault.
+    pub fn clear_faults(&self) {
+        self.state.faults.clear(None);
+    }
+
+    /// Enables or disables rate limiting.
+    pub fn set_rate_limits_enabled(&self, enabled: bool) {
+        self.state.limits.set_enabled(enabled);
+    }
+
+    /// Scales every rate limit (2.0 = twice as many requests allowed).
+    pub fn set_rate_limit_scale(&self, scale: f64) {
+        self.state.limits.set_scale(scale);
+    }
+
+    /// Forgets all rate-limit counters.
+    pub fn reset_rate_limit_counters(&self) {
+        self.state.limits.reset_counters();
+    }
+
+    /// Adds a new key pair and certificate for `usage` valid in `[from, to]`; returns its
+    /// `publicKeyId`.
+    pub fn add_key(
+        &self,
+        usage: KeyUsage,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<String, SimError> {
+        self.state.keys.add(usage, from, to)
+    }
+
+    /// Withdraws a key (emergency rotation): it leaves the list and its id answers 21470.
+    pub fn withdraw_key(&self, public_key_id: &str) -> bool {
+        self.state.keys.withdraw(public_key_id)
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT/v2`.
+    pub fn base_url(&self) -> &str {
+        &self.state.base_url
+    }
+}
+
+/// Routes of the HTTP control API (nested under `/__sim`).
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/faults", post(inject_fault).delete(clear_faults))
+        .route("/rate-limits", post(rate_limits))
+        .route("/keys", post(add_key))
+        .route("/keys/{public_key_id}/withdraw", post(withdraw_key))
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .route("/faults/{op}", delete(clear_op))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FaultRequest {
+    operation: String,
+    fault: Fault,
+}
+
+async fn inject_fault(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<FaultRequest>(&body) {
+        Ok(r) => {
+            state.faults.inject(&r.operation, r.fault);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => ApiError::validation(e.to_string()).into_response(),
+    }
+}
+
+async fn clear_faults(State(state): State<AppState>) -> StatusCode {
+    state.faults.clear(None);
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_op(State(state): State<AppState>, Path(op): Path<String>) -> StatusCode {
+    state.faults.clear(Some(&op));
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RateLimitRequest {
+    enabled: Option<bool>,
+    scale: Option<f64>,
+    #[serde(default)]
+    reset_counters: bool,
+}
+
+async fn rate_limits(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<RateLimitRequest>(&body) {
+        Ok(r) => {
+            if let Some(e) = r.enabled {
+                state.limits.set_enabled(e);
+            }
+            if let Some(s) = r.scale {
+                state.limits.set_scale(s);
+            }
+            if r.reset_counters {
+                state.limits.reset_counters();
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => ApiError::validation(e.to_string()).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddKeyRequest {
+    usage: KeyUsage,
+    valid_from: Option<DateTime<Utc>>,
+    valid_to: Option<DateTime<Utc>>,
+}
+
+async fn add_key(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let r = match serde_json::from_slice::<AddKeyRequest>(&body) {
+        Ok(r) => r,
+        Err(e) => return ApiError::validation(e.to_string()).into_response(),
+    };
+    let now = Utc::now();
+    let from = r.valid_from.unwrap_or(now - chrono::Duration::minutes(1));
+    let to = r.valid_to.unwrap_or(now + chrono::Duration::days(730));
+    let st = state.clone();
+    match tokio::task::spawn_blocking(move || st.keys.add(r.usage, from, to)).await {
+        Ok(Ok(id)) => Json(serde_json::json!({ "publicKeyId": id })).into_response(),
+        Ok(Err(e)) => ApiError::internal(e.to_string()).into_response(),
+        Err(e) => ApiError::internal(e.to_string()).into_response(),
+    }
+}
+
+async fn withdraw_key(State(state): State<AppState>, Path(id): Path<String>) -> StatusCode {
+    if state.keys.withdraw(&id) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}

@@ -1,0 +1,518 @@
+//! Session status, session lists, invoice status lists and UPO downloads.
+
+use std::time::Instant;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::store::{Session, SessionKind, Store};
+use super::upo::{MAX_DOCUMENTS_PER_PAGE, UpoPage, render};
+use super::util::{
+    continuation_offset, continuation_token, json as json_response, no_session, page_size, require,
+    ts, xml_with_hash,
+};
+use crate::auth::AuthContext;
+use crate::error::ApiError;
+use crate::presign::Presigned;
+use crate::state::AppState;
+
+/// Decodes `%XX` and `+` in a query component.
+pub(crate) fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) if hex.len() == 2 => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    _ => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Query pairs (keys may repeat).
+pub(crate) fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn int_param(pairs: &[(String, String)], key: &str) -> Result<Option<i64>, ApiError> {
+    first(pairs, key)
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::validation(format!("{key} must be an integer.")))
+        })
+        .transpose()
+}
+
+fn owned_session<'a>(
+    s: &'a Store,
+    ctx: &AuthContext,
+    reference: &str,
+) -> Result<&'a Session, ApiError> {
+    s.sessions
+        .get(reference)
+        .filter(|x| x.context_key == ctx.context_key())
+        .ok_or_else(|| no_session(reference))
+}
+
+fn session_upo_url(
+    state: &AppState,
+    sess: &Session,
+    page_ref: &str,
+    issued_by: &str,
+) -> (String, chrono::DateTime<chrono::Utc>) {
+    let u = state.presign.url(
+        &state.faults,
+        issued_by,
+        "GET",
+        &format!("/__presigned/upo/{}/{page_ref}", sess.reference),
+        None,
+    );
+    (u.url, u.expires_at)
+}
+
+fn invoice_upo_url(
+    state: &AppState,
+    sess: &Session,
+    inv_ref: &str,
+    issued_by: &str,
+) -> (String, chrono::DateTime<chrono::Utc>) {
+    let u = state.presign.url(
+        &state.faults,
+        issued_by,
+        "GET",
+        &format!("/__presigned/invoice-upo/{}/{inv_ref}", sess.reference),
+        None,
+    );
+    (u.url, u.expires_at)
+}
+
+/// `GET /sessions/{referenceNumber}`.
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+    Path(reference): Path<String>,
+) -> Result<Response, ApiError> {
+    require(&ctx, "GET", "/sessions/{referenceNumber}")?;
+    let now = Instant::now();
+    let body = state.invoicing.with(|s| {
+        let sess = owned_session(s, &ctx, &reference)?;
+        let st = sess.status(now);
+        let (total, ok, failed) = sess.counts(now);
+        let mut v = json!({
+            "status": st.to_json(),
+            "dateCreated": ts(&sess.created),
+            "dateUpdated": ts(&sess.updated),
+            "validUntil": ts(&sess.valid_until),
+            "invoiceCount": total,
+            "successfulInvoiceCount": ok,
+            "failedInvoiceCount": failed,
+        });
+        if st.code == 200 && !sess.upo_pages.is_empty() {
+            let pages: Vec<Value> = sess
+                .upo_pages
+                .iter()
+                .map(|p| {
+                    let (url, exp) = session_upo_url(&state, sess, p, "GET /sessions/{referenceNumber}");
+                    json!({ "referenceNumber": p, "downloadUrl": url, "downloadUrlExpirationDate": ts(&exp) })
+                })
+                .collect();
+            v["upo"] = json!({ "pages": pages });
+        }
+        Ok::<_, ApiError>(v)
+    })?;
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /sessions`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    require(&ctx, "GET", "/sessions")?;
+    let pairs = query_pairs(q.as_deref());
+    let kind = match first(&pairs, "sessionType") {
+        Some("Online") => SessionKind::Online,
+        Some("Batch") => SessionKind::Batch,
+        _ => {
+            return Err(ApiError::validation(
+                "sessionType is required (Online or Batch).",
+            ));
+        }
+    };
+    let size = page_size(int_param(&pairs, "pageSize")?, 10, 1000, 10)?;
+    let offset = continuation_offset(&headers)?;
+    let statuses: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "statuses")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let date = |key: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        first(&pairs, key)
+            .map(|v| {
+                super::util::parse_api_datetime(v)
+                    .ok_or_else(|| ApiError::validation(format!("{key} is not a date-time.")))
+            })
+            .transpose()
+    };
+    let (cf, ct, clf, clt, mf, mt) = (
+        date("dateCreatedFrom")?,
+        date("dateCreatedTo")?,
+        date("dateClosedFrom")?,
+        date("dateClosedTo")?,
+        date("dateModifiedFrom")?,
+        date("dateModifiedTo")?,
+    );
+    let reference = first(&pairs, "referenceNumber");
+    let now = Instant::now();
+    let body = state.invoicing.with(|s| {
+        let matching: Vec<&Session> = s
+            .session_order
+            .iter()
+            .rev()
+            .filter_map(|r| s.sessions.get(r))
+            .filter(|x| x.context_key == ctx.context_key() && x.kind == kind)
+            .filter(|x| reference.is_none_or(|r| x.reference == r))
+            .filter(|x| statuses.is_empty() || statuses.contains(&x.common_status(now)))
+            .filter(|x| cf.is_none_or(|d| x.created >= d) && ct.is_none_or(|d| x.created <= d))
+            .filter(|x| mf.is_none_or(|d| x.updated >= d) && mt.is_none_or(|d| x.updated <= d))
+            .filter(|x| {
+                (clf.is_none() && clt.is_none())
+                    || x.closed_at
+                        .is_some_and(|c| clf.is_none_or(|d| c >= d) && clt.is_none_or(|d| c <= d))
+            })
+            .collect();
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(offset)
+            .take(size)
+            .map(|x| {
+                let (total, ok, failed) = x.counts(now);
+                json!({
+                    "referenceNumber": x.reference,
+                    "status": x.status(now).to_json(),
+                    "dateCreated": ts(&x.created),
+                    "dateUpdated": ts(&x.updated),
+                    "validUntil": ts(&x.valid_until),
+                    "totalInvoiceCount": total,
+                    "successfulInvoiceCount": ok,
+                    "failedInvoiceCount": failed,
+                })
+            })
+            .collect();
+        let mut v = json!({ "sessions": page });
+        if matching.len() > offset + size {
+            v["continuationToken"] = json!(continuation_token(offset + size));
+        }
+        v
+    });
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+fn invoice_page(
+    state: &AppState,
+    ctx: &AuthContext,
+    reference: &str,
+    headers: &HeaderMap,
+    q: Option<&str>,
+    only_failed: bool,
+) -> Result<Value, ApiError> {
+    let pairs = query_pairs(q);
+    let size = page_size(int_param(&pairs, "pageSize")?, 10, 1000, 10)?;
+    let offset = continuation_offset(headers)?;
+    let now = Instant::now();
+    let issued_by = if only_failed {
+        "GET /sessions/{referenceNumber}/invoices/failed"
+    } else {
+        "GET /sessions/{referenceNumber}/invoices"
+    };
+    state.invoicing.with(|s| {
+        let sess = owned_session(s, ctx, reference)?;
+        let selected: Vec<_> = sess
+            .invoices
+            .iter()
+            .filter(|i| !only_failed || i.failed(now))
+            .collect();
+        let page: Vec<Value> = selected
+            .iter()
+            .skip(offset)
+            .take(size)
+            .map(|i| {
+                let url = (i.is_ready(now) && i.accepted())
+                    .then(|| invoice_upo_url(state, sess, &i.reference, issued_by));
+                i.to_json(now, url)
+            })
+            .collect();
+        let mut v = json!({ "invoices": page });
+        if selected.len() > offset + size {
+            v["continuationToken"] = json!(continuation_token(offset + size));
+        }
+        Ok(v)
+    })
+}
+
+/// `GET /sessions/{referenceNumber}/invoices`.
+pub(crate) async fn invoices(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+    Path(reference): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    require(&ctx, "GET", "/sessions/{referenceNumber}/invoices")?;
+    let v = invoice_page(&state, &ctx, &reference, &headers, q.as_deref(), false)?;
+    Ok(json_response(StatusCode::OK, &v))
+}
+
+/// `GET /sessions/{referenceNumber}/invoices/failed`.
+pub(crate) async fn failed_invoices(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+    Path(reference): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    require(&ctx, "GET", "/sessions/{referenceNumber}/invoices/failed")?;
+    let v = invoice_page(&state, &ctx, &reference, &headers, q.as_deref(), true)?;
+    Ok(json_response(StatusCode::OK, &v))
+}
+
+/// `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}`.
+pub(crate) async fn invoice_status(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+    Path((reference, inv_ref)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    require(
+        &ctx,
+        "GET",
+        "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}",
+    )?;
+    let now = Instant::now();
+    let v = state.invoicing.with(|s| {
+        let sess = owned_session(s, &ctx, &reference)?;
+        let inv = sess
+            .invoices
+            .iter()
+            .find(|i| i.reference == inv_ref)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    21405,
+                    "Błąd walidacji danych wejściowych.",
+                    [format!(
+                        "Faktura {inv_ref} nie istnieje w sesji {reference}."
+                    )],
+                )
+            })?;
+        let url = (inv.is_ready(now) && inv.accepted()).then(|| {
+            invoice_upo_url(
+                &state,
+                sess,
+                &inv.reference,
+                "GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}",
+            )
+        });
+        Ok::<_, ApiError>(inv.to_json(now, url))
+    })?;
+    Ok(json_response(StatusCode::OK, &v))
+}
+
+fn upo_not_available(what: &str) -> ApiError {
+    ApiError::bad_request(
+        21405,
+        "Błąd walidacji danych wejściowych.",
+        [format!("UPO {what} nie jest dostępne.")],
+    )
+}
+
+/// Renders the UPO of one invoice (by invoice reference or KSeF number).
+fn render_invoice_upo(
+    s: &Store,
+    sess: &Session,
+    pick: impl Fn(&super::store::SessionInvoice) -> bool,
+) -> Result<Vec<u8>, ApiError> {
+    let now = Instant::now();
+    let inv = sess
+        .invoices
+        .iter()
+        .find(|i| pick(i))
+        .filter(|i| i.is_ready(now) && i.accepted())
+        .ok_or_else(|| upo_not_available("faktury"))?;
+    let stored = inv
+        .ksef_number
+        .as_ref()
+        .and_then(|k| s.invoices.get(k))
+        .ok_or_else(|| upo_not_available("faktury"))?;
+    let doc = stored.upo_document();
+    Ok(render(&sess.upo_header, None, &[&doc]).into_bytes())
+}
+
+/// Renders page `page_ref` of the session UPO.
+fn render_session_upo(s: &Store, sess: &Session, page_ref: &str) -> Result<Vec<u8>, ApiError> {
+    if !(sess.is_final(Instant::now()) && sess.status(Instant::now()).code == 200) {
+        return Err(upo_not_available("sesji"));
+    }
+    let idx = sess
+        .upo_pages
+        .iter()
+        .position(|p| p == page_ref)
+        .ok_or_else(|| upo_not_available("sesji"))?;
+    let docs = sess.upo_documents(&s.invoices);
+    let total = docs.len();
+    let start = idx * MAX_DOCUMENTS_PER_PAGE;
+    let chunk: Vec<_> = docs
+        .iter()
+        .skip(start)
+        .take(MAX_DOCUMENTS_PER_PAGE)
+        .collect();
+    if chunk.is_empty() {
+        return Err(upo_not_available("sesji"));
+    }
+    let page = UpoPage {
+        page: idx + 1,
+        pages: sess.upo_pages.len(),
+        first: start + 1,
+        last: start + chunk.len(),
+        total,
+    };
+    Ok(render(&sess.upo_header, Some(page), &chunk).into_bytes())
+}
+
+/// `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo`.
+pub(crate) async fn invoice_upo(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+    Path((reference, inv_ref)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    require(
+        &ctx,
+        "GET",
+        "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo",
+    )?;
+    let xml = state.invoicing.with(|s| {
+        let sess = owned_session(s, &ctx, &reference)?;
+        render_invoice_upo(s, sess, |i| i.reference == inv_ref)
+    })?;
+    Ok(xml_with_hash(xml))
+}
+
+/// `GET /sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo`.
+pub(crate) async fn invoice_upo_by_ksef(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+    Path((reference, ksef)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    require(
+        &ctx,
+        "GET",
+        "/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo",
+    )?;
+    let xml = state.invoicing.with(|s| {
+        let sess = owned_session(s, &ctx, &reference)?;
+        render_invoice_upo(s, sess, |i| i.ksef_number.as_deref() == Some(ksef.as_str()))
+    })?;
+    Ok(xml_with_hash(xml))
+}
+
+/// `GET /sessions/{referenceNumber}/upo/{upoReferenceNumber}`.
+pub(crate) async fn session_upo(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+    Path((reference, upo_ref)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    require(
+        &ctx,
+        "GET",
+        "/sessions/{referenceNumber}/upo/{upoReferenceNumber}",
+    )?;
+    let xml = state.invoicing.with(|s| {
+        let sess = owned_session(s, &ctx, &reference)?;
+        render_session_upo(s, sess, &upo_ref)
+    })?;
+    Ok(xml_with_hash(xml))
+}
+
+/// Presigned session UPO download (no token).
+pub(crate) async fn presigned_session_upo(
+    _p: Presigned,
+    State(state): State<AppState>,
+    Path((reference, upo_ref)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let xml = state.invoicing.with(|s| {
+        let sess = s
+            .sessions
+            .get(&reference)
+            .ok_or_else(|| no_session(&reference))?;
+        render_session_upo(s, sess, &upo_ref)
+    })?;
+    Ok(xml_with_hash(xml))
+}
+
+/// Presigned invoice UPO download (no token).
+pub(crate) async fn presigned_invoice_upo(
+    _p: Presigned,
+    State(state): State<AppState>,
+    Path((reference, inv_ref)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let xml = state.invoicing.with(|s| {
+        let sess = s
+            .sessions
+            .get(&reference)
+            .ok_or_else(|| no_session(&reference))?;
+        render_invoice_upo(s, sess, |i| i.reference == inv_ref)
+    })?;
+    Ok(xml_with_hash(xml))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing() {
+        let p = query_pairs(Some(
+            "sessionType=Online&statuses=Failed&statuses=Succeeded&d=2025-01-01T00%3A00%3A00%2B01%3A00&x=%zz",
+        ));
+        assert_eq!(first(&p, "sessionType"), Some("Online"));
+        assert_eq!(p.iter().filter(|(k, _)| k == "statuses").count(), 2);
+        assert_eq!(first(&p, "d"), Some("2025-01-01T00:00:00+01:00"));
+        assert_eq!(first(&p, "x"), Some("%zz"));
+    }
+}

@@ -1,0 +1,153 @@
+//! Presigned URLs: HMAC-signed, expiring URLs served by the simulator itself without
+//! `Authorization` (like the blob-storage URLs of the real system).
+//!
+//! Routes for presigned URLs must live under `/__presigned/` (relative to `/v2`); they are not
+//! rate limited. Issue a URL with [`Presigner::url`], accept it with the [`Presigned`] extractor.
+
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Path prefix (below `/v2`) of presigned routes.
+pub const PRESIGNED_PREFIX: &str = "/__presigned/";
+
+/// A presigned URL and its expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedUrl {
+    /// Absolute URL (`http://127.0.0.1:PORT/v2/__presigned/...?...`).
+    pub url: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Signs and verifies presigned URLs.
+#[derive(Debug)]
+pub(crate) struct Presigner {
+    secret: [u8; 32],
+    base_url: String,
+    validity: Duration,
+}
+
+impl Presigner {
+    pub(crate) fn new(secret: [u8; 32], base_url: String, validity: Duration) -> Self {
+        Self {
+            secret,
+            base_url,
+            validity,
+        }
+    }
+
+    fn sig(&self, method: &str, path: &str, exp: i64) -> String {
+        let Ok(mut m) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret) else {
+            return String::new();
+        };
+        m.update(method.to_ascii_uppercase().as_bytes());
+        m.update(b"\n");
+        m.update(path.as_bytes());
+        m.update(b"\n");
+        m.update(exp.to_string().as_bytes());
+        hex::encode(m.finalize().into_bytes())
+    }
+
+    /// Issues a URL for `method` and `path` (relative to `/v2`, must start with
+    /// `/__presigned/`). `issued_by` is the operation key whose `ExpiredPresignedUrls` fault makes
+    /// the URL expired from the start. `validity` overrides the configured lifetime.
+    pub(crate) fn url(
+        &self,
+        faults: &crate::faults::Faults,
+        issued_by: &str,
+        method: &str,
+        path: &str,
+        validity: Option<Duration>,
+    ) -> PresignedUrl {
+        let now = Utc::now();
+        let expires_at = if faults.take_expired_presigned(issued_by) {
+            now - chrono::Duration::seconds(1)
+        } else {
+            let v = validity.unwrap_or(self.validity);
+            now + chrono::Duration::from_std(v).unwrap_or(chrono::Duration::hours(1))
+        };
+        let exp = expires_at.timestamp();
+        let full_path = format!("/v2{path}");
+        let sig = self.sig(method, &full_path, exp);
+        PresignedUrl {
+            url: format!("{}{path}?se={exp}&sig={sig}", self.base_url),
+            expires_at,
+        }
+    }
+
+    /// Checks the signature and expiry of a request to a presigned route.
+    pub(crate) fn verify(&self, method: &str, path: &str, query: &str) -> Result<(), ApiError> {
+        let mut exp = None;
+        let mut sig = None;
+        for pair in query.split('&') {
+            match pair.split_once('=') {
+                Some(("se", v)) => exp = v.parse::<i64>().ok(),
+                Some(("sig", v)) => sig = Some(v),
+                _ => {}
+            }
+        }
+        let (Some(exp), Some(sig)) = (exp, sig) else {
+            return Err(ApiError::plain(
+                StatusCode::FORBIDDEN,
+                "AuthenticationFailed: missing signature",
+            ));
+        };
+        // constant-time comparison via the MAC type
+        let ok = hex::decode(sig).ok().is_some_and(|s| {
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret).is_ok_and(|mut m| {
+                m.update(method.to_ascii_uppercase().as_bytes());
+                m.update(b"\n");
+                m.update(path.as_bytes());
+                m.update(b"\n");
+                m.update(exp.to_string().as_bytes());
+                m.verify_slice(&s).is_ok()
+            })
+        });
+        if !ok {
+            return Err(ApiError::plain(
+                StatusCode::FORBIDDEN,
+                "AuthenticationFailed: signature mismatch",
+            ));
+        }
+        if Utc::now().timestamp() > exp {
+            return Err(ApiError::plain(
+                StatusCode::FORBIDDEN,
+                "AuthenticationFailed: signed URL expired",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Extractor that accepts only a request whose presigned URL is valid (signature and expiry).
+/// Put it first among a presigned handler's arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Presigned;
+
+impl FromRequestParts<AppState> for Presigned {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Inside the nested `/v2` router the URI is stripped; the signature covers the full path.
+        let uri = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map(|o| o.0.clone())
+            .unwrap_or_else(|| parts.uri.clone());
+        let path = uri.path().to_string();
+        let query = uri.query().unwrap_or("");
+        state
+            .presign
+            .verify(parts.method.as_str(), &path, query)
+            .map(|()| Presigned)
+    }
+}

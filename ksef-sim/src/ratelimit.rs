@@ -1,0 +1,245 @@
+//! Sliding-window rate limiting per (group, context, client IP), driven by `x-rate-limits`.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ops::OperationInfo;
+use crate::sync::lock;
+
+/// Limits of one group (requests per second, minute, hour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitValues {
+    /// Requests per second.
+    pub per_second: u32,
+    /// Requests per minute.
+    pub per_minute: u32,
+    /// Requests per hour.
+    pub per_hour: u32,
+}
+
+const WINDOWS: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(60),
+    Duration::from_secs(3600),
+];
+
+#[derive(Debug)]
+struct Settings {
+    enabled: bool,
+    scale: f64,
+    /// per-context overrides: context key -> group -> values
+    overrides: HashMap<String, BTreeMap<String, RateLimitValues>>,
+}
+
+/// The rate limiter shared by all requests.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    settings: Mutex<Settings>,
+    hits: Mutex<HashMap<(String, String, IpAddr), VecDeque<Instant>>>,
+    breaches: Mutex<HashMap<(String, String, IpAddr), u32>>,
+}
+
+/// The default limits per named group, from the operation table.
+pub(crate) fn default_group_limits() -> BTreeMap<String, RateLimitValues> {
+    let mut out = BTreeMap::new();
+    for op in crate::ops::all() {
+        if op.group.is_empty() {
+            continue;
+        }
+        out.entry(op.group.to_string()).or_insert(RateLimitValues {
+            per_second: op.per_second.unwrap_or(u32::MAX),
+            per_minute: op.per_minute.unwrap_or(u32::MAX),
+            per_hour: op.per_hour.unwrap_or(u32::MAX),
+        });
+    }
+    out
+}
+
+impl RateLimiter {
+    pub(crate) fn new(enabled: bool, scale: f64) -> Self {
+        Self {
+            settings: Mutex::new(Settings {
+                enabled,
+                scale,
+                overrides: HashMap::new(),
+            }),
+            hits: Mutex::new(HashMap::new()),
+            breaches: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        lock(&self.settings).enabled = enabled;
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        lock(&self.settings).enabled
+    }
+
+    pub(crate) fn set_scale(&self, scale: f64) {
+        lock(&self.settings).scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        };
+    }
+
+    pub(crate) fn scale(&self) -> f64 {
+        lock(&self.settings).scale
+    }
+
+    /// Forgets all counters.
+    pub(crate) fn reset_counters(&self) {
+        lock(&self.hits).clear();
+        lock(&self.breaches).clear();
+    }
+
+    pub(crate) fn set_overrides(&self, context: &str, limits: BTreeMap<String, RateLimitValues>) {
+        lock(&self.settings)
+            .overrides
+            .insert(context.to_string(), limits);
+    }
+
+    pub(crate) fn clear_overrides(&self, context: &str) {
+        lock(&self.settings).overrides.remove(context);
+    }
+
+    /// Effective limits of every named group for a context (after overrides and scale).
+    pub(crate) fn effective(&self, context: &str) -> BTreeMap<String, RateLimitValues> {
+        let settings = lock(&self.settings);
+        let mut out = default_group_limits();
+        if let Some(o) = settings.overrides.get(context) {
+            for (k, v) in o {
+                out.insert(k.clone(), *v);
+            }
+        }
+        for v in out.values_mut() {
+            *v = scaled(*v, settings.scale);
+        }
+        out
+    }
+
+    /// Limits that apply to one operation for a context, or None if unlimited.
+    fn limits_for(&self, op: &OperationInfo, context: &str) -> Option<RateLimitValues> {
+        let settings = lock(&self.settings);
+        if !settings.enabled {
+            return None;
+        }
+        let base = settings
+            .overrides
+            .get(context)
+            .and_then(|o| o.get(op.group))
+            .copied()
+            .or_else(|| {
+                if op.per_second.is_none() && op.per_minute.is_none() && op.per_hour.is_none() {
+                    None
+                } else {
+                    Some(RateLimitValues {
+                        per_second: op.per_second.unwrap_or(u32::MAX),
+                        per_minute: op.per_minute.unwrap_or(u32::MAX),
+                        per_hour: op.per_hour.unwrap_or(u32::MAX),
+                    })
+                }
+            })?;
+        Some(scaled(base, settings.scale))
+    }
+
+    /// Records a request; returns `Err(retry_after_seconds)` when a window is full.
+    pub(crate) fn check(&self, op: &OperationInfo, context: &str, ip: IpAddr) -> Result<(), u64> {
+        let Some(limits) = self.limits_for(op, context) else {
+            return Ok(());
+        };
+        let key = (op.bucket(), context.to_string(), ip);
+        let now = Instant::now();
+        let mut hits = lock(&self.hits);
+        let q = hits.entry(key.clone()).or_default();
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOWS[2])
+        {
+            q.pop_front();
+        }
+        let caps = [limits.per_second, limits.per_minute, limits.per_hour];
+        let mut wait = Duration::ZERO;
+        for (window, cap) in WINDOWS.iter().zip(caps) {
+            let cap = cap as usize;
+            let in_window: Vec<&Instant> = q
+                .iter()
+                .filter(|t| now.duration_since(**t) < *window)
+                .collect();
+            if in_window.len() >= cap {
+                // The request becomes possible when the oldest counted entry leaves the window.
+                let idx = in_window.len() - cap;
+                if let Some(t) = in_window.get(idx) {
+                    let until = window.saturating_sub(now.duration_since(**t));
+                    wait = wait.max(until);
+                }
+            }
+        }
+        if wait > Duration::ZERO {
+            drop(hits);
+            let mut breaches = lock(&self.breaches);
+            let n = breaches.entry(key).or_insert(0);
+            *n = n.saturating_add(1);
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(secs.max(1));
+        }
+        q.push_back(now);
+        Ok(())
+    }
+}
+
+fn scaled(v: RateLimitValues, scale: f64) -> RateLimitValues {
+    let f = |x: u32| -> u32 {
+        if x == u32::MAX {
+            return x;
+        }
+        let y = (f64::from(x) * scale).round();
+        if y < 1.0 {
+            1
+        } else if y >= f64::from(u32::MAX) {
+            u32::MAX
+        } else {
+            y as u32
+        }
+    };
+    RateLimitValues {
+        per_second: f(v.per_second),
+        per_minute: f(v.per_minute),
+        per_hour: f(v.per_hour),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_after_per_second_cap() {
+        let rl = RateLimiter::new(true, 1.0);
+        let op = crate::ops::find("GET", "/sessions").unwrap(); // 5/s, 10/min
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        for _ in 0..5 {
+            rl.check(op, "ctx", ip).unwrap();
+        }
+        let retry = rl.check(op, "ctx", ip).unwrap_err();
+        assert!((1..=1).contains(&retry));
+        // other context is independent
+        rl.check(op, "ctx2", ip).unwrap();
+        rl.set_enabled(false);
+        rl.check(op, "ctx", ip).unwrap();
+    }
+
+    #[test]
+    fn scale_and_effective() {
+        let rl = RateLimiter::new(true, 2.0);
+        let e = rl.effective("c");
+        assert_eq!(e["sessionList"].per_second, 10);
+        assert_eq!(e.len(), 13);
+    }
+}

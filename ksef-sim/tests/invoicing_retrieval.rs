@@ -1,0 +1,392 @@
+//! Retrieval over real HTTP: metadata query (subject types, date types, sort,
+//! paging, truncation, HWM), exports (Zip/TarGz, parts, hashes, decrypt and
+//! unpack in the test, onlyMetadata, truncation, concurrency limit 21182).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod invoicing_common;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::time::Duration;
+
+use invoicing_common::*;
+use ksef_sim::{Fault, InvoicingConfig};
+use serde_json::{Value, json};
+
+/// Sends `n` invoices in one online session; returns KSeF number → bytes.
+async fn seed(env: &Env, n: usize) -> HashMap<String, Vec<u8>> {
+    let k = Keys::random();
+    let session = env.open_online(&k).await;
+    let mut refs = Vec::new();
+    for _ in 0..n {
+        let inv = invoice_fa3(&env.nip, &unique_number());
+        let r = env.send(&session, &k, &inv).await;
+        refs.push((r, inv));
+    }
+    let mut out = HashMap::new();
+    for (r, inv) in refs {
+        let st = env.wait_invoice(&session, &r).await;
+        assert_eq!(st["status"]["code"], 200);
+        out.insert(st["ksefNumber"].as_str().unwrap().to_string(), inv);
+    }
+    env.close_online(&session).await;
+    out
+}
+
+fn range(date_type: &str) -> Value {
+    let from = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
+    json!({ "dateType": date_type, "from": from })
+}
+
+async fn query(env: &Env, params: &str, filters: &Value) -> Value {
+    let r = env
+        .post(&format!("/invoices/query/metadata?{params}"), filters)
+        .await;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{params} {filters} -> {v}");
+    v
+}
+
+fn ksefs(v: &Value) -> Vec<String> {
+    v["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["ksefNumber"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn metadata_query_paging_sorting_truncation_and_hwm() {
+    let cfg = default_config().with_invoicing(
+        InvoicingConfig::default()
+            .with_processing_delay(Duration::from_millis(20))
+            .with_session_close_delay(Duration::from_millis(20))
+            .with_query_truncation_cap(11),
+    );
+    let env = start(cfg).await;
+    let sent = seed(&env, 13).await;
+
+    let filters = json!({ "subjectType": "Subject1", "dateRange": range("PermanentStorage") });
+    let p0 = query(&env, "pageSize=10&pageOffset=0", &filters).await;
+    assert_eq!(p0["invoices"].as_array().unwrap().len(), 10);
+    assert_eq!(p0["hasMore"], true);
+    assert_eq!(p0["isTruncated"], true); // 13 records, cap 11
+    assert!(p0["permanentStorageHwmDate"].is_string());
+    let p1 = query(&env, "pageSize=10&pageOffset=1", &filters).await;
+    assert_eq!(p1["invoices"].as_array().unwrap().len(), 1);
+    assert_eq!(p1["hasMore"], false);
+    let mut seen = ksefs(&p0);
+    seen.extend(ksefs(&p1));
+    assert!(seen.iter().all(|k| sent.contains_key(k)));
+    // Ascending by permanentStorageDate.
+    let dates: Vec<String> = p0["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["permanentStorageDate"].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = dates.clone();
+    sorted.sort();
+    assert_eq!(dates, sorted);
+    // Metadata content.
+    let first = &p0["invoices"][0];
+    let k = first["ksefNumber"].as_str().unwrap();
+    assert_eq!(first["invoiceHash"], sha_b64(&sent[k]));
+    assert_eq!(first["seller"]["nip"], env.nip.as_str());
+    assert_eq!(first["buyer"]["identifier"]["type"], "Nip");
+    assert_eq!(first["buyer"]["identifier"]["value"], TEMPLATE_BUYER_NIP);
+    assert_eq!(first["formCode"]["systemCode"], "FA (3)");
+    assert_eq!(first["invoiceType"], "Vat");
+    assert_eq!(first["currency"], "PLN");
+    assert_eq!(first["grossAmount"], 13102.43);
+
+    // Desc order reverses.
+    let d0 = query(&env, "pageSize=10&sortOrder=Desc", &filters).await;
+    let all_asc: Vec<String> = {
+        let big = query(&env, "pageSize=250", &filters).await;
+        ksefs(&big)
+    };
+    assert_eq!(all_asc.len(), 11); // capped
+    let desc = ksefs(&d0);
+    let mut expected_desc: Vec<String> = {
+        // The full set sorted descending, capped: take from the reversed full list.
+        let cfg_all = query(&env, "pageSize=250&sortOrder=Desc", &filters).await;
+        ksefs(&cfg_all)
+    };
+    expected_desc.truncate(10);
+    assert_eq!(desc, expected_desc);
+    assert_ne!(desc[0], all_asc[0]);
+
+    // Other date types and a filter.
+    for dt in ["Issue", "Invoicing"] {
+        let v = query(
+            &env,
+            "pageSize=250",
+            &json!({ "subjectType": "Subject1", "dateRange": range(dt) }),
+        )
+        .await;
+        assert_eq!(v["invoices"].as_array().unwrap().len(), 11, "{dt}");
+        assert!(v.get("permanentStorageHwmDate").is_none());
+    }
+    let one = query(
+        &env,
+        "pageSize=10",
+        &json!({ "subjectType": "Subject1", "dateRange": range("Invoicing"), "ksefNumber": k }),
+    )
+    .await;
+    assert_eq!(ksefs(&one), vec![k.to_string()]);
+    // A window in the future finds nothing.
+    let future = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let none = query(&env, "pageSize=10", &json!({ "subjectType": "Subject1", "dateRange": { "dateType": "Invoicing", "from": future } })).await;
+    assert!(none["invoices"].as_array().unwrap().is_empty());
+    assert_eq!(none["hasMore"], false);
+    assert_eq!(none["isTruncated"], false);
+
+    // restrictToPermanentStorageHwmDate with from after the HWM → 21183.
+    let r = env
+        .post(
+            "/invoices/query/metadata",
+            &json!({ "subjectType": "Subject1", "dateRange": { "dateType": "PermanentStorage", "from": future, "restrictToPermanentStorageHwmDate": true } }),
+        )
+        .await;
+    assert_eq!(exception_code(r).await, 21183);
+    // pageSize out of range, range too long → 21405.
+    let r = env
+        .post("/invoices/query/metadata?pageSize=5", &filters)
+        .await;
+    assert_eq!(exception_code(r).await, 21405);
+    let long = json!({ "subjectType": "Subject1", "dateRange": { "dateType": "Issue", "from": "2025-01-01T00:00:00", "to": "2025-06-01T00:00:00" } });
+    assert_eq!(
+        exception_code(env.post("/invoices/query/metadata", &long).await).await,
+        21405
+    );
+
+    // Subject2: the buyer's context sees the invoices, the seller's does not as buyer.
+    let buyer_token = env
+        .sim
+        .control()
+        .issue_test_access_token(TEMPLATE_BUYER_NIP);
+    let r = env
+        .http
+        .post(env.url("/invoices/query/metadata?pageSize=250"))
+        .bearer_auth(buyer_token)
+        .json(&json!({ "subjectType": "Subject2", "dateRange": range("Invoicing") }))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert!(ksefs(&v).iter().filter(|k| sent.contains_key(*k)).count() >= 11);
+    let v = query(
+        &env,
+        "pageSize=250",
+        &json!({ "subjectType": "Subject2", "dateRange": range("Invoicing") }),
+    )
+    .await;
+    assert!(v["invoices"].as_array().unwrap().is_empty());
+
+    // Download by KSeF number: unknown → 21164.
+    let unknown = format!("{}-20250101-000000000000-00", env.nip);
+    let r = env.get(&format!("/invoices/ksef/{unknown}")).await;
+    assert!(matches!(exception_code(r).await, 21164 | 21405));
+}
+
+/// Downloads, verifies and decrypts every part, returns the concatenated archive.
+async fn fetch_package(env: &Env, k: &Keys, package: &Value) -> Vec<u8> {
+    let mut archive = Vec::new();
+    let mut parts = package["parts"].as_array().unwrap().clone();
+    parts.sort_by_key(|p| p["ordinalNumber"].as_i64().unwrap());
+    for p in &parts {
+        assert_eq!(p["method"], "GET");
+        // Presigned: no token.
+        let r = env
+            .http
+            .get(p["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let enc = r.bytes().await.unwrap();
+        assert_eq!(enc.len() as i64, p["encryptedPartSize"].as_i64().unwrap());
+        assert_eq!(sha_b64(&enc), p["encryptedPartHash"].as_str().unwrap());
+        let plain = aes_decrypt(&k.key, &k.iv, &enc);
+        assert_eq!(plain.len() as i64, p["partSize"].as_i64().unwrap());
+        assert_eq!(sha_b64(&plain), p["partHash"].as_str().unwrap());
+        archive.extend_from_slice(&plain);
+    }
+    assert_eq!(archive.len() as i64, package["size"].as_i64().unwrap());
+    archive
+}
+
+fn unzip(archive: &[u8]) -> HashMap<String, Vec<u8>> {
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
+    let mut out = HashMap::new();
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).unwrap();
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf).unwrap();
+        out.insert(f.name().unwrap().to_string(), buf);
+    }
+    out
+}
+
+fn untar(archive: &[u8]) -> HashMap<String, Vec<u8>> {
+    let mut t = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let mut out = HashMap::new();
+    for e in t.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut buf = Vec::new();
+        e.read_to_end(&mut buf).unwrap();
+        out.insert(name, buf);
+    }
+    out
+}
+
+async fn start_export(env: &Env, k: &Keys, extra: Value) -> reqwest::Response {
+    let mut body = json!({
+        "encryption": env.encryption(k),
+        "filters": { "subjectType": "Subject1", "dateRange": { "dateType": "PermanentStorage", "from": (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339(), "restrictToPermanentStorageHwmDate": true } },
+    });
+    for (key, v) in extra.as_object().unwrap() {
+        body[key] = v.clone();
+    }
+    env.post("/invoices/exports", &body).await
+}
+
+#[tokio::test]
+async fn export_zip_in_parts_decrypts_and_unpacks() {
+    let cfg = default_config().with_invoicing(
+        InvoicingConfig::default()
+            .with_processing_delay(Duration::from_millis(20))
+            .with_session_close_delay(Duration::from_millis(20))
+            .with_export_part_size(4096),
+    );
+    let env = start(cfg).await;
+    let sent = seed(&env, 6).await;
+    let k = Keys::random();
+    let r = start_export(&env, &k, json!({})).await;
+    assert_eq!(r.status(), 201);
+    let reference = r.json::<Value>().await.unwrap()["referenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(&reference[8..12], "-EH-");
+    let st = env.wait_export(&reference).await;
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    let package = &st["package"];
+    assert_eq!(package["invoiceCount"], 6);
+    assert_eq!(package["isTruncated"], false);
+    assert!(package["permanentStorageHwmDate"].is_string());
+    assert!(
+        package["parts"].as_array().unwrap().len() > 1,
+        "expected several 4 KiB parts"
+    );
+    let archive = fetch_package(&env, &k, package).await;
+    let files = unzip(&archive);
+    assert_eq!(files.len(), 7);
+    for (ksef, bytes) in &sent {
+        assert_eq!(&files[&format!("{ksef}.xml")], bytes);
+    }
+    let meta: Value = serde_json::from_slice(&files["_metadata.json"]).unwrap();
+    let listed: Vec<&str> = meta["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["ksefNumber"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 6);
+    assert!(listed.iter().all(|k| sent.contains_key(*k)));
+}
+
+#[tokio::test]
+async fn export_targz_only_metadata_truncation_and_limits() {
+    let cfg = default_config().with_invoicing(
+        InvoicingConfig::default()
+            .with_processing_delay(Duration::from_millis(20))
+            .with_session_close_delay(Duration::from_millis(20))
+            .with_export_max_invoices(4)
+            .with_max_concurrent_exports(1),
+    );
+    let env = start(cfg).await;
+    let sent = seed(&env, 6).await;
+    let k = Keys::random();
+
+    // TarGz, only metadata, truncated at 4 invoices.
+    let r = start_export(
+        &env,
+        &k,
+        json!({ "onlyMetadata": true, "compressionType": "TarGz" }),
+    )
+    .await;
+    let reference = r.json::<Value>().await.unwrap()["referenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let st = env.wait_export(&reference).await;
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    let package = &st["package"];
+    assert_eq!(package["invoiceCount"], 4);
+    assert_eq!(package["isTruncated"], true);
+    let last = package["lastPermanentStorageDate"].as_str().unwrap();
+    let files = untar(&fetch_package(&env, &k, package).await);
+    assert_eq!(files.len(), 1, "only _metadata.json");
+    let meta: Value = serde_json::from_slice(&files["_metadata.json"]).unwrap();
+    let invs = meta["invoices"].as_array().unwrap();
+    assert_eq!(invs.len(), 4);
+    assert_eq!(invs[3]["permanentStorageDate"].as_str().unwrap(), last);
+    assert!(
+        invs.iter()
+            .all(|i| sent.contains_key(i["ksefNumber"].as_str().unwrap()))
+    );
+
+    // Concurrency limit (1 here, 10 by default): a stuck export blocks a second one → 21182.
+    env.sim.control().inject(
+        "POST /invoices/exports",
+        Fault::StuckProcessing {
+            duration_ms: 300,
+            count: 1,
+        },
+    );
+    let r = start_export(&env, &k, json!({})).await;
+    assert_eq!(r.status(), 201);
+    let stuck = r.json::<Value>().await.unwrap()["referenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        exception_code(start_export(&env, &k, json!({})).await).await,
+        21182
+    );
+    assert_eq!(env.wait_export(&stuck).await["status"]["code"], 200);
+    let r = start_export(&env, &k, json!({})).await;
+    assert_eq!(r.status(), 201);
+    let third = r.json::<Value>().await.unwrap()["referenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(env.wait_export(&third).await["status"]["code"], 200);
+
+    // A key that does not unwrap → 415; an async failure → 550.
+    let mut body = json!({
+        "encryption": env.encryption_of(&[0u8; 8], &k.iv),
+        "filters": { "subjectType": "Subject1", "dateRange": range("Invoicing") },
+    });
+    let r = env.post("/invoices/exports", &body).await;
+    let bad = r.json::<Value>().await.unwrap()["referenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(env.wait_export(&bad).await["status"]["code"], 415);
+    env.sim
+        .control()
+        .inject("POST /invoices/exports", Fault::AsyncFailure { count: 1 });
+    body["encryption"] = env.encryption(&k);
+    let r = env.post("/invoices/exports", &body).await;
+    let failed = r.json::<Value>().await.unwrap()["referenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(env.wait_export(&failed).await["status"]["code"], 550);
+}
