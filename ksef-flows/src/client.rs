@@ -2,6 +2,7 @@
 //! single place every API call goes through.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -126,6 +127,8 @@ impl KsefBuilder {
                 warnings: Mutex::new(Vec::new()),
                 qr,
                 poll_timeout: self.poll_timeout,
+                rate_limited: AtomicU64::new(0),
+                transient_retries: AtomicU64::new(0),
             }),
         })
     }
@@ -141,6 +144,8 @@ struct Inner {
     warnings: Mutex<Vec<Warning>>,
     qr: QrEnvironment,
     poll_timeout: Duration,
+    rate_limited: AtomicU64,
+    transient_retries: AtomicU64,
 }
 
 /// A KSeF client: one environment, one connection pool, one rate limiter. Cheap to clone.
@@ -198,6 +203,16 @@ impl Ksef {
 
     pub(crate) fn poll_timeout(&self) -> Duration {
         self.inner.poll_timeout
+    }
+
+    /// How many 429 answers this client has received.
+    pub fn rate_limited_responses(&self) -> u64 {
+        self.inner.rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// How many calls were repeated after a transient failure (502/503/504, transport).
+    pub fn transient_retries(&self) -> u64 {
+        self.inner.transient_retries.load(Ordering::Relaxed)
     }
 
     /// Every `X-System-Warning` received so far.
@@ -258,6 +273,9 @@ impl Ksef {
                     Err(e) => {
                         if let Some(r) = e.response() {
                             self.note_warnings(operation, &r.headers);
+                            if r.status.as_u16() == 429 {
+                                self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                         let decision = self.inner.retry.decide(
                             &e,
@@ -276,6 +294,7 @@ impl Ksef {
                                 tokio::time::sleep(wait).await;
                             }
                             Decision::Transient(wait) => {
+                                self.inner.transient_retries.fetch_add(1, Ordering::Relaxed);
                                 tracing::warn!(
                                     error = %e,
                                     wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),

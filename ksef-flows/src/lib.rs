@@ -44,7 +44,7 @@ pub use error::{AuthFailure, AuthStep, FlowError, Result};
 pub use limiter::{Limits, RateLimitMode, RateLimiter};
 pub use online::{
     InvoiceInput, InvoiceOutcome, InvoiceResult, OnlineSession, SentInvoice, SessionSummary,
-    UpoPage,
+    UpoPage, prepare_request,
 };
 pub use retry::RetryPolicy;
 pub use upo::{Upo, UpoDocument};

@@ -704,8 +704,10 @@ async fn read_body(
     })
 }
 
-/// Pre-flight, encryption and hashes of one invoice.
-pub(crate) fn prepare_request(
+/// Builds the `SendInvoiceRequest` of one invoice with a session key: pre-flight validation
+/// (nothing is sent for an invalid invoice), AES-256-CBC encryption, SHA-256 of plaintext and
+/// ciphertext, Base64. `index` only labels errors.
+pub fn prepare_request(
     key: &SymmetricKey,
     form: FormCode,
     index: usize,
