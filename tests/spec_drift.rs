@@ -11,7 +11,10 @@ use ksef_codegen::{Surface, locate, names, parse_document, regen, snapshots};
 use ksef_tests::{shared_spec, workspace_root};
 
 fn overrides() -> names::Overrides {
-    names::parse_overrides(&std::fs::read_to_string(workspace_root().join(locate::NAMES_PATH)).unwrap()).unwrap()
+    names::parse_overrides(
+        &std::fs::read_to_string(workspace_root().join(locate::NAMES_PATH)).unwrap(),
+    )
+    .unwrap()
 }
 
 fn surface_of(bytes: &[u8]) -> Surface {
@@ -47,7 +50,12 @@ fn the_pinned_surface_has_every_operation_of_2_7_0() {
 
 fn read(file: &str) -> Vec<u8> {
     let path = shared_spec(file);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (../shared must lie beside the clone)", path.display()))
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (../shared must lie beside the clone)",
+            path.display()
+        )
+    })
 }
 
 #[test]
@@ -70,8 +78,17 @@ fn drift_2_6_0_to_2_7_0_is_exactly_5_operations_and_13_schemas() {
     );
     let old_schemas: BTreeSet<&String> = old.schemas.keys().collect();
     let new_schemas: BTreeSet<&String> = new.schemas.keys().collect();
-    assert!(old_schemas.is_subset(&new_schemas), "2.7.0 removed schemas: {:?}", old_schemas.difference(&new_schemas).collect::<Vec<_>>());
-    assert_eq!(new_schemas.difference(&old_schemas).count(), 13, "added: {:?}", new_schemas.difference(&old_schemas).collect::<Vec<_>>());
+    assert!(
+        old_schemas.is_subset(&new_schemas),
+        "2.7.0 removed schemas: {:?}",
+        old_schemas.difference(&new_schemas).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        new_schemas.difference(&old_schemas).count(),
+        13,
+        "added: {:?}",
+        new_schemas.difference(&old_schemas).collect::<Vec<_>>()
+    );
 }
 
 /// A scratch workspace: the lock, the override map and the committed snapshots.
@@ -81,7 +98,12 @@ fn scratch_workspace(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(dir.join("spec")).unwrap();
     std::fs::create_dir_all(dir.join("tests/snapshots")).unwrap();
     let root = workspace_root();
-    for f in [locate::LOCK_PATH, locate::NAMES_PATH, "tests/snapshots/spec_drift__api_surface.snap", "tests/snapshots/spec_drift__api_schemas.snap"] {
+    for f in [
+        locate::LOCK_PATH,
+        locate::NAMES_PATH,
+        "tests/snapshots/spec_drift__api_surface.snap",
+        "tests/snapshots/spec_drift__api_schemas.snap",
+    ] {
         std::fs::copy(root.join(f), dir.join(f)).unwrap();
     }
     dir
@@ -90,32 +112,86 @@ fn scratch_workspace(tag: &str) -> std::path::PathBuf {
 #[test]
 fn regen_spec_from_2_6_0_shows_the_drift_as_a_snapshot_change_and_check_catches_it() {
     let dir = scratch_workspace("regen");
-    let old_text = std::fs::read_to_string(dir.join("tests/snapshots/spec_drift__api_surface.snap")).unwrap();
+    let old_text =
+        std::fs::read_to_string(dir.join("tests/snapshots/spec_drift__api_surface.snap")).unwrap();
     let v260 = shared_spec("ksef-openapi-2.6.0.json");
     let v270 = shared_spec("ksef-openapi-2.7.0.json");
     let v270s = v270.to_string_lossy().into_owned();
 
     // The committed state agrees with 2.7.0.
-    regen::run(&dir, &regen::Options { from: None, check: true }, Some(&v270s)).unwrap();
+    regen::run(
+        &dir,
+        &regen::Options {
+            from: None,
+            check: true,
+        },
+        Some(&v270s),
+    )
+    .unwrap();
 
     // Re-pin to 2.6.0: lock and snapshots change.
-    let report = regen::run(&dir, &regen::Options { from: Some(v260.to_string_lossy().into_owned()), check: false }, Some(&v270s)).unwrap();
-    assert!(report.iter().any(|l| l.contains("snapshots changed")), "{report:?}");
+    let report = regen::run(
+        &dir,
+        &regen::Options {
+            from: Some(v260.to_string_lossy().into_owned()),
+            check: false,
+        },
+        Some(&v270s),
+    )
+    .unwrap();
+    assert!(
+        report.iter().any(|l| l.contains("snapshots changed")),
+        "{report:?}"
+    );
     let lock = std::fs::read_to_string(dir.join(locate::LOCK_PATH)).unwrap();
     assert!(lock.contains("version = \"2.6.0\""), "{lock}");
-    let new_text = std::fs::read_to_string(dir.join("tests/snapshots/spec_drift__api_surface.snap")).unwrap();
-    let diff = snapshots::diff(snapshots::body_of(&old_text).unwrap(), snapshots::body_of(&new_text).unwrap(), 10_000);
-    let removed_ops: Vec<&str> = diff.lines().filter(|l| l.starts_with("-") && l.contains("  (")).collect();
+    let new_text =
+        std::fs::read_to_string(dir.join("tests/snapshots/spec_drift__api_surface.snap")).unwrap();
+    let diff = snapshots::diff(
+        snapshots::body_of(&old_text).unwrap(),
+        snapshots::body_of(&new_text).unwrap(),
+        10_000,
+    );
+    let removed_ops: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with("-") && l.contains("  ("))
+        .collect();
     assert_eq!(removed_ops.len(), 5, "{diff}");
-    assert!(diff.contains("-PUT /testdata/certificates/{serialNumber}"), "{diff}");
+    assert!(
+        diff.contains("-PUT /testdata/certificates/{serialNumber}"),
+        "{diff}"
+    );
 
     // The 2.6.0 pin is self-consistent (the build now uses the local copy, not the 2.7.0 env path).
-    regen::run(&dir, &regen::Options { from: None, check: true }, Some(&v270s)).unwrap();
+    regen::run(
+        &dir,
+        &regen::Options {
+            from: None,
+            check: true,
+        },
+        Some(&v270s),
+    )
+    .unwrap();
 
     // Snapshots that disagree with the pin fail the check with a diff.
-    std::fs::write(dir.join("tests/snapshots/spec_drift__api_surface.snap"), &old_text).unwrap();
-    let err = regen::run(&dir, &regen::Options { from: None, check: true }, Some(&v270s)).unwrap_err();
-    assert!(err.contains("-PUT /testdata/certificates/{serialNumber}"), "{err}");
+    std::fs::write(
+        dir.join("tests/snapshots/spec_drift__api_surface.snap"),
+        &old_text,
+    )
+    .unwrap();
+    let err = regen::run(
+        &dir,
+        &regen::Options {
+            from: None,
+            check: true,
+        },
+        Some(&v270s),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("-PUT /testdata/certificates/{serialNumber}"),
+        "{err}"
+    );
     assert!(err.contains("cargo xtask regen-spec"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -123,7 +199,18 @@ fn regen_spec_from_2_6_0_shows_the_drift_as_a_snapshot_change_and_check_catches_
 #[test]
 fn check_fails_when_no_document_matches_the_lock() {
     let dir = scratch_workspace("missing");
-    let err = regen::run(&dir, &regen::Options { from: None, check: true }, Some("/nonexistent/spec.json")).unwrap_err();
-    assert!(err.contains("does not exist") && err.contains("cargo xtask regen-spec"), "{err}");
+    let err = regen::run(
+        &dir,
+        &regen::Options {
+            from: None,
+            check: true,
+        },
+        Some("/nonexistent/spec.json"),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("does not exist") && err.contains("cargo xtask regen-spec"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! KSeF 2.0 cryptography and identifier rules, without HTTP.
 //!
 //! * [`symmetric`]: AES-256-CBC/PKCS#7 streams with one-pass SHA-256 of plaintext and ciphertext.
@@ -10,6 +11,27 @@
 //! * [`ids`]: KSeF numbers, reference numbers, NIP, PESEL, InternalId, NipVatUe, ...
 //! * [`invoice`]: pre-flight checks of raw invoice bytes.
 //! * [`secret`]: redacting, zeroizing wrappers for secrets.
+//!
+//! # Example
+//!
+//! ```
+//! use ksef_crypto::{SymmetricKey, PublicKeyCertificate, CertificateUsage, TestIdentity, Nip};
+//! use ksef_crypto::identity::KeyAlgorithm;
+//! use ksef_crypto::xades::{AuthTokenRequest, ContextIdentifier};
+//!
+//! fn demo(certs: &[PublicKeyCertificate], challenge: &str, invoice: &[u8]) -> ksef_crypto::Result<()> {
+//! let facts = ksef_crypto::preflight(invoice)?;                      // before sending
+//! let cert = PublicKeyCertificate::select(certs, &CertificateUsage::SymmetricKeyEncryption, chrono::Utc::now())?;
+//! let key = SymmetricKey::generate()?;
+//! let encrypted_symmetric_key = key.wrap_for(cert)?;                  // session open
+//! let enc = key.encrypt(invoice);                                      // invoice send
+//! let (hash, size) = (enc.digests.plain.sha256_b64(), enc.digests.plain.size);
+//!
+//! let nip = Nip::random();
+//! let id = TestIdentity::self_signed_personal(&nip, KeyAlgorithm::EcdsaP256)?;
+//! let signed_xml = AuthTokenRequest::new(challenge, ContextIdentifier::Nip(nip))?.sign_xades(&id)?;
+//! Ok(()) }
+//! ```
 
 pub mod b64;
 pub mod certs;

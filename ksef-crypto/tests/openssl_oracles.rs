@@ -399,3 +399,76 @@ fn csr_accepted_by_openssl_req_verify() {
         }
     }
 }
+
+#[test]
+fn self_signed_test_certificates_parse_and_verify_in_openssl() {
+    if !have("openssl") {
+        return;
+    }
+    use ksef_crypto::{Nip, Pesel, TestIdentity};
+    let dir = tempfile::tempdir().unwrap();
+    let nip = Nip::random();
+    let pesel = Pesel::random();
+    for alg in [KeyAlgorithm::Rsa2048, KeyAlgorithm::EcdsaP256] {
+        let cases = [
+            (
+                TestIdentity::self_signed_personal(&nip, alg).unwrap(),
+                format!("serialNumber=TINPL-{nip}"),
+            ),
+            (
+                TestIdentity::self_signed_personal_pesel(&pesel, alg).unwrap(),
+                format!("serialNumber=PNOPL-{pesel}"),
+            ),
+            (
+                TestIdentity::self_signed_seal(&nip, "Firma Testowa", alg).unwrap(),
+                format!("organizationIdentifier=VATPL-{nip}"),
+            ),
+        ];
+        for (id, expect) in cases {
+            let f = dir.path().join("c.pem");
+            std::fs::write(&f, id.certificate_pem()).unwrap();
+            let subj = run_ok(
+                "openssl",
+                &[
+                    "x509",
+                    "-in",
+                    p(&f),
+                    "-noout",
+                    "-subject",
+                    "-nameopt",
+                    "RFC2253,sname",
+                ],
+            );
+            let subj = String::from_utf8_lossy(&subj.stdout).into_owned();
+            assert!(subj.contains(&expect), "{subj} lacks {expect}");
+            // fingerprint = SHA-256 of DER, uppercase hex
+            let fp = run_ok(
+                "openssl",
+                &["x509", "-in", p(&f), "-noout", "-fingerprint", "-sha256"],
+            );
+            let fp = String::from_utf8_lossy(&fp.stdout).replace(':', "");
+            assert!(
+                fp.trim().ends_with(&id.fingerprint()),
+                "{fp} vs {}",
+                id.fingerprint()
+            );
+            // the self-signature verifies
+            let o = run(
+                "openssl",
+                &["verify", "-check_ss_sig", "-CAfile", p(&f), p(&f)],
+            );
+            assert!(
+                o.status.success(),
+                "openssl verify: {}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            // the exported key matches the certificate (openssl derives the same public key)
+            let kf = dir.path().join("k.pem");
+            std::fs::write(&kf, id.private_key().to_pkcs8_pem().unwrap().expose()).unwrap();
+            let a = run_ok("openssl", &["pkey", "-in", p(&kf), "-pubout"]).stdout;
+            let b = run_ok("openssl", &["x509", "-in", p(&f), "-noout", "-pubkey"]).stdout;
+            assert_eq!(a, b);
+        }
+    }
+}

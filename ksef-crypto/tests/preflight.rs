@@ -75,6 +75,18 @@ fn official_samples_pass_and_facts_are_extracted() {
             assert_eq!(f.issue_date, chrono::NaiveDate::from_ymd_opt(2026, 2, 23));
         }
     }
+    // KOD I straight from the facts
+    let bytes = sample("invoice-template_v3.xml", nip.as_str());
+    let f = preflight(&bytes).unwrap();
+    let url =
+        ksef_crypto::qr::kod1_url_for_invoice(&ksef_crypto::qr::QrEnvironment::Test, &f).unwrap();
+    assert_eq!(
+        url,
+        format!(
+            "https://qr-test.ksef.mf.gov.pl/invoice/{nip}/01-02-2026/{}",
+            ksef_crypto::b64::encode_url(ksef_crypto::b64::sha256(&bytes))
+        )
+    );
     assert_eq!(FormCode::Fa3.system_code(), "FA (3)");
     assert_eq!(FormCode::FaRr1.schema_version(), "1-1E");
     assert_eq!(FormCode::PefKor3.value(), "PEF");
@@ -186,4 +198,20 @@ fn size_limits() {
     let exact = fa3(&pad(1_000_000 - base));
     assert_eq!(exact.len(), 1_000_000);
     assert!(preflight(exact.as_bytes()).is_ok());
+}
+
+proptest::proptest! {
+    #[test]
+    fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+        let _ = preflight(&bytes);
+    }
+
+    #[test]
+    fn never_panics_on_mutated_invoices(idx in 0usize..400, byte in proptest::num::u8::ANY, cut in 0usize..400) {
+        let mut doc = fa3("").into_bytes();
+        let i = idx % doc.len();
+        doc[i] = byte;
+        doc.truncate(doc.len() - cut.min(doc.len()));
+        let _ = preflight(&doc);
+    }
 }

@@ -214,6 +214,12 @@ fn png_and_svg_rendering() {
         svg.matches("h1v1h-1z").count(),
         modules.iter().filter(|&&d| d).count()
     );
+    assert!(qr::render_png(url, &"X".repeat(65), 4).is_err());
+    assert!(qr::render_svg(url, &"X".repeat(65)).is_err());
+    assert!(
+        qr::render_png(&"A".repeat(5000), "", 4).is_err(),
+        "too much data for a QR code"
+    );
     let svg2 = qr::render_svg(url, "<&>").unwrap();
     assert!(svg2.contains("&lt;&amp;&gt;"));
 }

@@ -182,3 +182,48 @@ fn writer_errors_propagate() {
     let e = encrypt_stream(&key, &big[..], Broken).unwrap_err();
     assert!(e.to_string().contains("disk full"), "{e}");
 }
+
+#[test]
+fn async_adapters_over_a_tiny_duplex_pipe() {
+    // a 37-byte pipe forces partial writes and Pending on both sides
+    let key = SymmetricKey::generate().unwrap();
+    let plain = data(300_007, 3);
+    let reference = encrypt_bytes(&key, &plain);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let (ct, pt) = rt.block_on(async {
+        let (a, mut b) = tokio::io::duplex(37);
+        let k2 = key.clone();
+        let p2 = plain.clone();
+        let writer = tokio::spawn(async move {
+            let mut w = AsyncCryptWriter::encrypt(&k2, a);
+            for c in p2.chunks(1000) {
+                w.write_all(c).await.unwrap();
+            }
+            w.shutdown().await.unwrap();
+            w.digests().unwrap()
+        });
+        let mut ct = Vec::new();
+        b.read_to_end(&mut ct).await.unwrap();
+        let d = writer.await.unwrap();
+        assert_eq!(d, reference.digests);
+
+        let (c, d2) = tokio::io::duplex(41);
+        let ct2 = ct.clone();
+        let feeder = tokio::spawn(async move {
+            let mut c = c;
+            c.write_all(&ct2).await.unwrap();
+            c.shutdown().await.unwrap();
+        });
+        let mut r = AsyncCryptReader::decrypt(&key, d2);
+        let mut pt = Vec::new();
+        r.read_to_end(&mut pt).await.unwrap();
+        feeder.await.unwrap();
+        assert_eq!(r.digests().unwrap(), reference.digests);
+        (ct, pt)
+    });
+    assert_eq!(ct, reference.ciphertext);
+    assert_eq!(pt, plain);
+}

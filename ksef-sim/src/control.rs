@@ -64,6 +64,43 @@ impl SimControl {
         self.state.keys.withdraw(public_key_id)
     }
 
+    /// Registers an `Active` KSeF token for the `Nip` context `nip` (author: the same NIP) with
+    /// `permissions`, as if created with `POST /tokens` after a signature authentication.
+    /// Returns the token string to encrypt in `/auth/ksef-token`.
+    pub fn create_ksef_token(&self, nip: &str, permissions: &[&str]) -> String {
+        let reference = crate::ids::reference_number("EC");
+        let mut secret = [0u8; 32];
+        rand::fill(&mut secret);
+        let token = format!("{reference}|nip-{nip}|{}", hex::encode(secret));
+        let now = Utc::now();
+        self.state.tokens.insert(crate::tokens::KsefToken {
+            reference,
+            token: token.clone(),
+            permissions: permissions.iter().map(|p| (*p).to_string()).collect(),
+            description: "created by SimControl".into(),
+            context_type: "Nip".into(),
+            context_value: nip.to_string(),
+            author_type: "Nip".into(),
+            author_value: nip.to_string(),
+            created: now,
+            active_from: now,
+            revoked: false,
+            last_use: None,
+        });
+        token
+    }
+
+    /// Blocks (or unblocks) authentication in a context (`"Nip"`, `"5265877635"`): new
+    /// authentications end with status 480, like `/testdata/context/block`.
+    pub fn set_context_blocked(&self, context_type: &str, value: &str, blocked: bool) {
+        let key = format!("{context_type}:{value}");
+        if blocked {
+            self.state.testdata.block(&key);
+        } else {
+            self.state.testdata.unblock(&key);
+        }
+    }
+
     /// The base URL, `http://127.0.0.1:PORT/v2`.
     pub fn base_url(&self) -> &str {
         &self.state.base_url

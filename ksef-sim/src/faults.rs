@@ -185,14 +185,18 @@ impl Faults {
 
     /// Whether a presigned URL issued now by `op` must be already expired (consumes one use).
     pub(crate) fn take_expired_presigned(&self, op: &str) -> bool {
-        self.take(op, |f| matches!(f, Fault::ExpiredPresignedUrls { .. }).then_some(()))
-            .is_some()
+        self.take(op, |f| {
+            matches!(f, Fault::ExpiredPresignedUrls { .. }).then_some(())
+        })
+        .is_some()
     }
 
     /// Whether an asynchronous operation started now by `op` must end with 550 (consumes one use).
     pub fn take_async_failure(&self, op: &str) -> bool {
-        self.take(op, |f| matches!(f, Fault::AsyncFailure { .. }).then_some(()))
-            .is_some()
+        self.take(op, |f| {
+            matches!(f, Fault::AsyncFailure { .. }).then_some(())
+        })
+        .is_some()
     }
 
     /// Extra processing time for an asynchronous operation started now by `op` (consumes one use).
@@ -213,7 +217,10 @@ mod tests {
         let f = Faults::default();
         f.inject(
             "post /v2/sessions/online/{x}/invoices",
-            Fault::ServerError { status: 503, count: 2 },
+            Fault::ServerError {
+                status: 503,
+                count: 2,
+            },
         );
         let op = "POST /sessions/online/{referenceNumber}/invoices";
         assert_eq!(f.for_request(op).server_error, Some(503));
@@ -222,9 +229,18 @@ mod tests {
         f.inject("*", Fault::AsyncFailure { count: 1 });
         assert!(f.take_async_failure("POST /sessions/batch"));
         assert!(!f.take_async_failure("POST /sessions/batch"));
-        f.inject("GET /x", Fault::Latency { delay_ms: 5, count: None });
+        f.inject(
+            "GET /x",
+            Fault::Latency {
+                delay_ms: 5,
+                count: None,
+            },
+        );
         for _ in 0..3 {
-            assert_eq!(f.for_request("GET /x").latency, Some(Duration::from_millis(5)));
+            assert_eq!(
+                f.for_request("GET /x").latency,
+                Some(Duration::from_millis(5))
+            );
         }
         f.clear(None);
         assert_eq!(f.for_request("GET /x"), RequestFaults::default());

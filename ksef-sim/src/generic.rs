@@ -20,10 +20,39 @@ pub(crate) async fn fallback(
     let Some(op) = crate::server::resolve(method.as_str(), path) else {
         return not_found_response(uri.path());
     };
-    let (mut parts, _body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     if op.bearer {
-        if let Err(e) = <crate::auth::AuthContext as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &state).await {
-            return e.into_response();
+        match <crate::auth::AuthContext as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, &state,
+        )
+        .await
+        {
+            Ok(ctx) => {
+                if let Err(e) = ctx.require_any(op.required_permissions) {
+                    return e.into_response();
+                }
+            }
+            Err(e) => return e.into_response(),
+        }
+    }
+    if op.json_body {
+        let bytes = match axum::body::to_bytes(body, 16 * 1024 * 1024).await {
+            Ok(b) => b,
+            Err(e) => {
+                return ApiError::validation(format!("Cannot read the request body: {e}"))
+                    .into_response();
+            }
+        };
+        let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(e) => return ApiError::validation(format!("Invalid JSON: {e}")).into_response(),
+        };
+        let Some(obj) = value.as_object() else {
+            return ApiError::validation("The request body must be a JSON object.").into_response();
+        };
+        if let Some(missing) = op.body_required.iter().find(|f| !obj.contains_key(**f)) {
+            return ApiError::validation(format!("The field '{missing}' is required."))
+                .into_response();
         }
     }
     let status = StatusCode::from_u16(op.success_status).unwrap_or(StatusCode::OK);
@@ -43,8 +72,12 @@ pub(crate) async fn fallback(
         );
         return resp;
     }
-    ApiError::bad_request(21164, "Nie znaleziono zasobu.", [format!("{} {}", op.method, op.path)])
-        .into_response()
+    ApiError::bad_request(
+        21164,
+        "Nie znaleziono zasobu.",
+        [format!("{} {}", op.method, op.path)],
+    )
+    .into_response()
 }
 
 fn not_found_response(path: &str) -> Response {

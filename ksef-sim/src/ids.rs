@@ -49,10 +49,14 @@ pub(crate) fn is_reference_number(s: &str, tt: Option<&str>) -> bool {
     let dashes = [8usize, 11, 22, 33]
         .iter()
         .all(|i| b.get(*i) == Some(&b'-'));
-    let hexes = [(12usize, 22usize), (23, 33), (34, 36)].iter().all(|(a, z)| {
-        b.get(*a..*z)
-            .is_some_and(|h| h.iter().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c)))
-    });
+    let hexes = [(12usize, 22usize), (23, 33), (34, 36)]
+        .iter()
+        .all(|(a, z)| {
+            b.get(*a..*z).is_some_and(|h| {
+                h.iter()
+                    .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+            })
+        });
     let tt_ok = b.get(9..11).is_some_and(|t| {
         t.iter().all(u8::is_ascii_uppercase) && tt.is_none_or(|want| want.as_bytes() == t)
     });
@@ -130,7 +134,8 @@ pub(crate) fn validate_context(kind: &str, value: &str) -> Result<(), String> {
             let b = value.as_bytes();
             b.len() == 9
                 && b.first() == Some(&b'P')
-                && b.get(1..3).is_some_and(|x| x.iter().all(u8::is_ascii_uppercase))
+                && b.get(1..3)
+                    .is_some_and(|x| x.iter().all(u8::is_ascii_uppercase))
                 && b.get(3..).is_some_and(|x| x.iter().all(u8::is_ascii_digit))
         }
         _ => return Err(format!("Unknown context identifier type '{kind}'.")),
@@ -151,7 +156,10 @@ mod tests {
         // ksef-rules.md §7: 5265877635-20250826-0100001AF629-AF
         assert_eq!(crc8(b"5265877635-20250826-0100001AF629"), 0xAF);
         // spec example challenge 20250514-CR-226FB7B000-3ACF9BE4C0-10
-        assert!(is_reference_number("20250514-CR-226FB7B000-3ACF9BE4C0-10", Some("CR")));
+        assert!(is_reference_number(
+            "20250514-CR-226FB7B000-3ACF9BE4C0-10",
+            Some("CR")
+        ));
     }
 
     #[test]
@@ -171,8 +179,16 @@ mod tests {
         assert!(!is_valid_pesel("44051401358"));
         // check digit computed by the rule: 5265877635-0000? -> find a valid one
         let base = "5265877635-0001";
-        let digits: Vec<u32> = base.bytes().filter(u8::is_ascii_digit).map(|c| u32::from(c - b'0')).collect();
-        let sum: u32 = digits.iter().enumerate().map(|(i, d)| d * if i % 2 == 0 { 1 } else { 3 }).sum();
+        let digits: Vec<u32> = base
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .map(|c| u32::from(c - b'0'))
+            .collect();
+        let sum: u32 = digits
+            .iter()
+            .enumerate()
+            .map(|(i, d)| d * if i % 2 == 0 { 1 } else { 3 })
+            .sum();
         let id = format!("{base}{}", sum % 10);
         assert!(is_valid_internal_id(&id));
         let wrong = format!("{base}{}", (sum + 1) % 10);

@@ -70,7 +70,8 @@ pub(crate) fn sign(secret: &[u8], claims: &Claims) -> String {
 /// Verifies an HS256 token and its `exp` against `now` (unix seconds).
 pub(crate) fn verify(secret: &[u8], token: &str, now: i64) -> Result<Claims, JwtError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed);
     };

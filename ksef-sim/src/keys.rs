@@ -83,8 +83,8 @@ fn pooled_key(index: usize) -> Result<PrivateKey, SimError> {
     let mut keys = lock(pool);
     while keys.len() <= index {
         let mut rng = rand::rng();
-        let k = PrivateKey::new(&mut rng, 2048)
-            .map_err(|e| SimError::KeyGeneration(e.to_string()))?;
+        let k =
+            PrivateKey::new(&mut rng, 2048).map_err(|e| SimError::KeyGeneration(e.to_string()))?;
         keys.push(k);
     }
     keys.get(index)
@@ -253,7 +253,10 @@ impl KeyStore {
             e.usage == usage && !e.withdrawn && e.valid_from <= now && now <= e.valid_to
         };
         let found = match public_key_id {
-            Some(id) => entries.iter().filter(usable).find(|e| e.public_key_id == id),
+            Some(id) => entries
+                .iter()
+                .filter(usable)
+                .find(|e| e.public_key_id == id),
             None => entries.iter().filter(usable).max_by_key(|e| e.valid_from),
         };
         found.map(|e| e.private.clone()).ok_or_else(|| {

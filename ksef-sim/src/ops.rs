@@ -25,6 +25,10 @@ pub struct OperationInfo {
     pub required_permissions: &'static [&'static str],
     /// The spec's example of the success body, JSON text (`""` when none).
     pub success_example: &'static str,
+    /// Whether the operation takes a JSON request body.
+    pub json_body: bool,
+    /// Required top-level properties of the JSON request body.
+    pub body_required: &'static [&'static str],
 }
 
 include!(concat!(env!("OUT_DIR"), "/operations.rs"));
@@ -87,7 +91,10 @@ mod tests {
         let op = find("POST", "/v2/sessions/online/{ref}/invoices").unwrap();
         assert_eq!(op.group, "invoiceSend");
         assert_eq!(op.per_hour, Some(180));
-        assert_eq!(find("POST", "/auth/challenge").unwrap().per_second, Some(60));
+        assert_eq!(
+            find("POST", "/auth/challenge").unwrap().per_second,
+            Some(60)
+        );
         assert!(find("GET", "/nope").is_none());
     }
 }

@@ -25,13 +25,20 @@ use crate::tokens::KsefToken;
 /// Routes of the platform part (relative to `/v2`).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/security/public-key-certificates", get(public_key_certificates))
+        .route(
+            "/security/public-key-certificates",
+            get(public_key_certificates),
+        )
         .route("/tokens", post(create_token).get(list_tokens))
-        .route("/tokens/{referenceNumber}", get(get_token).delete(revoke_token))
+        .route(
+            "/tokens/{referenceNumber}",
+            get(get_token).delete(revoke_token),
+        )
         .route("/limits/context", get(limits_context))
         .route("/limits/subject", get(limits_subject))
         .route("/rate-limits", get(rate_limits))
         .route("/permissions/attachments/status", get(attachment_status))
+        .route("/peppol/query", get(peppol_query))
         .route("/testdata/subject", post(td_subject))
         .route("/testdata/subject/remove", post(td_subject_remove))
         .route("/testdata/person", post(td_person))
@@ -50,11 +57,19 @@ pub(crate) fn routes() -> Router<AppState> {
             "/testdata/limits/subject/certificate",
             post(td_subject_limits).delete(td_subject_limits_reset),
         )
-        .route("/testdata/rate-limits", post(td_rate_limits).delete(td_rate_limits_reset))
-        .route("/testdata/rate-limits/production", post(td_rate_limits_production))
+        .route(
+            "/testdata/rate-limits",
+            post(td_rate_limits).delete(td_rate_limits_reset),
+        )
+        .route(
+            "/testdata/rate-limits/production",
+            post(td_rate_limits_production),
+        )
 }
 
-async fn public_key_certificates(State(state): State<AppState>) -> Json<Vec<PublicKeyCertificateWire>> {
+async fn public_key_certificates(
+    State(state): State<AppState>,
+) -> Json<Vec<PublicKeyCertificateWire>> {
     Json(state.keys.published())
 }
 
@@ -85,19 +100,28 @@ async fn create_token(
 ) -> Result<Response, ApiError> {
     let len = req.description.chars().count();
     if !(5..=256).contains(&len) {
-        return Err(ApiError::validation("description must have 5 to 256 characters."));
+        return Err(ApiError::validation(
+            "description must have 5 to 256 characters.",
+        ));
     }
     if req.permissions.is_empty() {
         return Err(ApiError::validation("permissions must not be empty."));
     }
-    if let Some(p) = req.permissions.iter().find(|p| !TOKEN_PERMISSIONS.contains(&p.as_str())) {
+    if let Some(p) = req
+        .permissions
+        .iter()
+        .find(|p| !TOKEN_PERMISSIONS.contains(&p.as_str()))
+    {
         return Err(ApiError::validation(format!("Unknown permission '{p}'.")));
     }
     if !matches!(ctx.context_type.as_str(), "Nip" | "InternalId") {
         return Err(ApiError::bad_request(
             26002,
             "Nie można wygenerować tokena dla obecnego typu kontekstu.",
-            [format!("Current context type: {}; allowed: Nip, InternalId.", ctx.context_type)],
+            [format!(
+                "Current context type: {}; allowed: Nip, InternalId.",
+                ctx.context_type
+            )],
         ));
     }
     if ctx.auth_method == "Token" {
@@ -177,7 +201,12 @@ async fn list_tokens(
     let mut author = None;
     let mut author_type = None;
     let mut page_size = None;
-    for pair in raw.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in raw
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let v = percent_decode(v);
         match k {
@@ -198,7 +227,9 @@ async fn list_tokens(
         t.context_type == ctx.context_type
             && t.context_value == ctx.context_value
             && (statuses.is_empty() || statuses.iter().any(|s| s == t.status()))
-            && description.as_deref().is_none_or(|d| t.description.contains(d))
+            && description
+                .as_deref()
+                .is_none_or(|d| t.description.contains(d))
             && author.as_deref().is_none_or(|a| t.author_value == a)
             && author_type.as_deref().is_none_or(|a| t.author_type == a)
     });
@@ -237,16 +268,26 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn token_in_context(state: &AppState, ctx: &AuthContext, reference: &str) -> Result<KsefToken, ApiError> {
+fn token_in_context(
+    state: &AppState,
+    ctx: &AuthContext,
+    reference: &str,
+) -> Result<KsefToken, ApiError> {
     if !ids::is_reference_number(reference, None) {
-        return Err(ApiError::validation(format!("Invalid reference number '{reference}'.")));
+        return Err(ApiError::validation(format!(
+            "Invalid reference number '{reference}'."
+        )));
     }
     state
         .tokens
         .get(reference)
         .filter(|t| t.context_type == ctx.context_type && t.context_value == ctx.context_value)
         .ok_or_else(|| {
-            ApiError::bad_request(21405, "Błąd walidacji danych wejściowych.", [format!("Token {reference} not found.")])
+            ApiError::bad_request(
+                21405,
+                "Błąd walidacji danych wejściowych.",
+                [format!("Token {reference} not found.")],
+            )
         })
 }
 
@@ -283,7 +324,10 @@ async fn limits_subject(State(state): State<AppState>, ctx: AuthContext) -> Json
     Json(json!({ "enrollment": { "maxEnrollments": e }, "certificate": { "maxCertificates": c } }))
 }
 
-async fn rate_limits(State(state): State<AppState>, ctx: AuthContext) -> Json<BTreeMap<String, RateLimitValues>> {
+async fn rate_limits(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+) -> Json<BTreeMap<String, RateLimitValues>> {
     Json(state.limits.effective(&ctx.context_key()))
 }
 
@@ -300,13 +344,50 @@ async fn attachment_status(State(state): State<AppState>, ctx: AuthContext) -> J
     Json(v)
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PeppolQuery {
+    page_offset: Option<u32>,
+    page_size: Option<u32>,
+}
+
+/// The simulator's fixed list of Peppol service providers (ids match `^P[A-Z]{2}[0-9]{6}$`).
+const PEPPOL_PROVIDERS: &[(&str, &str)] = &[
+    ("PPL000001", "Symulowany dostawca Peppol 1"),
+    ("PPL000002", "Symulowany dostawca Peppol 2"),
+    ("PDE000003", "Simulated Peppol provider 3"),
+];
+
+async fn peppol_query(
+    axum::extract::Query(q): axum::extract::Query<PeppolQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let size = q.page_size.unwrap_or(10);
+    if !(10..=100).contains(&size) {
+        return Err(ApiError::validation("pageSize must be between 10 and 100."));
+    }
+    let offset = q.page_offset.unwrap_or(0) as usize;
+    let start = offset.saturating_mul(size as usize);
+    let page: Vec<Value> = PEPPOL_PROVIDERS
+        .iter()
+        .skip(start)
+        .take(size as usize)
+        .map(|(id, name)| json!({"id": id, "name": name, "dateCreated": "2025-07-01T00:00:00+00:00"}))
+        .collect();
+    let has_more = start + page.len() < PEPPOL_PROVIDERS.len();
+    Ok(Json(
+        json!({ "peppolProviders": page, "hasMore": has_more }),
+    ))
+}
+
 // ---------------------------------------------------------------- test data
 
 fn check_nip(field: &str, nip: &str) -> Result<(), ApiError> {
     if ids::is_valid_nip(nip) {
         Ok(())
     } else {
-        Err(ApiError::validation(format!("{field}: invalid NIP '{nip}'.")))
+        Err(ApiError::validation(format!(
+            "{field}: invalid NIP '{nip}'."
+        )))
     }
 }
 
@@ -314,7 +395,9 @@ fn check_description(d: &str) -> Result<(), ApiError> {
     if (5..=256).contains(&d.chars().count()) {
         Ok(())
     } else {
-        Err(ApiError::validation("description must have 5 to 256 characters."))
+        Err(ApiError::validation(
+            "description must have 5 to 256 characters.",
+        ))
     }
 }
 
@@ -342,7 +425,10 @@ async fn td_subject(
     check_nip("subjectNip", &req.subject_nip)?;
     check_description(&req.description)?;
     if !["EnforcementAuthority", "VatGroup", "JST"].contains(&req.subject_type.as_str()) {
-        return Err(ApiError::validation(format!("Unknown subjectType '{}'.", req.subject_type)));
+        return Err(ApiError::validation(format!(
+            "Unknown subjectType '{}'.",
+            req.subject_type
+        )));
     }
     let mut subunits = Vec::new();
     for s in req.subunits.unwrap_or_default() {
@@ -392,7 +478,10 @@ async fn td_person(
 ) -> Result<StatusCode, ApiError> {
     check_nip("nip", &req.nip)?;
     if !ids::is_valid_pesel(&req.pesel) {
-        return Err(ApiError::validation(format!("pesel: invalid PESEL '{}'.", req.pesel)));
+        return Err(ApiError::validation(format!(
+            "pesel: invalid PESEL '{}'.",
+            req.pesel
+        )));
     }
     check_description(&req.description)?;
     state.testdata.add_person(
@@ -464,7 +553,11 @@ fn check_td_ids(ctx: &TypedId, who: &TypedId) -> Result<(), ApiError> {
     match who.kind.as_str() {
         "Nip" => check_nip("authorizedIdentifier.value", &who.value),
         "Pesel" if ids::is_valid_pesel(&who.value) => Ok(()),
-        "Fingerprint" if who.value.len() == 64 && who.value.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(()),
+        "Fingerprint"
+            if who.value.len() == 64 && who.value.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Ok(())
+        }
         _ => Err(ApiError::validation(format!(
             "authorizedIdentifier: invalid {} '{}'.",
             who.kind, who.value
@@ -481,13 +574,22 @@ async fn td_permissions(
     for p in &req.permissions {
         check_description(&p.description)?;
         if !TD_PERMISSION_TYPES.contains(&p.permission_type.as_str()) {
-            return Err(ApiError::validation(format!("Unknown permissionType '{}'.", p.permission_type)));
+            return Err(ApiError::validation(format!(
+                "Unknown permissionType '{}'.",
+                p.permission_type
+            )));
         }
         perms.push(p.permission_type.clone());
     }
     let who = &req.authorized_identifier;
-    let value = if who.kind == "Fingerprint" { who.value.to_uppercase() } else { who.value.clone() };
-    state.testdata.grant(&req.context_identifier.value, &who.kind, &value, perms);
+    let value = if who.kind == "Fingerprint" {
+        who.value.to_uppercase()
+    } else {
+        who.value.clone()
+    };
+    state
+        .testdata
+        .grant(&req.context_identifier.value, &who.kind, &value, perms);
     Ok(StatusCode::OK)
 }
 
@@ -504,8 +606,14 @@ async fn td_permissions_revoke(
 ) -> Result<StatusCode, ApiError> {
     check_td_ids(&req.context_identifier, &req.authorized_identifier)?;
     let who = &req.authorized_identifier;
-    let value = if who.kind == "Fingerprint" { who.value.to_uppercase() } else { who.value.clone() };
-    state.testdata.revoke(&req.context_identifier.value, &who.kind, &value);
+    let value = if who.kind == "Fingerprint" {
+        who.value.to_uppercase()
+    } else {
+        who.value.clone()
+    };
+    state
+        .testdata
+        .revoke(&req.context_identifier.value, &who.kind, &value);
     Ok(StatusCode::OK)
 }
 
@@ -577,12 +685,20 @@ async fn td_session_limits(
     ctx: AuthContext,
     JsonBody(req): JsonBody<ContextLimits>,
 ) -> Result<StatusCode, ApiError> {
-    for (name, l) in [("onlineSession", req.online_session), ("batchSession", req.batch_session)] {
-        if l.max_invoice_size_mb > 5 || l.max_invoice_with_attachment_size_mb > 10 || l.max_invoices > 100_000 {
+    for (name, l) in [
+        ("onlineSession", req.online_session),
+        ("batchSession", req.batch_session),
+    ] {
+        if l.max_invoice_size_mb > 5
+            || l.max_invoice_with_attachment_size_mb > 10
+            || l.max_invoices > 100_000
+        {
             return Err(ApiError::validation(format!("{name}: value out of range.")));
         }
     }
-    state.testdata.set_context_limits(&ctx.context_key(), Some(req));
+    state
+        .testdata
+        .set_context_limits(&ctx.context_key(), Some(req));
     Ok(StatusCode::OK)
 }
 
@@ -643,12 +759,18 @@ async fn td_rate_limits(
 ) -> Result<StatusCode, ApiError> {
     let groups = crate::ratelimit::default_group_limits();
     if let Some(missing) = groups.keys().find(|g| !req.rate_limits.contains_key(*g)) {
-        return Err(ApiError::validation(format!("rateLimits.{missing} is required.")));
+        return Err(ApiError::validation(format!(
+            "rateLimits.{missing} is required."
+        )));
     }
     if let Some(unknown) = req.rate_limits.keys().find(|g| !groups.contains_key(*g)) {
-        return Err(ApiError::validation(format!("rateLimits.{unknown} is not a rate-limit group.")));
+        return Err(ApiError::validation(format!(
+            "rateLimits.{unknown} is not a rate-limit group."
+        )));
     }
-    state.limits.set_overrides(&ctx.context_key(), req.rate_limits);
+    state
+        .limits
+        .set_overrides(&ctx.context_key(), req.rate_limits);
     Ok(StatusCode::OK)
 }
 

@@ -151,3 +151,62 @@ impl FromRequestParts<AppState> for Presigned {
             .map(|()| Presigned)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::{Fault, Faults};
+
+    #[test]
+    fn sign_verify_tamper_and_expiry() {
+        let p = Presigner::new(
+            [7; 32],
+            "http://127.0.0.1:1/v2".into(),
+            Duration::from_secs(60),
+        );
+        let faults = Faults::default();
+        let u = p.url(
+            &faults,
+            "POST /sessions/batch",
+            "PUT",
+            "/__presigned/part/abc",
+            None,
+        );
+        let (path, query) = u
+            .url
+            .trim_start_matches("http://127.0.0.1:1")
+            .split_once('?')
+            .unwrap();
+        assert_eq!(path, "/v2/__presigned/part/abc");
+        p.verify("PUT", path, query).unwrap();
+        assert!(p.verify("GET", path, query).is_err(), "method is signed");
+        assert!(
+            p.verify("PUT", "/v2/__presigned/part/abd", query).is_err(),
+            "path is signed"
+        );
+        let later = query.replace("se=", "se=9");
+        assert!(p.verify("PUT", path, &later).is_err(), "expiry is signed");
+        assert!(p.verify("PUT", path, "").is_err());
+        faults.inject(
+            "POST /sessions/batch",
+            Fault::ExpiredPresignedUrls { count: 1 },
+        );
+        let e = p.url(
+            &faults,
+            "POST /sessions/batch",
+            "PUT",
+            "/__presigned/part/x",
+            None,
+        );
+        let (path, query) = e
+            .url
+            .trim_start_matches("http://127.0.0.1:1")
+            .split_once('?')
+            .unwrap();
+        assert_eq!(
+            p.verify("PUT", path, query).unwrap_err().status(),
+            StatusCode::FORBIDDEN
+        );
+        assert!(e.expires_at < Utc::now());
+    }
+}

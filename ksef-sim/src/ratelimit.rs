@@ -28,6 +28,22 @@ const WINDOWS: [Duration; 3] = [
     Duration::from_secs(3600),
 ];
 
+/// Repeated breaches of one bucket: each new breach within an hour doubles the block
+/// (1 s, 2 s, 4 s, ... capped at [`MAX_BLOCK`]), never shorter than the time until the window frees.
+#[derive(Debug, Clone, Copy)]
+struct Breach {
+    count: u32,
+    last: Instant,
+    blocked_until: Instant,
+}
+
+/// Longest block imposed for repeated breaches.
+const MAX_BLOCK: Duration = Duration::from_secs(60);
+
+fn ceil_secs(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+}
+
 #[derive(Debug)]
 struct Settings {
     enabled: bool,
@@ -41,7 +57,7 @@ struct Settings {
 pub(crate) struct RateLimiter {
     settings: Mutex<Settings>,
     hits: Mutex<HashMap<(String, String, IpAddr), VecDeque<Instant>>>,
-    breaches: Mutex<HashMap<(String, String, IpAddr), u32>>,
+    breaches: Mutex<HashMap<(String, String, IpAddr), Breach>>,
 }
 
 /// The default limits per named group, from the operation table.
@@ -77,20 +93,12 @@ impl RateLimiter {
         lock(&self.settings).enabled = enabled;
     }
 
-    pub(crate) fn enabled(&self) -> bool {
-        lock(&self.settings).enabled
-    }
-
     pub(crate) fn set_scale(&self, scale: f64) {
         lock(&self.settings).scale = if scale.is_finite() && scale > 0.0 {
             scale
         } else {
             1.0
         };
-    }
-
-    pub(crate) fn scale(&self) -> f64 {
-        lock(&self.settings).scale
     }
 
     /// Forgets all counters.
@@ -149,18 +157,33 @@ impl RateLimiter {
         Some(scaled(base, settings.scale))
     }
 
-    /// Records a request; returns `Err(retry_after_seconds)` when a window is full.
+    /// Records a request; returns `Err(retry_after_seconds)` when a window is full or the
+    /// bucket is blocked after a breach.
     pub(crate) fn check(&self, op: &OperationInfo, context: &str, ip: IpAddr) -> Result<(), u64> {
+        self.check_at(op, context, ip, Instant::now())
+    }
+
+    pub(crate) fn check_at(
+        &self,
+        op: &OperationInfo,
+        context: &str,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Result<(), u64> {
         let Some(limits) = self.limits_for(op, context) else {
             return Ok(());
         };
         let key = (op.bucket(), context.to_string(), ip);
-        let now = Instant::now();
+        if let Some(b) = lock(&self.breaches).get(&key)
+            && now < b.blocked_until
+        {
+            return Err(ceil_secs(b.blocked_until.duration_since(now)));
+        }
         let mut hits = lock(&self.hits);
         let q = hits.entry(key.clone()).or_default();
         while q
             .front()
-            .is_some_and(|t| now.duration_since(*t) >= WINDOWS[2])
+            .is_some_and(|t| now.saturating_duration_since(*t) >= WINDOWS[2])
         {
             q.pop_front();
         }
@@ -170,13 +193,13 @@ impl RateLimiter {
             let cap = cap as usize;
             let in_window: Vec<&Instant> = q
                 .iter()
-                .filter(|t| now.duration_since(**t) < *window)
+                .filter(|t| now.saturating_duration_since(**t) < *window)
                 .collect();
             if in_window.len() >= cap {
                 // The request becomes possible when the oldest counted entry leaves the window.
                 let idx = in_window.len() - cap;
                 if let Some(t) = in_window.get(idx) {
-                    let until = window.saturating_sub(now.duration_since(**t));
+                    let until = window.saturating_sub(now.saturating_duration_since(**t));
                     wait = wait.max(until);
                 }
             }
@@ -184,10 +207,20 @@ impl RateLimiter {
         if wait > Duration::ZERO {
             drop(hits);
             let mut breaches = lock(&self.breaches);
-            let n = breaches.entry(key).or_insert(0);
-            *n = n.saturating_add(1);
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(secs.max(1));
+            let b = breaches.entry(key).or_insert(Breach {
+                count: 0,
+                last: now,
+                blocked_until: now,
+            });
+            if now.saturating_duration_since(b.last) >= WINDOWS[2] {
+                b.count = 0;
+            }
+            b.count = b.count.saturating_add(1);
+            b.last = now;
+            let escalation = Duration::from_secs(1u64 << (b.count - 1).min(16)).min(MAX_BLOCK);
+            let block = wait.max(escalation);
+            b.blocked_until = now + block;
+            return Err(ceil_secs(block));
         }
         q.push_back(now);
         Ok(())
@@ -233,6 +266,35 @@ mod tests {
         rl.check(op, "ctx2", ip).unwrap();
         rl.set_enabled(false);
         rl.check(op, "ctx", ip).unwrap();
+    }
+
+    #[test]
+    fn repeated_breaches_block_longer() {
+        let rl = RateLimiter::new(true, 1.0);
+        let op = crate::ops::find("GET", "/sessions").unwrap(); // 5/s, 10/min
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        for _ in 0..5 {
+            rl.check_at(op, "c", ip, at(0)).unwrap();
+        }
+        assert_eq!(rl.check_at(op, "c", ip, at(10)), Err(1));
+        // blocked until the window frees
+        assert_eq!(rl.check_at(op, "c", ip, at(500)), Err(1));
+        for _ in 0..5 {
+            rl.check_at(op, "c", ip, at(1100)).unwrap();
+        }
+        // 10 per minute reached: wait until the first entries are a minute old (~59 s)
+        let e = rl.check_at(op, "c", ip, at(1200)).unwrap_err();
+        assert!((58..=60).contains(&e), "{e}");
+        // a third breach after the minute window frees escalates to at least 4 s
+        for _ in 0..5 {
+            rl.check_at(op, "c", ip, at(61_200)).unwrap();
+        }
+        assert_eq!(rl.check_at(op, "c", ip, at(61_300)), Err(4));
+        assert_eq!(rl.check_at(op, "c", ip, at(63_300)), Err(2));
+        rl.reset_counters();
+        rl.check_at(op, "c", ip, at(63_400)).unwrap();
     }
 
     #[test]

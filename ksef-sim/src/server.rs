@@ -30,7 +30,10 @@ pub(crate) fn app(state: AppState) -> Router {
         .nest("/v2", v2)
         .nest("/__sim", crate::control::routes())
         .fallback(crate::generic::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), pipeline))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pipeline,
+        ))
         .with_state(state)
 }
 
@@ -96,7 +99,11 @@ fn rate_context(state: &AppState, req: &Request) -> String {
     else {
         return String::new();
     };
-    match jwt::verify(&state.jwt_secret, token.trim(), chrono::Utc::now().timestamp()) {
+    match jwt::verify(
+        &state.jwt_secret,
+        token.trim(),
+        chrono::Utc::now().timestamp(),
+    ) {
         Ok(c) => format!("{}:{}", c.ctt, c.ctv),
         Err(_) => String::new(),
     }
@@ -141,7 +148,11 @@ fn truncated(body: Body, limit: u64) -> Body {
 }
 
 /// The middleware every request passes.
-pub(crate) async fn pipeline(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn pipeline(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let ip = client_ip(&state, &req);
     req.extensions_mut().insert(ClientIp(ip));
     let problem = req
@@ -174,18 +185,24 @@ pub(crate) async fn pipeline(State(state): State<AppState>, mut req: Request, ne
     } else {
         state.faults.for_request(&op_key)
     };
-    let finish = |resp: Response| -> Response { finish_response(resp, problem, &full_path, warning.clone()) };
+    let finish = |resp: Response| -> Response {
+        finish_response(resp, problem, &full_path, warning.clone())
+    };
 
     if let Some(d) = faults.latency {
         tokio::time::sleep(d).await;
     }
     if let Some(status) = faults.server_error {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        return finish(ApiError::plain(status, "Injected server error (ksef-sim fault injection).").into_response());
+        return finish(
+            ApiError::plain(status, "Injected server error (ksef-sim fault injection).")
+                .into_response(),
+        );
     }
     if let Some(retry) = faults.rate_limit {
         return finish(
-            ApiError::too_many_requests(retry, "Przekroczono limit żądań (wstrzyknięty).").into_response(),
+            ApiError::too_many_requests(retry, "Przekroczono limit żądań (wstrzyknięty).")
+                .into_response(),
         );
     }
     if let Some(op) = op {
@@ -194,7 +211,7 @@ pub(crate) async fn pipeline(State(state): State<AppState>, mut req: Request, ne
             return finish(
                 ApiError::too_many_requests(
                     retry,
-                    &format!("Przekroczono limit żądań dla {}.", op.bucket()),
+                    format!("Przekroczono limit żądań dla {}.", op.bucket()),
                 )
                 .into_response(),
             );
@@ -207,7 +224,9 @@ pub(crate) async fn pipeline(State(state): State<AppState>, mut req: Request, ne
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .is_some_and(|n| n > 0)
-            || req.headers().contains_key(axum::http::header::TRANSFER_ENCODING);
+            || req
+                .headers()
+                .contains_key(axum::http::header::TRANSFER_ENCODING);
         if has_body {
             // Read `limit` bytes of the upload, then kill the connection.
             let mut stream = req.into_body().into_data_stream();
@@ -226,7 +245,9 @@ pub(crate) async fn pipeline(State(state): State<AppState>, mut req: Request, ne
         let (parts, body) = resp.into_parts();
         return finish(Response::from_parts(parts, truncated(body, limit)));
     }
-    finish(next.run(req).await)
+    let resp = finish(next.run(req).await);
+    tracing::debug!(%method, path = %full_path, status = %resp.status(), "ksef-sim request");
+    resp
 }
 
 fn finish_response(

@@ -13,6 +13,8 @@ use crate::sync::lock;
 #[derive(Debug, Clone)]
 pub(crate) struct Subject {
     pub subject_type: String,
+    /// NIPs of subunits (kept for listing; not used by the rules yet).
+    #[allow(dead_code)]
     pub subunits: Vec<String>,
 }
 
@@ -109,7 +111,13 @@ impl TestData {
             .map(|(n, p)| (n.clone(), p.clone()))
             .collect()
     }
-    pub(crate) fn grant(&self, ctx_nip: &str, auth_type: &str, auth_value: &str, perms: Vec<String>) {
+    pub(crate) fn grant(
+        &self,
+        ctx_nip: &str,
+        auth_type: &str,
+        auth_value: &str,
+        perms: Vec<String>,
+    ) {
         let mut inner = lock(&self.inner);
         let e = inner
             .permissions
@@ -122,9 +130,11 @@ impl TestData {
         }
     }
     pub(crate) fn revoke(&self, ctx_nip: &str, auth_type: &str, auth_value: &str) {
-        lock(&self.inner)
-            .permissions
-            .remove(&(ctx_nip.into(), auth_type.into(), auth_value.into()));
+        lock(&self.inner).permissions.remove(&(
+            ctx_nip.into(),
+            auth_type.into(),
+            auth_value.into(),
+        ));
     }
     pub(crate) fn granted(&self, ctx_nip: &str, auth_type: &str, auth_value: &str) -> Vec<String> {
         lock(&self.inner)
@@ -137,7 +147,9 @@ impl TestData {
         lock(&self.inner).attachments.insert(nip.to_string(), None);
     }
     pub(crate) fn revoke_attachments(&self, nip: &str, at: DateTime<Utc>) {
-        lock(&self.inner).attachments.insert(nip.to_string(), Some(at));
+        lock(&self.inner)
+            .attachments
+            .insert(nip.to_string(), Some(at));
     }
     /// Attachment status: (allowed now, revoked date).
     pub(crate) fn attachment_status(&self, nip: &str) -> (bool, Option<DateTime<Utc>>) {

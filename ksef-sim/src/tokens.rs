@@ -53,7 +53,10 @@ impl TokenStore {
     }
     /// Finds a token by its full secret string.
     pub(crate) fn find_by_token(&self, token: &str) -> Option<KsefToken> {
-        lock(&self.tokens).values().find(|t| t.token == token).cloned()
+        lock(&self.tokens)
+            .values()
+            .find(|t| t.token == token)
+            .cloned()
     }
     pub(crate) fn touch(&self, reference: &str) {
         if let Some(t) = lock(&self.tokens).get_mut(reference) {
@@ -70,6 +73,10 @@ impl TokenStore {
         }
     }
     pub(crate) fn list(&self, pred: impl Fn(&KsefToken) -> bool) -> Vec<KsefToken> {
-        lock(&self.tokens).values().filter(|t| pred(t)).cloned().collect()
+        lock(&self.tokens)
+            .values()
+            .filter(|t| pred(t))
+            .cloned()
+            .collect()
     }
 }

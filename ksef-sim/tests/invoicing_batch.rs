@@ -305,7 +305,7 @@ async fn wrong_key_gives_415_and_bad_archive_gives_430() {
     assert_eq!(env.wait_session(&session).await["status"]["code"], 405);
 
     // Parts encrypted with another key: part decryption fails → 435.
-    let other = Keys::random();
+    let other = key_that_fails_padding(&k, &archive);
     let parts = encrypted_parts(&other, &archive, 1);
     let (session, reqs) = open_batch(&env, &open_body(&env, &k, &archive, &parts, None)).await;
     assert_eq!(upload(&env, &reqs[0], &parts[0]).await, 201);
@@ -348,7 +348,7 @@ async fn open_validation_and_stuck_processing() {
     env.sim.control().inject(
         "POST /sessions/batch/{referenceNumber}/close",
         Fault::StuckProcessing {
-            duration_ms: 400,
+            duration_ms: 2000,
             count: 1,
         },
     );
@@ -395,4 +395,70 @@ async fn attachments_need_the_taxpayer_option() {
     let (fin, list) = run_batch(&env, &[("a.xml".into(), with_attachment(&unique_number()))]).await;
     assert_eq!(fin["status"]["code"], 200, "{fin}");
     assert_eq!(list[0]["status"]["code"], 200);
+}
+
+#[tokio::test]
+async fn dropped_upload_can_be_resumed() {
+    let env = start(default_config()).await;
+    let k = Keys::random();
+    let archive = zip_of(&invoices(&env, 2));
+    let parts = encrypted_parts(&k, &archive, 1);
+    let (session, reqs) = open_batch(&env, &open_body(&env, &k, &archive, &parts, None)).await;
+    env.sim.control().inject(
+        "PUT /__presigned/batch-part",
+        Fault::DropConnection {
+            after_bytes: 100,
+            count: 1,
+        },
+    );
+    let mut b = env
+        .http
+        .put(reqs[0]["url"].as_str().unwrap())
+        .header("x-ms-blob-type", "BlockBlob");
+    b = b.body(parts[0].clone());
+    let outcome = b.send().await;
+    let failed = match outcome {
+        Err(_) => true,
+        Ok(r) => r.status() != 201 || r.bytes().await.is_err(),
+    };
+    assert!(failed, "the dropped upload must not succeed");
+    // Not stored: closing now reports the missing part; the upload can be repeated.
+    assert_eq!(
+        exception_code(close_batch(&env, &session).await).await,
+        21205
+    );
+    assert_eq!(upload(&env, &reqs[0], &parts[0]).await, 201);
+    assert_eq!(close_batch(&env, &session).await.status(), 204);
+    assert_eq!(env.wait_session(&session).await["status"]["code"], 200);
+}
+
+#[tokio::test]
+async fn oversized_invoice_fails_alone_with_its_real_hash() {
+    let env = start(default_config()).await;
+    let big = String::from_utf8(invoice_fa3(&env.nip, &unique_number()))
+        .unwrap()
+        .replace("<Fa>", &format!("<Fa><!--{}-->", "x".repeat(3_100_000)))
+        .into_bytes();
+    let small = invoice_fa3(&env.nip, &unique_number());
+    let (fin, list) = run_batch(
+        &env,
+        &[
+            ("big.xml".into(), big.clone()),
+            ("small.xml".into(), small.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(fin["status"]["code"], 200);
+    let b = list
+        .iter()
+        .find(|i| i["invoiceFileName"] == "big.xml")
+        .unwrap();
+    assert_eq!(b["status"]["code"], 450);
+    assert_eq!(b["invoiceHash"], sha_b64(&big));
+    let s = list
+        .iter()
+        .find(|i| i["invoiceFileName"] == "small.xml")
+        .unwrap();
+    assert_eq!(s["status"]["code"], 200);
+    assert_eq!(s["invoiceHash"], sha_b64(&small));
 }

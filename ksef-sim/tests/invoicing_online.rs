@@ -199,10 +199,9 @@ async fn wrong_hash_and_size_are_rejected() {
     assert_eq!(exception_code(env.post(&path, &body).await).await, 21402);
 
     // Encrypted with another key: decryption fails → invoice status 435.
-    let other = Keys::random();
+    let other = key_that_fails_padding(&k, &inv);
     let r = env.send(&session, &other, &inv).await;
     let st = env.wait_invoice(&session, &r).await;
-    // PKCS#7 on a wrong key fails with overwhelming probability; a lucky pad would fail the plaintext hash.
     assert_eq!(st["status"]["code"], 435, "{st}");
 
     // Unknown session → 21173.
@@ -386,4 +385,136 @@ async fn empty_session_is_cancelled_with_440() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn technical_correction_of_a_rejected_offline_invoice() {
+    let env = start(default_config()).await;
+    let k = Keys::random();
+    let session = env.open_online(&k).await;
+    let path = format!("/sessions/online/{session}/invoices");
+    let good = invoice_fa3(&env.nip, &unique_number());
+    let rejected = String::from_utf8(good.clone())
+        .unwrap()
+        .replace("</Faktura>", "")
+        .into_bytes();
+    let mut body = Env::send_body(&k, &rejected);
+    body["offlineMode"] = json!(true);
+    let r = env.post(&path, &body).await;
+    let inv: Value = r.json().await.unwrap();
+    let st = env
+        .wait_invoice(&session, inv["referenceNumber"].as_str().unwrap())
+        .await;
+    assert_eq!(st["status"]["code"], 450);
+    assert_eq!(st["invoicingMode"], "Offline");
+
+    // hashOfCorrectedInvoice needs offlineMode.
+    let mut body = Env::send_body(&k, &good);
+    body["hashOfCorrectedInvoice"] = json!(sha_b64(&rejected));
+    assert_eq!(exception_code(env.post(&path, &body).await).await, 21405);
+
+    body["offlineMode"] = json!(true);
+    let r = env.post(&path, &body).await;
+    assert_eq!(r.status(), 202);
+    let inv: Value = r.json().await.unwrap();
+    let st = env
+        .wait_invoice(&session, inv["referenceNumber"].as_str().unwrap())
+        .await;
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    let ksef = st["ksefNumber"].as_str().unwrap().to_string();
+
+    // A second correction of the same invoice → 21166.
+    assert_eq!(exception_code(env.post(&path, &body).await).await, 21166);
+    // Correcting an accepted invoice → 21167.
+    let mut body = Env::send_body(&k, &invoice_fa3(&env.nip, &unique_number()));
+    body["offlineMode"] = json!(true);
+    body["hashOfCorrectedInvoice"] = json!(sha_b64(&good));
+    assert_eq!(exception_code(env.post(&path, &body).await).await, 21167);
+
+    // Metadata carries the offline mode and the corrected hash.
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let r = env
+        .post(
+            "/invoices/query/metadata",
+            &json!({ "subjectType": "Subject1", "dateRange": { "dateType": "Invoicing", "from": from }, "ksefNumber": ksef }),
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["invoices"][0]["invoicingMode"], "Offline");
+    assert_eq!(
+        v["invoices"][0]["hashOfCorrectedInvoice"],
+        sha_b64(&rejected)
+    );
+}
+
+#[tokio::test]
+async fn async_failure_gives_550_for_one_invoice() {
+    let env = start(default_config()).await;
+    let k = Keys::random();
+    let session = env.open_online(&k).await;
+    env.sim.control().inject(
+        "POST /sessions/online/{referenceNumber}/invoices",
+        ksef_sim::Fault::AsyncFailure { count: 1 },
+    );
+    let inv = invoice_fa3(&env.nip, &unique_number());
+    let r = env.send(&session, &k, &inv).await;
+    assert_eq!(env.wait_invoice(&session, &r).await["status"]["code"], 550);
+    // Retrying the same invoice works (it was never registered).
+    let r = env.send(&session, &k, &inv).await;
+    assert_eq!(env.wait_invoice(&session, &r).await["status"]["code"], 200);
+}
+
+#[tokio::test]
+async fn session_upo_in_pages() {
+    let cfg = default_config();
+    let invoicing = cfg.invoicing.clone().with_upo_page_size(2);
+    let env = start(cfg.with_invoicing(invoicing)).await;
+    let k = Keys::random();
+    let session = env.open_online(&k).await;
+    let mut ksefs = Vec::new();
+    for _ in 0..3 {
+        let r = env
+            .send(&session, &k, &invoice_fa3(&env.nip, &unique_number()))
+            .await;
+        ksefs.push(
+            env.wait_invoice(&session, &r).await["ksefNumber"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    env.close_online(&session).await;
+    let fin = env.wait_session(&session).await;
+    let pages = fin["upo"]["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 2);
+    let mut seen = Vec::new();
+    for (i, p) in pages.iter().enumerate() {
+        let xml = reqwest::get(p["downloadUrl"].as_str().unwrap())
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_upo_valid(&xml);
+        let doc = roxmltree::Document::parse(std::str::from_utf8(&xml).unwrap()).unwrap();
+        let text = |name: &str| {
+            doc.descendants()
+                .find(|n| n.has_tag_name(name))
+                .and_then(|n| n.text())
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(text("Strona"), (i + 1).to_string());
+        assert_eq!(text("LiczbaStron"), "2");
+        assert_eq!(text("CalkowitaLiczbaDokumentow"), "3");
+        assert_eq!(text("ZakresDokumentowOd"), (i * 2 + 1).to_string());
+        seen.extend(
+            doc.descendants()
+                .filter(|n| n.has_tag_name("NumerKSeFDokumentu"))
+                .map(|n| n.text().unwrap().to_string()),
+        );
+    }
+    seen.sort();
+    ksefs.sort();
+    assert_eq!(seen, ksefs);
 }

@@ -298,6 +298,34 @@ async fn export_zip_in_parts_decrypts_and_unpacks() {
         .collect();
     assert_eq!(listed.len(), 6);
     assert!(listed.iter().all(|k| sent.contains_key(*k)));
+
+    // A download dropped mid-body fails; the same presigned URL works again.
+    env.sim.control().inject(
+        "GET /__presigned/export-part",
+        Fault::DropConnection {
+            after_bytes: 1000,
+            count: 1,
+        },
+    );
+    let url = package["parts"][0]["url"].as_str().unwrap();
+    let broken = match env.http.get(url).send().await {
+        Err(_) => true,
+        Ok(r) => r.bytes().await.is_err(),
+    };
+    assert!(broken, "the dropped download must fail");
+    let again = env
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        sha_b64(&again),
+        package["parts"][0]["encryptedPartHash"].as_str().unwrap()
+    );
 }
 
 #[tokio::test]
@@ -345,7 +373,7 @@ async fn export_targz_only_metadata_truncation_and_limits() {
     env.sim.control().inject(
         "POST /invoices/exports",
         Fault::StuckProcessing {
-            duration_ms: 300,
+            duration_ms: 2000,
             count: 1,
         },
     );
@@ -389,4 +417,69 @@ async fn export_targz_only_metadata_truncation_and_limits() {
         .unwrap()
         .to_string();
     assert_eq!(env.wait_export(&failed).await["status"]["code"], 550);
+}
+
+#[tokio::test]
+async fn third_subject_sees_the_invoice_as_subject3() {
+    let env = start(default_config()).await;
+    let third = random_nip();
+    let inv = String::from_utf8(invoice_fa3(&env.nip, &unique_number()))
+        .unwrap()
+        .replace(
+            "<Fa>",
+            &format!("<Podmiot3><DaneIdentyfikacyjne><NIP>{third}</NIP><Nazwa>Faktor</Nazwa></DaneIdentyfikacyjne><Rola>1</Rola></Podmiot3><Fa>"),
+        )
+        .into_bytes();
+    let k = Keys::random();
+    let session = env.open_online(&k).await;
+    let r = env.send(&session, &k, &inv).await;
+    let ksef = env.wait_invoice(&session, &r).await["ksefNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let token = env.sim.control().issue_test_access_token(&third);
+    let ask = |subject: &'static str| {
+        let (http, url, token) = (
+            env.http.clone(),
+            env.url("/invoices/query/metadata"),
+            token.clone(),
+        );
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({ "subjectType": subject, "dateRange": range("Invoicing") }))
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let v = ask("Subject3").await;
+    assert_eq!(ksefs(&v), vec![ksef.clone()]);
+    let ts = &v["invoices"][0]["thirdSubjects"][0];
+    assert_eq!(ts["identifier"]["type"], "Nip");
+    assert_eq!(ts["identifier"]["value"], third.as_str());
+    assert_eq!(ts["role"], 1);
+    assert!(ksefs(&ask("Subject1").await).is_empty());
+    let r = env
+        .http
+        .get(env.url(&format!("/invoices/ksef/{ksef}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), inv.as_slice());
+    // An unrelated context cannot download it.
+    let stranger = env.sim.control().issue_test_access_token(&random_nip());
+    let r = env
+        .http
+        .get(env.url(&format!("/invoices/ksef/{ksef}")))
+        .bearer_auth(stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exception_code(r).await, 21164);
 }

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(Path::to_path_buf).unwrap_or_else(|| manifest.to_path_buf())
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| manifest.to_path_buf())
 }
 
 /// `../shared` beside the workspace (reference data: official spec, XSDs, samples).

@@ -245,6 +245,9 @@ impl InternalId {
 
 /// Checks the EU VAT number part of NipVatUe against the official (VIES-based) pattern.
 fn vat_ue_ok(v: &str) -> bool {
+    if !v.is_ascii() {
+        return false;
+    }
     let (cc, r) = match (v.get(..2), v.get(2..)) {
         (Some(a), Some(b)) => (a, b),
         _ => return false,
@@ -381,6 +384,9 @@ string_id!(KsefNumber);
 impl KsefNumber {
     /// Parse and validate format and checksum.
     pub fn parse(s: &str) -> Result<Self> {
+        if !s.is_ascii() {
+            return Err(invalid("KSeF number", s, "must be ASCII"));
+        }
         let canon = match s.len() {
             35 => s.to_owned(),
             36 => {

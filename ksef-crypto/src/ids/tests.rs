@@ -166,3 +166,36 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn parsers_never_panic(s in "\\PC{0,40}") {
+        let _ = KsefNumber::parse(&s);
+        let _ = ReferenceNumber::parse_strict(&s);
+        let _ = Nip::parse(&s);
+        let _ = Pesel::parse(&s);
+        let _ = InternalId::parse(&s);
+        let _ = NipVatUe::parse(&s);
+        let _ = PeppolId::parse(&s);
+        let _ = CertificateSerial::parse(&s);
+    }
+
+    #[test]
+    fn parsers_never_panic_on_near_misses(
+        prefix in "[0-9]{10}-[A-Z]{2}",
+        tail in "[\\x{e9}\\x{17c}0-9A-F-]{0,26}",
+    ) {
+        let s = format!("{prefix}{tail}");
+        let _ = KsefNumber::parse(&s);
+        let _ = NipVatUe::parse(&s);
+        let _ = InternalId::parse(&s);
+        let _ = ReferenceNumber::parse(&s);
+    }
+}
+
+#[test]
+fn non_ascii_inputs_are_rejected_not_panicking() {
+    assert!(NipVatUe::parse("5265877635-ATé1234567").is_err());
+    assert!(KsefNumber::parse("5265877635-20250826-0100001AF62é-A").is_err());
+    assert!(KsefNumber::parse("5265877635-20250826-0100001AF6é-AF").is_err());
+}

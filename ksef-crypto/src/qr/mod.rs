@@ -61,6 +61,22 @@ pub fn kod1_url(
     )
 }
 
+/// KOD I from pre-flight facts (seller NIP, `P_1`, hash of the exact bytes).
+pub fn kod1_url_for_invoice(
+    env: &QrEnvironment,
+    facts: &crate::invoice::InvoiceFacts,
+) -> Result<String> {
+    let nip = facts
+        .seller_nip
+        .as_deref()
+        .ok_or_else(|| CryptoError::QrUrl("invoice has no seller NIP".into()))
+        .and_then(Nip::parse_pattern_only)?;
+    let date = facts
+        .issue_date
+        .ok_or_else(|| CryptoError::QrUrl("invoice has no issue date (P_1)".into()))?;
+    Ok(kod1_url(env, &nip, date, &facts.sha256))
+}
+
 /// ECDSA signature encoding in KOD II.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -144,10 +160,18 @@ fn code(data: &str) -> Result<QrCode> {
 }
 
 const QUIET: usize = 4;
+/// Longest label accepted by the renderers (a KSeF number has 35–36 characters).
+pub const MAX_LABEL: usize = 64;
 
 /// Render `data` as a PNG (8-bit grayscale) with `label` under the code. `module_px` is the size of
-/// one module in pixels (≥ 1; 4–8 is typical for print).
+/// one module in pixels (clamped to 1–64; 4–8 is typical for print). Labels are limited to
+/// [`MAX_LABEL`] characters.
 pub fn render_png(data: &str, label: &str, module_px: u32) -> Result<Vec<u8>> {
+    if label.chars().count() > MAX_LABEL {
+        return Err(CryptoError::QrRender(format!(
+            "label longer than {MAX_LABEL} characters"
+        )));
+    }
     let qr = code(data)?;
     let m = module_px.clamp(1, 64) as usize;
     let w = qr.width();
@@ -196,6 +220,11 @@ pub fn render_png(data: &str, label: &str, module_px: u32) -> Result<Vec<u8>> {
 
 /// Render `data` as an SVG with `label` as text under the code (module = 1 user unit).
 pub fn render_svg(data: &str, label: &str) -> Result<String> {
+    if label.chars().count() > MAX_LABEL {
+        return Err(CryptoError::QrRender(format!(
+            "label longer than {MAX_LABEL} characters"
+        )));
+    }
     let qr = code(data)?;
     let w = qr.width();
     let colors = qr.to_colors();

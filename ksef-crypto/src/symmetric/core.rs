@@ -106,9 +106,11 @@ impl Core {
     /// Feed input; append produced output to `out`.
     pub(crate) fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CryptoError> {
         if self.finished {
-            return Err(CryptoError::EncryptStream(std::io::Error::other(
-                "stream already finished",
-            )));
+            let e = std::io::Error::other("stream already finished");
+            return Err(match self.direction() {
+                Direction::Encrypt => CryptoError::EncryptStream(e),
+                Direction::Decrypt => CryptoError::DecryptStream(e),
+            });
         }
         self.in_size += input.len() as u64;
         if let Some((hin, _)) = self.hashers.as_mut() {
@@ -189,6 +191,7 @@ impl Core {
         Ok(())
     }
 
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn is_finished(&self) -> bool {
         self.finished
     }

@@ -30,8 +30,6 @@ pub(crate) struct AuthContext {
     pub auth_method: String,
     /// Reference number of the authentication operation.
     pub auth_reference: String,
-    /// Client IP of this request.
-    pub client_ip: IpAddr,
 }
 
 impl AuthContext {
@@ -42,7 +40,10 @@ impl AuthContext {
 
     /// Whether the context holds any of `perms` (true when `perms` is empty).
     pub fn has_any(&self, perms: &[&str]) -> bool {
-        perms.is_empty() || perms.iter().any(|p| self.permissions.iter().any(|h| h == p))
+        perms.is_empty()
+            || perms
+                .iter()
+                .any(|p| self.permissions.iter().any(|h| h == p))
     }
 
     /// 403 missing-permissions unless the context holds one of `perms`.
@@ -74,7 +75,9 @@ pub(crate) fn bearer_claims(
         .headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::unauthorized("Brak tokena uwierzytelniającego (Authorization: Bearer)."))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized("Brak tokena uwierzytelniającego (Authorization: Bearer).")
+        })?;
     let token = header
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
@@ -116,7 +119,9 @@ impl FromRequestParts<AppState> for AuthContext {
             .operation(&claims.reference)
             .ok_or_else(|| ApiError::unauthorized("Nieznana sesja uwierzytelnienia."))?;
         if op.revoked_access {
-            return Err(ApiError::unauthorized("Sesja uwierzytelnienia została unieważniona."));
+            return Err(ApiError::unauthorized(
+                "Sesja uwierzytelnienia została unieważniona.",
+            ));
         }
         if !op.ip_allowed(ip) {
             return Err(ApiError::forbidden(
@@ -133,7 +138,6 @@ impl FromRequestParts<AppState> for AuthContext {
             permissions: op.permissions,
             auth_method: op.method,
             auth_reference: op.reference,
-            client_ip: ip,
         })
     }
 }

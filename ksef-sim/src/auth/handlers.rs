@@ -61,7 +61,6 @@ async fn challenge(State(state): State<AppState>, parts: Parts) -> Json<Value> {
         challenge.clone(),
         ChallengeRecord {
             timestamp: now,
-            client_ip: ip,
             used: false,
         },
     );
@@ -74,25 +73,38 @@ async fn challenge(State(state): State<AppState>, parts: Parts) -> Json<Value> {
 }
 
 fn bad_challenge(detail: impl Into<String>) -> ApiError {
-    ApiError::bad_request(21111, "Nieprawidłowe wyzwanie autoryzacyjne.", [detail.into()])
+    ApiError::bad_request(
+        21111,
+        "Nieprawidłowe wyzwanie autoryzacyjne.",
+        [detail.into()],
+    )
 }
 
 /// Checks that a challenge exists, is unused and not expired; marks it used.
-pub(crate) fn take_challenge(state: &AppState, challenge: &str) -> Result<ChallengeRecord, ApiError> {
+pub(crate) fn take_challenge(
+    state: &AppState,
+    challenge: &str,
+) -> Result<ChallengeRecord, ApiError> {
     if !ids::is_reference_number(challenge, Some("CR")) {
-        return Err(bad_challenge(format!("Challenge '{challenge}' has an invalid format.")));
+        return Err(bad_challenge(format!(
+            "Challenge '{challenge}' has an invalid format."
+        )));
     }
     let rec = state
         .auth
         .challenge(challenge)
         .ok_or_else(|| bad_challenge(format!("Challenge '{challenge}' is unknown.")))?;
     if rec.used {
-        return Err(bad_challenge(format!("Challenge '{challenge}' was already used.")));
+        return Err(bad_challenge(format!(
+            "Challenge '{challenge}' was already used."
+        )));
     }
     let validity = chrono::Duration::from_std(state.config.challenge_validity)
         .unwrap_or(chrono::Duration::minutes(10));
     if Utc::now() > rec.timestamp + validity {
-        return Err(bad_challenge(format!("Challenge '{challenge}' has expired.")));
+        return Err(bad_challenge(format!(
+            "Challenge '{challenge}' has expired."
+        )));
     }
     state.auth.mark_challenge_used(challenge);
     Ok(rec)
@@ -227,7 +239,10 @@ pub(crate) fn resolve_permissions(
             .iter()
             .any(|(_, p)| p.is_deceased)
     {
-        return Outcome::fail(470, "Próba wykorzystania metod autoryzacyjnych osoby zmarłej.");
+        return Outcome::fail(
+            470,
+            "Próba wykorzystania metod autoryzacyjnych osoby zmarłej.",
+        );
     }
     let mut perms: Vec<String> = Vec::new();
     if let Some(nip) = &ctx_nip
@@ -252,7 +267,10 @@ pub(crate) fn resolve_permissions(
         }
     }
     let grant_ctx = ctx_nip.clone().unwrap_or_else(|| context_value.to_string());
-    for p in state.testdata.granted(&grant_ctx, subject_type, subject_value) {
+    for p in state
+        .testdata
+        .granted(&grant_ctx, subject_type, subject_value)
+    {
         if !perms.contains(&p) {
             perms.push(p);
         }
@@ -286,11 +304,17 @@ pub(crate) fn start_operation(state: &AppState, op_key: &str, new: NewOperation)
         delay += extra;
     }
     if outcome.code == 200 && state.faults.take_async_failure(op_key) {
-        outcome = Outcome::fail(550, "Operacja została anulowana przez system (wstrzyknięty błąd).");
+        outcome = Outcome::fail(
+            550,
+            "Operacja została anulowana przez system (wstrzyknięty błąd).",
+        );
     }
     let ctx_key = format!("{}:{}", new.context_type, new.context_value);
     if outcome.code == 200 && state.testdata.is_blocked(&ctx_key) {
-        outcome = Outcome::fail(480, "Uwierzytelnianie w tym kontekście zostało zablokowane.");
+        outcome = Outcome::fail(
+            480,
+            "Uwierzytelnianie w tym kontekście zostało zablokowane.",
+        );
     }
     let lifetime = chrono::Duration::from_std(state.config.authentication_token_lifetime)
         .unwrap_or(chrono::Duration::minutes(10));
@@ -348,7 +372,9 @@ async fn ksef_token(
     if let Some(id) = &req.public_key_id
         && id.len() != 44
     {
-        return Err(ApiError::validation("publicKeyId must be 44 characters (Base64 of SHA-256)."));
+        return Err(ApiError::validation(
+            "publicKeyId must be 44 characters (Base64 of SHA-256).",
+        ));
     }
     let ciphertext = STANDARD
         .decode(req.encrypted_token.trim())
@@ -363,10 +389,11 @@ async fn ksef_token(
     .map_err(ApiError::validation)?;
     let rec = take_challenge(&state, &req.challenge)?;
     // 21470 for an unknown/withdrawn key is synchronous.
-    let plaintext =
-        state
-            .keys
-            .oaep_decrypt(KeyUsage::KsefTokenEncryption, req.public_key_id.as_deref(), &ciphertext)?;
+    let plaintext = state.keys.oaep_decrypt(
+        KeyUsage::KsefTokenEncryption,
+        req.public_key_id.as_deref(),
+        &ciphertext,
+    )?;
     let mut token_ref = None;
     let (outcome, subject) = match plaintext.as_deref().map(std::str::from_utf8) {
         None | Some(Err(_)) => (
@@ -446,7 +473,10 @@ async fn xades_signature(
                 context_value: verified.context_value,
                 subject_type: verified.subject_type,
                 subject_value: verified.subject_value,
-                outcome: Outcome::fail(460, "Nie można zbudować ścieżki certyfikacji (certyfikat samopodpisany)."),
+                outcome: Outcome::fail(
+                    460,
+                    "Nie można zbudować ścieżki certyfikacji (certyfikat samopodpisany).",
+                ),
                 allowed_ips: verified.allowed_ips,
                 ksef_token_reference: None,
             },
@@ -503,7 +533,11 @@ fn status_json(op: &AuthOperation) -> Value {
     } else if code == 100 {
         (100, "Uwierzytelnianie w toku".to_string(), Vec::new())
     } else {
-        (code, op.status_description.clone(), op.status_details.clone())
+        (
+            code,
+            op.status_description.clone(),
+            op.status_details.clone(),
+        )
     };
     let mut status = json!({ "code": code, "description": description });
     if !details.is_empty()
@@ -562,7 +596,12 @@ async fn status(
     Ok(Json(operation_json(&op)))
 }
 
-fn issue(state: &AppState, op: &AuthOperation, kind: TokenKind, valid_until: DateTime<Utc>) -> (String, String) {
+fn issue(
+    state: &AppState,
+    op: &AuthOperation,
+    kind: TokenKind,
+    valid_until: DateTime<Utc>,
+) -> (String, String) {
     let jti = uuid::Uuid::new_v4().to_string();
     let claims = Claims {
         typ: kind,
@@ -658,31 +697,55 @@ async fn refresh(State(state): State<AppState>, parts: Parts) -> Result<Json<Val
     let now = Utc::now();
     let access_until = now + lifetime(state.config.access_token_lifetime);
     let (access, _) = issue(&state, &op, TokenKind::Access, access_until);
-    state.auth.update(&op.reference, |o| o.last_refresh = Some(now));
+    state
+        .auth
+        .update(&op.reference, |o| o.last_refresh = Some(now));
     Ok(Json(json!({
         "accessToken": { "token": access, "validUntil": rfc3339(access_until) },
     })))
 }
 
-fn page_size(headers: &HeaderMap, query: Option<u32>, min: u32, max: u32, default: u32) -> Result<(usize, usize), ApiError> {
+fn page_size(
+    headers: &HeaderMap,
+    query: Option<u32>,
+    min: u32,
+    max: u32,
+    default: u32,
+) -> Result<(usize, usize), ApiError> {
     let size = query.unwrap_or(default);
     if size < min || size > max {
-        return Err(ApiError::validation(format!("pageSize must be between {min} and {max}.")));
+        return Err(ApiError::validation(format!(
+            "pageSize must be between {min} and {max}."
+        )));
     }
-    let offset = match headers.get("x-continuation-token").and_then(|v| v.to_str().ok()) {
+    let offset = match headers
+        .get("x-continuation-token")
+        .and_then(|v| v.to_str().ok())
+    {
         None | Some("") => 0,
         Some(t) => t
             .strip_prefix("sim-")
             .and_then(|n| n.parse::<usize>().ok())
             .ok_or_else(|| {
-                ApiError::bad_request(21418, "Przekazany token kontynuacji ma nieprawidłowy format.", Vec::<String>::new())
+                ApiError::bad_request(
+                    21418,
+                    "Przekazany token kontynuacji ma nieprawidłowy format.",
+                    Vec::<String>::new(),
+                )
             })?,
     };
     Ok((size as usize, offset))
 }
 
 /// Slices one page and returns the continuation token of the next.
-pub(crate) fn paginate<T: Clone>(items: &[T], headers: &HeaderMap, query: Option<u32>, min: u32, max: u32, default: u32) -> Result<(Vec<T>, Option<String>), ApiError> {
+pub(crate) fn paginate<T: Clone>(
+    items: &[T],
+    headers: &HeaderMap,
+    query: Option<u32>,
+    min: u32,
+    max: u32,
+    default: u32,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
     let (size, offset) = page_size(headers, query, min, max, default)?;
     let page: Vec<T> = items.iter().skip(offset).take(size).cloned().collect();
     let next = (offset + size < items.len()).then(|| format!("sim-{}", offset + size));
@@ -707,7 +770,7 @@ async fn list_sessions(
             && o.redeemed
             && !o.revoked_refresh
     });
-    ops.sort_by(|a, b| b.start.cmp(&a.start));
+    ops.sort_by_key(|o| std::cmp::Reverse(o.start));
     let (page, next) = paginate(&ops, &headers, q.page_size, 10, 100, 10)?;
     let items: Vec<Value> = page
         .iter()
@@ -747,7 +810,9 @@ async fn revoke_session(
     Path(reference): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if !ids::is_reference_number(&reference, None) {
-        return Err(ApiError::validation(format!("Invalid reference number '{reference}'.")));
+        return Err(ApiError::validation(format!(
+            "Invalid reference number '{reference}'."
+        )));
     }
     let op = state
         .auth

@@ -19,7 +19,6 @@ use crate::sync::lock;
 #[derive(Debug, Clone)]
 pub(crate) struct ChallengeRecord {
     pub timestamp: DateTime<Utc>,
-    pub client_ip: IpAddr,
     pub used: bool,
 }
 
@@ -123,7 +122,9 @@ impl AuthStore {
     }
 
     pub(crate) fn insert(&self, op: AuthOperation) {
-        lock(&self.inner).operations.insert(op.reference.clone(), op);
+        lock(&self.inner)
+            .operations
+            .insert(op.reference.clone(), op);
     }
 
     /// A copy of one operation.

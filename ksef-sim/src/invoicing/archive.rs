@@ -8,6 +8,8 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
+use sha2::{Digest, Sha256};
+
 /// Archive formats (`CompressionType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Compression {
@@ -43,8 +45,10 @@ pub(crate) struct Entry {
     pub(crate) name: String,
     /// Its bytes, or `None` when it exceeded the limit (then `size` is at least `limit + 1`).
     pub(crate) bytes: Option<Vec<u8>>,
-    /// Its size as read (capped at `limit + 1`).
+    /// Its full size.
     pub(crate) size: u64,
+    /// SHA-256 of all its bytes (also of an oversized entry, read through).
+    pub(crate) sha256: [u8; 32],
 }
 
 /// Archive could not be read.
@@ -61,23 +65,44 @@ pub(crate) enum ArchiveError {
     Io(#[from] std::io::Error),
 }
 
+/// A `Write` that only hashes.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn read_limited(r: &mut dyn Read, limit: u64, name: String) -> Result<Entry, ArchiveError> {
     let mut buf = Vec::new();
     let read = r
         .take(limit + 1)
         .read_to_end(&mut buf)
         .map_err(|e| ArchiveError::Corrupt(format!("{name}: {e}")))? as u64;
+    let mut hasher = Sha256::new();
+    hasher.update(&buf);
     if read > limit {
+        // Hash the rest without keeping it.
+        let mut sink = HashWriter(&mut hasher);
+        let rest = std::io::copy(r, &mut sink)
+            .map_err(|e| ArchiveError::Corrupt(format!("{name}: {e}")))?;
         return Ok(Entry {
             name,
             bytes: None,
-            size: read,
+            size: read + rest,
+            sha256: hasher.finalize().into(),
         });
     }
     Ok(Entry {
         name,
         bytes: Some(buf),
         size: read,
+        sha256: hasher.finalize().into(),
     })
 }
 
@@ -239,7 +264,9 @@ mod tests {
         assert_eq!(got[0].name, "one.xml");
         assert_eq!(got[0].bytes.as_deref(), Some(&b"<a/>"[..]));
         assert_eq!(got[1].bytes, None);
-        assert_eq!(got[1].size, 51);
+        assert_eq!(got[1].size, 100);
+        assert_eq!(got[1].sha256, <[u8; 32]>::from(Sha256::digest([b'x'; 100])));
+        assert_eq!(got[0].sha256, <[u8; 32]>::from(Sha256::digest(b"<a/>")));
         assert_eq!(got[2].bytes.as_deref(), Some(&b"{}"[..]));
         assert!(matches!(
             unpack(&p, c, 50, 2, |_| panic!(

@@ -543,42 +543,29 @@ fn process(state: &AppState, reference: &str) -> Status {
             let received = Utc::now();
             let invoice_reference = reference_number(RefKind::Invoice, received.date_naive());
             let ready_at = Instant::now() + state.invoicing.config.processing_delay;
-            let (hash, decided) = match &entry.bytes {
-                Some(bytes) => (
-                    b64(&Sha256::digest(bytes)),
-                    decide(
-                        state,
-                        reference,
-                        form,
-                        bytes,
-                        attachments,
-                        offline,
-                        None,
-                        received,
-                        ready_at,
-                    ),
+            let hash = b64(&entry.sha256);
+            let decided = match &entry.bytes {
+                Some(bytes) => decide(
+                    state,
+                    reference,
+                    form,
+                    bytes,
+                    attachments,
+                    offline,
+                    None,
+                    received,
+                    ready_at,
                 ),
-                None => (
-                    String::new(),
-                    super::online::Decided {
-                        final_status: Status::new(
-                            450,
-                            "Błąd weryfikacji semantyki dokumentu faktury",
-                        )
+                None => super::online::Decided {
+                    final_status: Status::new(450, "Błąd weryfikacji semantyki dokumentu faktury")
                         .with_detail(format!(
                             "Plik {} przekracza dopuszczalny rozmiar ({} B).",
                             entry.name, entry.size
                         )),
-                        ksef_number: None,
-                        invoice_number: None,
-                        dates: None,
-                    },
-                ),
-            };
-            let hash = if hash.is_empty() {
-                b64(&Sha256::digest(entry.name.as_bytes()))
-            } else {
-                hash
+                    ksef_number: None,
+                    invoice_number: None,
+                    dates: None,
+                },
             };
             state.invoicing.with(|s| {
                 if let Some(sess) = s.sessions.get_mut(reference) {

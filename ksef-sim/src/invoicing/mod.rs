@@ -60,6 +60,8 @@ pub struct InvoicingConfig {
     pub export_part_size: u64,
     /// Concurrent exports per context (real: 10).
     pub max_concurrent_exports: usize,
+    /// Documents per session UPO page (real and maximum: 10 000).
+    pub upo_page_size: usize,
     /// Whether invoices with attachments (`Zalacznik`) are accepted in batch sessions
     /// of every taxpayer. Default `false`: as on TEST, only taxpayers enabled through
     /// `/testdata/attachment` may send them (online sessions never accept them).
@@ -78,6 +80,7 @@ impl Default for InvoicingConfig {
             export_max_invoices: 10_000,
             export_part_size: 50_000_000,
             max_concurrent_exports: 10,
+            upo_page_size: 10_000,
             attachments_allowed: false,
         }
     }
@@ -130,6 +133,12 @@ impl InvoicingConfig {
     #[must_use]
     pub fn with_max_invoices_per_session(mut self, n: usize) -> Self {
         self.max_invoices_per_session = n;
+        self
+    }
+    /// Sets the number of documents per session UPO page (1..=10 000).
+    #[must_use]
+    pub fn with_upo_page_size(mut self, n: usize) -> Self {
+        self.upo_page_size = n;
         self
     }
     /// Allows or forbids attachments in batch sessions.

@@ -166,6 +166,11 @@ pub(crate) fn new_session(
         invoices: Vec::new(),
         offline_mode,
         upo_pages: Vec::new(),
+        upo_page_size: state
+            .invoicing
+            .config
+            .upo_page_size
+            .clamp(1, super::upo::MAX_DOCUMENTS_PER_PAGE),
         batch: None,
     }
 }
@@ -216,7 +221,7 @@ pub(crate) fn decide(
     received: chrono::DateTime<Utc>,
     ready_at: Instant,
 ) -> Decided {
-    let today = received.date_naive();
+    let today = super::util::warsaw_date(&received);
     let facts = match check_invoice(bytes, form, attachments_allowed, today) {
         Ok(f) => f,
         Err(e) => {
@@ -359,6 +364,9 @@ pub(crate) async fn send(
             "hashOfCorrectedInvoice requires offlineMode = true.",
         ));
     }
+    if let Some(corrected) = &req.hash_of_corrected_invoice {
+        technical_correction_allowed(&state, &ctx.context_key(), corrected)?;
+    }
     let received = Utc::now();
     let invoice_reference = reference_number(RefKind::Invoice, received.date_naive());
     let mut ready_at = Instant::now() + state.invoicing.config.processing_delay;
@@ -433,6 +441,43 @@ pub(crate) async fn send(
     ))
 }
 
+/// Technical correction rules: the corrected invoice must not have been
+/// accepted (21167) and must not already have an accepted correction (21166).
+fn technical_correction_allowed(
+    state: &AppState,
+    context_key: &str,
+    corrected: &str,
+) -> Result<(), ApiError> {
+    let now = Instant::now();
+    state.invoicing.with(|s| {
+        let originals = s
+            .sessions
+            .values()
+            .filter(|x| x.context_key == context_key)
+            .flat_map(|x| x.invoices.iter())
+            .filter(|i| i.invoice_hash == corrected);
+        if originals.clone().any(|i| i.accepted()) {
+            return Err(ApiError::bad_request(
+                21167,
+                "Status faktury nie pozwala na korektę techniczną.",
+                ["Nie można wysłać korekty technicznej do prawidłowo przetworzonej faktury."],
+            ));
+        }
+        let already = s
+            .invoices
+            .values()
+            .any(|i| i.hash_of_corrected.as_deref() == Some(corrected) && now >= i.ready_at);
+        if already {
+            return Err(ApiError::bad_request(
+                21166,
+                "Korekta techniczna niedostępna.",
+                ["Faktura posiada już przetworzoną prawidłowo korektę techniczną."],
+            ));
+        }
+        Ok(())
+    })
+}
+
 /// Final status of a closed session from its invoices.
 pub(crate) fn final_status_for(invoices: &[SessionInvoice]) -> Status {
     if invoices.is_empty() {
@@ -444,10 +489,10 @@ pub(crate) fn final_status_for(invoices: &[SessionInvoice]) -> Status {
     }
 }
 
-/// Assigns UPO page references (10 000 documents a page).
+/// Assigns UPO page references (`upo_page_size` documents a page, 10 000 by default).
 pub(crate) fn assign_upo_pages(sess: &mut Session) {
     let accepted = sess.invoices.iter().filter(|i| i.accepted()).count();
-    let pages = accepted.div_ceil(super::upo::MAX_DOCUMENTS_PER_PAGE);
+    let pages = accepted.div_ceil(sess.upo_page_size.max(1));
     let today = Utc::now().date_naive();
     sess.upo_pages = (0..pages)
         .map(|_| reference_number(RefKind::Upo, today))

@@ -158,6 +158,8 @@ impl Filters {
         match self.wire.subject_type.as_str() {
             "Subject1" => i.facts.seller_nip == nip,
             "Subject2" => matches!(&i.facts.buyer_id, BuyerId::Nip(b) if b == nip),
+            "Subject3" => is_third_subject(i, nip),
+            "SubjectAuthorized" => i.facts.authorized.as_ref().is_some_and(|a| a.0 == nip),
             _ => false,
         }
     }
@@ -268,6 +270,18 @@ impl Filters {
     }
 }
 
+/// Whether `nip` is a third subject (Podmiot3) of the invoice (by NIP or internal id).
+fn is_third_subject(i: &StoredInvoice, nip: &str) -> bool {
+    i.facts
+        .third_subjects
+        .iter()
+        .any(|t| match (t.id_type, &t.id_value) {
+            ("Nip", Some(v)) => v == nip,
+            ("InternalId", Some(v)) => v.split('-').next() == Some(nip),
+            _ => false,
+        })
+}
+
 /// `GET /invoices/ksef/{ksefNumber}`.
 pub(crate) async fn download(
     State(state): State<AppState>,
@@ -293,7 +307,10 @@ pub(crate) async fn download(
     let found = state.invoicing.with(|s| {
         s.invoices.get(&ksef).map(|i| {
             let mine = ctx.nip.as_deref().is_some_and(|n| {
-                i.facts.seller_nip == n || matches!(&i.facts.buyer_id, BuyerId::Nip(b) if b == n)
+                i.facts.seller_nip == n
+                    || matches!(&i.facts.buyer_id, BuyerId::Nip(b) if b == n)
+                    || is_third_subject(i, n)
+                    || i.facts.authorized.as_ref().is_some_and(|a| a.0 == n)
             });
             (mine, now >= i.ready_at, i.path.clone())
         })

@@ -149,6 +149,66 @@ pub(crate) struct InvoiceFacts {
     pub(crate) gross: f64,
     /// Whether the invoice carries an attachment (`Zalacznik`).
     pub(crate) has_attachment: bool,
+    /// Third subjects (Podmiot3).
+    pub(crate) third_subjects: Vec<ThirdSubject>,
+    /// Authorised subject (PodmiotUpowazniony): NIP, name, role.
+    pub(crate) authorized: Option<(String, Option<String>, i32)>,
+}
+
+/// A third subject (Podmiot3) of an invoice.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ThirdSubject {
+    /// `ThirdSubjectIdentifierType`: Nip, InternalId, VatUe, Other, None.
+    pub(crate) id_type: &'static str,
+    /// Identifier value (absent for `None`).
+    pub(crate) id_value: Option<String>,
+    /// Name, if present.
+    pub(crate) name: Option<String>,
+    /// Role (`Rola`; 0 for `RolaInna`).
+    pub(crate) role: i32,
+}
+
+fn third_subjects(root: Node<'_, '_>) -> Vec<ThirdSubject> {
+    root.children()
+        .filter(|n| n.is_element() && n.tag_name().name() == "Podmiot3")
+        .map(|p| {
+            let d = child(p, "DaneIdentyfikacyjne");
+            let get = |name: &str| d.and_then(|d| text_at(d, &[name]));
+            let (id_type, id_value) = if let Some(v) = get("NIP") {
+                ("Nip", Some(v))
+            } else if let Some(v) = get("IDWew") {
+                ("InternalId", Some(v))
+            } else if let Some(v) = get("NrVatUE") {
+                (
+                    "VatUe",
+                    Some(format!("{}{v}", get("KodUE").unwrap_or_default())),
+                )
+            } else if let Some(v) = get("NrID") {
+                ("Other", Some(v))
+            } else {
+                ("None", None)
+            };
+            let role = text_at(p, &["Rola"])
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0);
+            ThirdSubject {
+                id_type,
+                id_value,
+                name: get("Nazwa"),
+                role,
+            }
+        })
+        .collect()
+}
+
+fn authorized_subject(root: Node<'_, '_>) -> Option<(String, Option<String>, i32)> {
+    let p = child(root, "PodmiotUpowazniony")?;
+    let nip = text_at(p, &["DaneIdentyfikacyjne", "NIP"])?;
+    let name = text_at(p, &["DaneIdentyfikacyjne", "Nazwa"]);
+    let role = text_at(p, &["RolaPU"])
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
+    Some((nip, name, role))
 }
 
 impl InvoiceFacts {
@@ -454,6 +514,8 @@ fn extract_fa(root: Node<'_, '_>, form: FormKind) -> Result<InvoiceFacts, RuleEr
             vat: number_at(fa, &["P_11_2"]),
             gross: number_at(fa, &["P_12_1"]),
             has_attachment,
+            third_subjects: third_subjects(root),
+            authorized: authorized_subject(root),
         });
     }
     let fa = child(root, "Fa").ok_or(RuleError::MissingField("Fa"))?;
@@ -489,6 +551,8 @@ fn extract_fa(root: Node<'_, '_>, form: FormKind) -> Result<InvoiceFacts, RuleEr
         vat,
         gross: number_at(fa, &["P_15"]),
         has_attachment,
+        third_subjects: third_subjects(root),
+        authorized: authorized_subject(root),
     })
 }
 
@@ -550,6 +614,8 @@ fn extract_pef(root: Node<'_, '_>, form: FormKind) -> Result<InvoiceFacts, RuleE
         vat,
         gross: number_at(root, &["LegalMonetaryTotal", "TaxInclusiveAmount"]),
         has_attachment: false,
+        third_subjects: Vec::new(),
+        authorized: None,
     })
 }
 
@@ -609,6 +675,56 @@ mod tests {
             check_invoice(x.as_bytes(), FormKind::Fa2, false, today()),
             Err(RuleError::WrongRoot { .. })
         ));
+    }
+
+    fn sample(name: &str) -> Option<String> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/ksef-samples/");
+        std::fs::read_to_string(format!("{dir}{name}"))
+            .ok()
+            .map(|t| {
+                t.replace("#nip#", "5265877635")
+                    .replace("#supplier_nip#", "5265877635")
+                    .replace("#buyer_nip#", "3861610227")
+                    .replace("#invoicing_date#", "2026-01-05")
+                    .replace("#issue_date#", "2026-01-05")
+                    .replace("#due_date#", "2026-02-05")
+                    .replace("#invoice_number#", "77")
+                    .replace("#iban#", "PL61109010140000071219812874")
+                    .replace("#buyer_reference#", "REF")
+                    .replace("#compliant#", "")
+            })
+    }
+
+    #[test]
+    fn official_fa2_fa_rr_and_pef_templates_pass() {
+        let cases = [
+            ("invoice-template.xml", FormKind::Fa2, "Vat"),
+            ("invoice-template-fa-rr-1.xml", FormKind::FaRr1, "VatRr"),
+            ("invoice_template_pef.xml", FormKind::Pef3, "VatPef"),
+        ];
+        let today = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        for (file, form, kind) in cases {
+            let Some(x) = sample(file) else { continue };
+            let f = check_invoice(x.as_bytes(), form, false, today)
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(f.seller_nip, "5265877635", "{file}");
+            assert_eq!(f.invoice_type, kind, "{file}");
+            assert!(
+                f.invoice_number.contains("77"),
+                "{file}: {}",
+                f.invoice_number
+            );
+            // Any other form is refused.
+            let other = if form == FormKind::Fa3 {
+                FormKind::Fa2
+            } else {
+                FormKind::Fa3
+            };
+            assert!(
+                check_invoice(x.as_bytes(), other, false, today).is_err(),
+                "{file}"
+            );
+        }
     }
 
     #[test]
@@ -712,6 +828,27 @@ mod tests {
             check_invoice(dtd.as_bytes(), FormKind::Fa3, false, today()),
             Err(RuleError::NotWellFormed(_))
         ));
+    }
+
+    #[test]
+    fn third_and_authorized_subjects() {
+        let x = fa3("5265877635", "2026-01-05", "A").replace(
+            "<Fa>",
+            "<Podmiot3><DaneIdentyfikacyjne><NIP>1111111111</NIP><Nazwa>Faktor</Nazwa></DaneIdentyfikacyjne><Rola>1</Rola></Podmiot3>\
+             <Podmiot3><DaneIdentyfikacyjne><IDWew>2222222222-00001</IDWew></DaneIdentyfikacyjne><RolaInna>1</RolaInna><OpisRoli>x</OpisRoli></Podmiot3>\
+             <PodmiotUpowazniony><DaneIdentyfikacyjne><NIP>3333333333</NIP><Nazwa>Komornik</Nazwa></DaneIdentyfikacyjne><RolaPU>2</RolaPU></PodmiotUpowazniony><Fa>",
+        );
+        let f = check_invoice(x.as_bytes(), FormKind::Fa3, false, today()).unwrap();
+        assert_eq!(f.third_subjects.len(), 2);
+        assert_eq!(f.third_subjects[0].id_type, "Nip");
+        assert_eq!(f.third_subjects[0].id_value.as_deref(), Some("1111111111"));
+        assert_eq!(f.third_subjects[0].role, 1);
+        assert_eq!(f.third_subjects[1].id_type, "InternalId");
+        assert_eq!(f.third_subjects[1].role, 0);
+        assert_eq!(
+            f.authorized,
+            Some(("3333333333".into(), Some("Komornik".into()), 2))
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::store::{Session, SessionKind, Store};
-use super::upo::{MAX_DOCUMENTS_PER_PAGE, UpoPage, render};
+use super::upo::{UpoPage, render};
 use super::util::{
     continuation_offset, continuation_token, json as json_response, no_session, page_size, require,
     ts, xml_with_hash,
@@ -396,12 +396,9 @@ fn render_session_upo(s: &Store, sess: &Session, page_ref: &str) -> Result<Vec<u
         .ok_or_else(|| upo_not_available("sesji"))?;
     let docs = sess.upo_documents(&s.invoices);
     let total = docs.len();
-    let start = idx * MAX_DOCUMENTS_PER_PAGE;
-    let chunk: Vec<_> = docs
-        .iter()
-        .skip(start)
-        .take(MAX_DOCUMENTS_PER_PAGE)
-        .collect();
+    let per_page = sess.upo_page_size.max(1);
+    let start = idx * per_page;
+    let chunk: Vec<_> = docs.iter().skip(start).take(per_page).collect();
     if chunk.is_empty() {
         return Err(upo_not_available("sesji"));
     }

@@ -191,6 +191,8 @@ pub(crate) struct Session {
     pub(crate) offline_mode: bool,
     /// UPO page reference numbers, assigned when the session is closed.
     pub(crate) upo_pages: Vec<String>,
+    /// Documents per session UPO page.
+    pub(crate) upo_page_size: usize,
     pub(crate) batch: Option<BatchInfo>,
 }
 
@@ -340,6 +342,31 @@ impl StoredInvoice {
         if let Some(h) = &self.hash_of_corrected {
             v["hashOfCorrectedInvoice"] = json!(h);
         }
+        if !f.third_subjects.is_empty() {
+            let subjects: Vec<Value> = f
+                .third_subjects
+                .iter()
+                .map(|t| {
+                    let mut id = json!({ "type": t.id_type });
+                    if let Some(v) = &t.id_value {
+                        id["value"] = json!(v);
+                    }
+                    let mut s = json!({ "identifier": id, "role": t.role });
+                    if let Some(n) = &t.name {
+                        s["name"] = json!(n);
+                    }
+                    s
+                })
+                .collect();
+            v["thirdSubjects"] = json!(subjects);
+        }
+        if let Some((nip, name, role)) = &f.authorized {
+            let mut a = json!({ "nip": nip, "role": role });
+            if let Some(n) = name {
+                a["name"] = json!(n);
+            }
+            v["authorizedSubject"] = a;
+        }
         v
     }
 }
@@ -453,7 +480,8 @@ impl Store {
         if let Some((s, k)) = self.duplicates.get(&key) {
             return Ok((Registered::Duplicate(s.clone(), k.clone()), None));
         }
-        let ksef = super::ksef_number::ksef_number(&facts.seller_nip, received.date_naive());
+        let ksef =
+            super::ksef_number::ksef_number(&facts.seller_nip, super::util::warsaw_date(&received));
         let path = path.join(format!("{ksef}.xml"));
         write(&path)?;
         let acquisition = received

@@ -130,6 +130,21 @@ fn warsaw_offset(local: &NaiveDateTime) -> FixedOffset {
     FixedOffset::east_opt(secs).unwrap_or(Utc.fix())
 }
 
+/// The calendar date in Europe/Warsaw at the instant `t` (summer time from the
+/// last Sunday of March 01:00 UTC to the last Sunday of October 01:00 UTC).
+pub(crate) fn warsaw_date(t: &DateTime<Utc>) -> NaiveDate {
+    let year = t.year();
+    let summer = match (last_sunday(year, 3), last_sunday(year, 10)) {
+        (Some(s), Some(e)) => match (s.and_hms_opt(1, 0, 0), e.and_hms_opt(1, 0, 0)) {
+            (Some(s), Some(e)) => t.naive_utc() >= s && t.naive_utc() < e,
+            _ => false,
+        },
+        _ => false,
+    };
+    let hours = if summer { 2 } else { 1 };
+    (*t + chrono::Duration::hours(hours)).date_naive()
+}
+
 /// Parses an API date-time; values without an offset are Europe/Warsaw time.
 pub(crate) fn parse_api_datetime(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
@@ -166,6 +181,27 @@ mod tests {
             "2026-03-29T01:00:00.000Z"
         );
         assert!(parse_api_datetime("yesterday").is_none());
+        let late = DateTime::parse_from_rfc3339("2026-01-15T23:30:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            warsaw_date(&late),
+            NaiveDate::from_ymd_opt(2026, 1, 16).unwrap()
+        );
+        let summer = DateTime::parse_from_rfc3339("2026-07-15T22:30:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            warsaw_date(&summer),
+            NaiveDate::from_ymd_opt(2026, 7, 16).unwrap()
+        );
+        let early = DateTime::parse_from_rfc3339("2026-07-15T21:30:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            warsaw_date(&early),
+            NaiveDate::from_ymd_opt(2026, 7, 15).unwrap()
+        );
     }
 
     #[test]

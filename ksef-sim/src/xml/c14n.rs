@@ -158,7 +158,11 @@ fn element(
     let attrs: Vec<(String, String, String, String)> = node
         .attributes()
         .map(|a| {
-            let q = ctx.input.get(a.range_qname()).unwrap_or(a.name()).to_string();
+            let q = ctx
+                .input
+                .get(a.range_qname())
+                .unwrap_or(a.name())
+                .to_string();
             (
                 a.namespace().unwrap_or("").to_string(),
                 a.name().to_string(),
@@ -378,20 +382,30 @@ mod tests {
 
     #[test]
     fn exclusive_renders_only_used_namespaces_on_a_subtree() {
-        let xml = r#"<r xmlns="urn:d" xmlns:a="urn:a" xmlns:b="urn:b"><a:x b:at="1"><y/></a:x></r>"#;
+        let xml =
+            r#"<r xmlns="urn:d" xmlns:a="urn:a" xmlns:b="urn:b"><a:x b:at="1"><y/></a:x></r>"#;
         let doc = Document::parse(xml).unwrap();
         let x = doc.root_element().first_element_child().unwrap();
-        let exc = C14n { method: Method::Exclusive(vec![]), with_comments: false };
+        let exc = C14n {
+            method: Method::Exclusive(vec![]),
+            with_comments: false,
+        };
         assert_eq!(
             String::from_utf8(canonicalize(&doc, Some(x), None, &exc)).unwrap(),
             r#"<a:x xmlns:a="urn:a" xmlns:b="urn:b" b:at="1"><y xmlns="urn:d"></y></a:x>"#
         );
-        let inc = C14n { method: Method::Inclusive10, with_comments: false };
+        let inc = C14n {
+            method: Method::Inclusive10,
+            with_comments: false,
+        };
         assert_eq!(
             String::from_utf8(canonicalize(&doc, Some(x), None, &inc)).unwrap(),
             r#"<a:x xmlns="urn:d" xmlns:a="urn:a" xmlns:b="urn:b" b:at="1"><y></y></a:x>"#
         );
-        let exc_default = C14n { method: Method::Exclusive(vec!["#default".into()]), with_comments: false };
+        let exc_default = C14n {
+            method: Method::Exclusive(vec!["#default".into()]),
+            with_comments: false,
+        };
         assert_eq!(
             String::from_utf8(canonicalize(&doc, Some(x), None, &exc_default)).unwrap(),
             r#"<a:x xmlns="urn:d" xmlns:a="urn:a" xmlns:b="urn:b" b:at="1"><y></y></a:x>"#
@@ -402,8 +416,14 @@ mod tests {
     fn exclusion_of_a_subtree() {
         let xml = r#"<r><keep/><Signature xmlns="urn:s"><x/></Signature></r>"#;
         let doc = Document::parse(xml).unwrap();
-        let sig = doc.descendants().find(|n| n.has_tag_name("Signature")).unwrap();
-        let opts = C14n { method: Method::Inclusive10, with_comments: false };
+        let sig = doc
+            .descendants()
+            .find(|n| n.has_tag_name("Signature"))
+            .unwrap();
+        let opts = C14n {
+            method: Method::Inclusive10,
+            with_comments: false,
+        };
         assert_eq!(
             String::from_utf8(canonicalize(&doc, None, Some(sig.id()), &opts)).unwrap(),
             "<r><keep></keep></r>"

@@ -109,16 +109,22 @@ fn sig_alg(method: Node<'_, '_>) -> Option<SigAlg> {
 }
 
 fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
-    node.children()
-        .find(|c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(ns))
+    node.children().find(|c| {
+        c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(ns)
+    })
 }
 
-fn children<'a, 'i>(node: Node<'a, 'i>, ns: &'a str, name: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a
+fn children<'a, 'i>(
+    node: Node<'a, 'i>,
+    ns: &'a str,
+    name: &'a str,
+) -> impl Iterator<Item = Node<'a, 'i>> + 'a
 where
     'i: 'a,
 {
-    node.children()
-        .filter(move |c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(ns))
+    node.children().filter(move |c| {
+        c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(ns)
+    })
 }
 
 fn text_of(node: Node<'_, '_>) -> String {
@@ -165,7 +171,9 @@ fn reference_bytes(
             .ok_or_else(|| bad_sig(format!("Reference target '#{id}' not found.")))?;
         Some(t)
     } else {
-        return Err(bad_sig(format!("Unsupported Reference URI '{uri}' (detached signatures are not accepted).")));
+        return Err(bad_sig(format!(
+            "Unsupported Reference URI '{uri}' (detached signatures are not accepted)."
+        )));
     };
     let mut exclude = None;
     let mut method = C14n {
@@ -182,7 +190,10 @@ fn reference_bytes(
                     if expr.contains("Signature") {
                         exclude = Some(signature.id());
                     } else {
-                        return Err(bad_sig(format!("Unsupported XPath transform '{}'.", expr.trim())));
+                        return Err(bad_sig(format!(
+                            "Unsupported XPath transform '{}'.",
+                            expr.trim()
+                        )));
                     }
                 }
                 _ => {
@@ -214,8 +225,9 @@ fn verify_signature_value(
         SigAlg::RsaPkcs1(h) | SigAlg::RsaPss(h) => {
             use rsa::pkcs8::DecodePublicKey;
             use rsa::traits::PublicKeyParts;
-            let key = rsa::PublicKey::from_public_key_der(&spki_der)
-                .map_err(|_| bad_sig("The certificate's key does not match the RSA signature method."))?;
+            let key = rsa::PublicKey::from_public_key_der(&spki_der).map_err(|_| {
+                bad_sig("The certificate's key does not match the RSA signature method.")
+            })?;
             if key.size() < 256 {
                 return Err(bad_sig("RSA keys shorter than 2048 bits are not accepted."));
             }
@@ -223,18 +235,32 @@ fn verify_signature_value(
             let ok = if matches!(alg, SigAlg::RsaPkcs1(_)) {
                 let s = rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| fail())?;
                 match h {
-                    Hash::Sha1 => rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(key).verify_prehash(&digest, &s),
-                    Hash::Sha256 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key).verify_prehash(&digest, &s),
-                    Hash::Sha384 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::new(key).verify_prehash(&digest, &s),
-                    Hash::Sha512 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha512>::new(key).verify_prehash(&digest, &s),
+                    Hash::Sha1 => rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(key)
+                        .verify_prehash(&digest, &s),
+                    Hash::Sha256 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key)
+                        .verify_prehash(&digest, &s),
+                    Hash::Sha384 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::new(key)
+                        .verify_prehash(&digest, &s),
+                    Hash::Sha512 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha512>::new(key)
+                        .verify_prehash(&digest, &s),
                 }
             } else {
                 let s = rsa::pss::Signature::try_from(sig).map_err(|_| fail())?;
                 match h {
-                    Hash::Sha1 => rsa::pss::VerifyingKey::<sha1::Sha1>::new_with_auto_salt_len(key).verify_prehash(&digest, &s),
-                    Hash::Sha256 => rsa::pss::VerifyingKey::<sha2::Sha256>::new_with_auto_salt_len(key).verify_prehash(&digest, &s),
-                    Hash::Sha384 => rsa::pss::VerifyingKey::<sha2::Sha384>::new_with_auto_salt_len(key).verify_prehash(&digest, &s),
-                    Hash::Sha512 => rsa::pss::VerifyingKey::<sha2::Sha512>::new_with_auto_salt_len(key).verify_prehash(&digest, &s),
+                    Hash::Sha1 => rsa::pss::VerifyingKey::<sha1::Sha1>::new_with_auto_salt_len(key)
+                        .verify_prehash(&digest, &s),
+                    Hash::Sha256 => {
+                        rsa::pss::VerifyingKey::<sha2::Sha256>::new_with_auto_salt_len(key)
+                            .verify_prehash(&digest, &s)
+                    }
+                    Hash::Sha384 => {
+                        rsa::pss::VerifyingKey::<sha2::Sha384>::new_with_auto_salt_len(key)
+                            .verify_prehash(&digest, &s)
+                    }
+                    Hash::Sha512 => {
+                        rsa::pss::VerifyingKey::<sha2::Sha512>::new_with_auto_salt_len(key)
+                            .verify_prehash(&digest, &s)
+                    }
                 }
             };
             ok.map_err(|_| fail())
@@ -281,12 +307,27 @@ const OID_ORG_IDENTIFIER: &str = "2.5.4.97";
 /// Verifies the signed AuthTokenRequest. Errors are the synchronous 400 answers.
 pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError> {
     if body.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Err(err(21217, "Nieprawidłowe kodowanie znaków.", "Byte-order mark is not allowed."));
+        return Err(err(
+            21217,
+            "Nieprawidłowe kodowanie znaków.",
+            "Byte-order mark is not allowed.",
+        ));
     }
     let text = std::str::from_utf8(body)
         .map_err(|e| err(21217, "Nieprawidłowe kodowanie znaków.", e.to_string()))?;
     let doc = Document::parse(text).map_err(|e| err(21001, "Nieczytelna treść.", e.to_string()))?;
-    let root = doc.root_element();
+    let doc_root = doc.root_element();
+    // Enveloped: the request is the document element. Enveloping: the document element is
+    // ds:Signature and the request sits in its ds:Object.
+    let root = if doc_root.tag_name().name() == "Signature"
+        && doc_root.tag_name().namespace() == Some(DS)
+    {
+        child(doc_root, DS, "Object")
+            .and_then(|o| o.children().find(|c| c.is_element()))
+            .unwrap_or(doc_root)
+    } else {
+        doc_root
+    };
     let ns = root.tag_name().namespace().unwrap_or("");
     if root.tag_name().name() != "AuthTokenRequest" || !AUTH_NS.contains(&ns) {
         return Err(err(
@@ -295,31 +336,50 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
             "The root element must be AuthTokenRequest in http://ksef.mf.gov.pl/auth/token/2.0 or 2.1.",
         ));
     }
-    let xsd = |d: &str| err(21401, "Dokument nie jest zgodny ze schemą (xsd).", d.to_string());
-    let challenge = child(root, ns, "Challenge").map(text_of).ok_or_else(|| xsd("Challenge is missing."))?;
-    let ctx_el = child(root, ns, "ContextIdentifier").ok_or_else(|| xsd("ContextIdentifier is missing."))?;
+    let xsd = |d: &str| {
+        err(
+            21401,
+            "Dokument nie jest zgodny ze schemą (xsd).",
+            d.to_string(),
+        )
+    };
+    let challenge = child(root, ns, "Challenge")
+        .map(text_of)
+        .ok_or_else(|| xsd("Challenge is missing."))?;
+    let ctx_el =
+        child(root, ns, "ContextIdentifier").ok_or_else(|| xsd("ContextIdentifier is missing."))?;
     let ctx_choice = ctx_el
         .children()
         .find(|c| c.is_element())
         .ok_or_else(|| xsd("ContextIdentifier is empty."))?;
     let context_type = ctx_choice.tag_name().name().to_string();
     if !["Nip", "InternalId", "NipVatUe", "PeppolId"].contains(&context_type.as_str()) {
-        return Err(xsd("ContextIdentifier must contain Nip, InternalId, NipVatUe or PeppolId."));
+        return Err(xsd(
+            "ContextIdentifier must contain Nip, InternalId, NipVatUe or PeppolId.",
+        ));
     }
     let context_value = text_of(ctx_choice).trim().to_string();
     crate::ids::validate_context(&context_type, &context_value).map_err(|d| {
-        err(21117, "Nieprawidłowy identyfikator podmiotu dla wskazanego typu kontekstu.", d)
+        err(
+            21117,
+            "Nieprawidłowy identyfikator podmiotu dla wskazanego typu kontekstu.",
+            d,
+        )
     })?;
     let subject_id_type = child(root, ns, "SubjectIdentifierType")
         .map(text_of)
         .ok_or_else(|| xsd("SubjectIdentifierType is missing."))?;
     if !["certificateSubject", "certificateFingerprint"].contains(&subject_id_type.trim()) {
-        return Err(xsd("SubjectIdentifierType must be certificateSubject or certificateFingerprint."));
+        return Err(xsd(
+            "SubjectIdentifierType must be certificateSubject or certificateFingerprint.",
+        ));
     }
     let mut addrs = Vec::new();
     let mut ranges = Vec::new();
     let mut masks = Vec::new();
-    if let Some(ips) = child(root, ns, "AuthorizationPolicy").and_then(|p| child(p, ns, "AllowedIps")) {
+    if let Some(ips) =
+        child(root, ns, "AuthorizationPolicy").and_then(|p| child(p, ns, "AllowedIps"))
+    {
         for c in ips.children().filter(|c| c.is_element()) {
             match c.tag_name().name() {
                 "Ip4Address" => addrs.push(text_of(c)),
@@ -329,19 +389,31 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
             }
         }
     }
-    let allowed_ips = crate::auth::handlers::parse_ip_rules(&addrs, &ranges, &masks).map_err(|d| xsd(&d))?;
+    let allowed_ips =
+        crate::auth::handlers::parse_ip_rules(&addrs, &ranges, &masks).map_err(|d| xsd(&d))?;
 
     // The signature.
     let sigs: Vec<Node<'_, '_>> = doc
         .descendants()
-        .filter(|n| n.is_element() && n.tag_name().name() == "Signature" && n.tag_name().namespace() == Some(DS))
+        .filter(|n| {
+            n.is_element()
+                && n.tag_name().name() == "Signature"
+                && n.tag_name().namespace() == Some(DS)
+        })
         .collect();
     let signature = match sigs.as_slice() {
         [] => return Err(err(9102, "Brak podpisu.", "No ds:Signature element.")),
         [one] => *one,
-        _ => return Err(err(9103, "Przekroczona liczba dozwolonych podpisów.", "More than one ds:Signature.")),
+        _ => {
+            return Err(err(
+                9103,
+                "Przekroczona liczba dozwolonych podpisów.",
+                "More than one ds:Signature.",
+            ));
+        }
     };
-    let signed_info = child(signature, DS, "SignedInfo").ok_or_else(|| bad_sig("SignedInfo is missing."))?;
+    let signed_info =
+        child(signature, DS, "SignedInfo").ok_or_else(|| bad_sig("SignedInfo is missing."))?;
     let c14n_method = child(signed_info, DS, "CanonicalizationMethod")
         .ok_or_else(|| bad_sig("CanonicalizationMethod is missing."))
         .and_then(c14n_of)?;
@@ -353,16 +425,26 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
         .and_then(|s| b64(&s))
         .ok_or_else(|| bad_sig("SignatureValue is missing or not Base64."))?;
     let cert_der = child(signature, DS, "KeyInfo")
-        .and_then(|k| k.descendants().find(|n| n.tag_name().name() == "X509Certificate" && n.tag_name().namespace() == Some(DS)))
+        .and_then(|k| {
+            k.descendants().find(|n| {
+                n.tag_name().name() == "X509Certificate" && n.tag_name().namespace() == Some(DS)
+            })
+        })
         .map(text_of)
         .and_then(|s| b64(&s))
-        .ok_or_else(|| err(21115, "Nieprawidłowy certyfikat.", "KeyInfo/X509Data/X509Certificate is missing."))?;
+        .ok_or_else(|| {
+            err(
+                21115,
+                "Nieprawidłowy certyfikat.",
+                "KeyInfo/X509Data/X509Certificate is missing.",
+            )
+        })?;
     let cert = Certificate::from_der(&cert_der)
         .map_err(|e| err(21115, "Nieprawidłowy certyfikat.", e.to_string()))?;
 
     // References: the document (enveloped) and SignedProperties.
     let mut covers_document = false;
-    let mut signed_props_ref = false;
+    let mut signed_props: Option<Node<'_, '_>> = None;
     for reference in children(signed_info, DS, "Reference") {
         let h = child(reference, DS, "DigestMethod")
             .and_then(|d| d.attribute("Algorithm"))
@@ -381,35 +463,50 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
         }
         let uri = reference.attribute("URI").unwrap_or("");
         if uri.is_empty() {
-            covers_document = true;
-        } else if reference.attribute("Type") == Some("http://uri.etsi.org/01903#SignedProperties")
-            || doc.descendants().any(|n| {
-                n.tag_name().name() == "SignedProperties"
-                    && n.tag_name().namespace() == Some(XADES)
-                    && n.attributes().any(|a| matches!(a.name(), "Id" | "ID" | "id") && Some(a.value()) == uri.strip_prefix('#'))
-            })
-        {
-            signed_props_ref = true;
+            // Only an enveloped signature covers the request with URI="" (in an enveloping one
+            // the enveloped-signature transform would leave nothing).
+            covers_document = root == doc_root;
+        } else if let Some(sp) = doc.descendants().find(|n| {
+            n.tag_name().name() == "SignedProperties"
+                && n.tag_name().namespace() == Some(XADES)
+                && n.attributes().any(|a| {
+                    matches!(a.name(), "Id" | "ID" | "id")
+                        && Some(a.value()) == uri.strip_prefix('#')
+                })
+        }) {
+            signed_props = Some(sp);
         } else if let Some(id) = uri.strip_prefix('#') {
             // An enveloping signature references the signed root by Id.
-            if root.attributes().any(|a| matches!(a.name(), "Id" | "ID" | "id") && a.value() == id) {
+            if root
+                .attributes()
+                .any(|a| matches!(a.name(), "Id" | "ID" | "id") && a.value() == id)
+            {
                 covers_document = true;
             }
         }
     }
     if !covers_document {
-        return Err(bad_sig("No Reference covers the AuthTokenRequest document."));
+        return Err(bad_sig(
+            "No Reference covers the AuthTokenRequest document.",
+        ));
     }
-    if !signed_props_ref {
-        return Err(bad_sig("No Reference covers xades:SignedProperties (XAdES-BES required)."));
-    }
+    let Some(signed_props) = signed_props else {
+        return Err(bad_sig(
+            "No Reference covers xades:SignedProperties (XAdES-BES required).",
+        ));
+    };
     let si_bytes = c14n::canonicalize(&doc, Some(signed_info), None, &c14n_method);
     verify_signature_value(alg, &cert, &si_bytes, &sig_value)?;
 
-    // XAdES SigningCertificate(V2) digest.
-    let signing_cert = doc
+    // XAdES SigningCertificate(V2) digest, inside the signed SignedProperties.
+    let signing_cert = signed_props
         .descendants()
-        .find(|n| matches!(n.tag_name().name(), "SigningCertificate" | "SigningCertificateV2") && n.tag_name().namespace() == Some(XADES))
+        .find(|n| {
+            matches!(
+                n.tag_name().name(),
+                "SigningCertificate" | "SigningCertificateV2"
+            ) && n.tag_name().namespace() == Some(XADES)
+        })
         .ok_or_else(|| bad_sig("xades:SigningCertificate is missing."))?;
     let cert_digest_ok = signing_cert
         .descendants()
@@ -428,21 +525,29 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
             matches!((h, v), (Some(h), Some(v)) if h.digest(&cert_der) == v)
         });
     if !cert_digest_ok {
-        return Err(bad_sig("SigningCertificate digest does not match the signing certificate."));
+        return Err(bad_sig(
+            "SigningCertificate digest does not match the signing certificate.",
+        ));
     }
 
     // Certificate validity and subject.
     let tbs = cert.tbs_certificate();
     let now = std::time::SystemTime::now();
     let mut certificate_problem = None;
-    if now < tbs.validity().not_before.to_system_time() || now > tbs.validity().not_after.to_system_time() {
+    if now < tbs.validity().not_before.to_system_time()
+        || now > tbs.validity().not_after.to_system_time()
+    {
         certificate_problem = Some("Certyfikat jest nieważny (poza okresem ważności).".to_string());
     }
     let self_signed = tbs.issuer() == tbs.subject();
     let fingerprint = hex::encode_upper(sha2::Sha256::digest(&cert_der));
     let serial = subject_attr(&cert, OID_SERIAL_NUMBER);
     let org_id = subject_attr(&cert, OID_ORG_IDENTIFIER);
-    let method = if org_id.is_some() { "QualifiedSeal" } else { "QualifiedSignature" };
+    let method = if org_id.is_some() {
+        "QualifiedSeal"
+    } else {
+        "QualifiedSignature"
+    };
     let (subject_type, subject_value) = if subject_id_type.trim() == "certificateFingerprint" {
         ("Fingerprint".to_string(), fingerprint)
     } else if let Some(nip) = org_id.as_deref().and_then(|o| o.strip_prefix("VATPL-")) {
@@ -467,7 +572,9 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
             _ => true,
         };
         if !valid {
-            certificate_problem = Some(format!("Nieprawidłowy identyfikator w certyfikacie: {subject_value}."));
+            certificate_problem = Some(format!(
+                "Nieprawidłowy identyfikator w certyfikacie: {subject_value}."
+            ));
         }
     }
     Ok(VerifiedAuth {

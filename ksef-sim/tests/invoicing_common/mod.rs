@@ -3,6 +3,8 @@
 //! with the primitives directly (rsa, aes, cbc, sha2) — never ksef-crypto.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+pub mod spec;
+
 use std::io::Write;
 use std::time::Duration;
 
@@ -98,6 +100,22 @@ pub fn unique_number() -> String {
 pub fn aes_encrypt(key: &[u8; 32], iv: &[u8; 16], data: &[u8]) -> Vec<u8> {
     cbc::Encryptor::<aes::Aes256>::new(&(*key).into(), &(*iv).into())
         .encrypt_padded_vec::<Pkcs7>(data)
+}
+
+/// A random key under which `plaintext`, encrypted with it, does NOT decrypt
+/// with `k` (a wrong key yields valid PKCS#7 padding about once in 256 tries;
+/// such keys are skipped so that tests stay deterministic).
+pub fn key_that_fails_padding(k: &Keys, plaintext: &[u8]) -> Keys {
+    loop {
+        let other = Keys::random();
+        let ct = aes_encrypt(&other.key, &other.iv, plaintext);
+        let fails = cbc::Decryptor::<aes::Aes256>::new(&k.key.into(), &k.iv.into())
+            .decrypt_padded_vec::<Pkcs7>(&ct)
+            .is_err();
+        if fails {
+            return other;
+        }
+    }
 }
 
 pub fn aes_decrypt(key: &[u8; 32], iv: &[u8; 16], data: &[u8]) -> Vec<u8> {
