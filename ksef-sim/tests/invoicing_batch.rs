@@ -266,7 +266,7 @@ async fn presigned_upload_rules() {
     assert_eq!(r.status(), 403);
 
     // Expired presigned URLs (fault injection on the opening operation).
-    env.sim.control().inject(
+    env.control().inject(
         "POST /sessions/batch",
         Fault::ExpiredPresignedUrls { count: 1 },
     );
@@ -345,7 +345,7 @@ async fn open_validation_and_stuck_processing() {
     );
 
     // Processing stuck at 150 for a while, then completes.
-    env.sim.control().inject(
+    env.control().inject(
         "POST /sessions/batch/{referenceNumber}/close",
         Fault::StuckProcessing {
             duration_ms: 2000,
@@ -404,7 +404,7 @@ async fn dropped_upload_can_be_resumed() {
     let archive = zip_of(&invoices(&env, 2));
     let parts = encrypted_parts(&k, &archive, 1);
     let (session, reqs) = open_batch(&env, &open_body(&env, &k, &archive, &parts, None)).await;
-    env.sim.control().inject(
+    env.control().inject(
         "PUT /__presigned/batch-part",
         Fault::DropConnection {
             after_bytes: 100,

@@ -5,10 +5,11 @@
 //! cargo test --release -p ksef-sim --test invoicing_large_batch -- --ignored --nocapture
 //! ```
 //!
-//! The client side streams too (archive written to disk, parts encrypted file
-//! to file, uploads streamed from disk), so the reported peak RSS of this one
-//! process is an upper bound of the simulator's own. Size: `KSEF_SIM_LARGE_BATCH_BYTES`
-//! (default 2 000 000 000).
+//! The simulator runs in a child process (this test binary re-executed with
+//! `KSEF_SIM_CHILD=1`, running `sim_child_process`), so its peak RSS is measured
+//! alone; the client (this process) streams too: archive written to disk,
+//! parts encrypted file to file, uploads streamed from disk. Size:
+//! `KSEF_SIM_LARGE_BATCH_BYTES` (default 2 000 000 000).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -120,20 +121,75 @@ fn write_archive(path: &Path, nip: &str, target: u64) -> (u64, String, usize) {
     (size, b64(&h.finalize()), count)
 }
 
+/// Child mode: start a simulator, print its URL, NIP and token, serve until
+/// stdin closes, then print the peak RSS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "release-mode measurement: ~2 GB of disk traffic"]
-async fn two_gigabyte_batch_peak_rss() {
-    let target: u64 = std::env::var("KSEF_SIM_LARGE_BATCH_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000_000_000);
+#[ignore = "helper of two_gigabyte_batch_peak_rss (runs only with KSEF_SIM_CHILD=1)"]
+async fn sim_child_process() {
+    if std::env::var("KSEF_SIM_CHILD").as_deref() != Ok("1") {
+        return;
+    }
     let cfg = default_config().with_invoicing(
         InvoicingConfig::default()
             .with_processing_delay(Duration::from_millis(1))
             .with_session_close_delay(Duration::from_millis(1)),
     );
-    let env = start(cfg).await;
-    let rss_start = vm_hwm_kib();
+    let sim = ksef_sim::KsefSim::start(cfg).await.unwrap();
+    let nip = random_nip();
+    let token = sim.control().issue_test_access_token(&nip);
+    println!("SIM-URL {}", sim.base_url());
+    println!("SIM-NIP {nip}");
+    println!("SIM-TOKEN {token}");
+    println!("SIM-HWM-START {}", vm_hwm_kib());
+    std::io::stdout().flush().unwrap();
+    tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    })
+    .await
+    .unwrap();
+    println!("SIM-HWM {}", vm_hwm_kib());
+    std::io::stdout().flush().unwrap();
+    drop(sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "release-mode measurement: ~2 GB of disk traffic"]
+async fn two_gigabyte_batch_peak_rss() {
+    use std::io::BufRead;
+    let target: u64 = std::env::var("KSEF_SIM_LARGE_BATCH_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000_000);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "sim_child_process",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KSEF_SIM_CHILD", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut field = |key: &str| -> String {
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            // libtest may print "test name ... " on the same line first.
+            let marker = format!("{key} ");
+            if let Some(pos) = line.find(&marker) {
+                return line[pos + marker.len()..].trim().to_string();
+            }
+        }
+        panic!("child did not report {key}");
+    };
+    let (base, nip, token) = (field("SIM-URL"), field("SIM-NIP"), field("SIM-TOKEN"));
+    let rss_start: u64 = field("SIM-HWM-START").parse().unwrap();
+    let env = connect(None, base, token, nip).await;
+
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("batch.zip");
     let t0 = Instant::now();
@@ -215,12 +271,20 @@ async fn two_gigabyte_batch_peak_rss() {
         fin["successfulInvoiceCount"].as_u64().unwrap() as usize,
         count
     );
-    let peak = vm_hwm_kib();
+    // Stop the child and read its peak RSS.
+    drop(child.stdin.take());
+    let peak: u64 = field("SIM-HWM").parse().unwrap();
+    let _ = child.wait();
+    let client_peak = vm_hwm_kib();
     println!(
         "large batch: archive {size} B ({count} invoices, {parts} parts); prep {prep:?}, upload {upload:?}, processing {processing:?}; \
-         VmHWM at start {} MiB, peak {} MiB",
+         simulator VmHWM after start {} MiB, peak {} MiB (client process peak {} MiB)",
         rss_start / 1024,
-        peak / 1024
+        peak / 1024,
+        client_peak / 1024
     );
-    assert!(peak < 200 * 1024, "peak RSS {peak} KiB exceeds 200 MiB");
+    assert!(
+        peak < 200 * 1024,
+        "simulator peak RSS {peak} KiB exceeds 200 MiB"
+    );
 }

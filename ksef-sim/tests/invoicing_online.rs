@@ -368,7 +368,7 @@ async fn empty_session_is_cancelled_with_440() {
     assert_eq!(fin["status"]["code"], 440);
     assert_eq!(fin["invoiceCount"], 0);
     // Another context does not see this session.
-    let other = env.sim.control().issue_test_access_token(&random_nip());
+    let other = env.control().issue_test_access_token(&random_nip());
     let r = env
         .http
         .get(env.url(&format!("/sessions/{session}")))
@@ -452,7 +452,7 @@ async fn async_failure_gives_550_for_one_invoice() {
     let env = start(default_config()).await;
     let k = Keys::random();
     let session = env.open_online(&k).await;
-    env.sim.control().inject(
+    env.control().inject(
         "POST /sessions/online/{referenceNumber}/invoices",
         ksef_sim::Fault::AsyncFailure { count: 1 },
     );

@@ -106,9 +106,7 @@ async fn authenticate(env: &Env, nip: &str, ksef_token: &str) -> String {
 async fn invoicing_behind_ksef_token_authentication() {
     let mut env = start(default_config()).await;
     let nip = random_nip();
-    let ksef_token = env
-        .sim
-        .control()
+    let ksef_token = env.control()
         .create_ksef_token(&nip, &["InvoiceWrite", "InvoiceRead"]);
     env.token = authenticate(&env, &nip, &ksef_token).await;
     env.nip = nip.clone();
@@ -138,7 +136,7 @@ async fn invoicing_behind_ksef_token_authentication() {
     assert!(text.contains(&format!("<Nip>{nip}</Nip>")));
 
     // A token with read-only permissions cannot open a session (403), but can query.
-    let read_only = env.sim.control().create_ksef_token(&nip, &["InvoiceRead"]);
+    let read_only = env.control().create_ksef_token(&nip, &["InvoiceRead"]);
     env.token = authenticate(&env, &nip, &read_only).await;
     let r = env
         .post(

@@ -164,9 +164,7 @@ async fn metadata_query_paging_sorting_truncation_and_hwm() {
     );
 
     // Subject2: the buyer's context sees the invoices, the seller's does not as buyer.
-    let buyer_token = env
-        .sim
-        .control()
+    let buyer_token = env.control()
         .issue_test_access_token(TEMPLATE_BUYER_NIP);
     let r = env
         .http
@@ -300,7 +298,7 @@ async fn export_zip_in_parts_decrypts_and_unpacks() {
     assert!(listed.iter().all(|k| sent.contains_key(*k)));
 
     // A download dropped mid-body fails; the same presigned URL works again.
-    env.sim.control().inject(
+    env.control().inject(
         "GET /__presigned/export-part",
         Fault::DropConnection {
             after_bytes: 1000,
@@ -370,7 +368,7 @@ async fn export_targz_only_metadata_truncation_and_limits() {
     );
 
     // Concurrency limit (1 here, 10 by default): a stuck export blocks a second one → 21182.
-    env.sim.control().inject(
+    env.control().inject(
         "POST /invoices/exports",
         Fault::StuckProcessing {
             duration_ms: 2000,
@@ -407,8 +405,7 @@ async fn export_targz_only_metadata_truncation_and_limits() {
         .unwrap()
         .to_string();
     assert_eq!(env.wait_export(&bad).await["status"]["code"], 415);
-    env.sim
-        .control()
+    env.control()
         .inject("POST /invoices/exports", Fault::AsyncFailure { count: 1 });
     body["encryption"] = env.encryption(&k);
     let r = env.post("/invoices/exports", &body).await;
@@ -438,7 +435,7 @@ async fn third_subject_sees_the_invoice_as_subject3() {
         .unwrap()
         .to_string();
 
-    let token = env.sim.control().issue_test_access_token(&third);
+    let token = env.control().issue_test_access_token(&third);
     let ask = |subject: &'static str| {
         let (http, url, token) = (
             env.http.clone(),
@@ -473,7 +470,7 @@ async fn third_subject_sees_the_invoice_as_subject3() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap().as_ref(), inv.as_slice());
     // An unrelated context cannot download it.
-    let stranger = env.sim.control().issue_test_access_token(&random_nip());
+    let stranger = env.control().issue_test_access_token(&random_nip());
     let r = env
         .http
         .get(env.url(&format!("/invoices/ksef/{ksef}")))

@@ -134,7 +134,7 @@ pub fn default_config() -> SimConfig {
 
 /// A simulator and an authenticated client in a fresh NIP context.
 pub struct Env {
-    pub sim: SimHandle,
+    pub sim: Option<SimHandle>,
     pub base: String,
     pub http: reqwest::Client,
     pub token: String,
@@ -144,12 +144,17 @@ pub struct Env {
 }
 
 pub async fn start(config: SimConfig) -> Env {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = KsefSim::start(config).await.unwrap();
-    let base = sim.base_url();
-    let http = reqwest::Client::builder().build().unwrap();
     let nip = random_nip();
     let token = sim.control().issue_test_access_token(&nip);
+    let base = sim.base_url();
+    connect(Some(sim), base, token, nip).await
+}
+
+/// An `Env` for a simulator at `base` (started here or in another process).
+pub async fn connect(sim: Option<SimHandle>, base: String, token: String, nip: String) -> Env {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().build().unwrap();
     let certs: Value = http
         .get(format!("{base}/security/public-key-certificates"))
         .send()
@@ -207,6 +212,11 @@ impl Keys {
 }
 
 impl Env {
+    /// Control handle of an in-process simulator.
+    pub fn control(&self) -> &ksef_sim::SimControl {
+        self.sim.as_ref().expect("in-process simulator").control()
+    }
+
     pub fn url(&self, p: &str) -> String {
         format!("{}{p}", self.base)
     }
