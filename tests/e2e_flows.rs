@@ -354,3 +354,68 @@ fn no_secret_appears_in_any_log_line() {
         "an Authorization header leaked"
     );
 }
+
+#[test]
+fn system_warnings_are_surfaced() {
+    let sim = Sim::start(SimConfig::default());
+    client_rt().block_on(async {
+        // TEST (and ksef-sim) echo X-Test-System-Warning as X-System-Warning
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "x-test-system-warning",
+            reqwest::header::HeaderValue::from_static("[W-42]: planned maintenance tonight"),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        let ksef =
+            ksef_flows::Ksef::builder(ksef_flows::api::Environment::Custom(sim.base_url.clone()))
+                .http_client(http)
+                .build()
+                .unwrap();
+        let (_nip, auth) = xades_auth(&ksef).await;
+        auth.open_online_session().await.unwrap();
+        let w = ksef.system_warnings();
+        assert!(!w.is_empty());
+        assert!(w.iter().any(|w| w.operation == "online_session_open"));
+        assert!(w.iter().all(|w| w.warning.code.as_deref() == Some("W-42")
+            && w.warning.message == "planned maintenance tonight"));
+    });
+}
+
+#[test]
+fn a_blocked_context_is_a_typed_480() {
+    use ksef_flows::api::DecodeError as _;
+    use ksef_flows::api::types::{
+        BlockContextAuthenticationRequest, TestDataAuthenticationContextIdentifier,
+        TestDataAuthenticationContextIdentifierType,
+    };
+    let sim = Sim::start(SimConfig::default());
+    client_rt().block_on(async {
+        let ksef = ksef(&sim);
+        let (nip, id) = taxpayer();
+        let creds = Credentials::xades(id, ContextIdentifier::Nip(nip.clone()));
+        let auth = ksef.authenticate(&creds).await.unwrap();
+        auth.api()
+            .post_testdata_context_block()
+            .body(BlockContextAuthenticationRequest {
+                context_identifier: Some(TestDataAuthenticationContextIdentifier {
+                    type_: TestDataAuthenticationContextIdentifierType::Nip,
+                    value: nip.to_string(),
+                }),
+            })
+            .send()
+            .await
+            .decode_error()
+            .await
+            .unwrap();
+        match ksef.authenticate(&creds).await {
+            Err(FlowError::AuthRejected { reason, code, .. }) => {
+                assert_eq!(reason, AuthFailure::Blocked);
+                assert_eq!(code, 480);
+            }
+            other => panic!("expected a 480, got {other:?}"),
+        }
+    });
+}
