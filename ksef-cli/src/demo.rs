@@ -14,6 +14,9 @@ use ksef_flows::{Credentials, InvoiceInput, InvoiceOutcome, Ksef};
 pub async fn run(url: Option<String>) -> anyhow::Result<()> {
     let started = Instant::now();
     let (sim, base) = match url {
+        Some(u) if u.trim_end_matches('/') == Environment::PRODUCTION_URL => {
+            bail!("the demo never runs against production")
+        }
         Some(u) => (None, u),
         None => {
             let sim = ksef_sim::KsefSim::start(ksef_sim::SimConfig::default())

@@ -169,7 +169,25 @@ impl Ksef {
             },
             context = %context_key(credentials.context()),
         );
-        tracing::Instrument::instrument(self.authenticate_inner(credentials), span).await
+        tracing::Instrument::instrument(
+            async {
+                match self.authenticate_inner(credentials).await {
+                    // 550: cancelled by the system, "try again" — once
+                    Err(FlowError::AuthRejected {
+                        reason: AuthFailure::Cancelled,
+                        ..
+                    }) => {
+                        tracing::warn!(
+                            "authentication cancelled by the system (550); retrying once"
+                        );
+                        self.authenticate_inner(credentials).await
+                    }
+                    other => other,
+                }
+            },
+            span,
+        )
+        .await
     }
 
     async fn authenticate_inner(&self, credentials: &Credentials) -> Result<AuthSession> {
