@@ -421,3 +421,49 @@ fn a_blocked_context_is_a_typed_480() {
         }
     });
 }
+
+#[test]
+fn technical_correction_of_a_rejected_offline_invoice() {
+    let sim = Sim::start(SimConfig::default());
+    client_rt().block_on(async {
+        let ksef = ksef(&sim);
+        let (nip, auth) = xades_auth(&ksef).await;
+        let session = auth.open_online_session().await.unwrap();
+        let future = chrono::Utc::now().date_naive() + chrono::Duration::days(3);
+        let original = ksef_flows::sample::SampleInvoice::new(nip.as_str(), "OFF/1")
+            .issued(future)
+            .to_xml();
+        let fixed = ksef_flows::sample::SampleInvoice::new(nip.as_str(), "OFF/1").to_xml();
+        let accepted = valid_invoices(&nip, "OFFOK", 1).remove(0);
+        let r = session
+            .send_and_wait(&[
+                InvoiceInput::new(original.clone()).offline(),
+                InvoiceInput::new(accepted.clone()).offline(),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            r[0].outcome.rejection_code(),
+            Some(450),
+            "{:?}",
+            r[0].outcome
+        );
+        assert!(r[1].outcome.ksef_number().is_some());
+
+        // the correction carries offlineMode and the original's hash, and is accepted
+        let correction = InvoiceInput::new(fixed.clone()).technical_correction_of(&original);
+        assert!(correction.offline_mode);
+        let c = session.send_and_wait(&[correction.clone()]).await.unwrap();
+        assert!(c[0].outcome.ksef_number().is_some(), "{:?}", c[0].outcome);
+
+        // a second correction of the same original: 21166; of an accepted invoice: 21167
+        let again = session.send(0, &correction).await.unwrap_err();
+        assert!(
+            matches!(again, FlowError::SendInvoice { .. }) && again.has_code(21166),
+            "{again:?}"
+        );
+        let of_accepted = InvoiceInput::new(fixed).technical_correction_of(&accepted);
+        let e = session.send(0, &of_accepted).await.unwrap_err();
+        assert!(e.has_code(21167), "{e:?}");
+    });
+}
