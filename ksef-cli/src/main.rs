@@ -1,6 +1,10 @@
 //! The `ksef` command-line tool.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod demo;
+
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 use ksef_api::operations::{OPERATIONS, TokenKind};
 
@@ -21,13 +25,77 @@ enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
+    /// Run the whole online flow against an embedded simulator: test identity, XAdES and
+    /// KSeF-token authentication, invoices (one duplicate, two invalid), UPO, KOD I link.
+    /// Exits non-zero if any step does not behave as expected.
+    Demo {
+        /// Use a running KSeF-compatible server at this base URL (with `/v2`) instead of the
+        /// embedded simulator. Never production.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Run the KSeF simulator and print its base URL (until Ctrl-C).
+    Sim {
+        /// Port to listen on (0 = any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Disable rate limiting.
+        #[arg(long)]
+        no_rate_limits: bool,
+    },
 }
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Operations { filter } => operations(filter.as_deref()),
+        Command::Operations { filter } => {
+            operations(filter.as_deref());
+            ExitCode::SUCCESS
+        }
+        Command::Demo { url } => run_async(demo::run(url)),
+        Command::Sim {
+            port,
+            no_rate_limits,
+        } => run_async(sim(port, no_rate_limits)),
     }
+}
+
+fn run_async(f: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ksef: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(f) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ksef: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn sim(port: u16, no_rate_limits: bool) -> anyhow::Result<()> {
+    let config = ksef_sim::SimConfig::default()
+        .with_bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .with_rate_limits(!no_rate_limits);
+    let sim = ksef_sim::KsefSim::start(config).await?;
+    println!("{}", sim.base_url());
+    tokio::signal::ctrl_c().await?;
+    sim.shutdown().await;
+    Ok(())
 }
 
 fn operations(filter: Option<&str>) {

@@ -1,1 +1,81 @@
-//! KSeF 2.0 workflows over `ksef-api` and `ksef-crypto` (skeleton; see issue 5).
+//! KSeF 2.0 workflows over [`ksef_api`] (the generated HTTP client) and [`ksef_crypto`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ksef_flows::FlowError> {
+//! use ksef_flows::{Credentials, InvoiceInput, Ksef};
+//! use ksef_flows::api::Environment;
+//! use ksef_flows::crypto::{KeyAlgorithm, Nip, SigningIdentity, xades::ContextIdentifier};
+//!
+//! let ksef = Ksef::builder(Environment::Test).build()?;
+//! let nip = Nip::random();
+//! let identity = SigningIdentity::self_signed_personal(&nip, KeyAlgorithm::EcdsaP256)
+//!     .map_err(|source| ksef_flows::FlowError::Crypto { step: "identity", source })?;
+//! let auth = ksef.authenticate(&Credentials::xades(identity, ContextIdentifier::Nip(nip.clone()))).await?;
+//! let session = auth.open_online_session().await?;
+//! let xml = ksef_flows::sample::SampleInvoice::new(nip.as_str(), "FV/1").to_xml();
+//! for r in session.send_and_wait(&[InvoiceInput::new(xml)]).await? {
+//!     println!("#{} {:?}", r.index, r.outcome.ksef_number());
+//! }
+//! let summary = session.close_and_wait().await?;
+//! # let _ = summary; Ok(()) }
+//! ```
+//!
+//! * [`Ksef`]: environment (no default: production is never implied), HTTP client, cached
+//!   public-key certificates (refetched and retried once on 21470), the client-side
+//!   [`RateLimiter`] and the retry rules every call goes through.
+//! * [`AuthSession`]: authentication by KSeF token or XAdES, access-token refresh before expiry
+//!   and once on 401, revoke, KSeF token creation.
+//! * [`OnlineSession`]: open, send (pre-flight, encryption, hashes, concurrency), per-invoice
+//!   outcomes mapped to the inputs, close, UPO with `x-ms-meta-hash` verification.
+//! * [`FlowError`]: one error enum, a variant per failing step.
+
+mod auth;
+mod client;
+mod error;
+mod limiter;
+mod online;
+mod retry;
+pub mod sample;
+pub mod upo;
+
+pub use auth::{AuthSession, Credentials};
+pub use client::{Ksef, KsefBuilder, Warning};
+pub use error::{AuthFailure, AuthStep, FlowError, Result};
+pub use limiter::{Limits, RateLimitMode, RateLimiter};
+pub use online::{
+    InvoiceInput, InvoiceOutcome, InvoiceResult, OnlineSession, SentInvoice, SessionSummary,
+    UpoPage, prepare_request,
+};
+pub use retry::RetryPolicy;
+pub use upo::{Upo, UpoDocument};
+
+/// The raw API crate.
+pub use ksef_api as api;
+/// The crypto crate.
+pub use ksef_crypto as crypto;
+
+impl Ksef {
+    /// KOD I verification link of an invoice (seller NIP, `P_1` and hash from its exact bytes),
+    /// for the environment's QR host.
+    pub fn kod1_url(&self, invoice: &[u8]) -> Result<String> {
+        let crypto = |source| FlowError::Crypto {
+            step: "building the KOD I link",
+            source,
+        };
+        let facts = ksef_crypto::preflight(invoice).map_err(crypto)?;
+        let nip = facts
+            .seller_nip
+            .as_deref()
+            .ok_or_else(|| FlowError::Setup("the invoice has no seller NIP".into()))?;
+        let nip = ksef_crypto::Nip::parse_pattern_only(nip).map_err(crypto)?;
+        let date = facts
+            .issue_date
+            .ok_or_else(|| FlowError::Setup("the invoice has no issue date".into()))?;
+        Ok(ksef_crypto::qr::kod1_url(
+            self.qr_environment(),
+            &nip,
+            date,
+            &facts.sha256,
+        ))
+    }
+}

@@ -1,0 +1,255 @@
+//! `ksef demo`: the whole online flow against an embedded simulator, in seconds.
+
+use std::time::Instant;
+
+use anyhow::{Context as _, bail, ensure};
+use ksef_api::Environment;
+use ksef_api::types::TokenPermissionType;
+use ksef_flows::crypto::xades::ContextIdentifier;
+use ksef_flows::crypto::{KeyAlgorithm, Nip, SigningIdentity};
+use ksef_flows::sample::SampleInvoice;
+use ksef_flows::{Credentials, InvoiceInput, InvoiceOutcome, Ksef};
+
+/// Runs the demo. Any deviation from the expected outcomes is an error (non-zero exit).
+pub async fn run(url: Option<String>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (sim, base) = match url {
+        Some(u) if u.trim_end_matches('/') == Environment::PRODUCTION_URL => {
+            bail!("the demo never runs against production")
+        }
+        Some(u) => (None, u),
+        None => {
+            let sim = ksef_sim::KsefSim::start(ksef_sim::SimConfig::default())
+                .await
+                .context("starting the embedded simulator")?;
+            let base = sim.base_url();
+            (Some(sim), base)
+        }
+    };
+    println!("1. KSeF simulator at {base}");
+    let ksef = Ksef::builder(Environment::Custom(base)).build()?;
+
+    let nip = Nip::random();
+    let identity = SigningIdentity::self_signed_personal(&nip, KeyAlgorithm::EcdsaP256)
+        .context("creating a self-signed TEST identity")?;
+    println!(
+        "2. test identity: self-signed certificate {} (NIP {nip})",
+        identity.subject_name()
+    );
+    let context = ContextIdentifier::Nip(nip.clone());
+
+    let xades = ksef
+        .authenticate(&Credentials::xades(identity, context.clone()))
+        .await
+        .context("XAdES authentication")?;
+    println!(
+        "3. authenticated with a XAdES signature (operation {}), access token valid until {}",
+        xades.reference_number(),
+        xades.access_token_expires()
+    );
+
+    let (token_ref, token) = xades
+        .create_ksef_token(
+            &[
+                TokenPermissionType::InvoiceWrite,
+                TokenPermissionType::InvoiceRead,
+            ],
+            "ksef-rs demo token",
+        )
+        .await
+        .context("creating a KSeF token")?;
+    println!("4. created KSeF token {token_ref} (active)");
+
+    let auth = ksef
+        .authenticate(&Credentials::ksef_token(token, context))
+        .await
+        .context("KSeF-token authentication")?;
+    println!(
+        "5. authenticated with the KSeF token (operation {})",
+        auth.reference_number()
+    );
+
+    let session = auth
+        .open_online_session()
+        .await
+        .context("opening an online session")?;
+    println!(
+        "6. online session {} (FA (3)) opened",
+        session.reference_number()
+    );
+
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = today.succ_opt().unwrap_or(today);
+    let n = nip.as_str();
+    let suffix = chrono::Utc::now().format("%H%M%S");
+    let inputs: Vec<(&str, InvoiceInput)> = vec![
+        (
+            "valid",
+            InvoiceInput::new(SampleInvoice::new(n, &format!("FV/{suffix}/1")).to_xml()),
+        ),
+        (
+            "valid",
+            InvoiceInput::new(
+                SampleInvoice::new(n, &format!("FV/{suffix}/2"))
+                    .net(250_000)
+                    .to_xml(),
+            ),
+        ),
+        (
+            "valid",
+            InvoiceInput::new(
+                SampleInvoice::new(n, &format!("FV/{suffix}/3"))
+                    .net(99)
+                    .item("Licencja")
+                    .to_xml(),
+            ),
+        ),
+        (
+            "duplicate of #0 (same seller, kind and number)",
+            InvoiceInput::new(
+                SampleInvoice::new(n, &format!("FV/{suffix}/1"))
+                    .net(777)
+                    .to_xml(),
+            ),
+        ),
+        (
+            "invalid: issue date in the future",
+            InvoiceInput::new(
+                SampleInvoice::new(n, &format!("FV/{suffix}/4"))
+                    .issued(tomorrow)
+                    .to_xml(),
+            ),
+        ),
+        (
+            "invalid: not well-formed XML",
+            InvoiceInput::new(b"<Faktura><oops></Faktura>".to_vec()),
+        ),
+    ];
+    let invoices: Vec<InvoiceInput> = inputs.iter().map(|(_, i)| i.clone()).collect();
+    let results = session.send_and_wait(&invoices).await?;
+    println!("7. sent {} invoices:", invoices.len());
+    for (r, (label, _)) in results.iter().zip(&inputs) {
+        let line = match &r.outcome {
+            InvoiceOutcome::Accepted { ksef_number, .. } => {
+                format!("accepted, KSeF number {ksef_number}")
+            }
+            InvoiceOutcome::Rejected {
+                code,
+                description,
+                details,
+                extensions,
+                ..
+            } => {
+                let mut s = format!("rejected {code} {description}");
+                if !details.is_empty() {
+                    s.push_str(&format!(" ({})", details.join("; ")));
+                }
+                if let Some(orig) = extensions.get("originalKsefNumber") {
+                    s.push_str(&format!(", original KSeF number {orig}"));
+                }
+                s
+            }
+            InvoiceOutcome::NotSent(e) => format!("not sent: {e}"),
+            InvoiceOutcome::Pending { .. } => "still processing".to_string(),
+            _ => "unknown outcome".to_string(),
+        };
+        println!("   #{} [{label}] {line}", r.index);
+    }
+
+    // Check every outcome: the demo fails loudly if the flow misbehaves.
+    let accepted: Vec<&str> = results[..3]
+        .iter()
+        .filter_map(|r| r.outcome.ksef_number())
+        .collect();
+    ensure!(accepted.len() == 3, "invoices #0-#2 were not all accepted");
+    ensure!(
+        results[3].outcome.rejection_code() == Some(440)
+            && results[3].outcome.original_ksef_number() == Some(accepted[0]),
+        "invoice #3 was not rejected as a duplicate of #0"
+    );
+    ensure!(
+        results[4].outcome.rejection_code().is_some(),
+        "invoice #4 (future date) was not rejected"
+    );
+    ensure!(
+        matches!(
+            results[5].outcome,
+            InvoiceOutcome::NotSent(ksef_flows::FlowError::Preflight { .. })
+        ),
+        "invoice #5 (broken XML) was not stopped by pre-flight validation"
+    );
+
+    let summary = session
+        .close_and_wait()
+        .await
+        .context("closing the session")?;
+    println!(
+        "8. session closed: status {} {} ({} invoices, {} accepted, {} rejected)",
+        summary.code,
+        summary.description,
+        summary.invoice_count.unwrap_or(0),
+        summary.successful_invoice_count.unwrap_or(0),
+        summary.failed_invoice_count.unwrap_or(0)
+    );
+    ensure!(
+        summary.code == 200,
+        "the session did not end with status 200"
+    );
+    let Some(page) = summary.upo_pages.first() else {
+        bail!("the closed session has no UPO");
+    };
+    let upo = session
+        .session_upo(page)
+        .await
+        .context("downloading the session UPO")?;
+    let mut in_upo: Vec<&str> = upo
+        .documents
+        .iter()
+        .map(|d| d.ksef_number.as_str())
+        .collect();
+    in_upo.sort_unstable();
+    let mut expected = accepted.clone();
+    expected.sort_unstable();
+    ensure!(
+        in_upo == expected,
+        "the session UPO does not list exactly the accepted invoices"
+    );
+    println!(
+        "9. session UPO {} downloaded: x-ms-meta-hash verified, {} bytes, lists {} invoices",
+        page.reference_number,
+        upo.raw.len(),
+        upo.documents.len()
+    );
+    if let Some(r) = results[0].outcome.reference_number() {
+        let inv_upo = session
+            .invoice_upo(r)
+            .await
+            .context("downloading an invoice UPO")?;
+        ensure!(
+            inv_upo.documents.first().map(|d| d.ksef_number.as_str()) == Some(accepted[0]),
+            "the invoice UPO does not name invoice #0"
+        );
+        println!(
+            "   invoice #0 UPO verified too ({} bytes)",
+            inv_upo.raw.len()
+        );
+    }
+
+    let link = ksef.kod1_url(&invoices[0].bytes)?;
+    println!(
+        "10. KOD I link of invoice #0 (label {}):\n    {link}",
+        accepted[0]
+    );
+
+    auth.revoke().await.context("revoking the token session")?;
+    xades.revoke().await.context("revoking the XAdES session")?;
+    let warnings = ksef.system_warnings();
+    if !warnings.is_empty() {
+        println!("system warnings: {warnings:?}");
+    }
+    println!("done in {:.2} s", started.elapsed().as_secs_f64());
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    Ok(())
+}

@@ -1,0 +1,687 @@
+//! Authentication (KSeF token or XAdES signature) and the [`AuthSession`] that keeps the access
+//! token fresh.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use ksef_api::operations::TokenKind;
+use ksef_api::types;
+use ksef_api::{
+    BearerToken, ByteStream, ClientState, KsefClient, KsefError, RawError, ResponseValue,
+};
+use ksef_crypto::xades::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};
+use ksef_crypto::{CertificateUsage, SecretString, SigningIdentity};
+
+use crate::client::{ANONYMOUS, Ksef};
+use crate::error::{AuthFailure, AuthStep, FlowError, Result, boxed};
+use crate::limiter::Limits;
+use crate::retry::Idempotency;
+
+/// How to authenticate.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// A KSeF token (`POST /auth/ksef-token`), encrypted with the `KsefTokenEncryption` key.
+    KsefToken {
+        /// The token (secret).
+        token: SecretString,
+        /// The context to authenticate into.
+        context: ContextIdentifier,
+    },
+    /// An XAdES-signed `AuthTokenRequest` (`POST /auth/xades-signature`).
+    Xades {
+        /// Certificate and private key.
+        identity: Box<SigningIdentity>,
+        /// The context to authenticate into.
+        context: ContextIdentifier,
+        /// How KSeF identifies the signer.
+        subject: SubjectIdentifierType,
+    },
+}
+
+impl Credentials {
+    /// KSeF-token credentials.
+    pub fn ksef_token(token: impl Into<SecretString>, context: ContextIdentifier) -> Self {
+        Self::KsefToken {
+            token: token.into(),
+            context,
+        }
+    }
+
+    /// XAdES credentials (subject identified by the certificate subject).
+    pub fn xades(identity: SigningIdentity, context: ContextIdentifier) -> Self {
+        Self::Xades {
+            identity: Box::new(identity),
+            context,
+            subject: SubjectIdentifierType::default(),
+        }
+    }
+
+    /// XAdES credentials from a PEM certificate and a PKCS#8 PEM private key.
+    pub fn xades_pem(cert_pem: &str, key_pem: &str, context: ContextIdentifier) -> Result<Self> {
+        let identity =
+            SigningIdentity::from_pem(cert_pem, key_pem).map_err(|source| FlowError::Crypto {
+                step: "loading the signing identity",
+                source,
+            })?;
+        Ok(Self::xades(identity, context))
+    }
+
+    /// XAdES credentials from a DER certificate and a PKCS#8 DER private key.
+    pub fn xades_der(cert_der: &[u8], key_der: &[u8], context: ContextIdentifier) -> Result<Self> {
+        let crypto = |source| FlowError::Crypto {
+            step: "loading the signing identity",
+            source,
+        };
+        let key = ksef_crypto::identity::PrivateKey::from_pkcs8_der(key_der).map_err(crypto)?;
+        let identity = SigningIdentity::new(cert_der, key).map_err(crypto)?;
+        Ok(Self::xades(identity, context))
+    }
+
+    fn context(&self) -> &ContextIdentifier {
+        match self {
+            Self::KsefToken { context, .. } | Self::Xades { context, .. } => context,
+        }
+    }
+}
+
+fn context_key(c: &ContextIdentifier) -> String {
+    format!("{}:{}", c.type_name(), c.value())
+}
+
+fn api_context(c: &ContextIdentifier) -> types::AuthenticationContextIdentifier {
+    let type_ = match c.type_name() {
+        "Nip" => types::AuthenticationContextIdentifierType::Nip,
+        "InternalId" => types::AuthenticationContextIdentifierType::InternalId,
+        "NipVatUe" => types::AuthenticationContextIdentifierType::NipVatUe,
+        "PeppolId" => types::AuthenticationContextIdentifierType::PeppolId,
+        other => types::AuthenticationContextIdentifierType::Unknown(other.to_string()),
+    };
+    types::AuthenticationContextIdentifier {
+        type_,
+        value: c.value().to_string(),
+    }
+}
+
+/// `exp` of a JWT (seconds since the epoch), read without verifying the signature.
+pub(crate) fn jwt_exp(token: &str) -> Option<DateTime<Utc>> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    DateTime::from_timestamp(v.get("exp")?.as_i64()?, 0)
+}
+
+#[derive(Debug)]
+struct TokenTimes {
+    /// When the current access token stops working.
+    expires: DateTime<Utc>,
+    /// When it was obtained.
+    obtained: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    ksef: Ksef,
+    api: KsefClient,
+    context: ContextIdentifier,
+    context_key: String,
+    reference_number: String,
+    times: Mutex<TokenTimes>,
+    refresh_lock: tokio::sync::Mutex<()>,
+    generation: AtomicU64,
+    proactive_refreshes: AtomicU64,
+    reactive_refreshes: AtomicU64,
+    refresh_margin: Mutex<Option<Duration>>,
+}
+
+/// An authenticated session: holds the access and refresh tokens (never logged, redacted in
+/// `Debug`), refreshes the access token shortly before it expires and once more when KSeF
+/// answers 401, and runs every call of the authenticated context through the rate limiter of its
+/// [`Ksef`] client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AuthSession {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Ksef {
+    /// Authenticates: challenge, submit (KSeF token or XAdES), poll the status with backoff,
+    /// redeem the tokens. With [`RateLimitMode::Effective`](crate::RateLimitMode::Effective) the
+    /// context's effective limits are then read from `GET /rate-limits`.
+    pub async fn authenticate(&self, credentials: &Credentials) -> Result<AuthSession> {
+        let span = tracing::info_span!(
+            "ksef_authenticate",
+            method = match credentials {
+                Credentials::KsefToken { .. } => "ksef-token",
+                Credentials::Xades { .. } => "xades",
+            },
+            context = %context_key(credentials.context()),
+        );
+        tracing::Instrument::instrument(
+            async {
+                match self.authenticate_inner(credentials).await {
+                    // 550: cancelled by the system, "try again" — once
+                    Err(FlowError::AuthRejected {
+                        reason: AuthFailure::Cancelled,
+                        ..
+                    }) => {
+                        tracing::warn!(
+                            "authentication cancelled by the system (550); retrying once"
+                        );
+                        self.authenticate_inner(credentials).await
+                    }
+                    other => other,
+                }
+            },
+            span,
+        )
+        .await
+    }
+
+    async fn authenticate_inner(&self, credentials: &Credentials) -> Result<AuthSession> {
+        let api = self.api();
+        let auth_err = |step| {
+            move |e: KsefError| FlowError::Authenticate {
+                step,
+                source: boxed(e),
+            }
+        };
+        let challenge = self
+            .execute("auth_challenge", ANONYMOUS, Idempotency::Safe, || {
+                api.auth_challenge().send()
+            })
+            .await
+            .map_err(auth_err(AuthStep::Challenge))?
+            .into_inner();
+        let init = match credentials {
+            Credentials::KsefToken { token, context } => {
+                self.submit_ksef_token(&challenge, token, context).await?
+            }
+            Credentials::Xades {
+                identity,
+                context,
+                subject,
+            } => {
+                let doc = AuthTokenRequest::new(&challenge.challenge.0, context.clone())
+                    .map(|r| r.subject_identifier_type(*subject))
+                    .and_then(|r| r.sign_xades(identity))
+                    .map_err(|source| FlowError::Crypto {
+                        step: "signing the AuthTokenRequest",
+                        source,
+                    })?;
+                let doc = &doc;
+                self.execute(
+                    "auth_xades_signature",
+                    ANONYMOUS,
+                    Idempotency::Unsafe,
+                    || api.auth_xades_signature().body(doc.clone()).send(),
+                )
+                .await
+                .map_err(auth_err(AuthStep::Submit))?
+                .into_inner()
+            }
+        };
+        let reference = init.reference_number.0.clone();
+        tracing::info!(reference_number = %reference, "authentication submitted");
+        let op_state = ClientState::new();
+        op_state.set(
+            TokenKind::AuthenticationOperation,
+            Some(BearerToken::new(init.authentication_token.token)),
+        );
+        let op_api = api.with_state(op_state.clone());
+        // Poll with backoff until the operation leaves status 100.
+        let deadline = tokio::time::Instant::now() + self.poll_timeout();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let op_api = &op_api;
+            let reference = &reference;
+            let status = self
+                .execute("auth_status", ANONYMOUS, Idempotency::Safe, || {
+                    op_api
+                        .auth_status()
+                        .reference_number(reference.to_string())
+                        .send()
+                })
+                .await
+                .map_err(auth_err(AuthStep::Status))?
+                .into_inner()
+                .status;
+            match status.code {
+                100 => {
+                    if tokio::time::Instant::now() + delay > deadline {
+                        return Err(FlowError::Timeout("the authentication status"));
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 3 / 2).min(Duration::from_secs(2));
+                }
+                200 => break,
+                code => {
+                    let reason = AuthFailure::from_code(code);
+                    tracing::warn!(code, ?reason, "authentication rejected");
+                    return Err(FlowError::AuthRejected {
+                        reason,
+                        code,
+                        description: status.description,
+                        details: status.details.unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        let op_api_ref = &op_api;
+        let tokens = self
+            .execute("auth_token_redeem", ANONYMOUS, Idempotency::Unsafe, || {
+                op_api_ref.auth_token_redeem().send()
+            })
+            .await
+            .map_err(auth_err(AuthStep::Redeem))?
+            .into_inner();
+        let state = ClientState::new();
+        let expires =
+            jwt_exp(&tokens.access_token.token).unwrap_or(tokens.access_token.valid_until);
+        state.set(
+            TokenKind::Access,
+            Some(BearerToken::new(tokens.access_token.token)),
+        );
+        state.set(
+            TokenKind::Refresh,
+            Some(BearerToken::new(tokens.refresh_token.token)),
+        );
+        let context = credentials.context().clone();
+        let session = AuthSession {
+            inner: Arc::new(Inner {
+                ksef: self.clone(),
+                api: api.with_state(state),
+                context_key: context_key(&context),
+                context,
+                reference_number: reference,
+                times: Mutex::new(TokenTimes {
+                    expires,
+                    obtained: Utc::now(),
+                }),
+                refresh_lock: tokio::sync::Mutex::new(()),
+                generation: AtomicU64::new(0),
+                proactive_refreshes: AtomicU64::new(0),
+                reactive_refreshes: AtomicU64::new(0),
+                refresh_margin: Mutex::new(None),
+            }),
+        };
+        tracing::info!(access_token_expires = %expires, "authenticated");
+        if self.rate_limiter().mode() == crate::RateLimitMode::Effective
+            && let Err(e) = session.load_effective_rate_limits().await
+        {
+            tracing::warn!(error = %e, "could not read the effective rate limits; using the spec's");
+        }
+        Ok(session)
+    }
+
+    async fn submit_ksef_token(
+        &self,
+        challenge: &types::AuthenticationChallengeResponse,
+        token: &SecretString,
+        context: &ContextIdentifier,
+    ) -> Result<types::AuthenticationInitResponse> {
+        let api = self.api();
+        for attempt in 0..2 {
+            let cert = self
+                .public_key(CertificateUsage::KsefTokenEncryption)
+                .await?;
+            let encrypted = ksef_crypto::encrypt_ksef_token(&cert, token, challenge.timestamp_ms)
+                .map_err(|source| FlowError::Crypto {
+                step: "encrypting the KSeF token",
+                source,
+            })?;
+            let body = types::InitTokenAuthenticationRequest {
+                authorization_policy: None,
+                challenge: challenge.challenge.clone(),
+                context_identifier: api_context(context),
+                encrypted_token: encrypted,
+                public_key_id: Some(cert.public_key_id().to_string()),
+            };
+            let body = &body;
+            match self
+                .execute("auth_ksef_token", ANONYMOUS, Idempotency::Unsafe, || {
+                    api.auth_ksef_token().body(body.clone()).send()
+                })
+                .await
+            {
+                Ok(v) => return Ok(v.into_inner()),
+                Err(e) if attempt == 0 && e.has_code(21470) => {
+                    tracing::warn!("public key withdrawn (21470); refetching the certificates");
+                    self.refresh_public_keys().await?;
+                }
+                Err(e) => {
+                    return Err(FlowError::Authenticate {
+                        step: AuthStep::Submit,
+                        source: boxed(e),
+                    });
+                }
+            }
+        }
+        Err(FlowError::Timeout("a usable KsefTokenEncryption key"))
+    }
+}
+
+impl AuthSession {
+    /// The client this session belongs to.
+    pub fn ksef(&self) -> &Ksef {
+        &self.inner.ksef
+    }
+
+    /// The context authenticated into.
+    pub fn context(&self) -> &ContextIdentifier {
+        &self.inner.context
+    }
+
+    /// Reference number of the authentication operation.
+    pub fn reference_number(&self) -> &str {
+        &self.inner.reference_number
+    }
+
+    /// The raw API client holding this session's tokens (for operations this crate does not wrap).
+    pub fn api(&self) -> &KsefClient {
+        &self.inner.api
+    }
+
+    /// When the current access token expires (JWT `exp`).
+    pub fn access_token_expires(&self) -> DateTime<Utc> {
+        lock(&self.inner.times).expires
+    }
+
+    /// The current access token (a secret: do not log it).
+    pub fn access_token(&self) -> Option<BearerToken> {
+        self.inner.api.state().get(TokenKind::Access)
+    }
+
+    /// The refresh token (a secret: do not log it).
+    pub fn refresh_token(&self) -> Option<BearerToken> {
+        self.inner.api.state().get(TokenKind::Refresh)
+    }
+
+    /// How many times the access token was refreshed before it expired.
+    pub fn proactive_refreshes(&self) -> u64 {
+        self.inner.proactive_refreshes.load(Ordering::Relaxed)
+    }
+
+    /// How many times the access token was refreshed after a 401.
+    pub fn reactive_refreshes(&self) -> u64 {
+        self.inner.reactive_refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Sets how long before expiry the access token is refreshed (default: a quarter of its
+    /// lifetime, at most 60 s). `Duration::ZERO` disables proactive refresh.
+    pub fn set_refresh_margin(&self, margin: Duration) {
+        *lock(&self.inner.refresh_margin) = Some(margin);
+    }
+
+    fn margin(&self) -> chrono::Duration {
+        if let Some(m) = *lock(&self.inner.refresh_margin) {
+            return chrono::Duration::from_std(m).unwrap_or(chrono::Duration::zero());
+        }
+        let t = lock(&self.inner.times);
+        let lifetime = t.expires - t.obtained;
+        (lifetime / 4).min(chrono::Duration::seconds(60))
+    }
+
+    /// Refreshes the access token now (`POST /auth/token/refresh`).
+    pub async fn refresh(&self) -> Result<()> {
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        self.refresh_if_generation(generation).await
+    }
+
+    async fn refresh_if_generation(&self, seen: u64) -> Result<()> {
+        let _guard = self.inner.refresh_lock.lock().await;
+        if self.inner.generation.load(Ordering::Acquire) != seen {
+            return Ok(()); // another task refreshed meanwhile
+        }
+        let api = &self.inner.api;
+        let resp = self
+            .inner
+            .ksef
+            .execute(
+                "auth_token_refresh",
+                &self.inner.context_key,
+                Idempotency::Safe,
+                || api.auth_token_refresh().send(),
+            )
+            .await
+            .map_err(|e| FlowError::RefreshToken { source: boxed(e) })?
+            .into_inner();
+        let expires = jwt_exp(&resp.access_token.token).unwrap_or(resp.access_token.valid_until);
+        api.state().set(
+            TokenKind::Access,
+            Some(BearerToken::new(resp.access_token.token)),
+        );
+        *lock(&self.inner.times) = TokenTimes {
+            expires,
+            obtained: Utc::now(),
+        };
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        tracing::info!(access_token_expires = %expires, "access token refreshed");
+        Ok(())
+    }
+
+    /// Refreshes the access token if it expires within the refresh margin.
+    pub async fn ensure_fresh(&self) -> Result<()> {
+        let margin = self.margin();
+        if margin <= chrono::Duration::zero() {
+            return Ok(());
+        }
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        if Utc::now() + margin >= self.access_token_expires() {
+            self.refresh_if_generation(generation).await?;
+            self.inner
+                .proactive_refreshes
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Runs an operation of this context: proactive refresh, rate limiting, retries, and one
+    /// refresh-and-retry after a 401.
+    pub(crate) async fn call<'s, T, F, Fut>(
+        &'s self,
+        operation: &'static str,
+        idempotency: Idempotency,
+        make: F,
+    ) -> std::result::Result<ResponseValue<T>, CallError>
+    where
+        T: Send,
+        F: Fn(&'s KsefClient) -> Fut,
+        Fut: Future<Output = std::result::Result<ResponseValue<T>, RawError<ByteStream>>>,
+    {
+        self.ensure_fresh().await.map_err(CallError::Refresh)?;
+        let api = &self.inner.api;
+        let ctx = self.inner.context_key.as_str();
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        let first = self
+            .inner
+            .ksef
+            .execute(operation, ctx, idempotency, || make(api))
+            .await;
+        match first {
+            Err(e) if e.status().is_some_and(|s| s.as_u16() == 401) => {
+                tracing::info!(
+                    operation,
+                    "401 Unauthorized; refreshing the access token once"
+                );
+                self.refresh_if_generation(generation)
+                    .await
+                    .map_err(CallError::Refresh)?;
+                self.inner
+                    .reactive_refreshes
+                    .fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .ksef
+                    .execute(operation, ctx, idempotency, || make(api))
+                    .await
+                    .map_err(CallError::Api)
+            }
+            other => other.map_err(CallError::Api),
+        }
+    }
+
+    /// Reads `GET /rate-limits` and makes the limiter use these limits for this context.
+    pub async fn load_effective_rate_limits(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Limits>> {
+        let r = self
+            .call("rate_limits", Idempotency::Safe, |api| {
+                api.rate_limits().send()
+            })
+            .await
+            .map_err(|e| {
+                e.into_flow(|source| FlowError::Call {
+                    operation: "rate_limits",
+                    source,
+                })
+            })?
+            .into_inner();
+        let conv = |v: &types::EffectiveApiRateLimitValues| Limits {
+            per_second: u32::try_from(v.per_second).unwrap_or(u32::MAX),
+            per_minute: u32::try_from(v.per_minute).unwrap_or(u32::MAX),
+            per_hour: u32::try_from(v.per_hour).unwrap_or(u32::MAX),
+        };
+        let map: std::collections::HashMap<String, Limits> = [
+            ("onlineSession", &r.online_session),
+            ("batchSession", &r.batch_session),
+            ("invoiceSend", &r.invoice_send),
+            ("invoiceStatus", &r.invoice_status),
+            ("sessionList", &r.session_list),
+            ("sessionInvoiceList", &r.session_invoice_list),
+            ("sessionMisc", &r.session_misc),
+            ("invoiceMetadata", &r.invoice_metadata),
+            ("invoiceExport", &r.invoice_export),
+            ("invoiceExportStatus", &r.invoice_export_status),
+            ("invoiceDownload", &r.invoice_download),
+            ("collectiveIdentifier", &r.collective_identifier),
+            ("other", &r.other),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), conv(v)))
+        .collect();
+        tracing::debug!(?map, "effective rate limits");
+        self.inner
+            .ksef
+            .rate_limiter()
+            .set_context_limits(&self.inner.context_key, map.clone());
+        Ok(map)
+    }
+
+    /// Revokes this authentication session (`DELETE /auth/sessions/current`): the refresh token
+    /// stops working. The tokens are forgotten.
+    pub async fn revoke(&self) -> Result<()> {
+        self.call("auth_session_revoke_current", Idempotency::Safe, |api| {
+            api.auth_session_revoke_current().send()
+        })
+        .await
+        .map_err(|e| e.into_flow(|source| FlowError::Revoke { source }))?;
+        self.inner.api.state().clear();
+        tracing::info!("authentication session revoked");
+        Ok(())
+    }
+
+    /// Creates a KSeF token with `permissions` and waits until it is `Active`. Returns its
+    /// reference number and the token (shown once by KSeF: store it safely).
+    pub async fn create_ksef_token(
+        &self,
+        permissions: &[types::TokenPermissionType],
+        description: &str,
+    ) -> Result<(String, SecretString)> {
+        let body = types::GenerateTokenRequest {
+            description: description.to_string(),
+            permissions: permissions.to_vec(),
+        };
+        let body = &body;
+        let created = self
+            .call("ksef_token_create", Idempotency::Unsafe, |api| {
+                api.ksef_token_create().body(body.clone()).send()
+            })
+            .await
+            .map_err(|e| e.into_flow(|source| FlowError::KsefToken { source }))?
+            .into_inner();
+        let reference = created.reference_number.0.clone();
+        let token = SecretString::new(created.token);
+        let deadline = tokio::time::Instant::now() + self.inner.ksef.poll_timeout();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let r = reference.as_str();
+            let status = self
+                .call("ksef_token_status", Idempotency::Safe, |api| {
+                    api.ksef_token_status()
+                        .reference_number(r.to_string())
+                        .send()
+                })
+                .await
+                .map_err(|e| e.into_flow(|source| FlowError::KsefToken { source }))?
+                .into_inner()
+                .status;
+            match status {
+                types::AuthenticationTokenStatus::Active => break,
+                types::AuthenticationTokenStatus::Pending => {
+                    if tokio::time::Instant::now() + delay > deadline {
+                        return Err(FlowError::Timeout("the KSeF token to become active"));
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 3 / 2).min(Duration::from_secs(2));
+                }
+                other => {
+                    return Err(FlowError::KsefTokenNotActive {
+                        reference_number: reference,
+                        status: other.to_string(),
+                    });
+                }
+            }
+        }
+        tracing::info!(reference_number = %reference, "KSeF token active");
+        Ok((reference, token))
+    }
+}
+
+/// Error of [`AuthSession::call`]: the call itself or the token refresh it needed.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    Api(KsefError),
+    Refresh(FlowError),
+}
+
+impl CallError {
+    pub(crate) fn into_flow(self, f: impl FnOnce(Box<KsefError>) -> FlowError) -> FlowError {
+        match self {
+            Self::Api(e) => f(boxed(e)),
+            Self::Refresh(e) => e,
+        }
+    }
+
+    pub(crate) fn api(&self) -> Option<&KsefError> {
+        match self {
+            Self::Api(e) => Some(e),
+            Self::Refresh(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_jwt_exp() {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"sub":"x","exp":1900000000}"#);
+        let token = format!("eyJhbGciOiJIUzI1NiJ9.{payload}.sig");
+        assert_eq!(jwt_exp(&token).unwrap().timestamp(), 1_900_000_000);
+        assert!(jwt_exp("not-a-jwt").is_none());
+    }
+}

@@ -1,0 +1,282 @@
+//! The crate's error type: one variant per failing step.
+
+use ksef_api::KsefError;
+use ksef_crypto::CryptoError;
+
+/// A result of this crate.
+pub type Result<T, E = FlowError> = std::result::Result<T, E>;
+
+/// Why an authentication operation ended unsuccessfully (status of `GET /auth/{referenceNumber}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// 415: the subject has no permissions in the context.
+    NoPermissions,
+    /// 425: the authentication was revoked.
+    Revoked,
+    /// 450: bad token (invalid challenge, token, time, revoked or inactive token, encryption).
+    InvalidToken,
+    /// 460: certificate error (invalid, chain, revoked, suspended).
+    Certificate,
+    /// 470: the methods of a deceased person.
+    DeceasedPerson,
+    /// 480: authentication blocked (suspected security incident).
+    Blocked,
+    /// 500: unknown server error.
+    Internal,
+    /// 550: cancelled by the system; retrying the whole authentication may succeed.
+    Cancelled,
+    /// A code this crate does not know.
+    Other(i32),
+}
+
+impl AuthFailure {
+    /// Maps a status code.
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            415 => Self::NoPermissions,
+            425 => Self::Revoked,
+            450 => Self::InvalidToken,
+            460 => Self::Certificate,
+            470 => Self::DeceasedPerson,
+            480 => Self::Blocked,
+            500 => Self::Internal,
+            550 => Self::Cancelled,
+            other => Self::Other(other),
+        }
+    }
+}
+
+/// The step of authentication that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthStep {
+    /// `POST /auth/challenge`.
+    Challenge,
+    /// `POST /auth/ksef-token` or `POST /auth/xades-signature`.
+    Submit,
+    /// `GET /auth/{referenceNumber}`.
+    Status,
+    /// `POST /auth/token/redeem`.
+    Redeem,
+}
+
+impl std::fmt::Display for AuthStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Challenge => "challenge",
+            Self::Submit => "submit",
+            Self::Status => "status",
+            Self::Redeem => "redeem",
+        })
+    }
+}
+
+/// An error of a KSeF workflow. Variants are named for the step that failed and carry the KSeF
+/// answer ([`KsefError`]: HTTP status, KSeF codes, problem details, headers) when there is one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlowError {
+    /// The client could not be configured.
+    #[error("setup failed: {0}")]
+    Setup(String),
+    /// `GET /security/public-key-certificates` failed.
+    #[error("fetching the public-key certificates failed: {source}")]
+    PublicKeys {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// A cryptographic step failed (no valid certificate, signing, key wrap).
+    #[error("{step}: {source}")]
+    Crypto {
+        /// What was being done.
+        step: &'static str,
+        /// The error.
+        #[source]
+        source: CryptoError,
+    },
+    /// An authentication request failed.
+    #[error("authentication failed at step {step}: {source}")]
+    Authenticate {
+        /// The step.
+        step: AuthStep,
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// KSeF finished the authentication operation with a failure status.
+    #[error("authentication rejected ({reason:?}, status {code}): {description}{}", details_suffix(.details))]
+    AuthRejected {
+        /// Typed reason.
+        reason: AuthFailure,
+        /// Status code.
+        code: i32,
+        /// Status description.
+        description: String,
+        /// Status details (e.g. which check of a 450 failed).
+        details: Vec<String>,
+    },
+    /// Refreshing the access token failed.
+    #[error("refreshing the access token failed: {source}")]
+    RefreshToken {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// Revoking the authentication session failed.
+    #[error("revoking the authentication session failed: {source}")]
+    Revoke {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// Creating or querying a KSeF token failed.
+    #[error("KSeF token operation failed: {source}")]
+    KsefToken {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// A KSeF token ended in a state other than `Active`.
+    #[error("KSeF token {reference_number} is {status}, not Active")]
+    KsefTokenNotActive {
+        /// Token reference number.
+        reference_number: String,
+        /// Its status.
+        status: String,
+    },
+    /// Any other API call failed (`GET /rate-limits`, ...).
+    #[error("{operation} failed: {source}")]
+    Call {
+        /// Operation name.
+        operation: &'static str,
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// Opening an online session failed.
+    #[error("opening the online session failed: {source}")]
+    OpenSession {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// An invoice failed local pre-flight validation; nothing was sent.
+    #[error("invoice #{index} failed pre-flight validation: {source}")]
+    Preflight {
+        /// Position of the invoice in the caller's input (0-based).
+        index: usize,
+        /// What is wrong.
+        #[source]
+        source: CryptoError,
+    },
+    /// The invoice's schema does not match the session's form code; nothing was sent.
+    #[error("invoice #{index} is {found}, the session expects {expected}")]
+    FormMismatch {
+        /// Position of the invoice in the caller's input (0-based).
+        index: usize,
+        /// The session's form code.
+        expected: &'static str,
+        /// The invoice's form code.
+        found: &'static str,
+    },
+    /// Sending an invoice failed (after the allowed retries and reconciliation).
+    #[error("sending invoice #{index} failed: {source}")]
+    SendInvoice {
+        /// Position of the invoice in the caller's input (0-based).
+        index: usize,
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// Querying invoice statuses failed.
+    #[error("querying invoice status failed: {source}")]
+    InvoiceStatus {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// Closing the session failed.
+    #[error("closing the session failed: {source}")]
+    CloseSession {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// Querying the session status failed.
+    #[error("querying the session status failed: {source}")]
+    SessionStatus {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// Downloading a UPO failed.
+    #[error("downloading the UPO failed: {source}")]
+    DownloadUpo {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// A downloaded document does not match its `x-ms-meta-hash`.
+    #[error("{what}: x-ms-meta-hash {expected:?} does not match the body's SHA-256 {actual}")]
+    HashMismatch {
+        /// What was downloaded.
+        what: &'static str,
+        /// The header value (`None` when the header was missing).
+        expected: Option<String>,
+        /// Base64 SHA-256 of the body.
+        actual: String,
+    },
+    /// A UPO document could not be parsed.
+    #[error("the UPO could not be parsed: {0}")]
+    ParseUpo(String),
+    /// Waiting for an asynchronous operation took too long.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+}
+
+fn details_suffix(details: &[String]) -> String {
+    if details.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", details.join("; "))
+    }
+}
+
+impl FlowError {
+    /// The underlying API error, if the failing step got an answer from KSeF (or a transport error).
+    pub fn api_error(&self) -> Option<&KsefError> {
+        match self {
+            Self::PublicKeys { source }
+            | Self::Authenticate { source, .. }
+            | Self::RefreshToken { source }
+            | Self::Revoke { source }
+            | Self::KsefToken { source }
+            | Self::Call { source, .. }
+            | Self::OpenSession { source }
+            | Self::SendInvoice { source, .. }
+            | Self::InvoiceStatus { source }
+            | Self::CloseSession { source }
+            | Self::SessionStatus { source }
+            | Self::DownloadUpo { source } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// Whether any KSeF code of the answer equals `code`.
+    pub fn has_code(&self, code: i64) -> bool {
+        self.api_error().is_some_and(|e| e.has_code(code))
+    }
+
+    /// HTTP status of the answer, if there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        self.api_error()
+            .and_then(KsefError::status)
+            .map(|s| s.as_u16())
+    }
+}
+
+pub(crate) fn boxed(e: KsefError) -> Box<KsefError> {
+    Box::new(e)
+}

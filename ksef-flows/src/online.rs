@@ -1,0 +1,750 @@
+//! Online (interactive) sessions: open, send invoices, wait for their results, close, UPO.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use ksef_api::types;
+use ksef_crypto::invoice::FormCode;
+use ksef_crypto::{CertificateUsage, SymmetricKey};
+
+use crate::auth::{AuthSession, CallError};
+use crate::error::{FlowError, Result, boxed};
+use crate::retry::{Idempotency, is_ambiguous};
+use crate::upo::{ReadError, Upo, read_verified};
+
+/// One invoice to send: its exact bytes (never re-encoded) and how to send it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct InvoiceInput {
+    /// The invoice XML, exactly as it will be hashed and encrypted.
+    pub bytes: Bytes,
+    /// `offlineMode`: the invoice was issued offline.
+    pub offline_mode: bool,
+    /// `hashOfCorrectedInvoice`: Base64 SHA-256 of the rejected original this invoice corrects
+    /// (technical correction of an offline invoice).
+    pub hash_of_corrected_invoice: Option<String>,
+}
+
+impl InvoiceInput {
+    /// An invoice sent online.
+    pub fn new(bytes: impl Into<Bytes>) -> Self {
+        Self {
+            bytes: bytes.into(),
+            offline_mode: false,
+            hash_of_corrected_invoice: None,
+        }
+    }
+
+    /// Marks the invoice as issued offline (`offlineMode: true`).
+    #[must_use]
+    pub fn offline(mut self) -> Self {
+        self.offline_mode = true;
+        self
+    }
+
+    /// A technical correction of an offline invoice KSeF rejected: sent with `offlineMode: true`
+    /// and `hashOfCorrectedInvoice` = SHA-256 of the original's exact bytes.
+    #[must_use]
+    pub fn technical_correction_of(mut self, original: &[u8]) -> Self {
+        self.offline_mode = true;
+        self.hash_of_corrected_invoice = Some(ksef_crypto::b64::sha256_b64(original));
+        self
+    }
+}
+
+/// An invoice KSeF accepted for processing (`202`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentInvoice {
+    /// Position of the invoice in the caller's input (0-based).
+    pub index: usize,
+    /// The invoice's reference number in the session.
+    pub reference_number: String,
+    /// `invoiceHash`: Base64 SHA-256 of the invoice bytes.
+    pub invoice_hash: String,
+    /// Whether the reference number was found by reconciliation (the send's answer was lost).
+    pub reconciled: bool,
+}
+
+/// What became of one input invoice.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InvoiceOutcome {
+    /// KSeF accepted the invoice and assigned a KSeF number (status 200).
+    Accepted {
+        /// The invoice's reference number.
+        reference_number: String,
+        /// The KSeF number.
+        ksef_number: String,
+        /// Order of the invoice in the session (server-assigned).
+        ordinal_number: u32,
+        /// `acquisitionDate`.
+        acquisition_date: Option<DateTime<Utc>>,
+    },
+    /// KSeF rejected the invoice (status ≥ 400: 440 duplicate, 450 semantic error, ...).
+    Rejected {
+        /// The invoice's reference number.
+        reference_number: String,
+        /// Status code.
+        code: i32,
+        /// Status description.
+        description: String,
+        /// Status details.
+        details: Vec<String>,
+        /// `extensions` (for 440: `originalSessionReferenceNumber`, `originalKsefNumber`).
+        extensions: BTreeMap<String, String>,
+    },
+    /// The invoice was not sent (pre-flight validation, or the send failed).
+    NotSent(FlowError),
+    /// Still processing when waiting ended.
+    Pending {
+        /// The invoice's reference number.
+        reference_number: String,
+    },
+}
+
+impl InvoiceOutcome {
+    /// The KSeF number, if accepted.
+    pub fn ksef_number(&self) -> Option<&str> {
+        match self {
+            Self::Accepted { ksef_number, .. } => Some(ksef_number),
+            _ => None,
+        }
+    }
+
+    /// The status code of a rejection.
+    pub fn rejection_code(&self) -> Option<i32> {
+        match self {
+            Self::Rejected { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// For a duplicate (440): the KSeF number of the original invoice.
+    pub fn original_ksef_number(&self) -> Option<&str> {
+        match self {
+            Self::Rejected {
+                code: 440,
+                extensions,
+                ..
+            } => extensions.get("originalKsefNumber").map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// The invoice's reference number, if it was sent.
+    pub fn reference_number(&self) -> Option<&str> {
+        match self {
+            Self::Accepted {
+                reference_number, ..
+            }
+            | Self::Rejected {
+                reference_number, ..
+            }
+            | Self::Pending { reference_number } => Some(reference_number),
+            Self::NotSent(_) => None,
+        }
+    }
+}
+
+/// One input invoice and its outcome.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct InvoiceResult {
+    /// Position of the invoice in the caller's input (0-based).
+    pub index: usize,
+    /// Base64 SHA-256 of the invoice bytes.
+    pub invoice_hash: String,
+    /// What became of it.
+    pub outcome: InvoiceOutcome,
+}
+
+/// A page of the session UPO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpoPage {
+    /// UPO page reference number.
+    pub reference_number: String,
+    /// Presigned download URL (no token needed).
+    pub download_url: String,
+    /// When the URL expires.
+    pub expires: DateTime<Utc>,
+}
+
+/// Final state of a closed session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionSummary {
+    /// Status code: 200 (≥ 1 invoice accepted), 440 (no invoices), 445 (no valid invoices), 415.
+    pub code: i32,
+    /// Status description.
+    pub description: String,
+    /// Status details.
+    pub details: Vec<String>,
+    /// Invoices received.
+    pub invoice_count: Option<i32>,
+    /// Invoices accepted.
+    pub successful_invoice_count: Option<i32>,
+    /// Invoices rejected.
+    pub failed_invoice_count: Option<i32>,
+    /// Pages of the session UPO.
+    pub upo_pages: Vec<UpoPage>,
+}
+
+/// An open online session. Invoices are encrypted with the session's AES key (generated here,
+/// wrapped for KSeF with the `SymmetricKeyEncryption` key; the key never leaves the process
+/// unwrapped and is zeroized on drop).
+#[derive(Debug)]
+pub struct OnlineSession {
+    auth: AuthSession,
+    reference_number: String,
+    key: SymmetricKey,
+    form: FormCode,
+    valid_until: DateTime<Utc>,
+    concurrency: usize,
+    claimed: Mutex<HashSet<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn api_form(form: FormCode) -> types::FormCode {
+    types::FormCode {
+        system_code: form.system_code().to_string(),
+        schema_version: form.schema_version().to_string(),
+        value: form.value().to_string(),
+    }
+}
+
+impl AuthSession {
+    /// Opens an online session for FA (3) invoices.
+    pub async fn open_online_session(&self) -> Result<OnlineSession> {
+        self.open_online_session_for(FormCode::Fa3).await
+    }
+
+    /// Opens an online session for invoices of `form`. A withdrawn encryption key (21470) makes
+    /// the client refetch the public-key certificates and retry once.
+    pub async fn open_online_session_for(&self, form: FormCode) -> Result<OnlineSession> {
+        let key = SymmetricKey::generate().map_err(|source| FlowError::Crypto {
+            step: "generating the session key",
+            source,
+        })?;
+        let ksef = self.ksef();
+        let mut attempt = 0;
+        let opened = loop {
+            attempt += 1;
+            let cert = ksef
+                .public_key(CertificateUsage::SymmetricKeyEncryption)
+                .await?;
+            let wrapped = key.wrap_for(&cert).map_err(|source| FlowError::Crypto {
+                step: "wrapping the session key",
+                source,
+            })?;
+            let body = types::OpenOnlineSessionRequest {
+                encryption: types::EncryptionInfo {
+                    encrypted_symmetric_key: wrapped,
+                    initialization_vector: key.iv_b64(),
+                    public_key_id: Some(cert.public_key_id().to_string()),
+                },
+                form_code: api_form(form),
+            };
+            let body = &body;
+            match self
+                .call("online_session_open", Idempotency::Unsafe, |api| {
+                    api.online_session_open().body(body.clone()).send()
+                })
+                .await
+            {
+                Ok(v) => break v.into_inner(),
+                Err(CallError::Api(e)) if attempt == 1 && e.has_code(21470) => {
+                    tracing::warn!("public key withdrawn (21470); refetching the certificates");
+                    ksef.refresh_public_keys().await?;
+                }
+                Err(e) => return Err(e.into_flow(|source| FlowError::OpenSession { source })),
+            }
+        };
+        tracing::info!(reference_number = %opened.reference_number.0, form = form.system_code(), "online session opened");
+        Ok(OnlineSession {
+            auth: self.clone(),
+            reference_number: opened.reference_number.0,
+            key,
+            form,
+            valid_until: opened.valid_until,
+            concurrency: 8,
+            claimed: Mutex::new(HashSet::new()),
+        })
+    }
+}
+
+fn outcome_of(s: &types::SessionInvoiceStatusResponse) -> Option<InvoiceOutcome> {
+    let reference_number = s.reference_number.0.clone();
+    match s.status.code {
+        100 | 150 => None,
+        200 => Some(InvoiceOutcome::Accepted {
+            reference_number,
+            ksef_number: s
+                .ksef_number
+                .as_ref()
+                .map(|k| k.0.clone())
+                .unwrap_or_default(),
+            ordinal_number: s.ordinal_number.get(),
+            acquisition_date: s.acquisition_date,
+        }),
+        code => Some(InvoiceOutcome::Rejected {
+            reference_number,
+            code,
+            description: s.status.description.clone(),
+            details: s.status.details.clone().unwrap_or_default(),
+            extensions: s
+                .status
+                .extensions
+                .as_ref()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }),
+    }
+}
+
+impl OnlineSession {
+    /// The session's reference number.
+    pub fn reference_number(&self) -> &str {
+        &self.reference_number
+    }
+
+    /// The session's form code.
+    pub fn form_code(&self) -> FormCode {
+        self.form
+    }
+
+    /// Until when the session accepts invoices.
+    pub fn valid_until(&self) -> DateTime<Utc> {
+        self.valid_until
+    }
+
+    /// The authentication session.
+    pub fn auth(&self) -> &AuthSession {
+        &self.auth
+    }
+
+    /// Most invoices in flight at once in [`send_all`](Self::send_all) (default 8). The rate
+    /// limiter decides how fast they actually go.
+    pub fn set_concurrency(&mut self, n: usize) {
+        self.concurrency = n.max(1);
+    }
+
+    /// Builds the `SendInvoiceRequest` of an invoice: pre-flight validation, encryption, hashes.
+    /// Nothing is sent. This is the per-invoice client work measured by the bench.
+    pub fn prepare(
+        &self,
+        index: usize,
+        invoice: &InvoiceInput,
+    ) -> Result<types::SendInvoiceRequest> {
+        prepare_request(&self.key, self.form, index, invoice)
+    }
+
+    /// Sends one invoice. A 429 is waited out and retried; an ambiguous failure (5xx, broken
+    /// connection) is reconciled through the session's invoice list before anything is resent,
+    /// so an invoice is never registered twice by a retry.
+    pub async fn send(&self, index: usize, invoice: &InvoiceInput) -> Result<SentInvoice> {
+        let request = self.prepare(index, invoice)?;
+        let hash = request.invoice_hash.0.clone();
+        let span = tracing::info_span!("ksef_send_invoice", index, invoice_hash = %hash);
+        tracing::Instrument::instrument(self.send_prepared(index, &request, hash), span).await
+    }
+
+    async fn send_prepared(
+        &self,
+        index: usize,
+        request: &types::SendInvoiceRequest,
+        hash: String,
+    ) -> Result<SentInvoice> {
+        let reference = self.reference_number.as_str();
+        let max = 6u32;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result = self
+                .auth
+                .call("online_session_send_invoice", Idempotency::Unsafe, |api| {
+                    api.online_session_send_invoice()
+                        .reference_number(reference.to_string())
+                        .body(request.clone())
+                        .send()
+                })
+                .await;
+            match result {
+                Ok(v) => {
+                    let r = v.into_inner().reference_number.0;
+                    lock(&self.claimed).insert(r.clone());
+                    tracing::debug!(reference_number = %r, "invoice accepted for processing");
+                    return Ok(SentInvoice {
+                        index,
+                        reference_number: r,
+                        invoice_hash: hash,
+                        reconciled: false,
+                    });
+                }
+                Err(e) if attempt < max && e.api().is_some_and(is_ambiguous) => {
+                    tracing::warn!(
+                        error = %e.api().map(ToString::to_string).unwrap_or_default(),
+                        "ambiguous send failure; reconciling through the session's invoice list"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                    if let Some(r) = self.reconcile(&hash).await? {
+                        tracing::info!(reference_number = %r, "the invoice had been registered; not resending");
+                        return Ok(SentInvoice {
+                            index,
+                            reference_number: r,
+                            invoice_hash: hash,
+                            reconciled: true,
+                        });
+                    }
+                }
+                Err(e) => {
+                    return Err(e.into_flow(|source| FlowError::SendInvoice { index, source }));
+                }
+            }
+        }
+    }
+
+    /// Finds an invoice of this session with `hash` that no input has claimed yet, and claims it.
+    async fn reconcile(&self, hash: &str) -> Result<Option<String>> {
+        let all = self.list_invoices().await?;
+        let mut claimed = lock(&self.claimed);
+        for inv in all {
+            if inv.invoice_hash.0 == hash && !claimed.contains(&inv.reference_number.0) {
+                claimed.insert(inv.reference_number.0.clone());
+                return Ok(Some(inv.reference_number.0));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every invoice of the session (`GET /sessions/{ref}/invoices`, all pages).
+    pub async fn list_invoices(&self) -> Result<Vec<types::SessionInvoiceStatusResponse>> {
+        let reference = self.reference_number.as_str();
+        let mut out = Vec::new();
+        let mut continuation: Option<String> = None;
+        loop {
+            let token = continuation.clone();
+            let token = &token;
+            let page = self
+                .auth
+                .call("session_invoices", Idempotency::Safe, |api| {
+                    let b = api
+                        .session_invoices()
+                        .reference_number(reference.to_string())
+                        .page_size(1000);
+                    match token {
+                        Some(t) => b.x_continuation_token(t.clone()).send(),
+                        None => b.send(),
+                    }
+                })
+                .await
+                .map_err(|e| e.into_flow(|source| FlowError::InvoiceStatus { source }))?
+                .into_inner();
+            out.extend(page.invoices);
+            match page.continuation_token {
+                Some(t) if !t.is_empty() => continuation = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Sends all invoices concurrently (bounded by the concurrency setting and the rate limiter).
+    /// The result at position `i` belongs to `invoices[i]`.
+    pub async fn send_all(&self, invoices: &[InvoiceInput]) -> Vec<Result<SentInvoice>> {
+        let mut results: Vec<(usize, Result<SentInvoice>)> =
+            futures::stream::iter(invoices.iter().enumerate())
+                .map(|(i, inv)| async move { (i, self.send(i, inv).await) })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Waits until KSeF has processed the sent invoices (or the client's poll timeout passes:
+    /// those still processing come back as [`InvoiceOutcome::Pending`]). The outcome at
+    /// position `i` belongs to `sent[i]`. Many pending invoices are polled through the session's
+    /// invoice list, a few through their own status.
+    pub async fn wait_for(&self, sent: &[SentInvoice]) -> Result<Vec<InvoiceOutcome>> {
+        let mut outcomes: Vec<Option<InvoiceOutcome>> = sent.iter().map(|_| None).collect();
+        let mut pending: HashMap<String, usize> = sent
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.reference_number.clone(), i))
+            .collect();
+        let deadline = tokio::time::Instant::now() + self.auth.ksef().poll_timeout();
+        let mut delay = Duration::from_millis(250);
+        let reference = self.reference_number.as_str();
+        while !pending.is_empty() {
+            if pending.len() > 3 {
+                for inv in self.list_invoices().await? {
+                    if let Some(i) = pending.get(&inv.reference_number.0).copied()
+                        && let Some(o) = outcome_of(&inv)
+                    {
+                        outcomes[i] = Some(o);
+                        pending.remove(&inv.reference_number.0);
+                    }
+                }
+            } else {
+                let refs: Vec<(String, usize)> =
+                    pending.iter().map(|(r, i)| (r.clone(), *i)).collect();
+                for (r, i) in refs {
+                    let rr = r.as_str();
+                    let s = self
+                        .auth
+                        .call("session_invoice_status", Idempotency::Safe, |api| {
+                            api.session_invoice_status()
+                                .reference_number(reference.to_string())
+                                .invoice_reference_number(rr.to_string())
+                                .send()
+                        })
+                        .await
+                        .map_err(|e| e.into_flow(|source| FlowError::InvoiceStatus { source }))?
+                        .into_inner();
+                    if let Some(o) = outcome_of(&s) {
+                        outcomes[i] = Some(o);
+                        pending.remove(&r);
+                    }
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
+            if tokio::time::Instant::now() + delay > deadline {
+                tracing::warn!(
+                    pending = pending.len(),
+                    "invoices still processing when waiting ended"
+                );
+                break;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+        Ok(outcomes
+            .into_iter()
+            .zip(sent)
+            .map(|(o, s)| {
+                o.unwrap_or_else(|| InvoiceOutcome::Pending {
+                    reference_number: s.reference_number.clone(),
+                })
+            })
+            .collect())
+    }
+
+    /// Sends all invoices and waits for their outcomes: `result[i]` is the outcome of
+    /// `invoices[i]`, whatever happened to it (not sent, rejected with its code, accepted with
+    /// its KSeF number). Only a failure that prevents finding out (status queries failing) is an
+    /// `Err`.
+    pub async fn send_and_wait(&self, invoices: &[InvoiceInput]) -> Result<Vec<InvoiceResult>> {
+        let sent = self.send_all(invoices).await;
+        let ok: Vec<SentInvoice> = sent
+            .iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect();
+        let mut waited = self.wait_for(&ok).await?.into_iter();
+        let mut out = Vec::with_capacity(invoices.len());
+        for (index, (r, input)) in sent.into_iter().zip(invoices).enumerate() {
+            let invoice_hash = ksef_crypto::b64::sha256_b64(&input.bytes);
+            let outcome = match r {
+                Ok(_) => waited
+                    .next()
+                    .unwrap_or(InvoiceOutcome::NotSent(FlowError::Timeout(
+                        "the invoice status",
+                    ))),
+                Err(e) => InvoiceOutcome::NotSent(e),
+            };
+            out.push(InvoiceResult {
+                index,
+                invoice_hash,
+                outcome,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Session status (`GET /sessions/{ref}`).
+    pub async fn status(&self) -> Result<types::SessionStatusResponse> {
+        let reference = self.reference_number.as_str();
+        Ok(self
+            .auth
+            .call("session_status", Idempotency::Safe, |api| {
+                api.session_status()
+                    .reference_number(reference.to_string())
+                    .send()
+            })
+            .await
+            .map_err(|e| e.into_flow(|source| FlowError::SessionStatus { source }))?
+            .into_inner())
+    }
+
+    /// Closes the session (UPO generation starts). After an ambiguous failure the session
+    /// status tells whether the close went through.
+    pub async fn close(&self) -> Result<()> {
+        let reference = self.reference_number.as_str();
+        match self
+            .auth
+            .call("online_session_close", Idempotency::Unsafe, |api| {
+                api.online_session_close()
+                    .reference_number(reference.to_string())
+                    .send()
+            })
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(reference_number = %reference, "online session closed");
+                Ok(())
+            }
+            Err(e) if e.api().is_some_and(is_ambiguous) => {
+                if self.status().await?.status.code != 100 {
+                    Ok(())
+                } else {
+                    Err(e.into_flow(|source| FlowError::CloseSession { source }))
+                }
+            }
+            Err(e) => Err(e.into_flow(|source| FlowError::CloseSession { source })),
+        }
+    }
+
+    /// Closes the session and waits for its final status and UPO.
+    pub async fn close_and_wait(&self) -> Result<SessionSummary> {
+        self.close().await?;
+        let deadline = tokio::time::Instant::now() + self.auth.ksef().poll_timeout();
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let s = self.status().await?;
+            if !matches!(s.status.code, 100 | 150 | 170) {
+                return Ok(SessionSummary {
+                    code: s.status.code,
+                    description: s.status.description,
+                    details: s.status.details.unwrap_or_default(),
+                    invoice_count: s.invoice_count,
+                    successful_invoice_count: s.successful_invoice_count,
+                    failed_invoice_count: s.failed_invoice_count,
+                    upo_pages: s
+                        .upo
+                        .map(|u| {
+                            u.pages
+                                .into_iter()
+                                .map(|p| UpoPage {
+                                    reference_number: p.reference_number.0,
+                                    download_url: p.download_url,
+                                    expires: p.download_url_expiration_date,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            if tokio::time::Instant::now() + delay > deadline {
+                return Err(FlowError::Timeout("the session to be processed"));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Downloads a page of the session UPO, verifies `x-ms-meta-hash` and parses it.
+    pub async fn session_upo(&self, page: &UpoPage) -> Result<Upo> {
+        let reference = self.reference_number.as_str();
+        let upo_ref = page.reference_number.as_str();
+        let r = self
+            .auth
+            .call("session_upo", Idempotency::Safe, |api| {
+                api.session_upo()
+                    .reference_number(reference.to_string())
+                    .upo_reference_number(upo_ref.to_string())
+                    .send()
+            })
+            .await
+            .map_err(|e| e.into_flow(|source| FlowError::DownloadUpo { source }))?;
+        Upo::parse(read_body("session UPO", r).await?)
+    }
+
+    /// Downloads the UPO of one invoice, verifies `x-ms-meta-hash` and parses it.
+    pub async fn invoice_upo(&self, invoice_reference_number: &str) -> Result<Upo> {
+        let reference = self.reference_number.as_str();
+        let r = self
+            .auth
+            .call("session_invoice_upo", Idempotency::Safe, |api| {
+                api.session_invoice_upo()
+                    .reference_number(reference.to_string())
+                    .invoice_reference_number(invoice_reference_number.to_string())
+                    .send()
+            })
+            .await
+            .map_err(|e| e.into_flow(|source| FlowError::DownloadUpo { source }))?;
+        Upo::parse(read_body("invoice UPO", r).await?)
+    }
+}
+
+async fn read_body(
+    what: &'static str,
+    r: ksef_api::ResponseValue<ksef_api::ByteStream>,
+) -> Result<Bytes> {
+    read_verified(what, r).await.map_err(|e| match e {
+        ReadError::Transport(t) => FlowError::DownloadUpo {
+            source: boxed(ksef_api::KsefError::Transport(t)),
+        },
+        ReadError::Hash(h) => h,
+    })
+}
+
+/// Builds the `SendInvoiceRequest` of one invoice with a session key: pre-flight validation
+/// (nothing is sent for an invalid invoice), AES-256-CBC encryption, SHA-256 of plaintext and
+/// ciphertext, Base64. `index` only labels errors.
+pub fn prepare_request(
+    key: &SymmetricKey,
+    form: FormCode,
+    index: usize,
+    invoice: &InvoiceInput,
+) -> Result<types::SendInvoiceRequest> {
+    let facts = ksef_crypto::preflight(&invoice.bytes)
+        .map_err(|source| FlowError::Preflight { index, source })?;
+    if facts.form_code != form {
+        return Err(FlowError::FormMismatch {
+            index,
+            expected: form.system_code(),
+            found: facts.form_code.system_code(),
+        });
+    }
+    let enc = key.encrypt(&invoice.bytes);
+    let nz = |n: u64| std::num::NonZeroU64::new(n);
+    let (Some(size), Some(enc_size)) = (nz(enc.digests.plain.size), nz(enc.digests.encrypted.size))
+    else {
+        return Err(FlowError::Preflight {
+            index,
+            source: ksef_crypto::CryptoError::Preflight {
+                rule: ksef_crypto::PreflightRule::Empty,
+                position: None,
+                detail: "no bytes".into(),
+            },
+        });
+    };
+    Ok(types::SendInvoiceRequest {
+        encrypted_invoice_content: enc.ciphertext_b64(),
+        encrypted_invoice_hash: types::Sha256HashBase64(enc.digests.encrypted.sha256_b64()),
+        encrypted_invoice_size: enc_size,
+        hash_of_corrected_invoice: invoice
+            .hash_of_corrected_invoice
+            .clone()
+            .map(types::Sha256HashBase64),
+        invoice_hash: types::Sha256HashBase64(enc.digests.plain.sha256_b64()),
+        invoice_size: size,
+        offline_mode: invoice.offline_mode,
+    })
+}

@@ -1,0 +1,233 @@
+//! End-to-end resilience: injected 429 storms, 5xx bursts and lost answers never lose or
+//! duplicate an invoice; a sustained run at full speed against real (scaled-down) limits gets no
+//! 429 because of the client-side rate limiter.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod e2e_common;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use e2e_common::*;
+use ksef_flows::api::types::{
+    ApiRateLimitValuesOverride, ApiRateLimitsOverride, SetRateLimitsRequest,
+};
+use ksef_flows::api::{DecodeError as _, Environment};
+use ksef_flows::{InvoiceInput, Ksef, RateLimitMode, RetryPolicy};
+use ksef_sim::{Fault, SimConfig};
+
+const SEND: &str = "POST /sessions/online/{referenceNumber}/invoices";
+
+#[test]
+fn storms_and_bursts_lose_and_duplicate_nothing() {
+    let sim = Sim::start(SimConfig::default().with_rate_limit_scale(100.0));
+    let control = sim.control();
+    client_rt().block_on(async {
+        // short read timeout so that injected latency turns into lost answers
+        let ksef = Ksef::builder(Environment::Custom(sim.base_url.clone()))
+            .read_timeout(Duration::from_millis(400))
+            .build()
+            .unwrap();
+        let (nip, auth) = xades_auth(&ksef).await;
+        let mut session = auth.open_online_session().await.unwrap();
+        session.set_concurrency(8);
+        let bytes = valid_invoices(&nip, "STORM", 40);
+        let inputs: Vec<InvoiceInput> = bytes.iter().cloned().map(InvoiceInput::new).collect();
+
+        // phase A: answers lost (the client gives up waiting) -> reconciliation
+        control.inject(
+            SEND,
+            Fault::Latency {
+                delay_ms: 1000,
+                count: Some(3),
+            },
+        );
+        let a = session.send_all(&inputs[..10]).await;
+        // phase B: 503 bursts and a 429 storm on sends, 5xx on status reads
+        control.inject(
+            SEND,
+            Fault::ServerError {
+                status: 503,
+                count: 4,
+            },
+        );
+        control.inject(
+            SEND,
+            Fault::RateLimitStorm {
+                count: 8,
+                retry_after: 1,
+            },
+        );
+        control.inject(
+            "GET /sessions/{referenceNumber}/invoices",
+            Fault::ServerError {
+                status: 502,
+                count: 2,
+            },
+        );
+        control.inject(
+            "GET /sessions/{referenceNumber}",
+            Fault::ServerError {
+                status: 504,
+                count: 2,
+            },
+        );
+        let b = session.send_all(&inputs[10..]).await;
+
+        let sent: Vec<_> = a.into_iter().chain(b).map(|r| r.unwrap()).collect();
+        assert_eq!(sent.len(), 40);
+        let outcomes = session.wait_for(&sent).await.unwrap();
+        let mut numbers = HashSet::new();
+        for (i, o) in outcomes.iter().enumerate() {
+            let n = o.ksef_number().unwrap_or_else(|| panic!("#{i}: {o:?}"));
+            assert!(numbers.insert(n.to_string()));
+            assert_eq!(
+                sent[i].invoice_hash,
+                ksef_flows::crypto::b64::sha256_b64(&bytes[i])
+            );
+        }
+        assert!(
+            ksef.rate_limited_responses() >= 4,
+            "{}",
+            ksef.rate_limited_responses()
+        );
+        assert!(
+            ksef.transient_retries() >= 2,
+            "{}",
+            ksef.transient_retries()
+        );
+
+        // the server's view: each input exactly once
+        let listed = session.list_invoices().await.unwrap();
+        let mut per_hash: HashMap<String, usize> = HashMap::new();
+        for inv in &listed {
+            *per_hash.entry(inv.invoice_hash.0.clone()).or_default() += 1;
+        }
+        assert_eq!(listed.len(), 40, "server holds {} invoices", listed.len());
+        for b in &bytes {
+            assert_eq!(
+                per_hash.get(&ksef_flows::crypto::b64::sha256_b64(b)),
+                Some(&1)
+            );
+        }
+        let summary = session.close_and_wait().await.unwrap();
+        assert_eq!(summary.successful_invoice_count, Some(40));
+    });
+}
+
+fn limits(per_second: i32, per_minute: i32, per_hour: i32) -> ApiRateLimitValuesOverride {
+    ApiRateLimitValuesOverride {
+        per_second,
+        per_minute,
+        per_hour,
+    }
+}
+
+#[test]
+fn sustained_full_speed_run_gets_no_429() {
+    let sim = Sim::start(SimConfig::default());
+    client_rt().block_on(async {
+        // any 429 fails the call: the run must not meet one
+        let mut policy = RetryPolicy::default();
+        policy.max_rate_limited = 0;
+        let ksef = Ksef::builder(Environment::Custom(sim.base_url.clone()))
+            .retry_policy(policy)
+            .build()
+            .unwrap();
+        let (nip, auth) = xades_auth(&ksef).await;
+        // small effective limits for this context (TEST's /testdata/rate-limits)
+        let tight = || limits(4, 1000, 10000);
+        let req = SetRateLimitsRequest {
+            rate_limits: ApiRateLimitsOverride {
+                batch_session: limits(10, 20, 60),
+                collective_identifier: limits(10, 60, 120),
+                invoice_download: limits(8, 16, 64),
+                invoice_export: limits(8, 16, 20),
+                invoice_export_status: limits(10, 60, 600),
+                invoice_metadata: limits(8, 16, 20),
+                invoice_send: tight(),
+                invoice_status: tight(),
+                online_session: limits(10, 30, 120),
+                other: limits(10, 30, 120),
+                session_invoice_list: tight(),
+                session_list: limits(5, 10, 60),
+                session_misc: tight(),
+            },
+        };
+        auth.api()
+            .post_testdata_rate_limits()
+            .body(req)
+            .send()
+            .await
+            .decode_error()
+            .await
+            .unwrap();
+        let effective = auth.load_effective_rate_limits().await.unwrap();
+        assert_eq!(effective["invoiceSend"].per_second, 4);
+
+        let mut session = auth.open_online_session().await.unwrap();
+        session.set_concurrency(32);
+        let bytes = valid_invoices(&nip, "RATE", 24);
+        let inputs: Vec<InvoiceInput> = bytes.iter().cloned().map(InvoiceInput::new).collect();
+        let results = session.send_and_wait(&inputs).await.unwrap();
+        for r in &results {
+            assert!(
+                r.outcome.ksef_number().is_some(),
+                "#{}: {:?}",
+                r.index,
+                r.outcome
+            );
+        }
+        let summary = session.close_and_wait().await.unwrap();
+        assert_eq!(summary.successful_invoice_count, Some(24));
+        assert_eq!(ksef.rate_limited_responses(), 0);
+
+        // control: the same run without the client-side limiter does meet 429s
+        let unlimited = Ksef::builder(Environment::Custom(sim.base_url.clone()))
+            .rate_limit_mode(RateLimitMode::Off)
+            .build()
+            .unwrap();
+        let (nip2, auth2) = xades_auth(&unlimited).await;
+        auth2
+            .api()
+            .post_testdata_rate_limits()
+            .body(SetRateLimitsRequest {
+                rate_limits: ApiRateLimitsOverride {
+                    invoice_send: tight(),
+                    ..auth_limits_default()
+                },
+            })
+            .send()
+            .await
+            .decode_error()
+            .await
+            .unwrap();
+        let mut s2 = auth2.open_online_session().await.unwrap();
+        s2.set_concurrency(32);
+        let inputs2: Vec<InvoiceInput> = valid_invoices(&nip2, "RATE", 24)
+            .into_iter()
+            .map(InvoiceInput::new)
+            .collect();
+        let sent = s2.send_all(&inputs2).await;
+        assert!(sent.iter().all(Result::is_ok));
+        assert!(unlimited.rate_limited_responses() > 0);
+    });
+}
+
+fn auth_limits_default() -> ApiRateLimitsOverride {
+    ApiRateLimitsOverride {
+        batch_session: limits(10, 20, 60),
+        collective_identifier: limits(10, 60, 120),
+        invoice_download: limits(8, 16, 64),
+        invoice_export: limits(8, 16, 20),
+        invoice_export_status: limits(10, 60, 600),
+        invoice_metadata: limits(8, 16, 20),
+        invoice_send: limits(10, 30, 180),
+        invoice_status: limits(30, 120, 1200),
+        online_session: limits(10, 30, 120),
+        other: limits(10, 30, 120),
+        session_invoice_list: limits(10, 20, 200),
+        session_list: limits(5, 10, 60),
+        session_misc: limits(10, 120, 1200),
+    }
+}
