@@ -453,7 +453,10 @@ fn technical_correction_of_a_rejected_offline_invoice() {
         // the correction carries offlineMode and the original's hash, and is accepted
         let correction = InvoiceInput::new(fixed.clone()).technical_correction_of(&original);
         assert!(correction.offline_mode);
-        let c = session.send_and_wait(&[correction.clone()]).await.unwrap();
+        let c = session
+            .send_and_wait(std::slice::from_ref(&correction))
+            .await
+            .unwrap();
         assert!(c[0].outcome.ksef_number().is_some(), "{:?}", c[0].outcome);
 
         // a second correction of the same original: 21166; of an accepted invoice: 21167
