@@ -518,3 +518,64 @@ async fn session_upo_in_pages() {
     ksefs.sort();
     assert_eq!(seen, ksefs);
 }
+
+#[tokio::test]
+async fn session_list_pages_and_filters() {
+    let env = start(default_config()).await;
+    let k = Keys::random();
+    let mut refs = Vec::new();
+    for _ in 0..11 {
+        refs.push(env.open_online(&k).await);
+    }
+    env.close_online(&refs[0]).await;
+    let p1 = env
+        .get_json("/sessions?sessionType=Online&pageSize=10")
+        .await;
+    assert_eq!(p1["sessions"].as_array().unwrap().len(), 10);
+    let token = p1["continuationToken"].as_str().unwrap().to_string();
+    let r = env
+        .http
+        .get(env.url("/sessions?sessionType=Online&pageSize=10"))
+        .bearer_auth(&env.token)
+        .header("x-continuation-token", token)
+        .send()
+        .await
+        .unwrap();
+    let p2: Value = r.json().await.unwrap();
+    assert_eq!(p2["sessions"].as_array().unwrap().len(), 1);
+    assert!(p2.get("continuationToken").is_none());
+    let mut all: Vec<String> = p1["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(p2["sessions"].as_array().unwrap())
+        .map(|s| s["referenceNumber"].as_str().unwrap().to_string())
+        .collect();
+    all.sort();
+    let mut expected = refs.clone();
+    expected.sort();
+    assert_eq!(all, expected);
+    // Only the closed one matches a dateClosed filter; by reference number.
+    let from = (chrono::Utc::now() - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    let closed = env
+        .get_json(&format!(
+            "/sessions?sessionType=Online&dateClosedFrom={from}"
+        ))
+        .await;
+    assert_eq!(closed["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(closed["sessions"][0]["referenceNumber"], refs[0].as_str());
+    let one = env
+        .get_json(&format!(
+            "/sessions?sessionType=Online&referenceNumber={}",
+            refs[5]
+        ))
+        .await;
+    assert_eq!(one["sessions"].as_array().unwrap().len(), 1);
+    // InProgress: the 10 open ones (the closed one may still be at 170 → also InProgress, or final).
+    let open = env
+        .get_json("/sessions?sessionType=Online&statuses=InProgress&pageSize=100")
+        .await;
+    assert!(open["sessions"].as_array().unwrap().len() >= 10);
+    // sessionType is required.
+    assert_eq!(exception_code(env.get("/sessions").await).await, 21405);
+}

@@ -106,7 +106,8 @@ async fn authenticate(env: &Env, nip: &str, ksef_token: &str) -> String {
 async fn invoicing_behind_ksef_token_authentication() {
     let mut env = start(default_config()).await;
     let nip = random_nip();
-    let ksef_token = env.control()
+    let ksef_token = env
+        .control()
         .create_ksef_token(&nip, &["InvoiceWrite", "InvoiceRead"]);
     env.token = authenticate(&env, &nip, &ksef_token).await;
     env.nip = nip.clone();

@@ -164,8 +164,7 @@ async fn metadata_query_paging_sorting_truncation_and_hwm() {
     );
 
     // Subject2: the buyer's context sees the invoices, the seller's does not as buyer.
-    let buyer_token = env.control()
-        .issue_test_access_token(TEMPLATE_BUYER_NIP);
+    let buyer_token = env.control().issue_test_access_token(TEMPLATE_BUYER_NIP);
     let r = env
         .http
         .post(env.url("/invoices/query/metadata?pageSize=250"))
@@ -479,4 +478,54 @@ async fn third_subject_sees_the_invoice_as_subject3() {
         .await
         .unwrap();
     assert_eq!(exception_code(r).await, 21164);
+}
+
+#[tokio::test]
+async fn export_package_expires_with_210() {
+    let cfg = default_config();
+    let invoicing = cfg
+        .invoicing
+        .clone()
+        .with_export_package_validity(Duration::from_millis(300));
+    let env = start(cfg.with_invoicing(invoicing)).await;
+    seed(&env, 1).await;
+    let k = Keys::random();
+    let r = start_export(&env, &k, json!({})).await;
+    let reference = r.json::<Value>().await.unwrap()["referenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Poll until the package has expired; it must have been 200 with a package before.
+    let mut saw_package = None;
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        last = env
+            .get_json(&format!("/invoices/exports/{reference}"))
+            .await;
+        match last["status"]["code"].as_i64().unwrap() {
+            200 => {
+                saw_package = Some(
+                    last["package"]["parts"][0]["url"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                )
+            }
+            210 => break,
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(last["status"]["code"], 210, "{last}");
+    assert!(last.get("package").is_none());
+    invoicing_common::spec::assert_response(
+        "GET",
+        "/invoices/exports/{referenceNumber}",
+        200,
+        &last,
+    );
+    // Parts are gone too (when the 200 state was observed at all on this machine).
+    if let Some(url) = saw_package {
+        assert_eq!(env.http.get(url).send().await.unwrap().status(), 404);
+    }
 }

@@ -7,7 +7,7 @@ mod invoicing_common;
 
 use std::io::Read;
 
-use invoicing_common::spec::{assert_component, assert_response};
+use invoicing_common::spec::{assert_component, assert_problem, assert_response};
 use invoicing_common::*;
 use serde_json::{Value, json};
 
@@ -223,6 +223,29 @@ async fn responses_match_the_spec() {
     for m in meta["invoices"].as_array().unwrap() {
         assert_component("InvoiceMetadata", m);
     }
+    // problem+json on request.
+    let mut body = Env::send_body(&k, &good);
+    body["invoiceHash"] = json!(sha_b64(b"other"));
+    let r = env
+        .http
+        .post(env.url(&p_send))
+        .bearer_auth(&env.token)
+        .header("X-Error-Format", "problem-details")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/problem+json")
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_problem("POST", t_send, 400, &v);
+    // The session is closed by now: 21180 in problem+json form.
+    assert_eq!(v["errors"][0]["code"], 21180, "{v}");
     // Error bodies too.
     let r = env.post(&p_send, &json!({})).await;
     assert_eq!(r.status(), 400);

@@ -282,9 +282,19 @@ pub(crate) async fn status(
         let Some((st, package, completed)) = &e.result else {
             return Ok(json!({ "status": Status::new(100, "Eksport faktur w toku").to_json() }));
         };
+        let expires = *completed
+            + chrono::Duration::from_std(state.invoicing.config.export_package_validity)
+                .unwrap_or(chrono::Duration::days(7));
+        if package.is_some() && Utc::now() >= expires {
+            let v = json!({
+                "status": Status::new(210, "Eksport faktur wygasł i nie jest już dostępny do pobrania").to_json(),
+                "completedDate": ts(completed),
+                "packageExpirationDate": ts(&expires),
+            });
+            return Ok(v);
+        }
         let mut v = json!({ "status": st.to_json(), "completedDate": ts(completed) });
         if let Some(p) = package {
-            let mut expiry = None;
             let parts: Vec<Value> = p
                 .parts
                 .iter()
@@ -296,7 +306,6 @@ pub(crate) async fn status(
                         &format!("/__presigned/export-part/{reference}/{}", part.ordinal),
                         None,
                     );
-                    expiry = Some(u.expires_at);
                     json!({
                         "ordinalNumber": part.ordinal,
                         "partName": part.name,
@@ -323,9 +332,7 @@ pub(crate) async fn status(
                 pkg["permanentStorageHwmDate"] = json!(ts(h));
             }
             v["package"] = pkg;
-            if let Some(x) = expiry {
-                v["packageExpirationDate"] = json!(ts(&x));
-            }
+            v["packageExpirationDate"] = json!(ts(&expires));
         }
         Ok::<_, ApiError>(v)
     })?;
@@ -342,6 +349,12 @@ pub(crate) async fn download_part(
         s.exports
             .get(&reference)
             .and_then(|e| e.result.as_ref())
+            .filter(|(_, _, completed)| {
+                let validity =
+                    chrono::Duration::from_std(state.invoicing.config.export_package_validity)
+                        .unwrap_or(chrono::Duration::days(7));
+                Utc::now() < *completed + validity
+            })
             .and_then(|(_, p, _)| p.as_ref())
             .and_then(|p| p.parts.iter().find(|x| x.ordinal == ordinal))
             .map(|x| (x.path.clone(), x.encrypted_size))

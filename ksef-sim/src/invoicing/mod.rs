@@ -8,7 +8,15 @@
 //! * [`export`]: `POST /invoices/exports`, `GET /invoices/exports/{ref}`, part downloads.
 //!
 //! Pure logic lives in [`rules`] (invoice rules), [`ksef_number`], [`upo`],
-//! [`archive`] and [`crypto`]; state in [`store`].
+//! [`archive`] and [`crypto`]; state in [`store`]; helpers in [`util`];
+//! the test affordance `SimControl::issue_test_access_token` in [`control_ext`].
+//!
+//! Asynchronous behaviour is modelled with deadlines (an accepted invoice shows
+//! 150 until its KSeF number appears; a closed session 170/150 until its final
+//! status) plus background blocking tasks for batch processing and export
+//! building. Large data never sits in memory: batch parts, the decrypted
+//! archive, stored invoices and export packages live under
+//! `data_dir/invoicing/`.
 
 use std::time::Duration;
 
@@ -60,6 +68,9 @@ pub struct InvoicingConfig {
     pub export_part_size: u64,
     /// Concurrent exports per context (real: 10).
     pub max_concurrent_exports: usize,
+    /// How long a built export package can be downloaded before its status
+    /// becomes 210 (expired). Default 7 days.
+    pub export_package_validity: Duration,
     /// Documents per session UPO page (real and maximum: 10 000).
     pub upo_page_size: usize,
     /// Whether invoices with attachments (`Zalacznik`) are accepted in batch sessions
@@ -81,6 +92,7 @@ impl Default for InvoicingConfig {
             export_part_size: 50_000_000,
             max_concurrent_exports: 10,
             upo_page_size: 10_000,
+            export_package_validity: Duration::from_secs(7 * 24 * 3600),
             attachments_allowed: false,
         }
     }
@@ -133,6 +145,12 @@ impl InvoicingConfig {
     #[must_use]
     pub fn with_max_invoices_per_session(mut self, n: usize) -> Self {
         self.max_invoices_per_session = n;
+        self
+    }
+    /// Sets how long export packages stay downloadable.
+    #[must_use]
+    pub fn with_export_package_validity(mut self, d: Duration) -> Self {
+        self.export_package_validity = d;
         self
     }
     /// Sets the number of documents per session UPO page (1..=10 000).

@@ -139,15 +139,15 @@ impl Filters {
         })
     }
 
-    /// The record's date for this filter's date type (issue dates at midnight UTC).
+    /// The record's date for this filter's date type (issue dates at Warsaw midnight).
     pub(crate) fn date_of(&self, i: &StoredInvoice) -> DateTime<Utc> {
         match self.date_type {
-            DateType::Issue => i
-                .facts
-                .issue_date
-                .and_hms_opt(0, 0, 0)
-                .map(|d| d.and_utc())
-                .unwrap_or(i.invoicing_date),
+            // Midnight of the issue date in Europe/Warsaw.
+            DateType::Issue => parse_api_datetime(&format!(
+                "{}T00:00:00",
+                i.facts.issue_date.format("%Y-%m-%d")
+            ))
+            .unwrap_or(i.invoicing_date),
             DateType::Invoicing => i.invoicing_date,
             DateType::PermanentStorage => i.permanent_storage_date,
         }

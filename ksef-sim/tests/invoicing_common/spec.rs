@@ -161,6 +161,18 @@ pub fn assert_response(method: &str, path: &str, status: u16, value: &Value) {
     assert_schema(schema, value, &format!("{method} {path}"));
 }
 
+/// Asserts that `value` matches the `application/problem+json` schema of `method path` for `status`.
+pub fn assert_problem(method: &str, path: &str, status: u16, value: &Value) {
+    let op = &spec()["paths"][path][method.to_ascii_lowercase()];
+    let schema =
+        &op["responses"][status.to_string()]["content"]["application/problem+json"]["schema"];
+    assert!(
+        schema.is_object(),
+        "no problem+json schema for {method} {path} {status}"
+    );
+    assert_schema(schema, value, &format!("{method} {path} (problem+json)"));
+}
+
 /// Asserts that `value` matches the named component schema.
 pub fn assert_component(name: &str, value: &Value) {
     let schema = &spec()["components"]["schemas"][name];
