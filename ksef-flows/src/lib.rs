@@ -47,7 +47,7 @@ pub use online::{
     UpoPage, prepare_request,
 };
 pub use retry::RetryPolicy;
-pub use upo::{Upo, UpoDocument};
+pub use upo::{Upo, UpoDocument, verify_meta_hash};
 
 /// The raw API crate.
 pub use ksef_api as api;
