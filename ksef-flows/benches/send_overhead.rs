@@ -11,6 +11,7 @@ use ksef_flows::{InvoiceInput, prepare_request};
 /// A valid FA (3) invoice padded to about `size` bytes with a long line description.
 fn invoice_of(size: usize) -> Vec<u8> {
     let base = SampleInvoice::new("5265877635", "FV/BENCH/1")
+        .item("")
         .to_xml()
         .len();
     let item = "x".repeat(size.saturating_sub(base));

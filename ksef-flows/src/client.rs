@@ -47,7 +47,8 @@ pub struct KsefBuilder {
 }
 
 impl KsefBuilder {
-    /// Uses the caller's HTTP client (its timeouts, proxy and TLS settings).
+    /// Uses the caller's HTTP client (its timeouts, proxy and TLS settings). Call
+    /// [`install_crypto_provider`](crate::install_crypto_provider) before building it.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self

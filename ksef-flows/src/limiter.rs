@@ -125,9 +125,12 @@ impl Bucket {
                 wait = None; // only completions of requests in flight can free a slot
                 continue;
             }
-            let oldest_first: Vec<&Instant> = in_window.iter().rev().collect();
-            let leaves_at = *oldest_first[need - 1] + window;
-            let d = leaves_at.saturating_duration_since(now);
+            // `in_window` is newest first: the `need`-th oldest is at `len - need`
+            let Some(t) = in_window.get(in_window.len() - need) else {
+                wait = None;
+                continue;
+            };
+            let d = (*t + window).saturating_duration_since(now);
             wait = wait.map(|w| w.max(d));
         }
         match wait {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
+use ksef_api::KsefHeaders as _;
 use ksef_api::types;
 use ksef_crypto::invoice::FormCode;
 use ksef_crypto::{CertificateUsage, SymmetricKey};
@@ -68,6 +69,8 @@ pub struct SentInvoice {
     pub invoice_hash: String,
     /// Whether the reference number was found by reconciliation (the send's answer was lost).
     pub reconciled: bool,
+    /// `X-System-Warning` entries of the send's answer.
+    pub warnings: Vec<ksef_api::SystemWarning>,
 }
 
 /// What became of one input invoice.
@@ -161,6 +164,8 @@ pub struct InvoiceResult {
     pub invoice_hash: String,
     /// What became of it.
     pub outcome: InvoiceOutcome,
+    /// `X-System-Warning` entries KSeF returned when the invoice was sent.
+    pub warnings: Vec<ksef_api::SystemWarning>,
 }
 
 /// A page of the session UPO.
@@ -386,6 +391,7 @@ impl OnlineSession {
                 .await;
             match result {
                 Ok(v) => {
+                    let warnings = v.system_warnings();
                     let r = v.into_inner().reference_number.0;
                     lock(&self.claimed).insert(r.clone());
                     tracing::debug!(reference_number = %r, "invoice accepted for processing");
@@ -394,6 +400,7 @@ impl OnlineSession {
                         reference_number: r,
                         invoice_hash: hash,
                         reconciled: false,
+                        warnings,
                     });
                 }
                 Err(e) if attempt < max && e.api().is_some_and(is_ambiguous) => {
@@ -409,6 +416,7 @@ impl OnlineSession {
                             reference_number: r,
                             invoice_hash: hash,
                             reconciled: true,
+                            warnings: Vec::new(),
                         });
                     }
                 }
@@ -560,18 +568,22 @@ impl OnlineSession {
         let mut out = Vec::with_capacity(invoices.len());
         for (index, (r, input)) in sent.into_iter().zip(invoices).enumerate() {
             let invoice_hash = ksef_crypto::b64::sha256_b64(&input.bytes);
-            let outcome = match r {
-                Ok(_) => waited
-                    .next()
-                    .unwrap_or(InvoiceOutcome::NotSent(FlowError::Timeout(
-                        "the invoice status",
-                    ))),
-                Err(e) => InvoiceOutcome::NotSent(e),
+            let (outcome, warnings) = match r {
+                Ok(s) => (
+                    waited
+                        .next()
+                        .unwrap_or(InvoiceOutcome::NotSent(FlowError::Timeout(
+                            "the invoice status",
+                        ))),
+                    s.warnings,
+                ),
+                Err(e) => (InvoiceOutcome::NotSent(e), Vec::new()),
             };
             out.push(InvoiceResult {
                 index,
                 invoice_hash,
                 outcome,
+                warnings,
             });
         }
         Ok(out)

@@ -132,15 +132,21 @@ pub(crate) async fn read_verified(
         let chunk = chunk.map_err(ReadError::Transport)?;
         buf.extend_from_slice(&chunk);
     }
-    let actual = ksef_crypto::b64::sha256_b64(&buf);
-    if expected.as_deref() != Some(actual.as_str()) {
-        return Err(ReadError::Hash(FlowError::HashMismatch {
-            what,
-            expected,
-            actual,
-        }));
-    }
+    verify_meta_hash(what, expected.as_deref(), &buf).map_err(ReadError::Hash)?;
     Ok(Bytes::from(buf))
+}
+
+/// Checks a body against its `x-ms-meta-hash` (Base64 SHA-256); a missing header is an error.
+pub fn verify_meta_hash(what: &'static str, header: Option<&str>, body: &[u8]) -> Result<()> {
+    let actual = ksef_crypto::b64::sha256_b64(body);
+    if header.map(str::trim) != Some(actual.as_str()) {
+        return Err(FlowError::HashMismatch {
+            what,
+            expected: header.map(str::to_string),
+            actual,
+        });
+    }
+    Ok(())
 }
 
 #[derive(Debug)]
@@ -152,6 +158,27 @@ pub(crate) enum ReadError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meta_hash_is_checked() {
+        let body = b"<Potwierdzenie/>";
+        // independent oracle: `printf '<Potwierdzenie/>' | openssl dgst -sha256 -binary | base64`
+        let good = "lJgfkP2gOlAQj3sCtDsi+0zy7SPhj+A4aO6hJ+vzMqw=";
+        assert_eq!(ksef_crypto::b64::sha256_b64(body), good);
+        verify_meta_hash("UPO", Some(good), body).unwrap();
+        let bad = verify_meta_hash("UPO", Some("AAAA"), body).unwrap_err();
+        assert!(matches!(
+            bad,
+            FlowError::HashMismatch {
+                expected: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            verify_meta_hash("UPO", None, body),
+            Err(FlowError::HashMismatch { expected: None, .. })
+        ));
+    }
 
     #[test]
     fn parses_documents_and_rejects_other_roots() {
