@@ -47,7 +47,7 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/ksef_api.rs"));
 }
 
-pub use client::{Environment, KsefClient, KsefClientBuilder};
+pub use client::{Environment, KsefClient, KsefClientBuilder, install_crypto_provider};
 pub use error::{DecodeError, ErrorBody, ErrorResponse, KsefError};
 pub use generated::{Client, builder, types};
 pub use progenitor_client::{ByteStream, Error as RawError, ResponseValue};

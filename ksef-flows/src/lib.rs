@@ -57,11 +57,7 @@ pub use ksef_crypto as crypto;
 /// Installs rustls' `ring` provider as the process default if none is installed yet. The
 /// workspace builds reqwest without a default TLS provider; call this before building your own
 /// `reqwest::Client` for [`KsefBuilder::http_client`] (the default client does it itself).
-pub fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
+pub use ksef_api::install_crypto_provider;
 
 impl Ksef {
     /// KOD I verification link of an invoice (seller NIP, `P_1` and hash from its exact bytes),
