@@ -30,7 +30,7 @@ use super::online::{
 };
 use super::rules::MAX_INVOICE_SIZE_WITH_ATTACHMENT;
 use super::store::{BatchInfo, PartInfo, Phase, SessionInvoice, SessionKind, Status};
-use super::util::{json as json_response, no_session, parse_body, require};
+use super::util::{json as json_response, open_session_mut, parse_body, require};
 use crate::auth::AuthContext;
 use crate::error::ApiError;
 use crate::presign::Presigned;
@@ -346,22 +346,14 @@ pub(crate) async fn close(
     require(&ctx, "POST", "/sessions/batch/{referenceNumber}/close")?;
     let now = Instant::now();
     state.invoicing.with(|s| {
-        let sess = s
-            .sessions
-            .get_mut(&reference)
-            .filter(|x| x.kind == SessionKind::Batch && x.context_key == ctx.context_key())
-            .ok_or_else(|| no_session(&reference))?;
-        let st = sess.status(now);
-        if st.code != 100 {
-            return Err(ApiError::bad_request(
-                21180,
-                "Status sesji nie pozwala na wykonanie operacji.",
-                [format!(
-                    "Status sesji {} uniemożliwia jej zamknięcie.",
-                    st.code
-                )],
-            ));
-        }
+        let sess = open_session_mut(
+            s,
+            &ctx,
+            &reference,
+            SessionKind::Batch,
+            now,
+            "jej zamknięcie",
+        )?;
         if Utc::now() > sess.valid_until {
             sess.phase = Phase::Failed(
                 Status::new(440, "Sesja anulowana").with_detail("Przekroczono czas wysyłki"),

@@ -16,7 +16,10 @@ use super::ksef_number::{RefKind, reference_number};
 use super::rules::{FormKind, check_invoice};
 use super::store::{Phase, Registered, Session, SessionInvoice, SessionKind, Status};
 use super::upo::{AuthProof, ContextId, UpoHeader};
-use super::util::{json as json_response, no_session, parse_body, require, ts};
+use super::util::{
+    json as json_response, no_session, open_session_mut, parse_body, require,
+    session_status_forbids, ts,
+};
 use crate::auth::AuthContext;
 use crate::error::ApiError;
 use crate::keys::KeyUsage;
@@ -297,21 +300,10 @@ pub(crate) async fn send(
     let now = Instant::now();
     // Session checks first.
     let (form, key, count) = state.invoicing.with(|s| {
-        let sess = s
-            .sessions
-            .get(&reference)
-            .filter(|x| x.kind == SessionKind::Online && x.context_key == ctx.context_key())
-            .ok_or_else(|| no_session(&reference))?;
-        let st = sess.status(now);
-        if st.code != 100 || Utc::now() > sess.valid_until {
-            return Err(ApiError::bad_request(
-                21180,
-                "Status sesji nie pozwala na wykonanie operacji.",
-                [format!(
-                    "Status sesji {} uniemożliwia wysyłkę faktur.",
-                    st.code
-                )],
-            ));
+        let action = "wysyłkę faktur";
+        let sess = open_session_mut(s, &ctx, &reference, SessionKind::Online, now, action)?;
+        if Utc::now() > sess.valid_until {
+            return Err(session_status_forbids(100, action));
         }
         Ok((sess.form, sess.key.clone(), sess.invoices.len()))
     })?;
@@ -515,22 +507,14 @@ pub(crate) async fn close(
         delay += extra;
     }
     state.invoicing.with(|s| {
-        let sess = s
-            .sessions
-            .get_mut(&reference)
-            .filter(|x| x.kind == SessionKind::Online && x.context_key == ctx.context_key())
-            .ok_or_else(|| no_session(&reference))?;
-        let st = sess.status(now);
-        if st.code != 100 {
-            return Err(ApiError::bad_request(
-                21180,
-                "Status sesji nie pozwala na wykonanie operacji.",
-                [format!(
-                    "Status sesji {} uniemożliwia jej zamknięcie.",
-                    st.code
-                )],
-            ));
-        }
+        let sess = open_session_mut(
+            s,
+            &ctx,
+            &reference,
+            SessionKind::Online,
+            now,
+            "jej zamknięcie",
+        )?;
         let last_invoice = sess
             .invoices
             .iter()
