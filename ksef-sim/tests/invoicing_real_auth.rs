@@ -7,9 +7,7 @@ mod invoicing_common;
 
 use std::time::Duration;
 
-use der::{Decode, Encode};
 use invoicing_common::*;
-use rsa::pkcs8::DecodePublicKey;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -24,34 +22,7 @@ async fn authenticate(env: &Env, nip: &str, ksef_token: &str) -> String {
         .json()
         .await
         .unwrap();
-    let certs: Value = http
-        .get(env.url("/security/public-key-certificates"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let cert = certs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| {
-            c["usage"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|u| u == "KsefTokenEncryption")
-        })
-        .unwrap();
-    let der = unb64(cert["certificate"].as_str().unwrap());
-    let parsed = x509_cert::Certificate::from_der(&der).unwrap();
-    let spki = parsed
-        .tbs_certificate()
-        .subject_public_key_info()
-        .to_der()
-        .unwrap();
-    let key = rsa::PublicKey::from_public_key_der(&spki).unwrap();
+    let (key, key_id) = public_key(http, &env.base, "KsefTokenEncryption").await;
     let plain = format!("{ksef_token}|{}", ch["timestampMs"].as_i64().unwrap());
     let mut rng = rand::rng();
     let enc = key
@@ -63,7 +34,7 @@ async fn authenticate(env: &Env, nip: &str, ksef_token: &str) -> String {
             "challenge": ch["challenge"],
             "contextIdentifier": { "type": "Nip", "value": nip },
             "encryptedToken": b64(&enc),
-            "publicKeyId": cert["publicKeyId"],
+            "publicKeyId": key_id,
         }))
         .send()
         .await

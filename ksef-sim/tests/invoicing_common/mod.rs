@@ -151,10 +151,13 @@ pub async fn start(config: SimConfig) -> Env {
     connect(Some(sim), base, token, nip).await
 }
 
-/// An `Env` for a simulator at `base` (started here or in another process).
-pub async fn connect(sim: Option<SimHandle>, base: String, token: String, nip: String) -> Env {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder().build().unwrap();
+/// The simulator's RSA public key for `usage` (`SymmetricKeyEncryption`, `KsefTokenEncryption`)
+/// and its `publicKeyId`, which is checked independently: b64(SHA-256(SPKI DER)).
+pub async fn public_key(
+    http: &reqwest::Client,
+    base: &str,
+    usage: &str,
+) -> (rsa::PublicKey, String) {
     let certs: Value = http
         .get(format!("{base}/security/public-key-certificates"))
         .send()
@@ -167,14 +170,8 @@ pub async fn connect(sim: Option<SimHandle>, base: String, token: String, nip: S
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| {
-            c["usage"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|u| u == "SymmetricKeyEncryption")
-        })
-        .expect("no SymmetricKeyEncryption certificate");
+        .find(|c| c["usage"].as_array().unwrap().iter().any(|u| u == usage))
+        .unwrap_or_else(|| panic!("no {usage} certificate"));
     let der = unb64(cert["certificate"].as_str().unwrap());
     let parsed = x509_cert::Certificate::from_der(&der).unwrap();
     let spki = parsed
@@ -182,9 +179,17 @@ pub async fn connect(sim: Option<SimHandle>, base: String, token: String, nip: S
         .subject_public_key_info()
         .to_der()
         .unwrap();
-    let sym_key = rsa::PublicKey::from_public_key_der(&spki).unwrap();
-    // publicKeyId = b64(SHA-256(SPKI DER)), checked independently.
-    assert_eq!(cert["publicKeyId"].as_str().unwrap(), sha_b64(&spki));
+    let key = rsa::PublicKey::from_public_key_der(&spki).unwrap();
+    let id = cert["publicKeyId"].as_str().unwrap().to_string();
+    assert_eq!(id, sha_b64(&spki));
+    (key, id)
+}
+
+/// An `Env` for a simulator at `base` (started here or in another process).
+pub async fn connect(sim: Option<SimHandle>, base: String, token: String, nip: String) -> Env {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().build().unwrap();
+    let (sym_key, sym_key_id) = public_key(&http, &base, "SymmetricKeyEncryption").await;
     Env {
         sim,
         base,
@@ -192,7 +197,7 @@ pub async fn connect(sim: Option<SimHandle>, base: String, token: String, nip: S
         token,
         nip,
         sym_key,
-        sym_key_id: cert["publicKeyId"].as_str().unwrap().to_string(),
+        sym_key_id,
     }
 }
 
