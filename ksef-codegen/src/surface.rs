@@ -149,7 +149,7 @@ impl Surface {
                 params.sort();
                 let request = op.get("requestBody").map(|b| {
                     let b = resolve(doc, b);
-                    render_content(doc, b.get("content"))
+                    render_content(b.get("content"))
                 });
                 let mut responses: Vec<String> = op
                     .get("responses")
@@ -158,7 +158,7 @@ impl Surface {
                     .flatten()
                     .map(|(status, r)| {
                         let r = resolve(doc, r);
-                        let content = render_content(doc, r.get("content"));
+                        let content = render_content(r.get("content"));
                         let headers: Vec<&str> = r
                             .get("headers")
                             .and_then(Value::as_object)
@@ -204,7 +204,7 @@ impl Surface {
             .and_then(Value::as_object)
             .into_iter()
             .flatten()
-            .map(|(name, s)| (name.clone(), render_schema(doc, s)))
+            .map(|(name, s)| (name.clone(), render_schema(s)))
             .collect();
         Ok(Self {
             api_version: api_version(doc)?,
@@ -332,7 +332,7 @@ fn render_param(doc: &Value, p: &Value) -> String {
     format!("{place} {name}{}: {ty}", if required { "" } else { "?" })
 }
 
-fn render_content(doc: &Value, content: Option<&Value>) -> String {
+fn render_content(content: Option<&Value>) -> String {
     let Some(content) = content.and_then(Value::as_object).filter(|c| !c.is_empty()) else {
         return "(no body)".into();
     };
@@ -340,7 +340,7 @@ fn render_content(doc: &Value, content: Option<&Value>) -> String {
     let schema = content
         .values()
         .find_map(|m| m.get("schema"))
-        .map(|s| type_name(resolve(doc, s).get("$ref").map_or(s, |_| s)));
+        .map(type_name);
     match schema {
         Some(ty) => format!("{} {ty}", types.join("|")),
         None => types.join("|"),
@@ -392,8 +392,7 @@ pub fn type_name(s: &Value) -> String {
     if nullable { format!("{base}?") } else { base }
 }
 
-fn render_schema(doc: &Value, s: &Value) -> String {
-    let _ = doc;
+fn render_schema(s: &Value) -> String {
     if let Some(props) = s.get("properties").and_then(Value::as_object) {
         let required: Vec<&str> = s
             .get("required")
