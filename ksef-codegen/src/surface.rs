@@ -306,6 +306,28 @@ impl Surface {
     }
 }
 
+/// The properties and the required properties of a component schema (`None` when the document
+/// has no such object schema), both sorted.
+pub fn schema_properties(doc: &Value, name: &str) -> Option<(Vec<String>, Vec<String>)> {
+    let schema = doc.pointer("/components/schemas")?.get(name)?;
+    let mut props: Vec<String> = schema
+        .get("properties")?
+        .as_object()?
+        .keys()
+        .cloned()
+        .collect();
+    props.sort();
+    let mut required: Vec<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    required.sort();
+    Some((props, required))
+}
+
 /// The first 2xx response: status, first content type, example (spec's or synthesised).
 fn success_response(doc: &Value, op: &Value) -> Option<SuccessResponse> {
     let (status, response) = op
@@ -542,6 +564,17 @@ mod tests {
         let op = json!({"responses": {"429": {"description": "| **Limity liczby żądań** | 60 | - | - | -\n"}}});
         assert_eq!(rate_limit_group(&op), None);
         assert_eq!(rate_limit_group(&json!({"responses": {}})), None);
+    }
+
+    #[test]
+    fn schema_properties_are_read_by_name() {
+        let doc = json!({"components": {"schemas": {"L": {"type": "object", "required": ["b"],
+            "properties": {"b": {}, "a": {}}}}}});
+        assert_eq!(
+            schema_properties(&doc, "L"),
+            Some((vec!["a".into(), "b".into()], vec!["b".into()]))
+        );
+        assert_eq!(schema_properties(&doc, "M"), None);
     }
 
     #[test]
