@@ -30,6 +30,7 @@
 //! * [`FlowError`]: one error enum, a variant per failing step.
 
 mod auth;
+pub mod batch;
 mod client;
 mod error;
 mod limiter;
