@@ -55,6 +55,9 @@ mod session;
 mod state;
 mod upload;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -340,7 +340,8 @@ where
     let budget = Budget::new();
     let (job_tx, job_rx) = sync_channel::<Job>(workers * 2);
     let (done_tx, done_rx) = sync_channel::<Done>(workers * 2);
-    let job_rx = Mutex::new(job_rx);
+    // shared by the workers only: when the last one stops, sending a job fails
+    let job_rx = std::sync::Arc::new(Mutex::new(job_rx));
     let writer = Writer {
         options,
         progress,
@@ -356,12 +357,13 @@ where
         });
         for _ in 0..workers {
             let done = done_tx.clone();
-            let jobs = &job_rx;
+            let jobs = job_rx.clone();
             let (format, level, form) =
                 (options.compression, options.compression_level, options.form);
-            s.spawn(move || worker(jobs, done, format, level, form, timestamp));
+            s.spawn(move || worker(&jobs, done, format, level, form, timestamp));
         }
         drop(done_tx);
+        drop(job_rx);
         for (index, input) in inputs.into_iter().enumerate() {
             let name = input.name.clone();
             let bytes = input.read(MAX_SIZE_WITH_ATTACHMENTS);
