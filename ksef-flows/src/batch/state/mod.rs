@@ -4,7 +4,8 @@
 //! phase, the session reference number, the confirmed parts, the SHA-256 of the inputs file);
 //! the secrets (the session's AES key and IV, and the presigned part-upload URLs, which grant
 //! write access to the parts) are in `sealed`: AES-256-GCM under the caller's [`StateKey`], with
-//! a fresh 96-bit random nonce for every write and the clear `state` as associated data, so a
+//! a fresh 96-bit random nonce for every write and the clear `state` as associated data
+//! (`ksef-rs-batch-state/1\n` + the state as JSON with sorted keys and no whitespace), so a
 //! changed clear part is detected as well. The file is replaced atomically (written to a
 //! temporary file with mode 0600, synced, renamed over the old one, directory synced).
 
@@ -266,13 +267,51 @@ pub(crate) struct StateStore {
     key: StateKey,
 }
 
+/// The associated data of the seal: `ksef-rs-batch-state/1`, a newline, and the clear state as
+/// canonical JSON (object keys sorted, no whitespace), so that any reader can rebuild it from
+/// the file whatever the order of its members.
 fn aad(state: &BatchState) -> Result<Vec<u8>> {
-    let mut a = format!("{FORMAT}/{VERSION}\n").into_bytes();
-    serde_json::to_writer(&mut a, state).map_err(|e| FlowError::BatchState {
+    let fail = |e: serde_json::Error| FlowError::BatchState {
         path: None,
         detail: format!("cannot serialise the state: {e}"),
-    })?;
+    };
+    let mut a = format!("{FORMAT}/{VERSION}\n").into_bytes();
+    let value = serde_json::to_value(state).map_err(fail)?;
+    canonical_json(&value, &mut a).map_err(fail)?;
     Ok(a)
+}
+
+fn canonical_json(v: &serde_json::Value, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, k)?;
+                out.push(b':');
+                if let Some(item) = m.get(k) {
+                    canonical_json(item, out)?;
+                }
+            }
+            out.push(b'}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical_json(item, out)?;
+            }
+            out.push(b']');
+        }
+        other => serde_json::to_writer(&mut *out, other)?,
+    }
+    Ok(())
 }
 
 impl StateStore {
