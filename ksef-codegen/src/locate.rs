@@ -140,7 +140,8 @@ mod tests {
         std::fs::create_dir_all(&krate).unwrap();
         assert_eq!(pin_root(&krate), ws);
         // a packaged crate: no lock beside it, its own spec/ has one
-        let registry = std::env::temp_dir().join(format!("ksef-codegen-pin-{}", std::process::id()));
+        let registry =
+            std::env::temp_dir().join(format!("ksef-codegen-pin-{}", std::process::id()));
         let packaged = registry.join("ksef-api-0.1.0");
         std::fs::create_dir_all(packaged.join("spec")).unwrap();
         assert_eq!(pin_root(&packaged), registry);
