@@ -237,7 +237,7 @@ impl Runner<'_> {
                 .await
             {
                 Ok(v) => break v.into_inner(),
-                Err(CallError::Api(e)) if attempt == 1 && e.has_code(21470) => {
+                Err(CallError::Api(_, e)) if attempt == 1 && e.has_code(21470) => {
                     tracing::warn!("public key withdrawn (21470); refetching the certificates");
                     ksef.refresh_public_keys().await?;
                 }
@@ -457,7 +457,7 @@ impl Runner<'_> {
                     }
                     return Err(e.into_flow(|source| FlowError::CloseSession { source }));
                 }
-                Err(CallError::Api(e)) if e.has_code(21184) && unavailable < 5 => {
+                Err(CallError::Api(_, e)) if e.has_code(21184) && unavailable < 5 => {
                     unavailable += 1;
                     let wait = self.options.upload_retry.backoff(unavailable + 2);
                     tracing::warn!(
@@ -466,15 +466,15 @@ impl Runner<'_> {
                     );
                     tokio::time::sleep(wait).await;
                 }
-                Err(CallError::Api(e)) if e.has_code(21208) => {
+                Err(CallError::Api(_, e)) if e.has_code(21208) => {
                     return Err(self.past_saving(
                         "the time for uploading the parts ran out (21208); KSeF cancelled the session",
                     ));
                 }
-                Err(CallError::Api(e)) if e.has_code(21173) => {
+                Err(CallError::Api(_, e)) if e.has_code(21173) => {
                     return Err(self.past_saving("KSeF does not know the session (21173)"));
                 }
-                Err(CallError::Api(e)) if e.has_code(21180) => {
+                Err(CallError::Api(_, e)) if e.has_code(21180) => {
                     // the status forbids closing: already closed (or cancelled)
                     let s = self.status().await?;
                     if s.status.code == 440 {
