@@ -725,9 +725,20 @@ impl Batch {
 
     /// Removes the work directory (parts, inputs file, state file).
     pub fn remove_work_dir(&self) -> Result<()> {
-        std::fs::remove_dir_all(&self.dir)
+        remove_work_dir(&self.dir)
             .map_err(|e| FlowError::batch_io("removing the work directory", e))
     }
+}
+
+/// Removes a work directory, the state file first: a run killed halfway through leaves either
+/// a complete batch or no batch, never a state file whose other files are gone.
+fn remove_work_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(dir.join(state::STATE_FILE)) {
+        Ok(()) => state::sync_dir(dir)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    std::fs::remove_dir_all(dir)
 }
 
 fn batch_id() -> String {

@@ -643,7 +643,7 @@ impl Runner<'_> {
             unknown: report.unknown(),
         });
         if !self.options.keep_work_dir {
-            let _ = std::fs::remove_dir_all(self.dir);
+            let _ = super::remove_work_dir(self.dir);
         }
         match status.map(|s| s.status) {
             Some(st) if st.code != 200 => Err(FlowError::BatchRejected {
