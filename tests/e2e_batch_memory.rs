@@ -6,7 +6,12 @@
 //!
 //! `cargo nextest run -p ksef-tests --test e2e_batch_memory --run-ignored only --no-capture`
 //! (archive size: `KSEF_BATCH_MEMORY_BYTES`, default 2 000 000 000).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 mod e2e_common;
 
@@ -59,7 +64,10 @@ fn memory_child() {
         return;
     };
     let nip = Nip::parse(&std::env::var("KSEF_MEMORY_CHILD_NIP").unwrap()).unwrap();
-    let size: usize = std::env::var("KSEF_MEMORY_CHILD_SIZE").unwrap().parse().unwrap();
+    let size: usize = std::env::var("KSEF_MEMORY_CHILD_SIZE")
+        .unwrap()
+        .parse()
+        .unwrap();
     let dir = std::env::var("KSEF_MEMORY_CHILD_DIR").unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -79,9 +87,10 @@ fn memory_child() {
         let now = ksef.now();
         let n2 = nip.clone();
         let inputs = (0..INVOICES).map(move |i| {
-            let xml = ksef_flows::sample::SampleInvoice::new_at(n2.as_str(), &format!("MEM/{i}"), now)
-                .item(&noise(i as u64 + 1, size))
-                .to_xml();
+            let xml =
+                ksef_flows::sample::SampleInvoice::new_at(n2.as_str(), &format!("MEM/{i}"), now)
+                    .item(&noise(i as u64 + 1, size))
+                    .to_xml();
             BatchInput::bytes(format!("mem-{i}.xml"), xml)
         });
         let started = Instant::now();
@@ -91,17 +100,34 @@ fn memory_child() {
                 if let BatchEvent::InputPrepared { index, .. } = e
                     && index % 2000 == 0
                 {
-                    println!("{:>7.1}s input {index}, peak RSS {} KiB", started.elapsed().as_secs_f64(), vm_hwm_kib());
+                    println!(
+                        "{:>7.1}s input {index}, peak RSS {} KiB",
+                        started.elapsed().as_secs_f64(),
+                        vm_hwm_kib()
+                    );
                 }
-                if let BatchEvent::SessionFinished { .. } | BatchEvent::SessionClosed { .. } | BatchEvent::UpoVerified { .. } | BatchEvent::ResultsCollected { .. } = e {
+                if let BatchEvent::SessionFinished { .. }
+                | BatchEvent::SessionClosed { .. }
+                | BatchEvent::UpoVerified { .. }
+                | BatchEvent::ResultsCollected { .. } = e
+                {
                     println!("peak RSS {} KiB", vm_hwm_kib());
                 }
-                if !matches!(e, BatchEvent::InputPrepared { .. } | BatchEvent::PartUploading { .. } | BatchEvent::Processing { .. }) {
+                if !matches!(
+                    e,
+                    BatchEvent::InputPrepared { .. }
+                        | BatchEvent::PartUploading { .. }
+                        | BatchEvent::Processing { .. }
+                ) {
                     println!("{:>7.1}s {e:?}", started.elapsed().as_secs_f64());
                 }
             });
         let prepared = batch.prepare_async(inputs).await.unwrap();
-        println!("PREPARED {} {}", prepared.archive_size, prepared.parts.len());
+        println!(
+            "PREPARED {} {}",
+            prepared.archive_size,
+            prepared.parts.len()
+        );
         println!("peak RSS after preparing: {} KiB", vm_hwm_kib());
         let report = batch.send(&auth).await.unwrap();
         println!("ACCEPTED {}", report.accepted());
@@ -129,12 +155,19 @@ fn two_gigabyte_batch_in_64_mb() {
     let nip = Nip::random();
     let started = Instant::now();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["memory_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "memory_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("KSEF_MEMORY_CHILD_URL", &sim.base_url)
         .env("KSEF_MEMORY_CHILD_NIP", nip.as_str())
         .env("KSEF_MEMORY_CHILD_SIZE", size.to_string())
         .env("KSEF_MEMORY_CHILD_DIR", dir.path().join("work"))
-        .stdout(Stdio::piped()).stderr(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let mut archive = 0u64;

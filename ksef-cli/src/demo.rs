@@ -78,10 +78,12 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
         auth.reference_number()
     );
 
-    let session = auth
+    let mut session = auth
         .open_online_session()
         .await
         .context("opening an online session")?;
+    // one send at a time: the duplicate (#3) must reach KSeF after its original (#0)
+    session.set_concurrency(1);
     println!(
         "6. online session {} (FA (3)) opened",
         session.reference_number()
@@ -129,30 +131,7 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
     let results = session.send_and_wait(&invoices).await?;
     println!("7. sent {} invoices:", invoices.len());
     for (r, (label, _)) in results.iter().zip(&inputs) {
-        let line = match &r.outcome {
-            InvoiceOutcome::Accepted { ksef_number, .. } => {
-                format!("accepted, KSeF number {ksef_number}")
-            }
-            InvoiceOutcome::Rejected {
-                code,
-                description,
-                details,
-                extensions,
-                ..
-            } => {
-                let mut s = format!("rejected {code} {description}");
-                if !details.is_empty() {
-                    s.push_str(&format!(" ({})", details.join("; ")));
-                }
-                if let Some(orig) = extensions.get("originalKsefNumber") {
-                    s.push_str(&format!(", original KSeF number {orig}"));
-                }
-                s
-            }
-            InvoiceOutcome::NotSent(e) => format!("not sent: {e}"),
-            InvoiceOutcome::Pending { .. } => "still processing".to_string(),
-            _ => "unknown outcome".to_string(),
-        };
+        let line = describe(&r.outcome);
         println!("   #{} [{label}] {line}", r.index);
     }
 
@@ -241,6 +220,8 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
         accepted[0]
     );
 
+    batch_step(&ksef, &auth, &nip, &format!("FV/{suffix}/1"), accepted[0]).await?;
+
     auth.revoke().await.context("revoking the token session")?;
     xades.revoke().await.context("revoking the XAdES session")?;
     let warnings = ksef.system_warnings();
@@ -252,6 +233,127 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
         sim.shutdown().await;
     }
     Ok(())
+}
+
+/// Step 11: a small batch session — valid invoices, one KSeF rejects, one duplicate of the online
+/// session's first invoice — with each input's outcome printed and checked.
+async fn batch_step(
+    ksef: &Ksef,
+    auth: &ksef_flows::AuthSession,
+    nip: &Nip,
+    original_number: &str,
+    original: &str,
+) -> anyhow::Result<()> {
+    use ksef_flows::batch::{Batch, BatchInput, BatchOptions, StateKey};
+
+    let now = ksef.now();
+    let today = ksef_time::business_date(now);
+    let tomorrow = today.succ_opt().unwrap_or(today);
+    let n = nip.as_str();
+    let suffix = ksef_time::to_warsaw(now).format("%H%M%S");
+    let sample = |number: &str| SampleInvoice::new_at(n, number, now);
+    // FB/...: numbers of their own, unless the second changed since the online invoices
+    let inputs: Vec<(&str, Vec<u8>)> = vec![
+        ("valid", sample(&format!("FB/{suffix}/1")).to_xml()),
+        (
+            "valid",
+            sample(&format!("FB/{suffix}/2")).net(420_00).to_xml(),
+        ),
+        (
+            "valid",
+            sample(&format!("FB/{suffix}/3")).item("Hosting").to_xml(),
+        ),
+        (
+            "invalid: issue date in the future",
+            sample(&format!("FB/{suffix}/4")).issued(tomorrow).to_xml(),
+        ),
+        (
+            "duplicate of online invoice #0",
+            sample(original_number).net(555).to_xml(),
+        ),
+    ];
+    let work_dir = std::env::temp_dir().join(format!(
+        "ksef-demo-batch-{}-{}",
+        std::process::id(),
+        now.timestamp_millis()
+    ));
+    let batch = Batch::new(work_dir, StateKey::generate()?)
+        .with_options(BatchOptions::default())
+        .clock(ksef.clock().clone());
+    let batch_inputs: Vec<BatchInput> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, xml))| BatchInput::bytes(format!("invoice-{i}.xml"), xml.clone()))
+        .collect();
+    let prepared = batch
+        .prepare_async(batch_inputs)
+        .await
+        .context("preparing the batch")?;
+    let report = batch.send(auth).await.context("sending the batch")?;
+    println!(
+        "11. batch session {}: {} invoices in a {}-byte Zip, {} encrypted part(s), status {}; \
+         the session UPO lists {} invoices (x-ms-meta-hash verified):",
+        report.reference_number.as_deref().unwrap_or("-"),
+        prepared.packed,
+        prepared.archive_size,
+        prepared.parts.len(),
+        report.status.as_ref().map_or(0, |s| s.code),
+        report.upo.iter().map(|u| u.documents.len()).sum::<usize>(),
+    );
+    for (r, (label, _)) in report.results.iter().zip(&inputs) {
+        println!(
+            "   #{} {} [{label}] {}",
+            r.index,
+            r.file_name.as_deref().unwrap_or("-"),
+            describe(&r.outcome)
+        );
+    }
+    let results = &report.results;
+    ensure!(
+        results.len() == 5
+            && results[..3]
+                .iter()
+                .all(|r| r.outcome.ksef_number().is_some()),
+        "batch invoices #0-#2 were not all accepted"
+    );
+    ensure!(
+        results[3].outcome.rejection_code().is_some(),
+        "batch invoice #3 (future date) was not rejected"
+    );
+    ensure!(
+        results[4].outcome.rejection_code() == Some(440)
+            && results[4].outcome.original_ksef_number() == Some(original),
+        "batch invoice #4 was not rejected as a duplicate of the online invoice #0"
+    );
+    Ok(())
+}
+
+fn describe(outcome: &InvoiceOutcome) -> String {
+    match outcome {
+        InvoiceOutcome::Accepted { ksef_number, .. } => {
+            format!("accepted, KSeF number {ksef_number}")
+        }
+        InvoiceOutcome::Rejected {
+            code,
+            description,
+            details,
+            extensions,
+            ..
+        } => {
+            let mut s = format!("rejected {code} {description}");
+            if !details.is_empty() {
+                s.push_str(&format!(" ({})", details.join("; ")));
+            }
+            if let Some(orig) = extensions.get("originalKsefNumber") {
+                s.push_str(&format!(", original KSeF number {orig}"));
+            }
+            s
+        }
+        InvoiceOutcome::NotSent(e) => format!("not sent: {e}"),
+        InvoiceOutcome::Pending { .. } => "still processing".to_string(),
+        InvoiceOutcome::Unknown { why } => format!("unknown: {why}"),
+        _ => "unknown outcome".to_string(),
+    }
 }
 
 /// Whether `url` points at the production API, whatever its case, port, path or trailing dot.

@@ -165,8 +165,12 @@ impl Upo {
                                 documents.push(d.finish()?);
                             }
                         }
-                        (2, Some("OpisPotwierdzenia"), "Strona") => set_once(&mut page_no, &content),
-                        (2, Some("OpisPotwierdzenia"), "LiczbaStron") => set_once(&mut pages, &content),
+                        (2, Some("OpisPotwierdzenia"), "Strona") => {
+                            set_once(&mut page_no, &content)
+                        }
+                        (2, Some("OpisPotwierdzenia"), "LiczbaStron") => {
+                            set_once(&mut pages, &content)
+                        }
                         (2, Some("OpisPotwierdzenia"), "CalkowitaLiczbaDokumentow") => {
                             set_once(&mut total, &content)
                         }
@@ -313,7 +317,10 @@ mod tests {
         let upo = Upo::parse(Bytes::from(escaped)).unwrap();
         assert_eq!(upo.documents[0].invoice_number, "FA&1/<x>");
         assert_eq!(upo.receiving_entity, "MF & co");
-        let broken = xml.replace("<SkrotDokumentu>AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=</SkrotDokumentu>", "");
+        let broken = xml.replace(
+            "<SkrotDokumentu>AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=</SkrotDokumentu>",
+            "",
+        );
         let e = Upo::parse(Bytes::from(broken)).unwrap_err();
         assert!(e.to_string().contains("Dokument/SkrotDokumentu"), "{e}");
         assert!(Upo::parse(Bytes::from(xml.replace("</Potwierdzenie>", ""))).is_err());
