@@ -364,13 +364,8 @@ impl Ksef {
                 .iter()
                 .map(|u| CertificateUsage::parse(&u.to_string()))
                 .collect();
-            match PublicKeyCertificate::parse(
-                &c.certificate,
-                &c.valid_from.to_rfc3339(),
-                &c.valid_to.to_rfc3339(),
-                &[],
-            ) {
-                Ok(p) => parsed.push(p.with_metadata(c.valid_from, c.valid_to, usage)),
+            match PublicKeyCertificate::new(&c.certificate, c.valid_from, c.valid_to, usage) {
+                Ok(p) => parsed.push(p),
                 Err(e) => {
                     tracing::warn!(index = i, error = %e, "skipping an unparsable public-key certificate")
                 }
