@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use ksef_api::operations::TokenKind;
+use ksef_api::operations::{OperationMeta, TokenKind, op};
 use ksef_api::types;
 use ksef_api::{
     BearerToken, ByteStream, ClientState, KsefClient, KsefError, RawError, ResponseValue,
@@ -19,6 +19,7 @@ use ksef_crypto::{CertificateUsage, SecretString, SigningIdentity};
 use crate::client::{ANONYMOUS, Ksef};
 use crate::error::{AuthFailure, AuthStep, FlowError, Result, boxed};
 use crate::limiter::Limits;
+use crate::lock::lock;
 use crate::retry::Idempotency;
 
 /// How to authenticate.
@@ -149,13 +150,6 @@ pub struct AuthSession {
     inner: Arc<Inner>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
 impl Ksef {
     /// Authenticates: challenge, submit (KSeF token or XAdES), poll the status with backoff,
     /// redeem the tokens. With [`RateLimitMode::Effective`](crate::RateLimitMode::Effective) the
@@ -199,7 +193,7 @@ impl Ksef {
             }
         };
         let challenge = self
-            .execute("auth_challenge", ANONYMOUS, Idempotency::Safe, || {
+            .execute(op::AUTH_CHALLENGE, ANONYMOUS, Idempotency::Safe, || {
                 api.auth_challenge().send()
             })
             .await
@@ -223,14 +217,14 @@ impl Ksef {
                     })?;
                 let doc = &doc;
                 self.execute(
-                    "auth_xades_signature",
+                    op::AUTH_XADES_SIGNATURE,
                     ANONYMOUS,
                     Idempotency::Unsafe,
                     || api.auth_xades_signature().body(doc.clone()).send(),
                 )
                 .await
                 .map_err(|e| {
-                    FlowError::of_call("auth_xades_signature", e, |source| {
+                    FlowError::of_call(op::AUTH_XADES_SIGNATURE.name, e, |source| {
                         FlowError::Authenticate {
                             step: AuthStep::Submit,
                             source,
@@ -255,7 +249,7 @@ impl Ksef {
             let op_api = &op_api;
             let reference = &reference;
             let status = self
-                .execute("auth_status", ANONYMOUS, Idempotency::Safe, || {
+                .execute(op::AUTH_STATUS, ANONYMOUS, Idempotency::Safe, || {
                     op_api
                         .auth_status()
                         .reference_number(reference.to_string())
@@ -288,9 +282,12 @@ impl Ksef {
         }
         let op_api_ref = &op_api;
         let tokens = self
-            .execute("auth_token_redeem", ANONYMOUS, Idempotency::Unsafe, || {
-                op_api_ref.auth_token_redeem().send()
-            })
+            .execute(
+                op::AUTH_TOKEN_REDEEM,
+                ANONYMOUS,
+                Idempotency::Unsafe,
+                || op_api_ref.auth_token_redeem().send(),
+            )
             .await
             .map_err(auth_err(AuthStep::Redeem))?
             .into_inner();
@@ -358,7 +355,7 @@ impl Ksef {
             };
             let body = &body;
             match self
-                .execute("auth_ksef_token", ANONYMOUS, Idempotency::Unsafe, || {
+                .execute(op::AUTH_KSEF_TOKEN, ANONYMOUS, Idempotency::Unsafe, || {
                     api.auth_ksef_token().body(body.clone()).send()
                 })
                 .await
@@ -369,7 +366,7 @@ impl Ksef {
                     self.refresh_public_keys().await?;
                 }
                 Err(e) => {
-                    return Err(FlowError::of_call("auth_ksef_token", e, |source| {
+                    return Err(FlowError::of_call(op::AUTH_KSEF_TOKEN.name, e, |source| {
                         FlowError::Authenticate {
                             step: AuthStep::Submit,
                             source,
@@ -459,7 +456,7 @@ impl AuthSession {
             .inner
             .ksef
             .execute(
-                "auth_token_refresh",
+                op::AUTH_TOKEN_REFRESH,
                 &self.inner.context_key,
                 Idempotency::Safe,
                 || api.auth_token_refresh().send(),
@@ -501,7 +498,7 @@ impl AuthSession {
     /// refresh-and-retry after a 401.
     pub(crate) async fn call<'s, T, F, Fut>(
         &'s self,
-        operation: &'static str,
+        op: &'static OperationMeta,
         idempotency: Idempotency,
         make: F,
     ) -> std::result::Result<ResponseValue<T>, CallError>
@@ -517,12 +514,12 @@ impl AuthSession {
         let first = self
             .inner
             .ksef
-            .execute(operation, ctx, idempotency, || make(api))
+            .execute(op, ctx, idempotency, || make(api))
             .await;
         match first {
             Err(e) if e.status().is_some_and(|s| s.as_u16() == 401) => {
                 tracing::info!(
-                    operation,
+                    operation = op.name,
                     "401 Unauthorized; refreshing the access token once"
                 );
                 self.refresh_if_generation(generation)
@@ -533,11 +530,11 @@ impl AuthSession {
                     .fetch_add(1, Ordering::Relaxed);
                 self.inner
                     .ksef
-                    .execute(operation, ctx, idempotency, || make(api))
+                    .execute(op, ctx, idempotency, || make(api))
                     .await
-                    .map_err(|e| CallError::Api(operation, e))
+                    .map_err(|e| CallError::Api(op.name, e))
             }
-            other => other.map_err(|e| CallError::Api(operation, e)),
+            other => other.map_err(|e| CallError::Api(op.name, e)),
         }
     }
 
@@ -546,13 +543,13 @@ impl AuthSession {
         &self,
     ) -> Result<std::collections::HashMap<String, Limits>> {
         let r = self
-            .call("rate_limits", Idempotency::Safe, |api| {
+            .call(op::RATE_LIMITS, Idempotency::Safe, |api| {
                 api.rate_limits().send()
             })
             .await
             .map_err(|e| {
                 e.into_flow(|source| FlowError::Call {
-                    operation: "rate_limits",
+                    operation: op::RATE_LIMITS.name,
                     source,
                 })
             })?
@@ -569,7 +566,7 @@ impl AuthSession {
     /// Revokes this authentication session (`DELETE /auth/sessions/current`): the refresh token
     /// stops working. The tokens are forgotten.
     pub async fn revoke(&self) -> Result<()> {
-        self.call("auth_session_revoke_current", Idempotency::Safe, |api| {
+        self.call(op::AUTH_SESSION_REVOKE_CURRENT, Idempotency::Safe, |api| {
             api.auth_session_revoke_current().send()
         })
         .await
@@ -592,7 +589,7 @@ impl AuthSession {
         };
         let body = &body;
         let created = self
-            .call("ksef_token_create", Idempotency::Unsafe, |api| {
+            .call(op::KSEF_TOKEN_CREATE, Idempotency::Unsafe, |api| {
                 api.ksef_token_create().body(body.clone()).send()
             })
             .await
@@ -605,7 +602,7 @@ impl AuthSession {
         loop {
             let r = reference.as_str();
             let status = self
-                .call("ksef_token_status", Idempotency::Safe, |api| {
+                .call(op::KSEF_TOKEN_STATUS, Idempotency::Safe, |api| {
                     api.ksef_token_status()
                         .reference_number(r.to_string())
                         .send()

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ksef_api::operations::{OperationMeta, op};
 use ksef_api::{
     ByteStream, DecodeError as _, Environment, KsefClient, KsefError, KsefHeaders as _, RawError,
     ResponseValue, SystemWarning,
@@ -17,6 +18,7 @@ use tracing::Instrument as _;
 
 use crate::error::{FlowError, Result, boxed};
 use crate::limiter::{RateLimitMode, RateLimiter};
+use crate::lock::lock;
 use crate::retry::{Decision, Idempotency, RetryPolicy};
 
 /// Context key of calls made before authentication (limited per IP by KSeF).
@@ -169,13 +171,6 @@ pub struct Ksef {
     inner: Arc<Inner>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
 impl Ksef {
     /// Starts building a client for `environment` (TEST, DEMO, production or any base URL with
     /// its `/v2` stem, e.g. a local `ksef-sim`).
@@ -276,7 +271,7 @@ impl Ksef {
     /// `make` builds and sends the request anew for each attempt.
     pub(crate) async fn execute<'s, T, F, Fut>(
         &'s self,
-        operation: &'static str,
+        op: &'static OperationMeta,
         context: &'s str,
         idempotency: Idempotency,
         mut make: F,
@@ -286,13 +281,14 @@ impl Ksef {
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<ResponseValue<T>, RawError<ByteStream>>>,
     {
+        let operation = op.name;
         let span = tracing::debug_span!("ksef_call", operation, attempts = tracing::field::Empty);
         async move {
             let mut attempts = 0u32;
             let mut rate_limited = 0u32;
             loop {
                 attempts += 1;
-                let permit = self.inner.limiter.acquire(context, operation).await;
+                let permit = self.inner.limiter.acquire(context, op).await;
                 let started = Instant::now();
                 let result = make().await.decode_error().await;
                 drop(permit);
@@ -324,7 +320,7 @@ impl Ksef {
                                     wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                                     "429 Too Many Requests; waiting Retry-After"
                                 );
-                                self.inner.limiter.block(context, operation, wait);
+                                self.inner.limiter.block(context, op, wait);
                                 tokio::time::sleep(wait).await;
                             }
                             Decision::Transient(wait) => {
@@ -354,7 +350,7 @@ impl Ksef {
         let api = self.api();
         let list = self
             .execute(
-                "public_key_certificates",
+                op::PUBLIC_KEY_CERTIFICATES,
                 ANONYMOUS,
                 Idempotency::Safe,
                 || api.public_key_certificates().send(),

@@ -354,6 +354,7 @@ pub(crate) fn boxed(e: KsefError) -> Box<KsefError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ksef_api::operations::op;
     use ksef_api::{ErrorResponse, KsefError};
     use reqwest::StatusCode;
     use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -376,8 +377,8 @@ mod tests {
             "application/json",
             r#"{"exception":{"exceptionDetailList":[{"exceptionCode":21001,"exceptionDescription":"Nieczytelna treść.","details":["Unexpected end of JSON input"]}],"serviceCode":"x"}}"#,
         );
-        let f = FlowError::of_call("online_session_open", e, |source| FlowError::OpenSession {
-            source,
+        let f = FlowError::of_call(op::ONLINE_SESSION_OPEN.name, e, |source| {
+            FlowError::OpenSession { source }
         });
         let FlowError::UnreadableBody {
             operation, details, ..
@@ -398,8 +399,8 @@ mod tests {
             "application/problem+json",
             r#"{"title":"Bad Request","status":400,"errors":[{"code":21405,"description":"Błąd walidacji danych wejściowych.","details":["formCode"]}]}"#,
         );
-        let f = FlowError::of_call("online_session_open", e, |source| FlowError::OpenSession {
-            source,
+        let f = FlowError::of_call(op::ONLINE_SESSION_OPEN.name, e, |source| {
+            FlowError::OpenSession { source }
         });
         assert!(matches!(f, FlowError::OpenSession { .. }), "{f:?}");
         assert!(!f.needs_new_session());

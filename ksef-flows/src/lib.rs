@@ -36,6 +36,7 @@ mod client;
 pub mod date_range;
 mod error;
 mod limiter;
+mod lock;
 mod online;
 mod retry;
 pub mod sample;

@@ -9,12 +9,14 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use ksef_api::KsefHeaders as _;
+use ksef_api::operations::op;
 use ksef_api::types;
 use ksef_crypto::invoice::FormCode;
 use ksef_crypto::{CertificateUsage, SymmetricKey};
 
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result, SESSION_UNAVAILABLE, boxed};
+use crate::lock::lock;
 use crate::retry::{Idempotency, is_ambiguous};
 use crate::upo::{ReadError, Upo, read_verified};
 
@@ -223,13 +225,6 @@ pub struct OnlineSession {
     claimed: Mutex<HashSet<String>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
 fn api_form(form: FormCode) -> types::FormCode {
     types::FormCode {
         system_code: form.system_code().to_string(),
@@ -272,7 +267,7 @@ impl AuthSession {
             };
             let body = &body;
             match self
-                .call("online_session_open", Idempotency::Unsafe, |api| {
+                .call(op::ONLINE_SESSION_OPEN, Idempotency::Unsafe, |api| {
                     api.online_session_open().body(body.clone()).send()
                 })
                 .await
@@ -396,12 +391,16 @@ impl OnlineSession {
             attempt += 1;
             let result = self
                 .auth
-                .call("online_session_send_invoice", Idempotency::Unsafe, |api| {
-                    api.online_session_send_invoice()
-                        .reference_number(reference.to_string())
-                        .body(request.clone())
-                        .send()
-                })
+                .call(
+                    op::ONLINE_SESSION_SEND_INVOICE,
+                    Idempotency::Unsafe,
+                    |api| {
+                        api.online_session_send_invoice()
+                            .reference_number(reference.to_string())
+                            .body(request.clone())
+                            .send()
+                    },
+                )
                 .await;
             match result {
                 Ok(v) => {
@@ -485,7 +484,7 @@ impl OnlineSession {
             let token = &token;
             let page = self
                 .auth
-                .call("session_invoices", Idempotency::Safe, |api| {
+                .call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
                     let b = api
                         .session_invoices()
                         .reference_number(reference.to_string())
@@ -568,7 +567,7 @@ impl OnlineSession {
                     let rr = r.as_str();
                     let s = self
                         .auth
-                        .call("session_invoice_status", Idempotency::Safe, |api| {
+                        .call(op::SESSION_INVOICE_STATUS, Idempotency::Safe, |api| {
                             api.session_invoice_status()
                                 .reference_number(reference.to_string())
                                 .invoice_reference_number(rr.to_string())
@@ -647,7 +646,7 @@ impl OnlineSession {
         let reference = self.reference_number.as_str();
         Ok(self
             .auth
-            .call("session_status", Idempotency::Safe, |api| {
+            .call(op::SESSION_STATUS, Idempotency::Safe, |api| {
                 api.session_status()
                     .reference_number(reference.to_string())
                     .send()
@@ -663,7 +662,7 @@ impl OnlineSession {
         let reference = self.reference_number.as_str();
         match self
             .auth
-            .call("online_session_close", Idempotency::Unsafe, |api| {
+            .call(op::ONLINE_SESSION_CLOSE, Idempotency::Unsafe, |api| {
                 api.online_session_close()
                     .reference_number(reference.to_string())
                     .send()
@@ -729,7 +728,7 @@ impl OnlineSession {
         let upo_ref = page.reference_number.as_str();
         let r = self
             .auth
-            .call("session_upo", Idempotency::Safe, |api| {
+            .call(op::SESSION_UPO, Idempotency::Safe, |api| {
                 api.session_upo()
                     .reference_number(reference.to_string())
                     .upo_reference_number(upo_ref.to_string())
@@ -745,7 +744,7 @@ impl OnlineSession {
         let reference = self.reference_number.as_str();
         let r = self
             .auth
-            .call("session_invoice_upo", Idempotency::Safe, |api| {
+            .call(op::SESSION_INVOICE_UPO, Idempotency::Safe, |api| {
                 api.session_invoice_upo()
                     .reference_number(reference.to_string())
                     .invoice_reference_number(invoice_reference_number.to_string())
