@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use ksef_api::operations::{OperationMeta, TokenKind, op};
 use ksef_api::types;
 use ksef_api::{
-    BearerToken, ByteStream, ClientState, KsefClient, KsefError, RawError, ResponseValue,
+    BearerToken, ByteStream, ClientState, KsefClient, KsefError, KsefHeaders as _, RawError,
+    ResponseValue,
 };
 use ksef_crypto::xades::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};
 use ksef_crypto::{CertificateUsage, SecretString, SigningIdentity};
@@ -21,6 +22,7 @@ use crate::error::{AuthFailure, AuthStep, FlowError, Result, boxed};
 use crate::limiter::Limits;
 use crate::lock::lock;
 use crate::retry::Idempotency;
+use crate::wait::Polling;
 
 /// How to authenticate.
 #[derive(Debug, Clone)]
@@ -242,13 +244,10 @@ impl Ksef {
             Some(BearerToken::new(init.authentication_token.token)),
         );
         let op_api = api.with_state(op_state.clone());
-        // Poll with backoff until the operation leaves status 100.
-        let deadline = tokio::time::Instant::now() + self.poll_timeout();
-        let mut delay = Duration::from_millis(100);
+        // Poll until the operation leaves status 100.
+        let mut polling = Polling::start(self.poll_schedule());
         loop {
-            let op_api = &op_api;
-            let reference = &reference;
-            let status = self
+            let answer = self
                 .execute(op::AUTH_STATUS, ANONYMOUS, Idempotency::Safe, || {
                     op_api
                         .auth_status()
@@ -256,17 +255,11 @@ impl Ksef {
                         .send()
                 })
                 .await
-                .map_err(auth_err(AuthStep::Status))?
-                .into_inner()
-                .status;
+                .map_err(auth_err(AuthStep::Status))?;
+            let retry_after = answer.retry_after();
+            let status = answer.into_inner().status;
             match status.code {
-                100 => {
-                    if tokio::time::Instant::now() + delay > deadline {
-                        return Err(FlowError::Timeout("the authentication status"));
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 3 / 2).min(Duration::from_secs(2));
-                }
+                100 => {}
                 200 => break,
                 code => {
                     let reason = AuthFailure::from_code(code);
@@ -278,6 +271,9 @@ impl Ksef {
                         details: status.details.unwrap_or_default(),
                     });
                 }
+            }
+            if !polling.pause(retry_after).await {
+                return Err(FlowError::Timeout("the authentication status"));
             }
         }
         let op_api_ref = &op_api;
@@ -330,6 +326,7 @@ impl Ksef {
         Ok(session)
     }
 
+    /// Submits a KSeF token, encrypted under the current `KsefTokenEncryption` key.
     async fn submit_ksef_token(
         &self,
         challenge: &types::AuthenticationChallengeResponse,
@@ -337,10 +334,7 @@ impl Ksef {
         context: &ContextIdentifier,
     ) -> Result<types::AuthenticationInitResponse> {
         let api = self.api();
-        for attempt in 0..2 {
-            let cert = self
-                .public_key(CertificateUsage::KsefTokenEncryption)
-                .await?;
+        self.with_public_key(CertificateUsage::KsefTokenEncryption, |cert| async move {
             let encrypted = ksef_crypto::encrypt_ksef_token(&cert, token, challenge.timestamp_ms)
                 .map_err(|source| FlowError::Crypto {
                 step: "encrypting the KSeF token",
@@ -354,28 +348,21 @@ impl Ksef {
                 public_key_id: Some(cert.public_key_id().to_string()),
             };
             let body = &body;
-            match self
-                .execute(op::AUTH_KSEF_TOKEN, ANONYMOUS, Idempotency::Unsafe, || {
-                    api.auth_ksef_token().body(body.clone()).send()
+            self.execute(op::AUTH_KSEF_TOKEN, ANONYMOUS, Idempotency::Unsafe, || {
+                api.auth_ksef_token().body(body.clone()).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+            .map_err(|e| {
+                FlowError::of_call(op::AUTH_KSEF_TOKEN.name, e, |source| {
+                    FlowError::Authenticate {
+                        step: AuthStep::Submit,
+                        source,
+                    }
                 })
-                .await
-            {
-                Ok(v) => return Ok(v.into_inner()),
-                Err(e) if attempt == 0 && e.has_code(21470) => {
-                    tracing::warn!("public key withdrawn (21470); refetching the certificates");
-                    self.refresh_public_keys().await?;
-                }
-                Err(e) => {
-                    return Err(FlowError::of_call(op::AUTH_KSEF_TOKEN.name, e, |source| {
-                        FlowError::Authenticate {
-                            step: AuthStep::Submit,
-                            source,
-                        }
-                    }));
-                }
-            }
-        }
-        Err(FlowError::Timeout("a usable KsefTokenEncryption key"))
+            })
+        })
+        .await
     }
 }
 
@@ -597,35 +584,30 @@ impl AuthSession {
             .into_inner();
         let reference = created.reference_number.0.clone();
         let token = SecretString::new(created.token);
-        let deadline = tokio::time::Instant::now() + self.inner.ksef.poll_timeout();
-        let mut delay = Duration::from_millis(100);
+        let mut polling = Polling::start(self.inner.ksef.poll_schedule());
         loop {
             let r = reference.as_str();
-            let status = self
+            let answer = self
                 .call(op::KSEF_TOKEN_STATUS, Idempotency::Safe, |api| {
                     api.ksef_token_status()
                         .reference_number(r.to_string())
                         .send()
                 })
                 .await
-                .map_err(|e| e.into_flow(|source| FlowError::KsefToken { source }))?
-                .into_inner()
-                .status;
-            match status {
+                .map_err(|e| e.into_flow(|source| FlowError::KsefToken { source }))?;
+            let retry_after = answer.retry_after();
+            match answer.into_inner().status {
                 types::AuthenticationTokenStatus::Active => break,
-                types::AuthenticationTokenStatus::Pending => {
-                    if tokio::time::Instant::now() + delay > deadline {
-                        return Err(FlowError::Timeout("the KSeF token to become active"));
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 3 / 2).min(Duration::from_secs(2));
-                }
+                types::AuthenticationTokenStatus::Pending => {}
                 other => {
                     return Err(FlowError::KsefTokenNotActive {
                         reference_number: reference,
                         status: other.to_string(),
                     });
                 }
+            }
+            if !polling.pause(retry_after).await {
+                return Err(FlowError::Timeout("the KSeF token to become active"));
             }
         }
         tracing::info!(reference_number = %reference, "KSeF token active");

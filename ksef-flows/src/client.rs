@@ -16,10 +16,11 @@ use ksef_crypto::{CertificateUsage, PublicKeyCertificate};
 use ksef_time::SharedClock;
 use tracing::Instrument as _;
 
-use crate::error::{FlowError, Result, boxed};
+use crate::error::{FlowError, KEY_WITHDRAWN, Result, boxed};
 use crate::limiter::{RateLimitMode, RateLimiter};
 use crate::lock::lock;
 use crate::retry::{Decision, Idempotency, RetryPolicy};
+use crate::wait::PollSchedule;
 
 /// Context key of calls made before authentication (limited per IP by KSeF).
 pub(crate) const ANONYMOUS: &str = "-";
@@ -230,8 +231,9 @@ impl Ksef {
         &self.inner.retry
     }
 
-    pub(crate) fn poll_timeout(&self) -> Duration {
-        self.inner.poll_timeout
+    /// How this client polls a status: the status curve, up to the poll timeout.
+    pub(crate) fn poll_schedule(&self) -> PollSchedule {
+        PollSchedule::status(self.inner.poll_timeout)
     }
 
     /// How many 429 answers this client has received.
@@ -397,6 +399,33 @@ impl Ksef {
                         source,
                     })
             }
+        }
+    }
+
+    /// Runs `call` with the certificate to use now for `usage`. When KSeF answers 21470 (the key
+    /// was withdrawn), the certificates are fetched anew and `call` runs once more with the
+    /// current one; a second 21470 is returned as it is.
+    pub(crate) async fn with_public_key<T, F, Fut>(
+        &self,
+        usage: CertificateUsage,
+        mut call: F,
+    ) -> Result<T>
+    where
+        F: FnMut(PublicKeyCertificate) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let cert = self.public_key(usage.clone()).await?;
+        match call(cert).await {
+            Err(e) if e.has_code(KEY_WITHDRAWN) => {
+                tracing::warn!(
+                    %usage,
+                    "public key withdrawn (21470); refetching the certificates and retrying once"
+                );
+                self.refresh_public_keys().await?;
+                let cert = self.public_key(usage).await?;
+                call(cert).await
+            }
+            other => other,
         }
     }
 }

@@ -5,6 +5,8 @@ use ksef_crypto::CryptoError;
 
 /// KSeF code 21001: the request body cannot be read.
 pub(crate) const UNREADABLE_BODY: i64 = 21001;
+/// KSeF code 21470: the public key named in the request was withdrawn.
+pub(crate) const KEY_WITHDRAWN: i64 = 21470;
 /// KSeF code 21184: the session is temporarily unavailable (maintenance).
 pub(crate) const SESSION_UNAVAILABLE: i64 = 21184;
 
@@ -276,7 +278,8 @@ pub enum FlowError {
     /// A UPO document could not be parsed.
     #[error("the UPO could not be parsed: {0}")]
     ParseUpo(String),
-    /// Waiting for an asynchronous operation took too long.
+    /// An asynchronous operation (authentication, KSeF token activation, session processing) did
+    /// not finish within the client's poll timeout.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
 }
