@@ -8,8 +8,8 @@
 //! * the first ask goes at once, then the pauses between asks follow a [`Backoff`] curve (capped
 //!   exponential with equal jitter, the same curve the retries of failed calls use), so a quick
 //!   operation is seen quickly and a slow one is not hammered;
-//! * a `Retry-After` the status answer carries replaces the curve's delay: the next ask is never
-//!   earlier than the server asked for;
+//! * a `Retry-After` the status answer carries lengthens the pause: the next ask is never earlier
+//!   than the server asked for (nor earlier than the curve allows);
 //! * the last wait is cut short at the deadline and followed by one last ask, so the whole budget
 //!   is used; a `Retry-After` that reaches past the deadline ends the wait at once instead (asking
 //!   earlier would ignore it).
@@ -97,7 +97,8 @@ impl PollSchedule {
 #[derive(Debug)]
 pub(crate) struct Polling {
     backoff: Backoff,
-    deadline: Instant,
+    /// `None`: a timeout too long for the clock, i.e. none.
+    deadline: Option<Instant>,
     pauses: u32,
 }
 
@@ -107,26 +108,26 @@ impl Polling {
     pub(crate) fn start(schedule: PollSchedule) -> Self {
         Self {
             backoff: schedule.backoff,
-            deadline: Instant::now() + schedule.timeout,
+            deadline: Instant::now().checked_add(schedule.timeout),
             pauses: 0,
         }
     }
 
     /// Waits before the next ask and returns `true`, or returns `false` at once when no ask may
     /// follow: the deadline has passed, or `retry_after` (the `Retry-After` of the last status
-    /// answer) reaches past it. Without `retry_after` the pause is the curve's next delay, cut at
-    /// the deadline (so one last ask happens at the deadline).
+    /// answer) reaches past it. The pause is the curve's next delay, or `retry_after` when that
+    /// is longer; a pause of the curve is cut at the deadline (so one last ask happens there).
     #[must_use = "`false` means the deadline passed: stop asking"]
     pub(crate) async fn pause(&mut self, retry_after: Option<Duration>) -> bool {
-        let left = self.deadline.saturating_duration_since(Instant::now());
+        let left = self.deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        if left.is_zero() || retry_after.is_some_and(|ra| ra > left) {
+            return false;
+        }
         self.pauses = self.pauses.saturating_add(1);
-        let pause = match retry_after {
-            Some(ra) if ra > left => return false,
-            Some(ra) => ra,
-            None if left.is_zero() => return false,
-            None => self.backoff.delay(self.pauses).min(left),
-        };
-        tokio::time::sleep(pause).await;
+        let curve = self.backoff.delay(self.pauses).min(left);
+        tokio::time::sleep(retry_after.map_or(curve, |ra| ra.max(curve))).await;
         true
     }
 }
@@ -224,7 +225,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn retry_after_replaces_the_curve() {
+    async fn a_retry_after_longer_than_the_curve_lengthens_the_pause() {
         let (asked_at, ready) = run(60_000, |n| match n {
             1 => Err(Some(Duration::from_secs(7))),
             2 => Err(Some(Duration::from_millis(10))),
@@ -232,14 +233,30 @@ mod tests {
         })
         .await;
         assert!(ready);
-        assert_eq!(
-            asked_at,
-            [
-                Duration::ZERO,
-                Duration::from_secs(7),
-                Duration::from_millis(7_010)
-            ]
+        assert_eq!(asked_at.len(), 3);
+        assert_eq!(asked_at[1], Duration::from_secs(7));
+        // 10 ms is shorter than the curve's second pause (100–200 ms): the curve wins
+        let second = asked_at[2] - asked_at[1];
+        assert!(
+            second >= Duration::from_millis(100) && second <= Duration::from_millis(200),
+            "{second:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_of_zero_at_the_deadline_does_not_spin() {
+        let (asked_at, ready) = run(1_000, |_| Err(Some(Duration::ZERO))).await;
+        assert!(!ready);
+        assert_eq!(asked_at.last(), Some(&Duration::from_millis(1_000)));
+        assert!(asked_at.len() < 20, "{asked_at:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timeout_too_long_for_the_clock_means_no_deadline() {
+        let mut polling = Polling::start(PollSchedule::status(Duration::MAX));
+        let start = Instant::now();
+        assert!(polling.pause(Some(Duration::from_secs(3600))).await);
+        assert_eq!(start.elapsed(), Duration::from_secs(3600));
     }
 
     #[tokio::test(start_paused = true)]
