@@ -19,7 +19,7 @@ use ksef_crypto::{CertificateUsage, SecretString, SigningIdentity};
 
 use crate::client::{ANONYMOUS, Ksef};
 use crate::error::{AuthFailure, AuthStep, FlowError, Result, boxed};
-use crate::limiter::Limits;
+use crate::limiter::{Limits, RateLimitMode};
 use crate::lock::lock;
 use crate::retry::Idempotency;
 use crate::wait::Polling;
@@ -318,7 +318,7 @@ impl Ksef {
             }),
         };
         tracing::info!(access_token_expires = %expires, "authenticated");
-        if self.rate_limiter().mode() == crate::RateLimitMode::Effective
+        if self.rate_limiter().mode() == RateLimitMode::Effective
             && let Err(e) = session.load_effective_rate_limits().await
         {
             tracing::warn!(error = %e, "could not read the effective rate limits; using the spec's");
