@@ -58,7 +58,7 @@ pub fn encrypt_bytes(key: &SymmetricKey, plaintext: &[u8]) -> EncryptedData {
     }
 }
 
-/// Decrypt a whole buffer; fails with [`CryptoError::Decrypt`] on bad length or padding.
+/// Decrypt a whole buffer; fails with [`CryptoError::Decrypt`](crate::CryptoError::Decrypt) on bad length or padding.
 pub fn decrypt_bytes(key: &SymmetricKey, ciphertext: &[u8]) -> Result<Vec<u8>> {
     let mut core = Core::new(key, Direction::Decrypt, false);
     let mut out = Vec::with_capacity(ciphertext.len());
