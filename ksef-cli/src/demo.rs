@@ -78,10 +78,13 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
         auth.reference_number()
     );
 
-    let session = auth
+    let mut session = auth
         .open_online_session()
         .await
         .context("opening an online session")?;
+    // One send at a time: KSeF judges a duplicate by which invoice it registered first, so the
+    // duplicate (#3) must reach it after its original (#0); concurrent sends would race.
+    session.set_concurrency(1);
     println!(
         "6. online session {} (FA (3)) opened",
         session.reference_number()
