@@ -8,6 +8,9 @@
 //! - [`normalize`]: the rewrites progenitor needs, applied in memory, never to the file on disk.
 //! - [`surface`]: the per-operation facts (token kind, rate limits, permissions) and the compact,
 //!   sorted text snapshots used to review spec drift.
+//! - [`schemas`]: the pin of the invoice XSDs (`spec/ksef-schemas.lock`, env `KSEF_SCHEMAS_DIR`);
+//!   `schemas_surface` and `schemas_regen` (feature `schemas-surface`): their drift snapshot and
+//!   `cargo xtask regen-schemas`.
 //! - `generate` (feature `generate`): the progenitor run and the extra generated tables.
 
 pub mod error;
@@ -16,6 +19,11 @@ pub mod lock;
 pub mod names;
 pub mod normalize;
 pub mod regen;
+pub mod schemas;
+#[cfg(feature = "schemas-surface")]
+pub mod schemas_regen;
+#[cfg(feature = "schemas-surface")]
+pub mod schemas_surface;
 pub mod snapshots;
 pub mod surface;
 
