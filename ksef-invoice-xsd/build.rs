@@ -100,6 +100,18 @@ fn decimal_value(
     }))
 }
 
+/// The `targetNamespace` of a schema text.
+fn target_namespace(text: &str) -> Result<String, String> {
+    let start = text
+        .find("targetNamespace=\"")
+        .ok_or("the root schema has no targetNamespace")?
+        + "targetNamespace=\"".len();
+    let len = text[start..]
+        .find('"')
+        .ok_or("unterminated targetNamespace")?;
+    Ok(text[start..start + len].to_string())
+}
+
 fn generate(
     module: &str,
     root_text: &str,
@@ -115,7 +127,11 @@ fn generate(
     let mut config = Config::default()
         // Namespaces on the root with FA's as the default: the "only used namespaces" mode
         // writes an `xmlns:tns` prefix that the official validation rejects.
-        .with_quick_xml_config(NamespaceSerialization::Global, None, false)
+        .with_quick_xml_config(
+            NamespaceSerialization::Global,
+            Some(Namespace::new(target_namespace(root_text)?.into_bytes())),
+            false,
+        )
         .with_type(
             (IdentType::Type, Namespace::XS, "decimal"),
             CustomMeta::new("Decimal")
