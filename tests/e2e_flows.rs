@@ -204,7 +204,7 @@ fn hundred_invoices_every_input_mapped_to_its_outcome() {
         let (nip, auth) = xades_auth(&ksef).await;
         let mut session = auth.open_online_session().await.unwrap();
         session.set_concurrency(16);
-        let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
+        let tomorrow = ksef.today() + chrono::Duration::days(1);
         let mut inputs = Vec::new();
         let mut expect = Vec::new();
         for i in 0..100usize {
@@ -379,7 +379,7 @@ fn technical_correction_of_a_rejected_offline_invoice() {
         let ksef = ksef(&sim);
         let (nip, auth) = xades_auth(&ksef).await;
         let session = auth.open_online_session().await.unwrap();
-        let future = chrono::Utc::now().date_naive() + chrono::Duration::days(3);
+        let future = ksef.today() + chrono::Duration::days(3);
         let original = ksef_flows::sample::SampleInvoice::new(nip.as_str(), "OFF/1")
             .issued(future)
             .to_xml();

@@ -9,29 +9,38 @@ use ksef_flows::crypto::xades::ContextIdentifier;
 use ksef_flows::crypto::{KeyAlgorithm, Nip, SigningIdentity};
 use ksef_flows::sample::SampleInvoice;
 use ksef_flows::{Credentials, InvoiceInput, InvoiceOutcome, Ksef};
+use ksef_time::SharedClock;
 
-/// Runs the demo. Any deviation from the expected outcomes is an error (non-zero exit).
-pub async fn run(url: Option<String>) -> anyhow::Result<()> {
+/// Runs the demo with `clock` as the time source of the client and the embedded simulator.
+/// Any deviation from the expected outcomes is an error (non-zero exit).
+pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> {
     let started = Instant::now();
     let (sim, base) = match url {
-        Some(u) if u.trim_end_matches('/') == Environment::PRODUCTION_URL => {
-            bail!("the demo never runs against production")
-        }
+        Some(u) if is_production(&u) => bail!("the demo never runs against production ({u})"),
         Some(u) => (None, u),
         None => {
-            let sim = ksef_sim::KsefSim::start(ksef_sim::SimConfig::default())
+            let config = ksef_sim::SimConfig::default().with_clock(clock.clone());
+            let sim = ksef_sim::KsefSim::start(config)
                 .await
                 .context("starting the embedded simulator")?;
             let base = sim.base_url();
             (Some(sim), base)
         }
     };
-    println!("1. KSeF simulator at {base}");
-    let ksef = Ksef::builder(Environment::Custom(base)).build()?;
+    let now = clock.now();
+    println!(
+        "1. KSeF simulator at {base} (clock {}, KSeF business date {})",
+        ksef_time::format_warsaw_millis(now),
+        ksef_time::business_date(now)
+    );
+    let ksef = Ksef::builder(Environment::Custom(base))
+        .clock(clock.clone())
+        .build()?;
 
     let nip = Nip::random();
-    let identity = SigningIdentity::self_signed_personal(&nip, KeyAlgorithm::EcdsaP256)
-        .context("creating a self-signed TEST identity")?;
+    let identity =
+        SigningIdentity::self_signed_personal_at(&nip, KeyAlgorithm::EcdsaP256, ksef.now())
+            .context("creating a self-signed TEST identity")?;
     println!(
         "2. test identity: self-signed certificate {} (NIP {nip})",
         identity.subject_name()
@@ -78,27 +87,26 @@ pub async fn run(url: Option<String>) -> anyhow::Result<()> {
         session.reference_number()
     );
 
-    let today = chrono::Utc::now().date_naive();
+    // "Today" and "tomorrow" are KSeF business dates (Europe/Warsaw), never UTC dates.
+    let now = ksef.now();
+    let today = ksef_time::business_date(now);
     let tomorrow = today.succ_opt().unwrap_or(today);
     let n = nip.as_str();
-    let suffix = chrono::Utc::now().format("%H%M%S");
+    let suffix = ksef_time::to_warsaw(now).format("%H%M%S");
+    let sample = |number: &str| SampleInvoice::new_at(n, number, now);
     let inputs: Vec<(&str, InvoiceInput)> = vec![
         (
             "valid",
-            InvoiceInput::new(SampleInvoice::new(n, &format!("FV/{suffix}/1")).to_xml()),
+            InvoiceInput::new(sample(&format!("FV/{suffix}/1")).to_xml()),
+        ),
+        (
+            "valid",
+            InvoiceInput::new(sample(&format!("FV/{suffix}/2")).net(250_000).to_xml()),
         ),
         (
             "valid",
             InvoiceInput::new(
-                SampleInvoice::new(n, &format!("FV/{suffix}/2"))
-                    .net(250_000)
-                    .to_xml(),
-            ),
-        ),
-        (
-            "valid",
-            InvoiceInput::new(
-                SampleInvoice::new(n, &format!("FV/{suffix}/3"))
+                sample(&format!("FV/{suffix}/3"))
                     .net(99)
                     .item("Licencja")
                     .to_xml(),
@@ -106,19 +114,11 @@ pub async fn run(url: Option<String>) -> anyhow::Result<()> {
         ),
         (
             "duplicate of #0 (same seller, kind and number)",
-            InvoiceInput::new(
-                SampleInvoice::new(n, &format!("FV/{suffix}/1"))
-                    .net(777)
-                    .to_xml(),
-            ),
+            InvoiceInput::new(sample(&format!("FV/{suffix}/1")).net(777).to_xml()),
         ),
         (
             "invalid: issue date in the future",
-            InvoiceInput::new(
-                SampleInvoice::new(n, &format!("FV/{suffix}/4"))
-                    .issued(tomorrow)
-                    .to_xml(),
-            ),
+            InvoiceInput::new(sample(&format!("FV/{suffix}/4")).issued(tomorrow).to_xml()),
         ),
         (
             "invalid: not well-formed XML",
@@ -252,4 +252,47 @@ pub async fn run(url: Option<String>) -> anyhow::Result<()> {
         sim.shutdown().await;
     }
     Ok(())
+}
+
+/// Whether `url` points at the production API, whatever its case, port, path or trailing dot.
+fn is_production(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url.trim()) else {
+        // Not a URL at all: refuse anything that mentions the production host.
+        return url.to_ascii_lowercase().contains("api.ksef.mf.gov.pl");
+    };
+    let production = url::Url::parse(Environment::PRODUCTION_URL)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let host = parsed
+        .host_str()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase());
+    host.is_some() && host == production
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_production;
+
+    #[test]
+    fn production_guard() {
+        for u in [
+            "https://api.ksef.mf.gov.pl/v2",
+            "https://api.ksef.mf.gov.pl/v2/",
+            "https://API.ksef.mf.gov.pl/v2",
+            "https://api.ksef.mf.gov.pl:443/v2",
+            "https://api.ksef.mf.gov.pl./v2",
+            "http://api.ksef.mf.gov.pl/v2",
+            "https://api.KSEF.mf.gov.pl/V2",
+            " https://api.ksef.mf.gov.pl/v2 ",
+        ] {
+            assert!(is_production(u), "{u}");
+        }
+        for u in [
+            "https://api-test.ksef.mf.gov.pl/v2",
+            "https://api-demo.ksef.mf.gov.pl/v2",
+            "http://127.0.0.1:8080/v2",
+        ] {
+            assert!(!is_production(u), "{u}");
+        }
+    }
 }

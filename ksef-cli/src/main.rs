@@ -33,6 +33,10 @@ enum Command {
         /// embedded simulator. Never production.
         #[arg(long)]
         url: Option<String>,
+        /// Run as if the clock read this instant (RFC 3339, e.g. 2026-12-31T23:30:00Z); the
+        /// clock then advances normally. Used to check the date rules at hard instants.
+        #[arg(long, value_name = "INSTANT", value_parser = parse_instant)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Run the KSeF simulator and print its base URL (until Ctrl-C).
     Sim {
@@ -52,12 +56,24 @@ fn main() -> ExitCode {
             operations(filter.as_deref());
             ExitCode::SUCCESS
         }
-        Command::Demo { url } => run_async(demo::run(url)),
+        Command::Demo { url, at } => {
+            let clock: ksef_time::SharedClock = match at {
+                Some(t) => std::sync::Arc::new(ksef_time::ShiftedClock::starting_at(t)),
+                None => ksef_time::system_clock(),
+            };
+            run_async(demo::run(url, clock))
+        }
         Command::Sim {
             port,
             no_rate_limits,
         } => run_async(sim(port, no_rate_limits)),
     }
+}
+
+fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .map_err(|e| format!("not an RFC 3339 instant ({e}); example: 2026-12-31T23:30:00Z"))
 }
 
 fn run_async(f: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {

@@ -221,6 +221,18 @@ pub(crate) mod oid {
     pub const ORGANIZATION_IDENTIFIER: O = O::new_unwrap("2.5.4.97");
 }
 
+/// The subject of a personal certificate: GN, SN, serialNumber, CN = "GN SN", C = PL.
+fn person_name(given_name: &str, surname: &str, serial_number: &str) -> Result<Name> {
+    let cn = format!("{given_name} {surname}");
+    build_name(&[
+        (oid::GIVEN_NAME, StrType::Utf8, given_name),
+        (oid::SURNAME, StrType::Utf8, surname),
+        (oid::SERIAL_NUMBER, StrType::Printable, serial_number),
+        (oid::CN, StrType::Utf8, &cn),
+        (oid::COUNTRY, StrType::Printable, "PL"),
+    ])
+}
+
 /// Build a Name with one attribute per RDN, in the given order.
 pub(crate) fn build_name(attrs: &[(ObjectIdentifier, StrType, &str)]) -> Result<Name> {
     let mut seq = RdnSequence::default();
@@ -332,7 +344,18 @@ impl SigningIdentity {
 
     /// Self-signed personal TEST certificate: GN, SN, `serialNumber=TINPL-<nip>`, CN.
     pub fn self_signed_personal(nip: &Nip, alg: KeyAlgorithm) -> Result<Self> {
-        Self::self_signed_person("Jan", "Testowy", &format!("TINPL-{nip}"), alg)
+        Self::self_signed_personal_at(nip, alg, chrono::Utc::now())
+    }
+
+    /// Like [`SigningIdentity::self_signed_personal`], valid from one hour before `now` (the
+    /// instant on the caller's clock) for two years.
+    pub fn self_signed_personal_at(
+        nip: &Nip,
+        alg: KeyAlgorithm,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self> {
+        let name = person_name("Jan", "Testowy", &format!("TINPL-{nip}"))?;
+        Self::self_signed_at(name, alg, now)
     }
 
     /// Self-signed personal TEST certificate identified by PESEL (`serialNumber=PNOPL-<pesel>`).
@@ -347,15 +370,7 @@ impl SigningIdentity {
         serial_number: &str,
         alg: KeyAlgorithm,
     ) -> Result<Self> {
-        let cn = format!("{given_name} {surname}");
-        let name = build_name(&[
-            (oid::GIVEN_NAME, StrType::Utf8, given_name),
-            (oid::SURNAME, StrType::Utf8, surname),
-            (oid::SERIAL_NUMBER, StrType::Printable, serial_number),
-            (oid::CN, StrType::Utf8, &cn),
-            (oid::COUNTRY, StrType::Printable, "PL"),
-        ])?;
-        Self::self_signed(name, alg)
+        Self::self_signed(person_name(given_name, surname, serial_number)?, alg)
     }
 
     /// Self-signed company seal TEST certificate: O, `organizationIdentifier=VATPL-<nip>`, CN.
@@ -376,9 +391,19 @@ impl SigningIdentity {
     /// A self-signed certificate for `subject` with a fresh key, valid from one hour ago for two
     /// years.
     pub fn self_signed(subject: Name, alg: KeyAlgorithm) -> Result<Self> {
+        Self::self_signed_at(subject, alg, chrono::Utc::now())
+    }
+
+    /// A self-signed certificate for `subject` with a fresh key, valid from one hour before
+    /// `now` for two years.
+    pub fn self_signed_at(
+        subject: Name,
+        alg: KeyAlgorithm,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self> {
         let key = PrivateKey::generate(alg)?;
         let be = |e: String| CryptoError::BuildCertificate(e);
-        let now = SystemTime::now();
+        let now = SystemTime::from(now);
         let nb = Time::try_from(now - Duration::from_secs(3600)).map_err(|e| be(e.to_string()))?;
         let na = Time::try_from(now + Duration::from_secs(2 * 365 * 86400))
             .map_err(|e| be(e.to_string()))?;

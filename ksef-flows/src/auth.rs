@@ -216,7 +216,7 @@ impl Ksef {
             } => {
                 let doc = AuthTokenRequest::new(&challenge.challenge.0, context.clone())
                     .map(|r| r.subject_identifier_type(*subject))
-                    .and_then(|r| r.sign_xades(identity))
+                    .and_then(|r| r.sign_xades_at(identity, self.now()))
                     .map_err(|source| FlowError::Crypto {
                         step: "signing the AuthTokenRequest",
                         source,
@@ -308,7 +308,7 @@ impl Ksef {
                 reference_number: reference,
                 times: Mutex::new(TokenTimes {
                     expires,
-                    obtained: Utc::now(),
+                    obtained: self.now(),
                 }),
                 refresh_lock: tokio::sync::Mutex::new(()),
                 generation: AtomicU64::new(0),
@@ -465,7 +465,7 @@ impl AuthSession {
         );
         *lock(&self.inner.times) = TokenTimes {
             expires,
-            obtained: Utc::now(),
+            obtained: self.inner.ksef.now(),
         };
         self.inner.generation.fetch_add(1, Ordering::AcqRel);
         tracing::info!(access_token_expires = %expires, "access token refreshed");
@@ -479,7 +479,7 @@ impl AuthSession {
             return Ok(());
         }
         let generation = self.inner.generation.load(Ordering::Acquire);
-        if Utc::now() + margin >= self.access_token_expires() {
+        if self.inner.ksef.now() + margin >= self.access_token_expires() {
             self.refresh_if_generation(generation).await?;
             self.inner
                 .proactive_refreshes

@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use ksef_api::{
     ByteStream, DecodeError as _, Environment, KsefClient, KsefError, KsefHeaders as _, RawError,
     ResponseValue, SystemWarning,
 };
 use ksef_crypto::qr::QrEnvironment;
 use ksef_crypto::{CertificateUsage, PublicKeyCertificate};
+use ksef_time::SharedClock;
 use tracing::Instrument as _;
 
 use crate::error::{FlowError, Result, boxed};
@@ -44,6 +44,7 @@ pub struct KsefBuilder {
     rate_limit_margin: Duration,
     qr: Option<QrEnvironment>,
     poll_timeout: Duration,
+    clock: SharedClock,
 }
 
 impl KsefBuilder {
@@ -103,6 +104,15 @@ impl KsefBuilder {
         self
     }
 
+    /// The clock the client reads (default: the machine's). It decides which public-key
+    /// certificate is valid, when the access token needs refreshing, the `SigningTime` of XAdES
+    /// signatures and every KSeF business date the client derives. Tests pass a
+    /// [`ksef_time::ShiftedClock`] shared with the simulator to run at any instant.
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Ksef> {
         let mut b = KsefClient::builder(self.environment.clone())
@@ -128,6 +138,7 @@ impl KsefBuilder {
                 warnings: Mutex::new(Vec::new()),
                 qr,
                 poll_timeout: self.poll_timeout,
+                clock: self.clock,
                 rate_limited: AtomicU64::new(0),
                 transient_retries: AtomicU64::new(0),
             }),
@@ -145,6 +156,7 @@ struct Inner {
     warnings: Mutex<Vec<Warning>>,
     qr: QrEnvironment,
     poll_timeout: Duration,
+    clock: SharedClock,
     rate_limited: AtomicU64,
     transient_retries: AtomicU64,
 }
@@ -179,7 +191,23 @@ impl Ksef {
             rate_limit_margin: Duration::from_millis(50),
             qr: None,
             poll_timeout: Duration::from_secs(300),
+            clock: ksef_time::system_clock(),
         }
+    }
+
+    /// The clock the client reads.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// The current instant on the client's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
+    /// The KSeF business date (Europe/Warsaw) of the current instant on the client's clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.inner.clock.today()
     }
 
     /// The environment.
@@ -361,12 +389,12 @@ impl Ksef {
             Some(l) => l,
             None => self.refresh_public_keys().await?,
         };
-        match PublicKeyCertificate::select(&list, &usage, Utc::now()) {
+        match PublicKeyCertificate::select(&list, &usage, self.now()) {
             Ok(c) => Ok(c.clone()),
             Err(_) => {
                 // Maybe the cache is stale (a key expired, a new one was published).
                 let list = self.refresh_public_keys().await?;
-                PublicKeyCertificate::select(&list, &usage, Utc::now())
+                PublicKeyCertificate::select(&list, &usage, self.now())
                     .cloned()
                     .map_err(|source| FlowError::Crypto {
                         step: "selecting a public-key certificate",

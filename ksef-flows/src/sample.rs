@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// Data of a generated FA (3) invoice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,18 +20,28 @@ pub struct SampleInvoice {
     pub net_grosze: u64,
     /// Line description (`P_7`).
     pub item: String,
+    /// Creation timestamp (`Naglowek/DataWytworzeniaFa`).
+    pub created: DateTime<Utc>,
 }
 
 impl SampleInvoice {
-    /// An invoice of `seller_nip` numbered `number`, issued today, 100.00 PLN net.
+    /// An invoice of `seller_nip` numbered `number`, created now and issued today (the KSeF
+    /// business date, Europe/Warsaw), 100.00 PLN net.
     pub fn new(seller_nip: &str, number: &str) -> Self {
+        Self::new_at(seller_nip, number, Utc::now())
+    }
+
+    /// Like [`SampleInvoice::new`], created at the instant `now` and issued on its business date
+    /// (pass the client's clock: `SampleInvoice::new_at(nip, number, ksef.now())`).
+    pub fn new_at(seller_nip: &str, number: &str, now: DateTime<Utc>) -> Self {
         Self {
             seller_nip: seller_nip.to_string(),
             buyer_nip: "5265877635".to_string(),
             number: number.to_string(),
-            issue_date: Utc::now().date_naive(),
+            issue_date: ksef_time::business_date(now),
             net_grosze: 10_000,
             item: "Usługa programistyczna".to_string(),
+            created: now,
         }
     }
 
@@ -115,7 +125,7 @@ impl SampleInvoice {
     </FaWiersz>\n\
   </Fa>\n\
 </Faktura>\n",
-            created = Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+            created = self.created.format("%Y-%m-%dT%H:%M:%SZ"),
             seller = esc(&self.seller_nip),
             buyer = esc(&self.buyer_nip),
             date = self.issue_date.format("%Y-%m-%d"),

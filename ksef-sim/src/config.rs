@@ -38,6 +38,11 @@ pub struct SimConfig {
     pub trust_forwarded_for: bool,
     /// Configuration of the invoicing part (sessions, invoices, UPO, retrieval).
     pub invoicing: crate::invoicing::InvoicingConfig,
+    /// The clock every rule reads: dates of KSeF and reference numbers, the issue-date rule,
+    /// query ranges, token and URL expiry, certificate validity. Default: the machine's clock.
+    /// Tests pass a [`ksef_time::ShiftedClock`] to run at 23:30 UTC, on DST switch nights or
+    /// on New Year's Eve.
+    pub clock: ksef_time::SharedClock,
 }
 
 impl Default for SimConfig {
@@ -56,6 +61,7 @@ impl Default for SimConfig {
             data_dir: None,
             trust_forwarded_for: false,
             invoicing: crate::invoicing::InvoicingConfig::default(),
+            clock: ksef_time::system_clock(),
         }
     }
 }
@@ -131,6 +137,12 @@ impl SimConfig {
     #[must_use]
     pub fn with_trust_forwarded_for(mut self, trust: bool) -> Self {
         self.trust_forwarded_for = trust;
+        self
+    }
+    /// Read the time from `clock` instead of the machine's clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: ksef_time::SharedClock) -> Self {
+        self.clock = clock;
         self
     }
     /// Replace the invoicing configuration.

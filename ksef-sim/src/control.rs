@@ -68,11 +68,11 @@ impl SimControl {
     /// `permissions`, as if created with `POST /tokens` after a signature authentication.
     /// Returns the token string to encrypt in `/auth/ksef-token`.
     pub fn create_ksef_token(&self, nip: &str, permissions: &[&str]) -> String {
-        let reference = crate::ids::reference_number("EC");
+        let now = self.state.now();
+        let reference = crate::ids::reference_number("EC", ksef_time::business_date(now));
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
         let token = format!("{reference}|nip-{nip}|{}", hex::encode(secret));
-        let now = Utc::now();
         self.state.tokens.insert(crate::tokens::KsefToken {
             reference,
             token: token.clone(),
@@ -185,7 +185,7 @@ async fn add_key(State(state): State<AppState>, body: axum::body::Bytes) -> Resp
         Ok(r) => r,
         Err(e) => return ApiError::validation(e.to_string()).into_response(),
     };
-    let now = Utc::now();
+    let now = state.now();
     let from = r.valid_from.unwrap_or(now - chrono::Duration::minutes(1));
     let to = r.valid_to.unwrap_or(now + chrono::Duration::days(730));
     let st = state.clone();

@@ -8,6 +8,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 /// Error of the simulator crate itself (start-up, configuration, key generation).
@@ -188,8 +189,8 @@ impl ApiError {
         }
     }
 
-    fn legacy_body(&self) -> Value {
-        let now = now_string();
+    fn legacy_body(&self, now_utc: DateTime<Utc>) -> Value {
+        let now = ksef_time::format_utc_millis(now_utc);
         match &self.kind {
             ErrorKind::Exception(entries) => json!({
                 "exception": {
@@ -215,12 +216,12 @@ impl ApiError {
                     "details": [format!("{detail} Spróbuj ponownie po {retry_after} sekundach.")],
                 }
             }),
-            _ => self.problem_body("/"),
+            _ => self.problem_body("/", now_utc),
         }
     }
 
-    pub(crate) fn problem_body(&self, instance: &str) -> Value {
-        let now = now_string();
+    pub(crate) fn problem_body(&self, instance: &str, now: DateTime<Utc>) -> Value {
+        let now = ksef_time::format_utc_millis(now);
         let trace = hex32();
         match &self.kind {
             ErrorKind::Exception(entries) => json!({
@@ -282,13 +283,19 @@ impl ApiError {
         )
     }
 
-    /// Builds the response in the requested format.
-    pub(crate) fn to_response(&self, problem_details: bool, instance: &str) -> Response {
+    /// Builds the response in the requested format, for the request path `instance`, stamped
+    /// with `now`.
+    pub(crate) fn to_response(
+        &self,
+        problem_details: bool,
+        instance: &str,
+        now: DateTime<Utc>,
+    ) -> Response {
         let problem = problem_details || self.always_problem();
         let body = if problem {
-            self.problem_body(instance)
+            self.problem_body(instance, now)
         } else {
-            self.legacy_body()
+            self.legacy_body(now)
         };
         let ctype = if problem {
             "application/problem+json"
@@ -314,15 +321,13 @@ impl std::fmt::Display for ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// A provisional rendering: the request pipeline renders every error again with the request
+    /// path, the requested format and the simulator's clock.
     fn into_response(self) -> Response {
-        let mut resp = self.to_response(false, "/");
+        let mut resp = self.to_response(false, "/", chrono::Utc::now());
         resp.extensions_mut().insert(self);
         resp
     }
-}
-
-fn now_string() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn hex32() -> String {

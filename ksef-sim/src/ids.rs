@@ -1,7 +1,5 @@
 //! Identifiers: CRC-8 (poly 0x07), reference numbers, NIP, PESEL, InternalId, NipVatUe, PeppolId.
 
-use chrono::Utc;
-
 /// CRC-8, polynomial 0x07, init 0x00, no reflection, no final XOR.
 pub(crate) fn crc8(data: &[u8]) -> u8 {
     let mut crc: u8 = 0;
@@ -26,11 +24,12 @@ fn random_hex(n: usize) -> String {
     s
 }
 
-/// A reference number `YYYYMMDD-TT-HEX10-HEX10-CC` (TT = CR, AU, EC, EG...).
-pub(crate) fn reference_number(tt: &str) -> String {
+/// A reference number `YYYYMMDD-TT-HEX10-HEX10-CC` (TT = CR, AU, EC, EG...) dated `date`
+/// (the KSeF business date of the moment it is issued).
+pub(crate) fn reference_number(tt: &str, date: chrono::NaiveDate) -> String {
     let head = format!(
         "{}-{}-{}-{}",
-        Utc::now().format("%Y%m%d"),
+        date.format("%Y%m%d"),
         tt,
         random_hex(10),
         random_hex(10)
@@ -165,7 +164,9 @@ mod tests {
     #[test]
     fn generated_reference_numbers_validate() {
         for tt in ["CR", "AU", "EC"] {
-            let r = reference_number(tt);
+            let date = chrono::NaiveDate::from_ymd_opt(2028, 2, 29).unwrap();
+            let r = reference_number(tt, date);
+            assert!(r.starts_with("20280229-"), "{r}");
             assert!(is_reference_number(&r, Some(tt)), "{r}");
             assert!(!is_reference_number(&r, Some("ZZ")));
         }

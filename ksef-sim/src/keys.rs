@@ -175,9 +175,8 @@ fn ts(t: DateTime<Utc>) -> String {
 
 impl KeyStore {
     /// Creates the store with one key per usage, valid from an hour ago for two years.
-    pub(crate) fn generate() -> Result<Self, SimError> {
+    pub(crate) fn generate(now: DateTime<Utc>) -> Result<Self, SimError> {
         let store = Self::default();
-        let now = Utc::now();
         let from = now - chrono::Duration::hours(1);
         let to = now + chrono::Duration::days(730);
         store.add_with_key(KeyUsage::KsefTokenEncryption, pooled_key(0)?, from, to)?;
@@ -246,8 +245,8 @@ impl KeyStore {
         &self,
         usage: KeyUsage,
         public_key_id: Option<&str>,
+        now: DateTime<Utc>,
     ) -> Result<PrivateKey, ApiError> {
-        let now = Utc::now();
         let entries = read(&self.entries);
         let usable = |e: &&KeyEntry| {
             e.usage == usage && !e.withdrawn && e.valid_from <= now && now <= e.valid_to
@@ -279,8 +278,9 @@ impl KeyStore {
         usage: KeyUsage,
         public_key_id: Option<&str>,
         ciphertext: &[u8],
+        now: DateTime<Utc>,
     ) -> Result<Option<Vec<u8>>, ApiError> {
-        let key = self.private_key(usage, public_key_id)?;
+        let key = self.private_key(usage, public_key_id, now)?;
         Ok(key.decrypt(Oaep::<Sha256>::new(), ciphertext).ok())
     }
 }

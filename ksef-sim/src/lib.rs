@@ -107,7 +107,8 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let keys = tokio::task::spawn_blocking(keys::KeyStore::generate)
+    let now = config.clock.now();
+    let keys = tokio::task::spawn_blocking(move || keys::KeyStore::generate(now))
         .await
         .map_err(|e| SimError::KeyGeneration(e.to_string()))??;
     let mut jwt_secret = [0u8; 32];
@@ -125,7 +126,12 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         testdata: testdata::TestData::default(),
         limits: ratelimit::RateLimiter::new(config.rate_limits_enabled, config.rate_limit_scale),
         faults: faults::Faults::default(),
-        presign: presign::Presigner::new(presign_secret, base_url, config.presigned_url_validity),
+        presign: presign::Presigner::new(
+            presign_secret,
+            base_url,
+            config.presigned_url_validity,
+            config.clock.clone(),
+        ),
         invoicing: invoicing::InvoicingState::new(&config),
         config,
     };

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -142,7 +142,8 @@ async fn create_token(
             missing.iter().map(|p| format!("Missing permission: {p}")),
         ));
     }
-    let reference = ids::reference_number("EC");
+    let now = state.now();
+    let reference = ids::reference_number("EC", ksef_time::business_date(now));
     let mut secret = [0u8; 32];
     rand::fill(&mut secret);
     let token = format!(
@@ -151,7 +152,6 @@ async fn create_token(
         ctx.context_value,
         hex::encode(secret)
     );
-    let now = Utc::now();
     let delay = chrono::Duration::from_std(state.config.token_activation_delay).unwrap_or_default();
     state.tokens.insert(KsefToken {
         reference: reference.clone(),
@@ -174,7 +174,7 @@ async fn create_token(
         .into_response())
 }
 
-fn token_json(t: &KsefToken) -> Value {
+fn token_json(t: &KsefToken, now: DateTime<Utc>) -> Value {
     let mut v = json!({
         "referenceNumber": t.reference,
         "authorIdentifier": { "type": t.author_type, "value": t.author_value },
@@ -182,7 +182,7 @@ fn token_json(t: &KsefToken) -> Value {
         "description": t.description,
         "requestedPermissions": t.permissions,
         "dateCreated": rfc3339(t.created),
-        "status": t.status(),
+        "status": t.status(now),
     });
     if let (Some(d), Some(m)) = (t.last_use, v.as_object_mut()) {
         m.insert("lastUseDate".into(), json!(rfc3339(d)));
@@ -226,7 +226,7 @@ async fn list_tokens(
     let tokens = state.tokens.list(|t| {
         t.context_type == ctx.context_type
             && t.context_value == ctx.context_value
-            && (statuses.is_empty() || statuses.iter().any(|s| s == t.status()))
+            && (statuses.is_empty() || statuses.iter().any(|s| s == t.status(state.now())))
             && description
                 .as_deref()
                 .is_none_or(|d| t.description.contains(d))
@@ -234,7 +234,8 @@ async fn list_tokens(
             && author_type.as_deref().is_none_or(|a| t.author_type == a)
     });
     let (page, next) = paginate(&tokens, &headers, page_size, 10, 100, 10)?;
-    let mut body = json!({ "tokens": page.iter().map(token_json).collect::<Vec<_>>() });
+    let mut body =
+        json!({ "tokens": page.iter().map(|t| token_json(t, state.now())).collect::<Vec<_>>() });
     if let (Some(n), Some(m)) = (next, body.as_object_mut()) {
         m.insert("continuationToken".into(), json!(n));
     }
@@ -296,7 +297,7 @@ async fn get_token(
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    token_in_context(&state, &ctx, &reference).map(|t| Json(token_json(&t)))
+    token_in_context(&state, &ctx, &reference).map(|t| Json(token_json(&t, state.now())))
 }
 
 async fn revoke_token(
@@ -335,7 +336,7 @@ async fn attachment_status(State(state): State<AppState>, ctx: AuthContext) -> J
     let (allowed, revoked) = ctx
         .nip
         .as_deref()
-        .map(|n| state.testdata.attachment_status(n))
+        .map(|n| state.testdata.attachment_status(n, state.now()))
         .unwrap_or((false, None));
     let mut v = json!({ "isAttachmentAllowed": allowed });
     if let (Some(r), Some(m)) = (revoked, v.as_object_mut()) {
@@ -641,9 +642,8 @@ async fn td_attachment_revoke(
     check_nip("nip", &req.nip)?;
     let at = req
         .expected_end_date
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc())
-        .unwrap_or_else(Utc::now);
+        .map(ksef_time::start_of_business_day)
+        .unwrap_or_else(|| state.now());
     state.testdata.revoke_attachments(&req.nip, at);
     Ok(StatusCode::OK)
 }

@@ -34,14 +34,21 @@ pub(crate) struct Presigner {
     secret: [u8; 32],
     base_url: String,
     validity: Duration,
+    clock: ksef_time::SharedClock,
 }
 
 impl Presigner {
-    pub(crate) fn new(secret: [u8; 32], base_url: String, validity: Duration) -> Self {
+    pub(crate) fn new(
+        secret: [u8; 32],
+        base_url: String,
+        validity: Duration,
+        clock: ksef_time::SharedClock,
+    ) -> Self {
         Self {
             secret,
             base_url,
             validity,
+            clock,
         }
     }
 
@@ -68,7 +75,7 @@ impl Presigner {
         path: &str,
         validity: Option<Duration>,
     ) -> PresignedUrl {
-        let now = Utc::now();
+        let now = self.clock.now();
         let expires_at = if faults.take_expired_presigned(issued_by) {
             now - chrono::Duration::seconds(1)
         } else {
@@ -118,7 +125,7 @@ impl Presigner {
                 "AuthenticationFailed: signature mismatch",
             ));
         }
-        if Utc::now().timestamp() > exp {
+        if self.clock.now().timestamp() > exp {
             return Err(ApiError::plain(
                 StatusCode::FORBIDDEN,
                 "AuthenticationFailed: signed URL expired",
@@ -163,6 +170,7 @@ mod tests {
             [7; 32],
             "http://127.0.0.1:1/v2".into(),
             Duration::from_secs(60),
+            ksef_time::system_clock(),
         );
         let faults = Faults::default();
         let u = p.url(

@@ -99,11 +99,7 @@ fn rate_context(state: &AppState, req: &Request) -> String {
     else {
         return String::new();
     };
-    match jwt::verify(
-        &state.jwt_secret,
-        token.trim(),
-        chrono::Utc::now().timestamp(),
-    ) {
+    match jwt::verify(&state.jwt_secret, token.trim(), state.now().timestamp()) {
         Ok(c) => format!("{}:{}", c.ctt, c.ctv),
         Err(_) => String::new(),
     }
@@ -186,7 +182,7 @@ pub(crate) async fn pipeline(
         state.faults.for_request(&op_key)
     };
     let finish = |resp: Response| -> Response {
-        finish_response(resp, problem, &full_path, warning.clone())
+        finish_response(resp, problem, &full_path, warning.clone(), state.now())
     };
 
     if let Some(d) = faults.latency {
@@ -250,14 +246,19 @@ pub(crate) async fn pipeline(
     resp
 }
 
+/// Renders an error answer for this request (format, path, clock) and echoes the test system
+/// warning.
 fn finish_response(
     mut resp: Response,
     problem: bool,
     instance: &str,
     warning: Option<HeaderValue>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Response {
-    if problem && let Some(err) = resp.extensions().get::<ApiError>().cloned() {
-        resp = err.to_response(true, instance);
+    if let Some(err) = resp.extensions().get::<ApiError>().cloned() {
+        let mut rendered = err.to_response(problem, instance, now);
+        rendered.extensions_mut().insert(err);
+        resp = rendered;
     }
     if let Some(w) = warning {
         resp.headers_mut().insert("x-system-warning", w);

@@ -64,6 +64,18 @@ pub(crate) struct Shared {
     pub invoicing: InvoicingState,
 }
 
+impl Shared {
+    /// The current instant, from the configured clock.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.config.clock.now()
+    }
+
+    /// The KSeF business date (Europe/Warsaw) of the current instant.
+    pub(crate) fn today(&self) -> chrono::NaiveDate {
+        ksef_time::business_date(self.now())
+    }
+}
+
 /// The client IP of a request, put into request extensions by the middleware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ClientIp(pub IpAddr);

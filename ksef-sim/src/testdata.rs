@@ -152,16 +152,20 @@ impl TestData {
             .insert(nip.to_string(), Some(at));
     }
     /// Attachment status: (allowed now, revoked date).
-    pub(crate) fn attachment_status(&self, nip: &str) -> (bool, Option<DateTime<Utc>>) {
+    pub(crate) fn attachment_status(
+        &self,
+        nip: &str,
+        now: DateTime<Utc>,
+    ) -> (bool, Option<DateTime<Utc>>) {
         match lock(&self.inner).attachments.get(nip) {
             None => (false, None),
             Some(None) => (true, None),
-            Some(Some(at)) => (Utc::now() < *at, Some(*at)),
+            Some(Some(at)) => (now < *at, Some(*at)),
         }
     }
     /// Whether invoices with attachments are allowed for this NIP now (for the invoicing part).
-    pub fn attachments_allowed(&self, nip: &str) -> bool {
-        self.attachment_status(nip).0
+    pub fn attachments_allowed(&self, nip: &str, now: DateTime<Utc>) -> bool {
+        self.attachment_status(nip, now).0
     }
     pub(crate) fn block(&self, ctx_key: &str) {
         lock(&self.inner).blocked.insert(ctx_key.to_string());

@@ -26,11 +26,11 @@ pub(crate) struct KsefToken {
 }
 
 impl KsefToken {
-    /// `Pending`, `Active` or `Revoked`.
-    pub(crate) fn status(&self) -> &'static str {
+    /// `Pending`, `Active` or `Revoked` at `now`.
+    pub(crate) fn status(&self, now: DateTime<Utc>) -> &'static str {
         if self.revoked {
             "Revoked"
-        } else if Utc::now() < self.active_from {
+        } else if now < self.active_from {
             "Pending"
         } else {
             "Active"
@@ -58,9 +58,9 @@ impl TokenStore {
             .find(|t| t.token == token)
             .cloned()
     }
-    pub(crate) fn touch(&self, reference: &str) {
+    pub(crate) fn touch(&self, reference: &str, now: DateTime<Utc>) {
         if let Some(t) = lock(&self.tokens).get_mut(reference) {
-            t.last_use = Some(Utc::now());
+            t.last_use = Some(now);
         }
     }
     pub(crate) fn revoke(&self, reference: &str) -> bool {

@@ -19,7 +19,8 @@ async fn seed(env: &Env, n: usize) -> HashMap<String, Vec<u8>> {
     let session = env.open_online(&k).await;
     let mut refs = Vec::new();
     for _ in 0..n {
-        let inv = invoice_fa3(&env.nip, &unique_number());
+        let yesterday = env.clock.today().pred_opt().unwrap();
+        let inv = invoice_fa3_on(&env.nip, &unique_number(), yesterday);
         let r = env.send(&session, &k, &inv).await;
         refs.push((r, inv));
     }
@@ -33,8 +34,12 @@ async fn seed(env: &Env, n: usize) -> HashMap<String, Vec<u8>> {
     out
 }
 
-fn range(date_type: &str) -> Value {
-    let from = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
+/// A range from the start of the business day before yesterday (Europe/Warsaw) on the
+/// simulator's clock: it holds every invoice seeded today and issued yesterday, at any instant
+/// (DST days are 23 or 25 hours long, so "now minus 48 hours" would not do).
+fn range(env: &Env, date_type: &str) -> Value {
+    let day = env.clock.today() - chrono::Days::new(2);
+    let from = ksef_time::format_warsaw_millis(ksef_time::start_of_business_day(day));
     json!({ "dateType": date_type, "from": from })
 }
 
@@ -59,7 +64,22 @@ fn ksefs(v: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn metadata_query_paging_sorting_truncation_and_hwm() {
-    let cfg = default_config().with_invoicing(
+    metadata_scenario(ksef_time::system_clock()).await;
+}
+
+/// The same scenario with the simulator's clock at each instant where the UTC and Warsaw
+/// dates differ or the offset changes (late evening in winter and summer, both DST switch
+/// nights, New Year's Eve, the leap day).
+#[tokio::test]
+async fn metadata_query_at_hard_instants() {
+    for instant in ksef_time::hard_instants() {
+        let clock = std::sync::Arc::new(ksef_time::ShiftedClock::starting_at(instant));
+        metadata_scenario(clock).await;
+    }
+}
+
+async fn metadata_scenario(clock: ksef_time::SharedClock) {
+    let cfg = default_config().with_clock(clock).with_invoicing(
         InvoicingConfig::default()
             .with_processing_delay(Duration::from_millis(20))
             .with_session_close_delay(Duration::from_millis(20))
@@ -68,7 +88,8 @@ async fn metadata_query_paging_sorting_truncation_and_hwm() {
     let env = start(cfg).await;
     let sent = seed(&env, 13).await;
 
-    let filters = json!({ "subjectType": "Subject1", "dateRange": range("PermanentStorage") });
+    let filters =
+        json!({ "subjectType": "Subject1", "dateRange": range(&env, "PermanentStorage") });
     let p0 = query(&env, "pageSize=10&pageOffset=0", &filters).await;
     assert_eq!(p0["invoices"].as_array().unwrap().len(), 10);
     assert_eq!(p0["hasMore"], true);
@@ -102,6 +123,17 @@ async fn metadata_query_paging_sorting_truncation_and_hwm() {
     assert_eq!(first["currency"], "PLN");
     assert_eq!(first["grossAmount"], 13102.43);
 
+    // KSeF numbers carry the Warsaw date of their invoicing date.
+    for i in p0["invoices"].as_array().unwrap() {
+        let k = i["ksefNumber"].as_str().unwrap();
+        let invoicing =
+            ksef_time::parse_api_datetime(i["invoicingDate"].as_str().unwrap()).unwrap();
+        let expected = ksef_time::business_date(invoicing)
+            .format("%Y%m%d")
+            .to_string();
+        assert_eq!(&k[11..19], expected, "{k} invoiced {invoicing}");
+    }
+
     // Desc order reverses.
     let d0 = query(&env, "pageSize=10&sortOrder=Desc", &filters).await;
     let all_asc: Vec<String> = {
@@ -124,7 +156,7 @@ async fn metadata_query_paging_sorting_truncation_and_hwm() {
         let v = query(
             &env,
             "pageSize=250",
-            &json!({ "subjectType": "Subject1", "dateRange": range(dt) }),
+            &json!({ "subjectType": "Subject1", "dateRange": range(&env, dt) }),
         )
         .await;
         assert_eq!(v["invoices"].as_array().unwrap().len(), 11, "{dt}");
@@ -133,12 +165,12 @@ async fn metadata_query_paging_sorting_truncation_and_hwm() {
     let one = query(
         &env,
         "pageSize=10",
-        &json!({ "subjectType": "Subject1", "dateRange": range("Invoicing"), "ksefNumber": k }),
+        &json!({ "subjectType": "Subject1", "dateRange": range(&env, "Invoicing"), "ksefNumber": k }),
     )
     .await;
     assert_eq!(ksefs(&one), vec![k.to_string()]);
     // A window in the future finds nothing.
-    let future = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let future = ksef_time::format_warsaw_millis(env.clock.now() + chrono::Duration::days(1));
     let none = query(&env, "pageSize=10", &json!({ "subjectType": "Subject1", "dateRange": { "dateType": "Invoicing", "from": future } })).await;
     assert!(none["invoices"].as_array().unwrap().is_empty());
     assert_eq!(none["hasMore"], false);
@@ -169,7 +201,7 @@ async fn metadata_query_paging_sorting_truncation_and_hwm() {
         .http
         .post(env.url("/invoices/query/metadata?pageSize=250"))
         .bearer_auth(buyer_token)
-        .json(&json!({ "subjectType": "Subject2", "dateRange": range("Invoicing") }))
+        .json(&json!({ "subjectType": "Subject2", "dateRange": range(&env, "Invoicing") }))
         .send()
         .await
         .unwrap();
@@ -178,7 +210,7 @@ async fn metadata_query_paging_sorting_truncation_and_hwm() {
     let v = query(
         &env,
         "pageSize=250",
-        &json!({ "subjectType": "Subject2", "dateRange": range("Invoicing") }),
+        &json!({ "subjectType": "Subject2", "dateRange": range(&env, "Invoicing") }),
     )
     .await;
     assert!(v["invoices"].as_array().unwrap().is_empty());
@@ -244,7 +276,7 @@ fn untar(archive: &[u8]) -> HashMap<String, Vec<u8>> {
 async fn start_export(env: &Env, k: &Keys, extra: Value) -> reqwest::Response {
     let mut body = json!({
         "encryption": env.encryption(k),
-        "filters": { "subjectType": "Subject1", "dateRange": { "dateType": "PermanentStorage", "from": (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339(), "restrictToPermanentStorageHwmDate": true } },
+        "filters": { "subjectType": "Subject1", "dateRange": { "dateType": "PermanentStorage", "from": ksef_time::format_warsaw_millis(env.clock.now() - chrono::Duration::days(1)), "restrictToPermanentStorageHwmDate": true } },
     });
     for (key, v) in extra.as_object().unwrap() {
         body[key] = v.clone();
@@ -396,7 +428,7 @@ async fn export_targz_only_metadata_truncation_and_limits() {
     // A key that does not unwrap → 415; an async failure → 550.
     let mut body = json!({
         "encryption": env.encryption_of(&[0u8; 8], &k.iv),
-        "filters": { "subjectType": "Subject1", "dateRange": range("Invoicing") },
+        "filters": { "subjectType": "Subject1", "dateRange": range(&env, "Invoicing") },
     });
     let r = env.post("/invoices/exports", &body).await;
     let bad = r.json::<Value>().await.unwrap()["referenceNumber"]
@@ -436,16 +468,17 @@ async fn third_subject_sees_the_invoice_as_subject3() {
 
     let token = env.control().issue_test_access_token(&third);
     let ask = |subject: &'static str| {
-        let (http, url, token) = (
+        let (http, url, token, range) = (
             env.http.clone(),
             env.url("/invoices/query/metadata"),
             token.clone(),
+            range(&env, "Invoicing"),
         );
         async move {
             let r = http
                 .post(url)
                 .bearer_auth(token)
-                .json(&json!({ "subjectType": subject, "dateRange": range("Invoicing") }))
+                .json(&json!({ "subjectType": subject, "dateRange": range }))
                 .send()
                 .await
                 .unwrap();

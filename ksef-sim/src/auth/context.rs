@@ -83,14 +83,13 @@ pub(crate) fn bearer_claims(
         .or_else(|| header.strip_prefix("bearer "))
         .map(str::trim)
         .ok_or_else(|| ApiError::unauthorized("Oczekiwano schematu Bearer."))?;
-    let claims = jwt::verify(&state.jwt_secret, token, chrono::Utc::now().timestamp()).map_err(
-        |e| match e {
+    let claims =
+        jwt::verify(&state.jwt_secret, token, state.now().timestamp()).map_err(|e| match e {
             JwtError::Expired => ApiError::unauthorized("Token wygasł."),
             JwtError::BadSignature | JwtError::Malformed => {
                 ApiError::unauthorized("Nieprawidłowy token.")
             }
-        },
-    )?;
+        })?;
     if claims.typ != kind {
         return Err(ApiError::unauthorized(format!(
             "Nieprawidłowy rodzaj tokena: oczekiwano {kind:?}, otrzymano {:?}.",

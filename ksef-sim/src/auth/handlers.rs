@@ -54,9 +54,9 @@ pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 async fn challenge(State(state): State<AppState>, parts: Parts) -> Json<Value> {
-    let now = Utc::now();
+    let now = state.now();
     let ip = client_ip(&parts);
-    let challenge = ids::reference_number("CR");
+    let challenge = ids::reference_number("CR", ksef_time::business_date(now));
     state.auth.add_challenge(
         challenge.clone(),
         ChallengeRecord {
@@ -101,7 +101,7 @@ pub(crate) fn take_challenge(
     }
     let validity = chrono::Duration::from_std(state.config.challenge_validity)
         .unwrap_or(chrono::Duration::minutes(10));
-    if Utc::now() > rec.timestamp + validity {
+    if state.now() > rec.timestamp + validity {
         return Err(bad_challenge(format!(
             "Challenge '{challenge}' has expired."
         )));
@@ -296,8 +296,8 @@ pub(crate) struct NewOperation {
 
 /// Registers an authentication operation and answers 202 with its operation token.
 pub(crate) fn start_operation(state: &AppState, op_key: &str, new: NewOperation) -> Response {
-    let now = Utc::now();
-    let reference = ids::reference_number("AU");
+    let now = state.now();
+    let reference = ids::reference_number("AU", ksef_time::business_date(now));
     let mut outcome = new.outcome;
     let mut delay = state.config.auth_processing_delay;
     if let Some(extra) = state.faults.take_stuck_processing(op_key) {
@@ -393,6 +393,7 @@ async fn ksef_token(
         KeyUsage::KsefTokenEncryption,
         req.public_key_id.as_deref(),
         &ciphertext,
+        state.now(),
     )?;
     let mut token_ref = None;
     let (outcome, subject) = match plaintext.as_deref().map(std::str::from_utf8) {
@@ -417,12 +418,15 @@ async fn ksef_token(
                         let subject = (t.author_type.clone(), t.author_value.clone());
                         let outcome = if !ts_ok {
                             Outcome::fail(450, "Znacznik czasu nie odpowiada wyzwaniu.")
-                        } else if t.status() != "Active" {
-                            Outcome::fail(450, format!("Token KSeF ma status {}.", t.status()))
+                        } else if t.status(state.now()) != "Active" {
+                            Outcome::fail(
+                                450,
+                                format!("Token KSeF ma status {}.", t.status(state.now())),
+                            )
                         } else if t.context_type != ctx.kind || t.context_value != ctx.value {
                             Outcome::fail(450, "Token KSeF nie należy do wskazanego kontekstu.")
                         } else {
-                            state.tokens.touch(&t.reference);
+                            state.tokens.touch(&t.reference, state.now());
                             Outcome::ok(t.permissions.clone())
                         };
                         (outcome, subject)
@@ -460,7 +464,7 @@ async fn xades_signature(
     Query(q): Query<XadesQuery>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let verified = crate::xml::xades::verify_auth_request(&body)?;
+    let verified = crate::xml::xades::verify_auth_request(&body, state.now())?;
     if q.verify_certificate_chain == Some(true) && verified.self_signed {
         // TEST accepts self-signed certificates unless the chain is to be verified.
         return Ok(start_operation(
@@ -609,7 +613,7 @@ fn issue(
         ctt: op.context_type.clone(),
         ctv: op.context_value.clone(),
         sub: format!("{}:{}", op.subject_type, op.subject_value),
-        iat: Utc::now().timestamp(),
+        iat: state.now().timestamp(),
         exp: valid_until.timestamp(),
         jti: jti.clone(),
     };
@@ -649,7 +653,7 @@ async fn redeem(State(state): State<AppState>, parts: Parts) -> Result<Json<Valu
     if token_revoked(&state, &op) {
         return Err(fail("Token KSeF został unieważniony.".into()));
     }
-    let now = Utc::now();
+    let now = state.now();
     let access_until = now + lifetime(state.config.access_token_lifetime);
     let refresh_until = now + lifetime(state.config.refresh_token_lifetime);
     let (access, _) = issue(&state, &op, TokenKind::Access, access_until);
@@ -694,7 +698,7 @@ async fn refresh(State(state): State<AppState>, parts: Parts) -> Result<Json<Val
             ["Token KSeF został unieważniony."],
         ));
     }
-    let now = Utc::now();
+    let now = state.now();
     let access_until = now + lifetime(state.config.access_token_lifetime);
     let (access, _) = issue(&state, &op, TokenKind::Access, access_until);
     state

@@ -15,7 +15,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -354,7 +353,7 @@ pub(crate) async fn close(
             now,
             "jej zamknięcie",
         )?;
-        if Utc::now() > sess.valid_until {
+        if now > sess.open_until {
             sess.phase = Phase::Failed(
                 Status::new(440, "Sesja anulowana").with_detail("Przekroczono czas wysyłki"),
             );
@@ -385,8 +384,9 @@ pub(crate) async fn close(
             ));
         }
         sess.phase = Phase::Processing;
-        sess.closed_at = Some(Utc::now());
-        sess.updated = Utc::now();
+        let wall_now = state.now();
+        sess.closed_at = Some(wall_now);
+        sess.updated = wall_now;
         Ok(())
     })?;
     let extra = state
@@ -412,7 +412,7 @@ fn finish(
     let dir = state.invoicing.with(|s| {
         let sess = s.sessions.get_mut(reference)?;
         if final_status.code == 200 {
-            assign_upo_pages(sess);
+            assign_upo_pages(sess, state.today());
         }
         let invoices_ready = sess
             .invoices
@@ -425,7 +425,7 @@ fn finish(
             final_status,
             ready_at: ready_at.max(invoices_ready),
         };
-        sess.updated = Utc::now();
+        sess.updated = state.now();
         sess.batch.as_ref().map(|b| b.dir.clone())
     });
     // Parts and the archive are no longer needed.
@@ -523,7 +523,7 @@ fn process(state: &AppState, reference: &str) -> Status {
     let attachments = state.invoicing.config.attachments_allowed
         || nip
             .as_deref()
-            .is_some_and(|n| state.testdata.attachments_allowed(n));
+            .is_some_and(|n| state.testdata.attachments_allowed(n, state.now()));
     let mut ordinal = 0usize;
     let result = unpack(
         &archive,
@@ -532,8 +532,9 @@ fn process(state: &AppState, reference: &str) -> Status {
         max,
         |entry| {
             ordinal += 1;
-            let received = Utc::now();
-            let invoice_reference = reference_number(RefKind::Invoice, received.date_naive());
+            let received = state.now();
+            let invoice_reference =
+                reference_number(RefKind::Invoice, ksef_time::business_date(received));
             let ready_at = Instant::now() + state.invoicing.config.processing_delay;
             let hash = b64(&entry.sha256);
             let decided = match &entry.bytes {

@@ -2,8 +2,6 @@
 
 use std::time::Instant;
 
-use chrono::Utc;
-
 use super::ksef_number::{RefKind, reference_number};
 use crate::auth::AuthOperation;
 use crate::jwt::{Claims, TokenKind, sign};
@@ -27,8 +25,8 @@ impl crate::SimControl {
     /// invoicing endpoints that do not exercise authentication itself.
     pub fn issue_test_access_token(&self, nip: &str) -> String {
         let state = &self.state;
-        let now = Utc::now();
-        let date = now.date_naive();
+        let now = state.now();
+        let date = ksef_time::business_date(now);
         let reference = reference_number(RefKind::Auth, date);
         let token_ref = reference_number(RefKind::KsefToken, date);
         state.auth.insert(AuthOperation {

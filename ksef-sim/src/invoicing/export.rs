@@ -12,7 +12,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -51,11 +50,11 @@ pub(crate) async fn start(
     let req: ExportRequest = parse_body(&body)?;
     let compression = Compression::from_api(req.compression_type.as_deref())
         .ok_or_else(|| ApiError::validation("compressionType must be Zip or TarGz."))?;
-    let filters = Filters::parse(req.filters)?;
+    let filters = Filters::parse(req.filters, state.now())?;
     let key = unwrap_key(&state, &req.encryption)?;
     let now = Instant::now();
-    let created = Utc::now();
-    let reference = reference_number(RefKind::Export, created.date_naive());
+    let created = state.now();
+    let reference = reference_number(RefKind::Export, ksef_time::business_date(created));
     let context_key = ctx.context_key();
     let max = state.invoicing.config.max_concurrent_exports;
     state.invoicing.with(|s| {
@@ -101,7 +100,7 @@ pub(crate) async fn start(
         };
         st.invoicing.with(|s| {
             if let Some(e) = s.exports.get_mut(&r) {
-                e.result = Some((status, package, Utc::now()));
+                e.result = Some((status, package, st.now()));
                 e.ready_at = Instant::now() + extra.unwrap_or_default();
             }
         });
@@ -133,7 +132,7 @@ fn build(
     let max = state.invoicing.config.export_max_invoices;
     // Select (ascending by the filter's date), then cut at the limits.
     let (selected, hwm): (Vec<StoredInvoice>, _) = match state.invoicing.with(|s| {
-        let hwm = s.hwm(now);
+        let hwm = s.hwm(now, state.now());
         if filters.restrict_hwm
             && filters.date_type == DateType::PermanentStorage
             && filters.from > hwm
@@ -285,7 +284,7 @@ pub(crate) async fn status(
         let expires = *completed
             + chrono::Duration::from_std(state.invoicing.config.export_package_validity)
                 .unwrap_or(chrono::Duration::days(7));
-        if package.is_some() && Utc::now() >= expires {
+        if package.is_some() && state.now() >= expires {
             let v = json!({
                 "status": Status::new(210, "Eksport faktur wygasł i nie jest już dostępny do pobrania").to_json(),
                 "completedDate": ts(completed),
@@ -353,7 +352,7 @@ pub(crate) async fn download_part(
                 let validity =
                     chrono::Duration::from_std(state.invoicing.config.export_package_validity)
                         .unwrap_or(chrono::Duration::days(7));
-                Utc::now() < *completed + validity
+                state.now() < *completed + validity
             })
             .and_then(|(_, p, _)| p.as_ref())
             .and_then(|p| p.parts.iter().find(|x| x.ordinal == ordinal))

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -92,6 +92,7 @@ pub(crate) fn unwrap_key(
         KeyUsage::SymmetricKeyEncryption,
         enc.public_key_id.as_deref(),
         &wrapped,
+        state.now(),
     )?;
     Ok(raw.and_then(|k| {
         let k = zeroize::Zeroizing::new(k);
@@ -139,14 +140,14 @@ pub(crate) fn new_session(
     key: Option<SessionKey>,
     offline_mode: bool,
 ) -> Session {
-    let now = Utc::now();
+    let now = state.now();
     let reference = reference_number(
         if kind == SessionKind::Online {
             RefKind::OnlineSession
         } else {
             RefKind::BatchSession
         },
-        now.date_naive(),
+        ksef_time::business_date(now),
     );
     let validity = chrono::Duration::from_std(state.invoicing.config.session_validity)
         .unwrap_or(chrono::Duration::hours(12));
@@ -166,6 +167,7 @@ pub(crate) fn new_session(
         updated: now,
         closed_at: None,
         valid_until: now + validity,
+        open_until: Instant::now() + validity.to_std().unwrap_or_default(),
         invoices: Vec::new(),
         offline_mode,
         upo_pages: Vec::new(),
@@ -224,7 +226,7 @@ pub(crate) fn decide(
     received: chrono::DateTime<Utc>,
     ready_at: Instant,
 ) -> Decided {
-    let today = super::util::warsaw_date(&received);
+    let today = ksef_time::business_date(received);
     let facts = match check_invoice(bytes, form, attachments_allowed, today) {
         Ok(f) => f,
         Err(e) => {
@@ -302,7 +304,7 @@ pub(crate) async fn send(
     let (form, key, count) = state.invoicing.with(|s| {
         let action = "wysyłkę faktur";
         let sess = open_session_mut(s, &ctx, &reference, SessionKind::Online, now, action)?;
-        if Utc::now() > sess.valid_until {
+        if now > sess.open_until {
             return Err(session_status_forbids(100, action));
         }
         Ok((sess.form, sess.key.clone(), sess.invoices.len()))
@@ -359,8 +361,8 @@ pub(crate) async fn send(
     if let Some(corrected) = &req.hash_of_corrected_invoice {
         technical_correction_allowed(&state, &ctx.context_key(), corrected)?;
     }
-    let received = Utc::now();
-    let invoice_reference = reference_number(RefKind::Invoice, received.date_naive());
+    let received = state.now();
+    let invoice_reference = reference_number(RefKind::Invoice, ksef_time::business_date(received));
     let mut ready_at = Instant::now() + state.invoicing.config.processing_delay;
     if let Some(extra) = state
         .faults
@@ -482,10 +484,9 @@ pub(crate) fn final_status_for(invoices: &[SessionInvoice]) -> Status {
 }
 
 /// Assigns UPO page references (`upo_page_size` documents a page, 10 000 by default).
-pub(crate) fn assign_upo_pages(sess: &mut Session) {
+pub(crate) fn assign_upo_pages(sess: &mut Session, today: NaiveDate) {
     let accepted = sess.invoices.iter().filter(|i| i.accepted()).count();
     let pages = accepted.div_ceil(sess.upo_page_size.max(1));
-    let today = Utc::now().date_naive();
     sess.upo_pages = (0..pages)
         .map(|_| reference_number(RefKind::Upo, today))
         .collect();
@@ -523,9 +524,10 @@ pub(crate) async fn close(
             .unwrap_or(now);
         let ready_at = last_invoice.max(now) + delay;
         let final_status = final_status_for(&sess.invoices);
-        assign_upo_pages(sess);
-        sess.closed_at = Some(Utc::now());
-        sess.updated = Utc::now();
+        let wall_now = state.now();
+        assign_upo_pages(sess, ksef_time::business_date(wall_now));
+        sess.closed_at = Some(wall_now);
+        sess.updated = wall_now;
         sess.phase = Phase::Closed {
             interim: Status::new(170, "Sesja interaktywna zamknięta"),
             final_status,

@@ -86,7 +86,7 @@ pub(crate) struct Filters {
 
 impl Filters {
     /// Validates the wire filters (21405 with the reason).
-    pub(crate) fn parse(wire: FiltersWire) -> Result<Self, ApiError> {
+    pub(crate) fn parse(wire: FiltersWire, now: DateTime<Utc>) -> Result<Self, ApiError> {
         if !matches!(
             wire.subject_type.as_str(),
             "Subject1" | "Subject2" | "Subject3" | "SubjectAuthorized"
@@ -122,7 +122,7 @@ impl Filters {
                 "dateRange.to is before dateRange.from.",
             ));
         }
-        let end = to.unwrap_or_else(Utc::now).max(from);
+        let end = to.unwrap_or(now).max(from);
         if end - from > chrono::Duration::days(92) {
             return Err(ApiError::validation("dateRange must not exceed 3 months."));
         }
@@ -143,11 +143,7 @@ impl Filters {
     pub(crate) fn date_of(&self, i: &StoredInvoice) -> DateTime<Utc> {
         match self.date_type {
             // Midnight of the issue date in Europe/Warsaw.
-            DateType::Issue => parse_api_datetime(&format!(
-                "{}T00:00:00",
-                i.facts.issue_date.format("%Y-%m-%d")
-            ))
-            .unwrap_or(i.invoicing_date),
+            DateType::Issue => ksef_time::start_of_business_day(i.facts.issue_date),
             DateType::Invoicing => i.invoicing_date,
             DateType::PermanentStorage => i.permanent_storage_date,
         }
@@ -373,11 +369,11 @@ pub(crate) async fn metadata(
         10,
     )?;
     let wire: FiltersWire = parse_body(&body)?;
-    let filters = Filters::parse(wire)?;
+    let filters = Filters::parse(wire, state.now())?;
     let now = Instant::now();
     let cap = state.invoicing.config.query_truncation_cap;
     let body = state.invoicing.with(|s| {
-        let hwm = s.hwm(now);
+        let hwm = s.hwm(now, state.now());
         if filters.restrict_hwm && filters.date_type == DateType::PermanentStorage && filters.from > hwm {
             return Err(ApiError::bad_request(
                 21183,

@@ -186,6 +186,8 @@ pub(crate) struct Session {
     pub(crate) updated: DateTime<Utc>,
     pub(crate) closed_at: Option<DateTime<Utc>>,
     pub(crate) valid_until: DateTime<Utc>,
+    /// `valid_until` on the monotonic clock the session's phases are timed with.
+    pub(crate) open_until: Instant,
     pub(crate) phase: Phase,
     pub(crate) invoices: Vec<SessionInvoice>,
     pub(crate) offline_mode: bool,
@@ -200,7 +202,7 @@ impl Session {
     /// The status as seen at `now`.
     pub(crate) fn status(&self, now: Instant) -> Status {
         match &self.phase {
-            Phase::Open if Utc::now() > self.valid_until => {
+            Phase::Open if now > self.open_until => {
                 Status::new(440, "Sesja anulowana").with_detail("Przekroczono czas wysyłki")
             }
             Phase::Open if self.kind == SessionKind::Batch => {
@@ -481,7 +483,7 @@ impl Store {
             return Ok((Registered::Duplicate(s.clone(), k.clone()), None));
         }
         let ksef =
-            super::ksef_number::ksef_number(&facts.seller_nip, super::util::warsaw_date(&received));
+            super::ksef_number::ksef_number(&facts.seller_nip, ksef_time::business_date(received));
         let path = path.join(format!("{ksef}.xml"));
         write(&path)?;
         let acquisition = received
@@ -512,9 +514,10 @@ impl Store {
         Ok((Registered::Accepted(ksef), Some((acquisition, storage))))
     }
 
-    /// The permanent-storage high-water mark at `now`: every invoice with a
-    /// permanent-storage date at or before it is visible.
-    pub(crate) fn hwm(&self, now: Instant) -> DateTime<Utc> {
+    /// The permanent-storage high-water mark at `now` (`wall_now` on the
+    /// simulator's clock): every invoice with a permanent-storage date at or
+    /// before it is visible.
+    pub(crate) fn hwm(&self, now: Instant, wall_now: DateTime<Utc>) -> DateTime<Utc> {
         let pending = self
             .invoices
             .values()
@@ -523,7 +526,7 @@ impl Store {
             .min();
         match pending {
             Some(p) => p - chrono::Duration::milliseconds(1),
-            None => Utc::now(),
+            None => wall_now,
         }
     }
 }

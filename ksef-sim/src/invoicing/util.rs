@@ -5,9 +5,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{
-    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc, Weekday,
-};
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::store::{Session, SessionKind, Store};
@@ -135,109 +133,12 @@ pub(crate) fn page_size(
     usize::try_from(n).map_err(|_| ApiError::validation("Invalid pageSize."))
 }
 
-fn last_sunday(year: i32, month: u32) -> Option<NaiveDate> {
-    let first_next = if month == 12 {
-        NaiveDate::from_ymd_opt(year + 1, 1, 1)?
-    } else {
-        NaiveDate::from_ymd_opt(year, month + 1, 1)?
-    };
-    let mut d = first_next.pred_opt()?;
-    while d.weekday() != Weekday::Sun {
-        d = d.pred_opt()?;
-    }
-    Some(d)
-}
-
-/// Offset of Europe/Warsaw (CET/CEST, EU rules: summer time from the last Sunday
-/// of March 01:00 UTC to the last Sunday of October 01:00 UTC) at local time `local`.
-fn warsaw_offset(local: &NaiveDateTime) -> FixedOffset {
-    let year = local.year();
-    let summer = match (last_sunday(year, 3), last_sunday(year, 10)) {
-        (Some(start), Some(end)) => {
-            // Transitions at 02:00 local (CET) and 03:00 local (CEST).
-            let start = start.and_hms_opt(2, 0, 0);
-            let end = end.and_hms_opt(3, 0, 0);
-            matches!((start, end), (Some(s), Some(e)) if *local >= s && *local < e)
-        }
-        _ => false,
-    };
-    let secs = if summer { 7200 } else { 3600 };
-    FixedOffset::east_opt(secs).unwrap_or(Utc.fix())
-}
-
-/// The calendar date in Europe/Warsaw at the instant `t` (summer time from the
-/// last Sunday of March 01:00 UTC to the last Sunday of October 01:00 UTC).
-pub(crate) fn warsaw_date(t: &DateTime<Utc>) -> NaiveDate {
-    let year = t.year();
-    let summer = match (last_sunday(year, 3), last_sunday(year, 10)) {
-        (Some(s), Some(e)) => match (s.and_hms_opt(1, 0, 0), e.and_hms_opt(1, 0, 0)) {
-            (Some(s), Some(e)) => t.naive_utc() >= s && t.naive_utc() < e,
-            _ => false,
-        },
-        _ => false,
-    };
-    let hours = if summer { 2 } else { 1 };
-    (*t + chrono::Duration::hours(hours)).date_naive()
-}
-
-/// Parses an API date-time; values without an offset are Europe/Warsaw time.
-pub(crate) fn parse_api_datetime(s: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let local = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
-        .ok()?;
-    let off = warsaw_offset(&local);
-    off.from_local_datetime(&local)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-}
+/// API date-times: RFC 3339, or Warsaw local time when the value has no offset.
+pub(crate) use ksef_time::parse_api_datetime;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn warsaw_times() {
-        let winter = parse_api_datetime("2026-01-15T12:00:00").unwrap();
-        assert_eq!(ts(&winter), "2026-01-15T11:00:00.000Z");
-        let summer = parse_api_datetime("2025-08-28T09:22:13.388").unwrap();
-        assert_eq!(ts(&summer), "2025-08-28T07:22:13.388Z");
-        let explicit = parse_api_datetime("2025-08-28T09:22:13.388+00:00").unwrap();
-        assert_eq!(ts(&explicit), "2025-08-28T09:22:13.388Z");
-        // 2026-03-29 is the last Sunday of March: 01:59 CET, 03:00 CEST.
-        assert_eq!(
-            ts(&parse_api_datetime("2026-03-29T01:59:00").unwrap()),
-            "2026-03-29T00:59:00.000Z"
-        );
-        assert_eq!(
-            ts(&parse_api_datetime("2026-03-29T03:00:00").unwrap()),
-            "2026-03-29T01:00:00.000Z"
-        );
-        assert!(parse_api_datetime("yesterday").is_none());
-        let late = DateTime::parse_from_rfc3339("2026-01-15T23:30:00Z")
-            .unwrap()
-            .to_utc();
-        assert_eq!(
-            warsaw_date(&late),
-            NaiveDate::from_ymd_opt(2026, 1, 16).unwrap()
-        );
-        let summer = DateTime::parse_from_rfc3339("2026-07-15T22:30:00Z")
-            .unwrap()
-            .to_utc();
-        assert_eq!(
-            warsaw_date(&summer),
-            NaiveDate::from_ymd_opt(2026, 7, 16).unwrap()
-        );
-        let early = DateTime::parse_from_rfc3339("2026-07-15T21:30:00Z")
-            .unwrap()
-            .to_utc();
-        assert_eq!(
-            warsaw_date(&early),
-            NaiveDate::from_ymd_opt(2026, 7, 15).unwrap()
-        );
-    }
 
     #[test]
     fn continuation_tokens_roundtrip() {

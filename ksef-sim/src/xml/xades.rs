@@ -304,8 +304,12 @@ fn subject_attr(cert: &Certificate, oid: &str) -> Option<String> {
 const OID_SERIAL_NUMBER: &str = "2.5.4.5";
 const OID_ORG_IDENTIFIER: &str = "2.5.4.97";
 
-/// Verifies the signed AuthTokenRequest. Errors are the synchronous 400 answers.
-pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError> {
+/// Verifies the signed AuthTokenRequest; the signing certificate must be valid at `now`.
+/// Errors are the synchronous 400 answers.
+pub(crate) fn verify_auth_request(
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<VerifiedAuth, ApiError> {
     if body.starts_with(&[0xEF, 0xBB, 0xBF]) {
         return Err(err(
             21217,
@@ -532,7 +536,7 @@ pub(crate) fn verify_auth_request(body: &[u8]) -> Result<VerifiedAuth, ApiError>
 
     // Certificate validity and subject.
     let tbs = cert.tbs_certificate();
-    let now = std::time::SystemTime::now();
+    let now = std::time::SystemTime::from(now);
     let mut certificate_problem = None;
     if now < tbs.validity().not_before.to_system_time()
         || now > tbs.validity().not_after.to_system_time()

@@ -80,13 +80,18 @@ pub fn ksef_number_ok(k: &str) -> bool {
     format!("{crc:02X}") == k[33..]
 }
 
-/// Fills the official FA(3) template (read at run time; never committed).
+/// Fills the official FA(3) template (read at run time; never committed), issued yesterday
+/// (the KSeF business date in Europe/Warsaw, by the machine's clock).
 pub fn invoice_fa3(nip: &str, number: &str) -> Vec<u8> {
+    let today = ksef_time::business_date(chrono::Utc::now());
+    invoice_fa3_on(nip, number, today.pred_opt().unwrap())
+}
+
+/// Fills the official FA(3) template with the issue date `date` (`P_1`).
+pub fn invoice_fa3_on(nip: &str, number: &str, date: chrono::NaiveDate) -> Vec<u8> {
     let t = std::fs::read_to_string(TEMPLATE_FA3)
         .expect("reference data ../shared/ksef-samples missing");
-    let date = (chrono::Utc::now() - chrono::Duration::days(1))
-        .format("%Y-%m-%d")
-        .to_string();
+    let date = date.format("%Y-%m-%d").to_string();
     t.replace("#nip#", nip)
         .replace("#invoicing_date#", &date)
         .replace("#invoice_number#", number)
@@ -141,14 +146,19 @@ pub struct Env {
     pub nip: String,
     pub sym_key: rsa::PublicKey,
     pub sym_key_id: String,
+    /// The simulator's clock.
+    pub clock: ksef_time::SharedClock,
 }
 
 pub async fn start(config: SimConfig) -> Env {
+    let clock = config.clock.clone();
     let sim = KsefSim::start(config).await.unwrap();
     let nip = random_nip();
     let token = sim.control().issue_test_access_token(&nip);
     let base = sim.base_url();
-    connect(Some(sim), base, token, nip).await
+    let mut env = connect(Some(sim), base, token, nip).await;
+    env.clock = clock;
+    env
 }
 
 /// The simulator's RSA public key for `usage` (`SymmetricKeyEncryption`, `KsefTokenEncryption`)
@@ -198,6 +208,7 @@ pub async fn connect(sim: Option<SimHandle>, base: String, token: String, nip: S
         nip,
         sym_key,
         sym_key_id,
+        clock: ksef_time::system_clock(),
     }
 }
 
