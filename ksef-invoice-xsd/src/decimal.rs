@@ -53,6 +53,11 @@ impl Decimal {
         Self(s.trim().to_string())
     }
 
+    /// The canonical text of the value (`+007.50` → `7.5`, `7.0` → `7`).
+    pub fn canonical(&self) -> String {
+        canonical(&self.0)
+    }
+
     fn is_negative(&self) -> bool {
         let (int, frac) = self.digits();
         self.0.starts_with('-') && !(int.is_empty() && frac.is_empty())
@@ -97,6 +102,23 @@ impl Hash for Decimal {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.is_negative().hash(state);
         self.digits().hash(state);
+    }
+}
+
+/// The canonical text of a decimal value (`+007.50` → `7.5`, `7.0` → `7`, `-0.0` → `0`); text that
+/// is not a decimal is returned trimmed. The generated code matches decimal enumerations on it.
+#[doc(hidden)]
+pub fn canonical(s: &str) -> String {
+    let Ok(d) = s.parse::<Decimal>() else {
+        return s.trim().to_string();
+    };
+    let (int, frac) = d.digits();
+    let int = if int.is_empty() { "0" } else { int };
+    let sign = if d.is_negative() { "-" } else { "" };
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
     }
 }
 
@@ -146,6 +168,15 @@ mod tests {
             "-0012.500".parse::<Decimal>().unwrap().digits(),
             ("12", "5")
         );
+    }
+
+    #[test]
+    fn canonical_text() {
+        assert_eq!(canonical("7.0"), "7");
+        assert_eq!(canonical("+007.50"), "7.5");
+        assert_eq!(canonical("-0.0"), "0");
+        assert_eq!(canonical(".5"), "0.5");
+        assert_eq!(canonical(" x "), "x");
     }
 
     #[test]

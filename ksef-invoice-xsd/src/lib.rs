@@ -10,7 +10,8 @@
 //! - [`fa_rr`]: the same for FA_RR (1).
 //! - [`Decimal`]: every `xs:decimal` value, lossless.
 
-mod decimal;
+#[doc(hidden)]
+pub mod decimal;
 #[cfg(test)]
 mod patch;
 

@@ -127,8 +127,9 @@ impl Invoice {
     /// digit limits and enumerations are checked; an error names the XML path where reading
     /// stopped.
     pub fn parse(bytes: &[u8]) -> Result<Self, InvoiceError> {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| InvoiceError::UnsupportedForm(format!("the document is not UTF-8: {e}")))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            InvoiceError::UnsupportedForm(format!("the document is not UTF-8: {e}"))
+        })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         match root_namespace(text)?.as_str() {
             FA3_NAMESPACE => Ok(Self {
@@ -283,7 +284,9 @@ fn root_namespace(text: &str) -> Result<String, InvoiceError> {
                 };
             }
             Ok((_, Event::Eof)) => {
-                return Err(InvoiceError::UnsupportedForm("the document is empty".into()));
+                return Err(InvoiceError::UnsupportedForm(
+                    "the document is empty".into(),
+                ));
             }
             Ok(_) => {}
             Err(e) => {
