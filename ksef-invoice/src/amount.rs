@@ -170,11 +170,8 @@ impl Amount {
         (i.trim_start_matches('0').len(), f.len())
     }
 
-    pub(crate) fn to_decimal(self) -> Decimal {
-        Decimal::from_schema(&self.to_string())
-    }
-
-    pub(crate) fn of_decimal(d: &Decimal) -> Option<Self> {
+    /// The value of a document's decimal (`None` beyond 26 digits or 12 decimal places).
+    pub fn from_decimal(d: &Decimal) -> Option<Self> {
         d.as_str().parse().ok()
     }
 

@@ -186,6 +186,74 @@ impl SettledAdvance {
         }
     }
 
+    /// The advance invoice `invoice` (an FA (3) `ZAL`) with the net and VAT per rate it carried;
+    /// `ksef_number` is the KSeF number it received (`None`: it was issued outside KSeF).
+    pub fn from_invoice(
+        invoice: &Invoice,
+        ksef_number: Option<&str>,
+    ) -> Result<Self, InvoiceError> {
+        let fa = &invoice
+            .fa3()
+            .ok_or_else(|| InvoiceError::invalid("Faktura", "the advance invoice is not FA (3)"))?
+            .fa;
+        let read = |field: &str, d: &ksef_invoice_xsd::Decimal| {
+            Amount::from_decimal(d).ok_or_else(|| {
+                InvoiceError::invalid(
+                    &format!("Faktura/Fa/{field}"),
+                    format!("`{d}` is not an amount"),
+                )
+            })
+        };
+        let mut parts = Vec::new();
+        if let Some(c) = &fa.content_150 {
+            parts.push((
+                VatRate::R23,
+                read("P_13_1", &c.p131.0)?,
+                read("P_14_1", &c.p141.0)?,
+            ));
+        }
+        if let Some(c) = &fa.content_151 {
+            parts.push((
+                VatRate::R8,
+                read("P_13_2", &c.p132.0)?,
+                read("P_14_2", &c.p142.0)?,
+            ));
+        }
+        if let Some(c) = &fa.content_152 {
+            parts.push((
+                VatRate::R5,
+                read("P_13_3", &c.p133.0)?,
+                read("P_14_3", &c.p143.0)?,
+            ));
+        }
+        if let Some(c) = &fa.content_153 {
+            parts.push((
+                VatRate::R4,
+                read("P_13_4", &c.p134.0)?,
+                read("P_14_4", &c.p144.0)?,
+            ));
+        }
+        let zero = Amount::ZERO.round(2);
+        for (field, rate, v) in [
+            ("P_13_6_1", VatRate::Zero, &fa.p1361),
+            ("P_13_6_2", VatRate::ZeroIntraCommunity, &fa.p1362),
+            ("P_13_6_3", VatRate::ZeroExport, &fa.p1363),
+            ("P_13_7", VatRate::Exempt, &fa.p137),
+            ("P_13_8", VatRate::NotSubjectI, &fa.p138),
+            ("P_13_9", VatRate::NotSubjectII, &fa.p139),
+            ("P_13_10", VatRate::ReverseCharge, &fa.p1310),
+        ] {
+            if let Some(v) = v {
+                parts.push((rate, read(field, &v.0)?, zero));
+            }
+        }
+        Ok(Self {
+            ksef_number: ksef_number.map(str::to_string),
+            number: invoice.number().to_string(),
+            parts,
+        })
+    }
+
     /// Adds the net and VAT the advance carried at `rate`.
     #[must_use]
     pub fn part(mut self, rate: VatRate, net: Amount, vat: Amount) -> Self {
@@ -463,6 +531,28 @@ impl InvoiceBuilder {
         self
     }
 
+    /// The gross value of the order lines of an advance invoice (`WartoscZamowienia`).
+    pub fn order_gross(&self) -> Result<Amount, InvoiceError> {
+        let overflow = || {
+            InvoiceError::invalid(
+                "Faktura/Fa/Zamowienie/WartoscZamowienia",
+                "the amounts overflow",
+            )
+        };
+        let mut total = Amount::ZERO.round(2);
+        for (rate, net) in rate_nets(&self.order_lines)? {
+            let vat = match rate.percent() {
+                Some(p) => net.percent(p).ok_or_else(overflow)?,
+                None => Amount::ZERO,
+            };
+            total = total
+                .checked_add(net)
+                .and_then(|t| t.checked_add(vat))
+                .ok_or_else(overflow)?;
+        }
+        Ok(total)
+    }
+
     /// The totals `build()` writes, per `P_13_x` field and `P_15`.
     pub fn totals(&self) -> Result<Totals, InvoiceError> {
         let overflow = || InvoiceError::invalid("Faktura/Fa/P_15", "the amounts overflow");
@@ -590,6 +680,10 @@ impl InvoiceBuilder {
 
     /// Checks every value and builds the invoice; an error names the XML path and the rule.
     pub fn build(self) -> Result<Invoice, InvoiceError> {
+        // Lines first, so that a bad quantity or price is reported at its own path rather than
+        // at a total it makes overflow.
+        let lines = self.line_elements()?;
+        let order = self.order_element()?;
         let totals = self.totals()?;
         self.check_rules(&totals)?;
         let doc = tns::Faktura {
@@ -598,7 +692,7 @@ impl InvoiceBuilder {
             podmiot_2: self.buyer_element()?,
             podmiot_3: Vec::new(),
             podmiot_upowazniony: None,
-            fa: self.fa(&totals)?,
+            fa: self.fa(&totals, lines, order)?,
             stopka: match &self.footer {
                 Some(text) => Some(tns::FakturaStopkaElementType {
                     content: Some(tns::FakturaStopkaElementTypeContent {
@@ -809,7 +903,12 @@ impl InvoiceBuilder {
         })
     }
 
-    fn fa(&self, totals: &Totals) -> Result<tns::FakturaFaElementType, InvoiceError> {
+    fn fa(
+        &self,
+        totals: &Totals,
+        fa_wiersz: Vec<tns::FakturaFaFaWierszElementType>,
+        zamowienie: Option<tns::FakturaFaZamowienieElementType>,
+    ) -> Result<tns::FakturaFaElementType, InvoiceError> {
         let base = "Faktura/Fa";
         let amount = |field: &str, a: Amount| -> Result<tns::TKwotowyType, InvoiceError> {
             value(&format!("{base}/{field}"), &a.round(2).to_string())
@@ -868,11 +967,11 @@ impl InvoiceBuilder {
             dodatkowy_opis: Vec::new(),
             faktura_zaliczkowa: self.advance_refs()?,
             zwrot_akcyzy: None,
-            fa_wiersz: self.line_elements()?,
+            fa_wiersz,
             rozliczenie: None,
             platnosc: self.payment_element()?,
             warunki_transakcji: None,
-            zamowienie: self.order_element()?,
+            zamowienie,
         };
         for t in &totals.per_rate {
             let (net, vat) = (t.net, t.vat);

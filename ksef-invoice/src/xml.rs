@@ -1,8 +1,8 @@
 //! Strict reading and writing of the generated documents, with errors that name the XML path.
 
 use ksef_invoice_xsd::xsd_parser_types::quick_xml::{
-    DeserializeBytes, DeserializeHelper, DeserializeSync, Error as XmlError, SerializeSync,
-    SliceReader, WithDeserializer, WithSerializer, Writer, XmlReader,
+    DeserializeBytes, DeserializeHelper, DeserializeSync, Error as XmlError, ErrorKind,
+    SerializeSync, SliceReader, WithDeserializer, WithSerializer, Writer, XmlReader,
 };
 
 use crate::InvoiceError;
@@ -33,11 +33,29 @@ where
 /// so every pattern, length, digit limit and enumeration of its type applies.
 pub(crate) fn value<T: DeserializeBytes>(path: &str, text: &str) -> Result<T, InvoiceError> {
     T::deserialize_bytes(&mut DeserializeHelper::default(), text.as_bytes()).map_err(|e| {
+        let rule = match &e.kind {
+            ErrorKind::InvalidValue(_, why) => why.to_string(),
+            ErrorKind::UnknownOrInvalidValue(_) => "not one of the values the schema allows".into(),
+            other => readable(&other.to_string()),
+        };
         InvoiceError::Invalid {
             path: path.to_string(),
-            rule: format!("`{text}`: {}", e.kind),
+            rule: format!("`{text}`: {rule}"),
         }
     })
+}
+
+/// xsd-parser-types prints the raw bytes of a value one byte per `char` (`ż` becomes `Å¼`);
+/// a message made only of such characters is decoded back to UTF-8.
+fn readable(message: &str) -> String {
+    if message.chars().any(|c| u32::from(c) > 0xFF) {
+        return message.to_string();
+    }
+    let bytes: Vec<u8> = message
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect();
+    String::from_utf8(bytes).unwrap_or_else(|_| message.to_string())
 }
 
 /// `Faktura/Fa/P_2` from the parser's element stack.
@@ -55,7 +73,7 @@ fn parse_error(e: &XmlError) -> InvoiceError {
         .unwrap_or_else(|| "Faktura".to_string());
     InvoiceError::Parse {
         path,
-        message: e.kind.to_string(),
+        message: readable(&e.kind.to_string()),
         position: e.position,
     }
 }

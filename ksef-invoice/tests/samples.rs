@@ -119,7 +119,7 @@ fn the_fa_rr_template_round_trips() {
         "invoice-template-fa-rr-1.xml",
         &[
             ("#nip#", "5265877635"),
-            ("#buyer_nip#", "7010002137"),
+            ("#buyer_nip#", "5260250274"),
             ("#invoice_number#", "RR/2026/7"),
         ],
     );
