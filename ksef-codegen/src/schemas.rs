@@ -283,10 +283,10 @@ fn schema_locations(text: &str) -> Vec<String> {
     for part in text.split('<').skip(1) {
         let tag = part.split('>').next().unwrap_or("");
         let name = tag.split_whitespace().next().unwrap_or("");
-        if name.ends_with(":import") || name.ends_with(":include") {
-            if let Some(loc) = attribute(tag, "schemaLocation") {
-                out.push(loc);
-            }
+        if (name.ends_with(":import") || name.ends_with(":include"))
+            && let Some(loc) = attribute(tag, "schemaLocation")
+        {
+            out.push(loc);
         }
     }
     out

@@ -51,11 +51,11 @@ fn decimal_enums(code: &str) -> String {
     let mut out = code.to_string();
     for name in decimal_enum_names(code) {
         let header = format!("impl DeserializeBytes for {name} {{");
-        if let Some(start) = out.find(&header) {
-            if let Some(m) = out[start..].find(MATCH_TEXT) {
-                let at = start + m;
-                out.replace_range(at..at + MATCH_TEXT.len(), MATCH_VALUE);
-            }
+        if let Some(start) = out.find(&header)
+            && let Some(m) = out[start..].find(MATCH_TEXT)
+        {
+            let at = start + m;
+            out.replace_range(at..at + MATCH_TEXT.len(), MATCH_VALUE);
         }
     }
     out

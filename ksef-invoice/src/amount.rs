@@ -68,11 +68,11 @@ impl Amount {
 
     /// `self × other`, exact.
     pub fn checked_mul(self, other: Self) -> Option<Self> {
-        Some(Self {
+        let product = Self {
             units: self.units.checked_mul(other.units)?,
             scale: self.scale + other.scale,
-        })
-        .map(Self::trimmed)
+        };
+        Some(product.trimmed())
     }
 
     /// `self + other`, exact.
