@@ -54,7 +54,11 @@ fn run(root: &Path) -> Result<(), String> {
     }
     let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     let by_name = found.by_file_name();
-    for (module, root_path) in [("fa3", &found.lock.fa3), ("fa_rr", &found.lock.fa_rr)] {
+    let mut forms = vec![("fa3", &found.lock.fa3)];
+    if std::env::var_os("CARGO_FEATURE_FA_RR").is_some() {
+        forms.push(("fa_rr", &found.lock.fa_rr));
+    }
+    for (module, root_path) in forms {
         let text = std::str::from_utf8(&found.files[root_path])
             .map_err(|e| format!("{root_path} is not UTF-8: {e}"))?;
         let code = generate(module, text, &by_name)
@@ -130,8 +134,11 @@ fn generate(
         .with_quick_xml_config(
             NamespaceSerialization::Global,
             Some(Namespace::new(target_namespace(root_text)?.into_bytes())),
-            false,
+            // Boxed deserializer states: smaller nested state types, less to compile.
+            true,
         )
+        // Only what the `Faktura` document reaches: the base schemas define many more types.
+        .with_generate([(IdentType::Element, "tns:Faktura")])
         .with_type(
             (IdentType::Type, Namespace::XS, "decimal"),
             CustomMeta::new("Decimal")

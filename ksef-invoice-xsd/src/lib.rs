@@ -7,7 +7,7 @@
 //! use the hand-written model in `ksef-invoice` for a stable API.
 //!
 //! - [`fa3`]: `tns` (namespace `http://crd.gov.pl/wzor/2025/06/25/13775/`) and `etd` (base types).
-//! - [`fa_rr`]: the same for FA_RR (1).
+//! - `fa_rr` (feature `fa-rr`, on by default): the same for FA_RR (1).
 //! - [`Decimal`]: every `xs:decimal` value, lossless.
 
 #[doc(hidden)]
@@ -36,7 +36,8 @@ pub mod fa3 {
     include!(concat!(env!("OUT_DIR"), "/fa3.rs"));
 }
 
-/// FA_RR (1): the generated types (`fa_rr::tns::Faktura` is the document).
+/// FA_RR (1): the generated types (`fa_rr::tns::Faktura` is the document). Feature `fa-rr`.
+#[cfg(feature = "fa-rr")]
 #[allow(
     missing_docs,
     missing_debug_implementations,

@@ -1,6 +1,8 @@
 //! [`Invoice`]: one FA (3) or FA_RR (1) document, read strictly and written schema-exactly.
 
-use ksef_invoice_xsd::{Decimal, fa_rr, fa3};
+#[cfg(feature = "fa-rr")]
+use ksef_invoice_xsd::fa_rr;
+use ksef_invoice_xsd::{Decimal, fa3};
 
 use crate::{InvoiceError, xml};
 
@@ -109,6 +111,7 @@ impl InvoiceKind {
 #[derive(Debug)]
 enum Document {
     Fa3(Box<fa3::tns::Faktura>),
+    #[cfg(feature = "fa-rr")]
     FaRr(Box<fa_rr::tns::Faktura>),
 }
 
@@ -135,9 +138,14 @@ impl Invoice {
             FA3_NAMESPACE => Ok(Self {
                 doc: Document::Fa3(Box::new(xml::read::<fa3::tns::Faktura>(text)?)),
             }),
+            #[cfg(feature = "fa-rr")]
             FA_RR_NAMESPACE => Ok(Self {
                 doc: Document::FaRr(Box::new(xml::read::<fa_rr::tns::Faktura>(text)?)),
             }),
+            #[cfg(not(feature = "fa-rr"))]
+            FA_RR_NAMESPACE => Err(InvoiceError::UnsupportedForm(
+                "FA_RR (1): enable the `fa-rr` feature of ksef-invoice (or ksef-flows)".into(),
+            )),
             other => Err(InvoiceError::UnsupportedForm(format!(
                 "root namespace `{other}` (expected {FA3_NAMESPACE} or {FA_RR_NAMESPACE})"
             ))),
@@ -153,6 +161,7 @@ impl Invoice {
     }
 
     /// Wraps a generated FA_RR (1) document.
+    #[cfg(feature = "fa-rr")]
     pub fn from_fa_rr(doc: fa_rr::tns::Faktura) -> Self {
         Self {
             doc: Document::FaRr(Box::new(doc)),
@@ -164,6 +173,7 @@ impl Invoice {
     pub fn to_xml(&self) -> Result<Vec<u8>, InvoiceError> {
         match &self.doc {
             Document::Fa3(d) => xml::write(d.as_ref()),
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(d) => xml::write(d.as_ref()),
         }
     }
@@ -180,6 +190,7 @@ impl Invoice {
     pub fn form_code(&self) -> FormCode {
         match &self.doc {
             Document::Fa3(_) => FormCode::Fa3,
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(_) => FormCode::FaRr,
         }
     }
@@ -188,6 +199,7 @@ impl Invoice {
     pub fn number(&self) -> &str {
         match &self.doc {
             Document::Fa3(d) => &d.fa.p2.0,
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(d) => &d.faktura_rr.p4c.0,
         }
     }
@@ -196,6 +208,7 @@ impl Invoice {
     pub fn issue_date(&self) -> &str {
         match &self.doc {
             Document::Fa3(d) => &d.fa.p1.0,
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(d) => &d.faktura_rr.p4b.0,
         }
     }
@@ -205,6 +218,7 @@ impl Invoice {
     pub fn issuer_nip(&self) -> &str {
         match &self.doc {
             Document::Fa3(d) => &d.podmiot_1.dane_identyfikacyjne.nip.0,
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(d) => &d.podmiot_1.dane_identyfikacyjne.nip.0,
         }
     }
@@ -213,6 +227,7 @@ impl Invoice {
     pub fn kind(&self) -> Option<InvoiceKind> {
         match &self.doc {
             Document::Fa3(d) => Some(InvoiceKind::of_raw(&d.fa.rodzaj_faktury)),
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(_) => None,
         }
     }
@@ -221,6 +236,7 @@ impl Invoice {
     pub fn total(&self) -> Option<&Decimal> {
         match &self.doc {
             Document::Fa3(d) => Some(&d.fa.p15.0),
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(_) => None,
         }
     }
@@ -229,6 +245,7 @@ impl Invoice {
     pub fn line_count(&self) -> usize {
         match &self.doc {
             Document::Fa3(d) => d.fa.fa_wiersz.len(),
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(d) => d.faktura_rr.faktura_rr_wiersz.len(),
         }
     }
@@ -238,6 +255,7 @@ impl Invoice {
     pub fn fa3(&self) -> Option<&fa3::tns::Faktura> {
         match &self.doc {
             Document::Fa3(d) => Some(d),
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(_) => None,
         }
     }
@@ -246,21 +264,26 @@ impl Invoice {
     pub fn fa3_mut(&mut self) -> Option<&mut fa3::tns::Faktura> {
         match &mut self.doc {
             Document::Fa3(d) => Some(d),
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(_) => None,
         }
     }
 
     /// The generated FA_RR (1) document.
+    #[cfg(feature = "fa-rr")]
     pub fn fa_rr(&self) -> Option<&fa_rr::tns::Faktura> {
         match &self.doc {
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(d) => Some(d),
             Document::Fa3(_) => None,
         }
     }
 
     /// Mutable access to the generated FA_RR (1) document; call [`Invoice::validate`] afterwards.
+    #[cfg(feature = "fa-rr")]
     pub fn fa_rr_mut(&mut self) -> Option<&mut fa_rr::tns::Faktura> {
         match &mut self.doc {
+            #[cfg(feature = "fa-rr")]
             Document::FaRr(d) => Some(d),
             Document::Fa3(_) => None,
         }

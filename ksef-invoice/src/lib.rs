@@ -40,7 +40,9 @@ pub use builder::{
 };
 pub use error::InvoiceError;
 pub use invoice::{FA_RR_NAMESPACE, FA3_NAMESPACE, FormCode, Invoice, InvoiceKind};
-pub use ksef_invoice_xsd::{Decimal, fa_rr, fa3};
+#[cfg(feature = "fa-rr")]
+pub use ksef_invoice_xsd::fa_rr;
+pub use ksef_invoice_xsd::{Decimal, fa3};
 pub use rate::VatRate;
 
 /// The README's examples, compiled and run as doc tests.

@@ -114,6 +114,7 @@ fn the_fa3_template_round_trips() {
     assert!(invoice.number().contains("FV/2026/01/15"));
 }
 
+#[cfg(feature = "fa-rr")]
 #[test]
 fn the_fa_rr_template_round_trips() {
     let doc = filled(
