@@ -7,7 +7,7 @@ use ksef_api::Environment;
 use ksef_api::types::TokenPermissionType;
 use ksef_flows::crypto::xades::ContextIdentifier;
 use ksef_flows::crypto::{KeyAlgorithm, Nip, SigningIdentity};
-use ksef_flows::sample::SampleInvoice;
+use ksef_flows::invoice::{Amount, Invoice, InvoiceBuilder, Line, Party, VatRate};
 use ksef_flows::{Credentials, InvoiceInput, InvoiceOutcome, Ksef};
 use ksef_time::SharedClock;
 
@@ -82,7 +82,8 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
         .open_online_session()
         .await
         .context("opening an online session")?;
-    // one send at a time: the duplicate (#3) must reach KSeF after its original (#0)
+    // One send at a time: KSeF judges a duplicate by which invoice it registered first, so the
+    // duplicate (#3) must reach it after its original (#0); concurrent sends would race.
     session.set_concurrency(1);
     println!(
         "6. online session {} (FA (3)) opened",
@@ -95,32 +96,83 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
     let tomorrow = today.succ_opt().unwrap_or(today);
     let n = nip.as_str();
     let suffix = ksef_time::to_warsaw(now).format("%H%M%S");
-    let sample = |number: &str| SampleInvoice::new_at(n, number, now);
+    // Invoices built with ksef-invoice's builder: totals per VAT rate are computed, every value
+    // is checked against the FA (3) schema, and InvoiceInput::from_invoice sends exactly the
+    // bytes it serialized once.
+    let seller = Party::with_nip(n, "Sprzedawca Testowy sp. z o.o.")
+        .address("ul. Prosta 1", Some("00-001 Warszawa"));
+    let buyer = Party::with_nip("5265877635", "Nabywca Testowy S.A.")
+        .address("ul. Krzywa 2", Some("30-002 Kraków"));
+    let amount = |s: &str| s.parse::<Amount>().context("a demo amount");
+    let invoice = |number: &str, issued, lines: Vec<Line>| -> anyhow::Result<InvoiceInput> {
+        let built = lines
+            .into_iter()
+            .fold(
+                Invoice::vat(seller.clone(), buyer.clone(), number, issued),
+                InvoiceBuilder::line,
+            )
+            .created_at(now)
+            .build()
+            .with_context(|| format!("building invoice {number}"))?;
+        Ok(InvoiceInput::from_invoice(&built)?)
+    };
+    let service = |qty: &str, price: &str| -> anyhow::Result<Line> {
+        Ok(Line::new(
+            "Usługa programistyczna",
+            amount(qty)?,
+            amount(price)?,
+            VatRate::R23,
+        )
+        .unit("h"))
+    };
     let inputs: Vec<(&str, InvoiceInput)> = vec![
         (
             "valid",
-            InvoiceInput::new(sample(&format!("FV/{suffix}/1")).to_xml()),
+            invoice(
+                &format!("FV/{suffix}/1"),
+                today,
+                vec![service("1", "100.00")?],
+            )?,
         ),
         (
             "valid",
-            InvoiceInput::new(sample(&format!("FV/{suffix}/2")).net(250_000).to_xml()),
+            invoice(
+                &format!("FV/{suffix}/2"),
+                today,
+                vec![
+                    service("20", "125.00")?,
+                    Line::new("Książka", amount("2")?, amount("45.00")?, VatRate::R5).unit("szt."),
+                ],
+            )?,
         ),
         (
             "valid",
-            InvoiceInput::new(
-                sample(&format!("FV/{suffix}/3"))
-                    .net(99)
-                    .item("Licencja")
-                    .to_xml(),
-            ),
+            invoice(
+                &format!("FV/{suffix}/3"),
+                today,
+                vec![Line::new(
+                    "Licencja",
+                    amount("1")?,
+                    amount("0.99")?,
+                    VatRate::R23,
+                )],
+            )?,
         ),
         (
             "duplicate of #0 (same seller, kind and number)",
-            InvoiceInput::new(sample(&format!("FV/{suffix}/1")).net(777).to_xml()),
+            invoice(
+                &format!("FV/{suffix}/1"),
+                today,
+                vec![service("1", "7.77")?],
+            )?,
         ),
         (
             "invalid: issue date in the future",
-            InvoiceInput::new(sample(&format!("FV/{suffix}/4")).issued(tomorrow).to_xml()),
+            invoice(
+                &format!("FV/{suffix}/4"),
+                tomorrow,
+                vec![service("1", "100.00")?],
+            )?,
         ),
         (
             "invalid: not well-formed XML",
@@ -220,7 +272,8 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
         accepted[0]
     );
 
-    batch_step(&ksef, &auth, &nip, &format!("FV/{suffix}/1"), accepted[0]).await?;
+    let original = format!("FV/{suffix}/1");
+    batch_step(&ksef, &auth, (&seller, &buyer), &original, accepted[0]).await?;
 
     auth.revoke().await.context("revoking the token session")?;
     xades.revoke().await.context("revoking the XAdES session")?;
@@ -240,7 +293,7 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
 async fn batch_step(
     ksef: &Ksef,
     auth: &ksef_flows::AuthSession,
-    nip: &Nip,
+    (seller, buyer): (&Party, &Party),
     original_number: &str,
     original: &str,
 ) -> anyhow::Result<()> {
@@ -249,27 +302,40 @@ async fn batch_step(
     let now = ksef.now();
     let today = ksef_time::business_date(now);
     let tomorrow = today.succ_opt().unwrap_or(today);
-    let n = nip.as_str();
     let suffix = ksef_time::to_warsaw(now).format("%H%M%S");
-    let sample = |number: &str| SampleInvoice::new_at(n, number, now);
-    // FB/...: numbers of their own, unless the second changed since the online invoices
+    let invoice = |number: &str, issued, net: &str| -> anyhow::Result<Vec<u8>> {
+        let line = Line::new(
+            "Usługa programistyczna",
+            "1".parse::<Amount>().context("a demo amount")?,
+            net.parse::<Amount>().context("a demo amount")?,
+            VatRate::R23,
+        )
+        .unit("h");
+        let built = Invoice::vat(seller.clone(), buyer.clone(), number, issued)
+            .line(line)
+            .created_at(now)
+            .build()
+            .with_context(|| format!("building invoice {number}"))?;
+        Ok(InvoiceInput::from_invoice(&built)?.bytes.to_vec())
+    };
+    // FB/...: numbers of their own; the duplicate repeats the online invoice #0's number
     let inputs: Vec<(&str, Vec<u8>)> = vec![
-        ("valid", sample(&format!("FB/{suffix}/1")).to_xml()),
         (
             "valid",
-            sample(&format!("FB/{suffix}/2")).net(420_00).to_xml(),
+            invoice(&format!("FB/{suffix}/1"), today, "100.00")?,
         ),
         (
             "valid",
-            sample(&format!("FB/{suffix}/3")).item("Hosting").to_xml(),
+            invoice(&format!("FB/{suffix}/2"), today, "420.00")?,
         ),
+        ("valid", invoice(&format!("FB/{suffix}/3"), today, "12.50")?),
         (
             "invalid: issue date in the future",
-            sample(&format!("FB/{suffix}/4")).issued(tomorrow).to_xml(),
+            invoice(&format!("FB/{suffix}/4"), tomorrow, "100.00")?,
         ),
         (
             "duplicate of online invoice #0",
-            sample(original_number).net(555).to_xml(),
+            invoice(original_number, today, "5.55")?,
         ),
     ];
     let work_dir = std::env::temp_dir().join(format!(

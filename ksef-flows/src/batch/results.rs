@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use ksef_api::operations::op;
 use ksef_api::types;
 
 use super::input::index_of_entry;
@@ -217,7 +218,7 @@ pub(crate) async fn collect(
         let token = continuation.take();
         let token = &token;
         let page = if failed {
-            auth.call("session_failed_invoices", Idempotency::Safe, |api| {
+            auth.call(op::SESSION_FAILED_INVOICES, Idempotency::Safe, |api| {
                 let b = api
                     .session_failed_invoices()
                     .reference_number(reference.to_string())
@@ -229,7 +230,7 @@ pub(crate) async fn collect(
             })
             .await
         } else {
-            auth.call("session_invoices", Idempotency::Safe, |api| {
+            auth.call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
                 let b = api
                     .session_invoices()
                     .reference_number(reference.to_string())

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use ksef_api::KsefHeaders as _;
+use ksef_api::operations::op;
 use ksef_api::types;
 use ksef_crypto::CertificateUsage;
 
@@ -25,6 +27,7 @@ use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result};
 use crate::retry::{Idempotency, is_ambiguous};
 use crate::upo::Upo;
+use crate::wait::{Backoff, PollSchedule, Polling};
 
 /// Statuses of a batch session that are not final.
 fn in_progress(code: i32) -> bool {
@@ -204,48 +207,38 @@ impl Runner<'_> {
             schema_version: self.state.form.schema_version.clone(),
             value: self.state.form.value.clone(),
         };
-        let mut attempt = 0;
-        let opened = loop {
-            attempt += 1;
-            let cert = ksef
-                .public_key(CertificateUsage::SymmetricKeyEncryption)
-                .await?;
-            let wrapped = self
-                .secrets
-                .key
-                .wrap_for(&cert)
-                .map_err(|source| FlowError::Crypto {
-                    step: "wrapping the session key",
-                    source,
-                })?;
-            let body = types::OpenBatchSessionRequest {
-                batch_file: batch_file.clone(),
-                encryption: types::EncryptionInfo {
-                    encrypted_symmetric_key: wrapped,
-                    initialization_vector: self.secrets.key.iv_b64(),
-                    public_key_id: Some(cert.public_key_id().to_string()),
+        let key = &self.secrets.key;
+        let offline_mode = self.state.offline_mode;
+        let (batch_file, form) = (&batch_file, &form);
+        let auth = self.auth;
+        let opened = ksef
+            .with_public_key(
+                CertificateUsage::SymmetricKeyEncryption,
+                |cert| async move {
+                    let wrapped = key.wrap_for(&cert).map_err(|source| FlowError::Crypto {
+                        step: "wrapping the session key",
+                        source,
+                    })?;
+                    let body = types::OpenBatchSessionRequest {
+                        batch_file: batch_file.clone(),
+                        encryption: types::EncryptionInfo {
+                            encrypted_symmetric_key: wrapped,
+                            initialization_vector: key.iv_b64(),
+                            public_key_id: Some(cert.public_key_id().to_string()),
+                        },
+                        form_code: form.clone(),
+                        offline_mode,
+                    };
+                    let body = &body;
+                    auth.call(op::BATCH_SESSION_OPEN, Idempotency::Unsafe, |api| {
+                        api.batch_session_open().body(body.clone()).send()
+                    })
+                    .await
+                    .map(ksef_api::ResponseValue::into_inner)
+                    .map_err(|e| e.into_flow(|source| FlowError::OpenBatchSession { source }))
                 },
-                form_code: form.clone(),
-                offline_mode: self.state.offline_mode,
-            };
-            let body = &body;
-            match self
-                .auth
-                .call("batch_session_open", Idempotency::Unsafe, |api| {
-                    api.batch_session_open().body(body.clone()).send()
-                })
-                .await
-            {
-                Ok(v) => break v.into_inner(),
-                Err(CallError::Api(_, e)) if attempt == 1 && e.has_code(21470) => {
-                    tracing::warn!("public key withdrawn (21470); refetching the certificates");
-                    ksef.refresh_public_keys().await?;
-                }
-                Err(e) => {
-                    return Err(e.into_flow(|source| FlowError::OpenBatchSession { source }));
-                }
-            }
-        };
+            )
+            .await?;
         let reference = opened.reference_number.0;
         let mut uploads = Vec::with_capacity(opened.part_upload_requests.len());
         for r in opened.part_upload_requests {
@@ -299,19 +292,21 @@ impl Runner<'_> {
         }
     }
 
-    async fn status(&self) -> Result<types::SessionStatusResponse> {
+    async fn status_answer(&self) -> Result<ksef_api::ResponseValue<types::SessionStatusResponse>> {
         let reference = self.reference()?;
         let reference = reference.as_str();
-        Ok(self
-            .auth
-            .call("session_status", Idempotency::Safe, |api| {
+        self.auth
+            .call(op::SESSION_STATUS, Idempotency::Safe, |api| {
                 api.session_status()
                     .reference_number(reference.to_string())
                     .send()
             })
             .await
-            .map_err(|e| e.into_flow(|source| FlowError::SessionStatus { source }))?
-            .into_inner())
+            .map_err(|e| e.into_flow(|source| FlowError::SessionStatus { source }))
+    }
+
+    async fn status(&self) -> Result<types::SessionStatusResponse> {
+        Ok(self.status_answer().await?.into_inner())
     }
 
     fn past_saving(&self, reason: impl Into<String>) -> FlowError {
@@ -443,7 +438,7 @@ impl Runner<'_> {
         loop {
             let result = self
                 .auth
-                .call("batch_session_close", Idempotency::Unsafe, |api| {
+                .call(op::BATCH_SESSION_CLOSE, Idempotency::Unsafe, |api| {
                     api.batch_session_close()
                         .reference_number(r.to_string())
                         .send()
@@ -497,12 +492,20 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Polls the session status until it is final (or the processing timeout passes).
+    /// Polls the session status until it is final (or the processing timeout passes): 500 ms
+    /// doubling up to 10 s between asks, `Retry-After` honoured.
     async fn wait_final(&mut self) -> Result<types::SessionStatusResponse> {
-        let deadline = tokio::time::Instant::now() + self.options.processing_timeout;
-        let mut delay = Duration::from_millis(250);
+        let mut polling = Polling::start(PollSchedule {
+            backoff: Backoff {
+                first: Duration::from_millis(500),
+                max: Duration::from_secs(10),
+            },
+            timeout: self.options.processing_timeout,
+        });
         loop {
-            let s = self.status().await?;
+            let answer = self.status_answer().await?;
+            let retry_after = answer.retry_after();
+            let s = answer.into_inner();
             if !in_progress(s.status.code) {
                 self.finish(&s).await?;
                 return Ok(s);
@@ -511,11 +514,9 @@ impl Runner<'_> {
                 code: s.status.code,
                 description: s.status.description.clone(),
             });
-            if tokio::time::Instant::now() + delay > deadline {
+            if !polling.pause(retry_after).await {
                 return Err(FlowError::Timeout("the batch session to be processed"));
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 3 / 2).min(Duration::from_secs(5));
         }
     }
 
@@ -660,7 +661,7 @@ impl Runner<'_> {
     async fn session_upo(&self, reference: &str, upo_reference: &str) -> Result<Upo> {
         let r = self
             .auth
-            .call("session_upo", Idempotency::Safe, |api| {
+            .call(op::SESSION_UPO, Idempotency::Safe, |api| {
                 api.session_upo()
                     .reference_number(reference.to_string())
                     .upo_reference_number(upo_reference.to_string())
