@@ -135,7 +135,7 @@ fn ten_thousand_invoices_each_get_their_outcome_in_input_order() {
         assert_eq!(report.successful_invoice_count, Some(9_897));
         check_upo(&report, &numbers);
 
-        let events = events.lock().unwrap();
+        let events = events.lock().unwrap().clone();
         let parts = events
             .iter()
             .filter(|e| matches!(e, BatchEvent::PartUploaded { .. }))
@@ -309,7 +309,7 @@ fn faults_on_part_uploads_and_polling_lose_and_duplicate_nothing() {
         let report = batch.send(&auth).await.unwrap();
         let numbers = check_outcomes(&report, &set, &expect);
         check_upo(&report, &numbers);
-        let retries = retries.lock().unwrap();
+        let retries = retries.lock().unwrap().clone();
         assert_eq!(
             retries.len(),
             7,
@@ -478,10 +478,9 @@ fn the_state_file_holds_no_secret_in_clear() {
                 if !matches!(
                     e,
                     BatchEvent::InputPrepared { .. } | BatchEvent::PartSealed { .. }
-                ) {
-                    if let Ok(t) = std::fs::read_to_string(&p2) {
-                        s2.lock().unwrap().push(t);
-                    }
+                ) && let Ok(t) = std::fs::read_to_string(&p2)
+                {
+                    s2.lock().unwrap().push(t);
                 }
             });
         let report = batch.send_inputs(&auth, as_inputs(&set)).await.unwrap();

@@ -134,8 +134,10 @@ pub struct BatchOptions {
 
 impl Default for BatchOptions {
     fn default() -> Self {
-        let mut upload_retry = RetryPolicy::default();
-        upload_retry.max_attempts = 8;
+        let upload_retry = RetryPolicy {
+            max_attempts: 8,
+            ..RetryPolicy::default()
+        };
         Self {
             form: FormCode::Fa3,
             compression: Compression::Zip,

@@ -411,11 +411,8 @@ impl Runner<'_> {
                         parts: total,
                     });
                 }
-                Some(Err(e)) => {
-                    if first_error.is_none() {
-                        first_error = Some(e);
-                    }
-                }
+                Some(Err(e)) if first_error.is_none() => first_error = Some(e),
+                Some(Err(_)) => {}
             }
         }
         match first_error {

@@ -167,8 +167,8 @@ impl<W: Write> ArchiveWriter<W> {
 fn dos_datetime(t: DateTime<Utc>) -> (u16, u16) {
     let local = ksef_time::to_warsaw(t);
     let year = local.year().clamp(1980, 2107);
-    let date = ((year - 1980) as u32) << 9 | local.month() << 5 | local.day();
-    let time = local.hour() << 11 | local.minute() << 5 | local.second() / 2;
+    let date = (((year - 1980) as u32) << 9) | (local.month() << 5) | local.day();
+    let time = (local.hour() << 11) | (local.minute() << 5) | (local.second() / 2);
     (
         u16::try_from(time).unwrap_or(0),
         u16::try_from(date).unwrap_or(0),
