@@ -186,3 +186,45 @@ impl Write for PartSink<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit_of(e: &io::Error) -> Option<BatchLimit> {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<LimitExceeded>())
+            .map(|l| l.limit)
+    }
+
+    #[test]
+    fn parts_are_contiguous_and_the_archive_limit_stops_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SymmetricKey::generate().unwrap();
+        let mut seen = 0;
+        let mut on_part = |_: &SealedPart| seen += 1;
+        let mut sink = PartSink::new(dir.path(), key, 10, Some(50), Some(25), &mut on_part);
+        sink.write_all(&[7; 25]).unwrap();
+        let e = sink.write_all(&[7]).unwrap_err();
+        assert_eq!(limit_of(&e), Some(BatchLimit::ArchiveSize));
+        assert_eq!(sink.archive_len(), 25);
+        let sealed = sink.finish().unwrap();
+        let plain: Vec<u64> = sealed.parts.iter().map(|p| p.plain_size).collect();
+        assert_eq!(plain, [10, 10, 5]);
+        // every part is one CBC stream: its plaintext padded to whole blocks
+        assert!(sealed.parts.iter().all(|p| p.size == 16));
+        assert_eq!(seen, 3);
+    }
+
+    #[test]
+    fn the_part_limit_stops_the_write_before_a_part_too_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SymmetricKey::generate().unwrap();
+        let mut on_part = |_: &SealedPart| {};
+        let mut sink = PartSink::new(dir.path(), key, 10, Some(2), None, &mut on_part);
+        sink.write_all(&[1; 20]).unwrap();
+        let e = sink.write_all(&[1]).unwrap_err();
+        assert_eq!(limit_of(&e), Some(BatchLimit::Parts));
+        assert!(!dir.path().join(part_file_name(3)).exists());
+    }
+}

@@ -268,3 +268,21 @@ fn limits_are_checked_before_anything_is_sent() {
         .with_options(BatchOptions::default().check_session_limits(false));
     assert_eq!(batch.prepare(many).unwrap().packed, 10_001);
 }
+
+#[test]
+fn every_final_failure_status_has_its_type() {
+    let table = [
+        (405, BatchFailure::Verification),
+        (415, BatchFailure::KeyDecryption),
+        (420, BatchFailure::TooManyInvoices),
+        (430, BatchFailure::Decompression),
+        (435, BatchFailure::PartDecryption),
+        (440, BatchFailure::Cancelled),
+        (445, BatchFailure::NoValidInvoices),
+        (500, BatchFailure::Internal),
+        (499, BatchFailure::Other(499)),
+    ];
+    for (code, failure) in table {
+        assert_eq!(BatchFailure::from_code(code), failure, "{code}");
+    }
+}
