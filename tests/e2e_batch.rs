@@ -13,7 +13,7 @@ use e2e_common::batch::*;
 use e2e_common::*;
 use ksef_flows::api::Environment;
 use ksef_flows::batch::{
-    Batch, BatchEvent, BatchLimit, BatchOptions, BatchPhase, Compression, StateKey,
+    Batch, BatchEvent, BatchFailure, BatchLimit, BatchOptions, BatchPhase, Compression, StateKey,
 };
 use ksef_flows::{FlowError, InvoiceOutcome, Ksef, RateLimitMode};
 use ksef_sim::{Fault, InvoicingConfig, SimConfig};
@@ -526,5 +526,37 @@ fn the_state_file_holds_no_secret_in_clear() {
             let mode = std::fs::metadata(&state_path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    });
+}
+
+#[test]
+fn a_session_with_no_valid_invoice_fails_typed_with_every_rejection_in_the_report() {
+    let sim = sim();
+    client_rt().block_on(async {
+        let ksef = client(&sim);
+        let (nip, auth) = xades_auth(&ksef).await;
+        // every invoice is issued tomorrow: KSeF rejects each (450) and fails the session (445)
+        let (set, expect) = invoice_set(&ksef, &nip, "NONE", 12, 1, &[]);
+        assert!(expect.iter().all(|e| matches!(e, Expect::Rejected(450))));
+        let dir = tempfile::tempdir().unwrap();
+        let batch = Batch::new(dir.path().join("w"), StateKey::generate().unwrap())
+            .with_options(BatchOptions::default().part_size(10_000));
+        let e = batch.send_inputs(&auth, as_inputs(&set)).await.unwrap_err();
+        let FlowError::BatchRejected {
+            failure,
+            code,
+            report,
+            ..
+        } = e
+        else {
+            panic!("{e}");
+        };
+        assert_eq!((failure, code), (BatchFailure::NoValidInvoices, 445));
+        assert_eq!(report.status.as_ref().map(|s| s.code), Some(445));
+        check_outcomes(&report, &set, &expect);
+        assert_eq!(report.rejected(), 12);
+        assert!(accepted_hashes(&auth).await.is_empty());
+        // one session, not re-opened
+        assert_eq!(batch_sessions(&auth).await.len(), 1);
     });
 }
