@@ -69,20 +69,41 @@ pub struct ServerSession {
     pub total: i32,
 }
 
+/// A read-only call of the raw client, tried up to three times: the raw client has no retries,
+/// and a pooled connection the server closed (after answering a part upload early, before its
+/// body was read) fails the next request sent on it.
+async fn safe_get<T, E, F, Fut>(mut call: F) -> T
+where
+    E: std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<ksef_flows::api::ResponseValue<T>, E>>,
+{
+    for _ in 1..3 {
+        if let Ok(r) = call().await {
+            return r.into_inner();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    call().await.unwrap().into_inner()
+}
+
 /// Every batch session of the authenticated context (`GET /sessions`, raw client).
 pub async fn batch_sessions(auth: &AuthSession) -> Vec<ServerSession> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let mut b = auth
-            .api()
-            .sessions_list()
-            .session_type(SessionType::Batch)
-            .page_size(100);
-        if let Some(t) = &token {
-            b = b.x_continuation_token(t.clone());
-        }
-        let page = b.send().await.unwrap().into_inner();
+        let page = safe_get(|| {
+            let mut b = auth
+                .api()
+                .sessions_list()
+                .session_type(SessionType::Batch)
+                .page_size(100);
+            if let Some(t) = &token {
+                b = b.x_continuation_token(t.clone());
+            }
+            b.send()
+        })
+        .await;
         for s in page.sessions {
             out.push(ServerSession {
                 reference_number: s.reference_number.0,
@@ -103,15 +124,18 @@ pub async fn accepted_hashes(auth: &AuthSession) -> HashMap<String, usize> {
     for s in batch_sessions(auth).await {
         let mut token: Option<String> = None;
         loop {
-            let mut b = auth
-                .api()
-                .session_invoices()
-                .reference_number(s.reference_number.clone())
-                .page_size(1000);
-            if let Some(t) = &token {
-                b = b.x_continuation_token(t.clone());
-            }
-            let page = b.send().await.unwrap().into_inner();
+            let page = safe_get(|| {
+                let mut b = auth
+                    .api()
+                    .session_invoices()
+                    .reference_number(s.reference_number.clone())
+                    .page_size(1000);
+                if let Some(t) = &token {
+                    b = b.x_continuation_token(t.clone());
+                }
+                b.send()
+            })
+            .await;
             for inv in page.invoices {
                 if inv.status.code == 200 {
                     *counts.entry(inv.invoice_hash.0).or_insert(0) += 1;
