@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask regen-spec [--from PATH_OR_URL]   pin a document: validate, copy, lock, refresh snapshots
 //! cargo xtask regen-spec --check               offline: lock, document and snapshots agree
+//! cargo xtask module-cycles CRATE_DIR...       import cycles between a crate's modules (exit 1 if any)
 //! ```
 //! The logic lives in `ksef_codegen::regen` so that tests exercise it on a scratch workspace.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -11,11 +12,15 @@ use std::{path::PathBuf, process::ExitCode};
 
 use ksef_codegen::{locate::SPEC_ENV, regen};
 
+mod module_cycles;
+
 const USAGE: &str = "usage:
   cargo xtask regen-spec [--from PATH_OR_URL]   download (default: the official TEST endpoint) or read a
                                                document, validate it, write spec/ksef-openapi.json (git-ignored),
                                                spec/ksef-openapi.lock and the drift snapshots
-  cargo xtask regen-spec --check               offline: fail with a diff when lock, document and snapshots disagree";
+  cargo xtask regen-spec --check               offline: fail with a diff when lock, document and snapshots disagree
+  cargo xtask module-cycles CRATE_DIR...       report import cycles between the modules of each crate
+                                               (paths relative to the workspace root); exit 1 if any";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +32,11 @@ fn main() -> ExitCode {
                 std::env::var(SPEC_ENV).ok().as_deref(),
             )
         }),
+        Some("module-cycles") => match module_cycles::run(&workspace_root(), &args[1..]) {
+            Ok((lines, false)) => Ok(lines),
+            Ok((lines, true)) => Err(lines.join("\n")),
+            Err(e) => Err(e),
+        },
         Some("-h" | "--help" | "help") | None => Ok(vec![USAGE.to_string()]),
         Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
     };
