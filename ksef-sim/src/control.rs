@@ -69,7 +69,10 @@ impl SimControl {
     /// Returns the token string to encrypt in `/auth/ksef-token`.
     pub fn create_ksef_token(&self, nip: &str, permissions: &[&str]) -> String {
         let now = self.state.now();
-        let reference = crate::ids::reference_number("EC", ksef_time::business_date(now));
+        let reference = crate::identifiers::reference_number(
+            crate::identifiers::RefKind::KsefToken,
+            ksef_time::business_date(now),
+        );
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
         let token = format!("{reference}|nip-{nip}|{}", hex::encode(secret));

@@ -20,7 +20,7 @@ pub(crate) mod error;
 pub(crate) mod extract;
 pub(crate) mod faults;
 pub(crate) mod generic;
-pub(crate) mod ids;
+pub(crate) mod identifiers;
 pub(crate) mod invoicing;
 pub(crate) mod jwt;
 pub(crate) mod keys;

@@ -1,5 +1,6 @@
 //! Platform endpoints: public-key certificates, KSeF tokens, limits, test data.
 
+use ksef_time::format_utc_millis;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
@@ -12,10 +13,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::AuthContext;
-use crate::auth::handlers::{paginate, rfc3339};
+use crate::auth::handlers::paginate;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::ids;
+use crate::identifiers::{self, RefKind};
 use crate::keys::PublicKeyCertificateWire;
 use crate::ratelimit::RateLimitValues;
 use crate::state::AppState;
@@ -143,7 +144,8 @@ async fn create_token(
         ));
     }
     let now = state.now();
-    let reference = ids::reference_number("EC", ksef_time::business_date(now));
+    let reference =
+        identifiers::reference_number(RefKind::KsefToken, ksef_time::business_date(now));
     let mut secret = [0u8; 32];
     rand::fill(&mut secret);
     let token = format!(
@@ -181,11 +183,11 @@ fn token_json(t: &KsefToken, now: DateTime<Utc>) -> Value {
         "contextIdentifier": { "type": t.context_type, "value": t.context_value },
         "description": t.description,
         "requestedPermissions": t.permissions,
-        "dateCreated": rfc3339(t.created),
+        "dateCreated": format_utc_millis(t.created),
         "status": t.status(now),
     });
     if let (Some(d), Some(m)) = (t.last_use, v.as_object_mut()) {
-        m.insert("lastUseDate".into(), json!(rfc3339(d)));
+        m.insert("lastUseDate".into(), json!(format_utc_millis(d)));
     }
     v
 }
@@ -274,7 +276,7 @@ fn token_in_context(
     ctx: &AuthContext,
     reference: &str,
 ) -> Result<KsefToken, ApiError> {
-    if !ids::is_reference_number(reference, None) {
+    if !identifiers::is_reference_number(reference, None) {
         return Err(ApiError::validation(format!(
             "Invalid reference number '{reference}'."
         )));
@@ -340,7 +342,7 @@ async fn attachment_status(State(state): State<AppState>, ctx: AuthContext) -> J
         .unwrap_or((false, None));
     let mut v = json!({ "isAttachmentAllowed": allowed });
     if let (Some(r), Some(m)) = (revoked, v.as_object_mut()) {
-        m.insert("revokedDate".into(), json!(rfc3339(r)));
+        m.insert("revokedDate".into(), json!(format_utc_millis(r)));
     }
     Json(v)
 }
@@ -383,7 +385,7 @@ async fn peppol_query(
 // ---------------------------------------------------------------- test data
 
 fn check_nip(field: &str, nip: &str) -> Result<(), ApiError> {
-    if ids::is_valid_nip(nip) {
+    if identifiers::is_valid_nip(nip) {
         Ok(())
     } else {
         Err(ApiError::validation(format!(
@@ -478,7 +480,7 @@ async fn td_person(
     JsonBody(req): JsonBody<PersonCreateRequest>,
 ) -> Result<StatusCode, ApiError> {
     check_nip("nip", &req.nip)?;
-    if !ids::is_valid_pesel(&req.pesel) {
+    if !identifiers::is_valid_pesel(&req.pesel) {
         return Err(ApiError::validation(format!(
             "pesel: invalid PESEL '{}'.",
             req.pesel
@@ -553,7 +555,7 @@ fn check_td_ids(ctx: &TypedId, who: &TypedId) -> Result<(), ApiError> {
     check_nip("contextIdentifier.value", &ctx.value)?;
     match who.kind.as_str() {
         "Nip" => check_nip("authorizedIdentifier.value", &who.value),
-        "Pesel" if ids::is_valid_pesel(&who.value) => Ok(()),
+        "Pesel" if identifiers::is_valid_pesel(&who.value) => Ok(()),
         "Fingerprint"
             if who.value.len() == 64 && who.value.bytes().all(|b| b.is_ascii_hexdigit()) =>
         {
@@ -660,7 +662,7 @@ fn block_key(req: &BlockRequest) -> Result<String, ApiError> {
         .context_identifier
         .as_ref()
         .ok_or_else(|| ApiError::validation("contextIdentifier is required."))?;
-    ids::validate_context(&id.kind, &id.value).map_err(ApiError::validation)?;
+    identifiers::validate_context(&id.kind, &id.value).map_err(ApiError::validation)?;
     Ok(format!("{}:{}", id.kind, id.value))
 }
 

@@ -1,5 +1,6 @@
 //! HTTP handlers of the authentication endpoints.
 
+use ksef_time::format_utc_millis;
 use std::time::Instant;
 
 use axum::extract::{Path, Query, State};
@@ -18,7 +19,7 @@ use super::context::{bearer_claims, client_ip};
 use super::{AuthContext, AuthOperation, ChallengeRecord, IpRule};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::ids;
+use crate::identifiers::{self, RefKind};
 use crate::jwt::{self, Claims, TokenKind};
 use crate::keys::KeyUsage;
 use crate::state::AppState;
@@ -49,14 +50,11 @@ pub(crate) const OWNER_PERMISSIONS: &[&str] = &[
     "VatUeManage",
 ];
 
-pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 async fn challenge(State(state): State<AppState>, parts: Parts) -> Json<Value> {
     let now = state.now();
     let ip = client_ip(&parts);
-    let challenge = ids::reference_number("CR", ksef_time::business_date(now));
+    let challenge =
+        identifiers::reference_number(RefKind::Challenge, ksef_time::business_date(now));
     state.auth.add_challenge(
         challenge.clone(),
         ChallengeRecord {
@@ -85,7 +83,7 @@ pub(crate) fn take_challenge(
     state: &AppState,
     challenge: &str,
 ) -> Result<ChallengeRecord, ApiError> {
-    if !ids::is_reference_number(challenge, Some("CR")) {
+    if !identifiers::is_reference_number(challenge, Some(RefKind::Challenge)) {
         return Err(bad_challenge(format!(
             "Challenge '{challenge}' has an invalid format."
         )));
@@ -297,7 +295,7 @@ pub(crate) struct NewOperation {
 /// Registers an authentication operation and answers 202 with its operation token.
 pub(crate) fn start_operation(state: &AppState, op_key: &str, new: NewOperation) -> Response {
     let now = state.now();
-    let reference = ids::reference_number("AU", ksef_time::business_date(now));
+    let reference = identifiers::reference_number(RefKind::Auth, ksef_time::business_date(now));
     let mut outcome = new.outcome;
     let mut delay = state.config.auth_processing_delay;
     if let Some(extra) = state.faults.take_stuck_processing(op_key) {
@@ -357,7 +355,7 @@ pub(crate) fn start_operation(state: &AppState, op_key: &str, new: NewOperation)
         StatusCode::ACCEPTED,
         Json(json!({
             "referenceNumber": reference,
-            "authenticationToken": { "token": token, "validUntil": rfc3339(valid_until) },
+            "authenticationToken": { "token": token, "validUntil": format_utc_millis(valid_until) },
         })),
     )
         .into_response()
@@ -368,7 +366,7 @@ async fn ksef_token(
     JsonBody(req): JsonBody<InitTokenAuthenticationRequest>,
 ) -> Result<Response, ApiError> {
     let ctx = &req.context_identifier;
-    ids::validate_context(&ctx.kind, &ctx.value).map_err(ApiError::validation)?;
+    identifiers::validate_context(&ctx.kind, &ctx.value).map_err(ApiError::validation)?;
     if let Some(id) = &req.public_key_id
         && id.len() != 44
     {
@@ -554,7 +552,7 @@ fn status_json(op: &AuthOperation) -> Value {
 
 fn operation_json(op: &AuthOperation) -> Value {
     let mut v = json!({
-        "startDate": rfc3339(op.start),
+        "startDate": format_utc_millis(op.start),
         "authenticationMethod": op.method,
         "authenticationMethodInfo": method_info(op),
         "status": status_json(op),
@@ -562,10 +560,10 @@ fn operation_json(op: &AuthOperation) -> Value {
     });
     if let Some(o) = v.as_object_mut() {
         if let Some(t) = op.last_refresh {
-            o.insert("lastTokenRefreshDate".into(), json!(rfc3339(t)));
+            o.insert("lastTokenRefreshDate".into(), json!(format_utc_millis(t)));
         }
         if let Some(t) = op.refresh_valid_until {
-            o.insert("refreshTokenValidUntil".into(), json!(rfc3339(t)));
+            o.insert("refreshTokenValidUntil".into(), json!(format_utc_millis(t)));
         }
     }
     v
@@ -677,8 +675,8 @@ async fn redeem(State(state): State<AppState>, parts: Parts) -> Result<Json<Valu
         )));
     }
     Ok(Json(json!({
-        "accessToken": { "token": access, "validUntil": rfc3339(access_until) },
-        "refreshToken": { "token": refresh, "validUntil": rfc3339(refresh_until) },
+        "accessToken": { "token": access, "validUntil": format_utc_millis(access_until) },
+        "refreshToken": { "token": refresh, "validUntil": format_utc_millis(refresh_until) },
     })))
 }
 
@@ -705,7 +703,7 @@ async fn refresh(State(state): State<AppState>, parts: Parts) -> Result<Json<Val
         .auth
         .update(&op.reference, |o| o.last_refresh = Some(now));
     Ok(Json(json!({
-        "accessToken": { "token": access, "validUntil": rfc3339(access_until) },
+        "accessToken": { "token": access, "validUntil": format_utc_millis(access_until) },
     })))
 }
 
@@ -813,7 +811,7 @@ async fn revoke_session(
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if !ids::is_reference_number(&reference, None) {
+    if !identifiers::is_reference_number(&reference, None) {
         return Err(ApiError::validation(format!(
             "Invalid reference number '{reference}'."
         )));

@@ -23,7 +23,6 @@ use tokio::io::AsyncWriteExt;
 
 use super::archive::{ArchiveError, Compression, unpack};
 use super::crypto::{StreamError, b64};
-use super::ksef_number::{RefKind, reference_number};
 use super::online::{
     EncryptionWire, FormCodeWire, assign_upo_pages, decide, form_of, new_session, unwrap_key,
 };
@@ -32,6 +31,7 @@ use super::store::{BatchInfo, PartInfo, Phase, SessionInvoice, SessionKind, Stat
 use super::util::{json as json_response, open_session_mut, parse_body, require};
 use crate::auth::AuthContext;
 use crate::error::ApiError;
+use crate::identifiers::{RefKind, reference_number};
 use crate::presign::Presigned;
 use crate::state::AppState;
 

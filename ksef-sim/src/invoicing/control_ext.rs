@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use super::ksef_number::{RefKind, reference_number};
 use crate::auth::AuthOperation;
+use crate::identifiers::{RefKind, reference_number};
 use crate::jwt::{Claims, TokenKind, sign};
 
 /// Permissions an owner holds in its own NIP context.

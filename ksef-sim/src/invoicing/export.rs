@@ -3,6 +3,7 @@
 //! parts before encryption, each part encrypted with the client's key;
 //! `GET /invoices/exports/{ref}` reports it with presigned download URLs.
 
+use ksef_time::format_utc_millis;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
@@ -17,13 +18,13 @@ use serde_json::{Value, json};
 
 use super::archive::{Compression, Packer};
 use super::crypto::{SessionKey, b64};
-use super::ksef_number::{RefKind, reference_number};
 use super::online::{EncryptionWire, unwrap_key};
 use super::query::{DateType, Filters, FiltersWire};
 use super::store::{Export, ExportPackage, ExportPart, Status, StoredInvoice};
-use super::util::{json as json_response, parse_body, require, ts};
+use super::util::{json as json_response, parse_body, require};
 use crate::auth::AuthContext;
 use crate::error::ApiError;
+use crate::identifiers::{RefKind, reference_number};
 use crate::presign::Presigned;
 use crate::state::AppState;
 
@@ -234,8 +235,11 @@ fn build(
             "lastIssueDate",
             i.facts.issue_date.format("%Y-%m-%d").to_string(),
         ),
-        DateType::Invoicing => ("lastInvoicingDate", ts(&i.invoicing_date)),
-        DateType::PermanentStorage => ("lastPermanentStorageDate", ts(&i.permanent_storage_date)),
+        DateType::Invoicing => ("lastInvoicingDate", format_utc_millis(i.invoicing_date)),
+        DateType::PermanentStorage => (
+            "lastPermanentStorageDate",
+            format_utc_millis(i.permanent_storage_date),
+        ),
     });
     let package = ExportPackage {
         compression,
@@ -288,12 +292,12 @@ pub(crate) async fn status(
         if package.is_some() && state.now() >= expires {
             let v = json!({
                 "status": Status::new(210, "Eksport faktur wygasł i nie jest już dostępny do pobrania").to_json(),
-                "completedDate": ts(completed),
-                "packageExpirationDate": ts(&expires),
+                "completedDate": format_utc_millis(*completed),
+                "packageExpirationDate": format_utc_millis(expires),
             });
             return Ok(v);
         }
-        let mut v = json!({ "status": st.to_json(), "completedDate": ts(completed) });
+        let mut v = json!({ "status": st.to_json(), "completedDate": format_utc_millis(*completed) });
         if let Some(p) = package {
             let parts: Vec<Value> = p
                 .parts
@@ -315,7 +319,7 @@ pub(crate) async fn status(
                         "partHash": part.hash,
                         "encryptedPartSize": part.encrypted_size,
                         "encryptedPartHash": part.encrypted_hash,
-                        "expirationDate": ts(&u.expires_at),
+                        "expirationDate": format_utc_millis(u.expires_at),
                     })
                 })
                 .collect();
@@ -330,10 +334,10 @@ pub(crate) async fn status(
                 pkg[*k] = json!(d);
             }
             if let Some(h) = &p.hwm {
-                pkg["permanentStorageHwmDate"] = json!(ts(h));
+                pkg["permanentStorageHwmDate"] = json!(format_utc_millis(*h));
             }
             v["package"] = pkg;
-            v["packageExpirationDate"] = json!(ts(&expires));
+            v["packageExpirationDate"] = json!(format_utc_millis(expires));
         }
         Ok::<_, ApiError>(v)
     })?;

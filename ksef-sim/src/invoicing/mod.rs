@@ -32,7 +32,6 @@ pub(crate) mod batch;
 pub(crate) mod control_ext;
 pub(crate) mod crypto;
 pub(crate) mod export;
-pub(crate) mod ksef_number;
 pub(crate) mod online;
 pub(crate) mod query;
 pub(crate) mod rules;

@@ -1,5 +1,6 @@
 //! Online (interactive) sessions: open, send invoice, close.
 
+use ksef_time::format_utc_millis;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -12,16 +13,16 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::crypto::{SessionKey, b64, unb64};
-use super::ksef_number::{RefKind, reference_number};
 use super::rules::{FormKind, check_invoice};
 use super::store::{Phase, Registered, Session, SessionInvoice, SessionKind, Status};
 use super::upo::{AuthProof, ContextId, UpoHeader};
 use super::util::{
     json as json_response, no_session, open_session_mut, parse_body, require,
-    session_status_forbids, ts,
+    session_status_forbids,
 };
 use crate::auth::AuthContext;
 use crate::error::ApiError;
+use crate::identifiers::{RefKind, reference_number};
 use crate::keys::KeyUsage;
 use crate::state::AppState;
 
@@ -191,8 +192,7 @@ pub(crate) async fn open(
     let form = form_of(&req.form_code)?;
     let key = unwrap_key(&state, &req.encryption)?;
     let session = new_session(&state, &ctx, SessionKind::Online, form, key, false);
-    let body =
-        json!({ "referenceNumber": session.reference, "validUntil": ts(&session.valid_until) });
+    let body = json!({ "referenceNumber": session.reference, "validUntil": format_utc_millis(session.valid_until) });
     state.invoicing.with(|s| {
         s.session_order.push(session.reference.clone());
         s.sessions.insert(session.reference.clone(), session);

@@ -1,6 +1,7 @@
 //! Retrieval: download by KSeF number and the metadata query, plus the filter
 //! logic shared with exports.
 
+use ksef_time::format_utc_millis;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -14,9 +15,7 @@ use serde_json::{Value, json};
 use super::rules::BuyerId;
 use super::sessions::query_pairs;
 use super::store::{Store, StoredInvoice};
-use super::util::{
-    json as json_response, parse_api_datetime, parse_body, require, ts, xml_with_hash,
-};
+use super::util::{json as json_response, parse_api_datetime, parse_body, require, xml_with_hash};
 use crate::auth::AuthContext;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -290,7 +289,7 @@ pub(crate) async fn download(
     Path(ksef): Path<String>,
 ) -> Result<Response, ApiError> {
     require(&ctx, "GET", "/invoices/ksef/{ksefNumber}")?;
-    if !(super::ksef_number::is_valid_ksef_number(&ksef) || ksef.len() == 36) {
+    if !(crate::identifiers::is_ksef_number(&ksef) || ksef.len() == 36) {
         return Err(ApiError::validation(format!(
             "'{ksef}' is not a valid KSeF number."
         )));
@@ -394,7 +393,7 @@ pub(crate) async fn metadata(
         let has_more = reachable.len() > start.saturating_add(size);
         let mut v = json!({ "hasMore": has_more, "isTruncated": is_truncated, "invoices": page });
         if filters.date_type == DateType::PermanentStorage {
-            v["permanentStorageHwmDate"] = json!(ts(&hwm));
+            v["permanentStorageHwmDate"] = json!(format_utc_millis(hwm));
         }
         Ok(v)
     })?;

@@ -1,5 +1,6 @@
 //! Session status, session lists, invoice status lists and UPO downloads.
 
+use ksef_time::format_utc_millis;
 use std::time::Instant;
 
 use axum::extract::{Path, RawQuery, State};
@@ -11,7 +12,7 @@ use super::store::{Session, SessionKind, Store};
 use super::upo::{UpoPage, render};
 use super::util::{
     continuation_offset, continuation_token, json as json_response, no_session, page_size, require,
-    ts, xml_with_hash,
+    xml_with_hash,
 };
 use crate::auth::AuthContext;
 use crate::error::ApiError;
@@ -136,9 +137,9 @@ pub(crate) async fn status(
         let (total, ok, failed) = sess.counts(now);
         let mut v = json!({
             "status": st.to_json(),
-            "dateCreated": ts(&sess.created),
-            "dateUpdated": ts(&sess.updated),
-            "validUntil": ts(&sess.valid_until),
+            "dateCreated": format_utc_millis(sess.created),
+            "dateUpdated": format_utc_millis(sess.updated),
+            "validUntil": format_utc_millis(sess.valid_until),
             "invoiceCount": total,
             "successfulInvoiceCount": ok,
             "failedInvoiceCount": failed,
@@ -149,7 +150,7 @@ pub(crate) async fn status(
                 .iter()
                 .map(|p| {
                     let (url, exp) = session_upo_url(&state, sess, p, "GET /sessions/{referenceNumber}");
-                    json!({ "referenceNumber": p, "downloadUrl": url, "downloadUrlExpirationDate": ts(&exp) })
+                    json!({ "referenceNumber": p, "downloadUrl": url, "downloadUrlExpirationDate": format_utc_millis(exp) })
                 })
                 .collect();
             v["upo"] = json!({ "pages": pages });
@@ -228,9 +229,9 @@ pub(crate) async fn list(
                 json!({
                     "referenceNumber": x.reference,
                     "status": x.status(now).to_json(),
-                    "dateCreated": ts(&x.created),
-                    "dateUpdated": ts(&x.updated),
-                    "validUntil": ts(&x.valid_until),
+                    "dateCreated": format_utc_millis(x.created),
+                    "dateUpdated": format_utc_millis(x.updated),
+                    "validUntil": format_utc_millis(x.valid_until),
                     "totalInvoiceCount": total,
                     "successfulInvoiceCount": ok,
                     "failedInvoiceCount": failed,

@@ -8,6 +8,7 @@
 //! final status' `ready_at`. Batch processing and export building run in
 //! background blocking tasks and publish their results the same way.
 
+use ksef_time::format_utc_millis;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -20,7 +21,6 @@ use super::InvoicingConfig;
 use super::crypto::SessionKey;
 use super::rules::{BuyerId, FormKind, InvoiceFacts};
 use super::upo::{UpoDocument, UpoHeader};
-use super::util::ts;
 use crate::sync::lock;
 
 /// A status triple (`StatusInfo` / `InvoiceStatusInfo`).
@@ -142,7 +142,7 @@ impl SessionInvoice {
             "ordinalNumber": self.ordinal,
             "referenceNumber": self.reference,
             "invoiceHash": self.invoice_hash,
-            "invoicingDate": ts(&self.invoicing_date),
+            "invoicingDate": format_utc_millis(self.invoicing_date),
             "invoicingMode": if self.offline { "Offline" } else { "Online" },
         });
         if let Some(n) = &self.invoice_number {
@@ -157,14 +157,14 @@ impl SessionInvoice {
                 v["ksefNumber"] = json!(k);
             }
             if let Some(d) = &self.acquisition_date {
-                v["acquisitionDate"] = json!(ts(d));
+                v["acquisitionDate"] = json!(format_utc_millis(*d));
             }
             if let Some(d) = &self.permanent_storage_date {
-                v["permanentStorageDate"] = json!(ts(d));
+                v["permanentStorageDate"] = json!(format_utc_millis(*d));
             }
             if let Some((url, exp)) = upo_url.filter(|_| self.accepted()) {
                 v["upoDownloadUrl"] = json!(url);
-                v["upoDownloadUrlExpirationDate"] = json!(ts(&exp));
+                v["upoDownloadUrlExpirationDate"] = json!(format_utc_millis(exp));
             }
         } else {
             v["status"] = Status::new(150, "Trwa przetwarzanie").to_json();
@@ -321,9 +321,9 @@ impl StoredInvoice {
             "ksefNumber": self.ksef_number,
             "invoiceNumber": f.invoice_number,
             "issueDate": f.issue_date.format("%Y-%m-%d").to_string(),
-            "invoicingDate": ts(&self.invoicing_date),
-            "acquisitionDate": ts(&self.acquisition_date),
-            "permanentStorageDate": ts(&self.permanent_storage_date),
+            "invoicingDate": format_utc_millis(self.invoicing_date),
+            "acquisitionDate": format_utc_millis(self.acquisition_date),
+            "permanentStorageDate": format_utc_millis(self.permanent_storage_date),
             "seller": seller,
             "buyer": buyer,
             "netAmount": f.net,
@@ -485,7 +485,7 @@ impl Store {
             return Ok((Registered::Duplicate(s.clone(), k.clone()), None));
         }
         let ksef =
-            super::ksef_number::ksef_number(&facts.seller_nip, ksef_time::business_date(received));
+            crate::identifiers::ksef_number(&facts.seller_nip, ksef_time::business_date(received));
         let path = path.join(format!("{ksef}.xml"));
         write(&path)?;
         let acquisition = received

@@ -5,17 +5,11 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::store::{Session, SessionKind, Store};
 use crate::auth::AuthContext;
 use crate::error::ApiError;
-
-/// RFC 3339 with milliseconds and `Z`.
-pub(crate) fn ts(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
 
 /// A JSON response with `status`.
 pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response {

@@ -363,7 +363,7 @@ pub(crate) fn verify_auth_request(
         ));
     }
     let context_value = text_of(ctx_choice).trim().to_string();
-    crate::ids::validate_context(&context_type, &context_value).map_err(|d| {
+    crate::identifiers::validate_context(&context_type, &context_value).map_err(|d| {
         err(
             21117,
             "Nieprawidłowy identyfikator podmiotu dla wskazanego typu kontekstu.",
@@ -571,8 +571,8 @@ pub(crate) fn verify_auth_request(
     };
     if certificate_problem.is_none() {
         let valid = match subject_type.as_str() {
-            "Nip" => crate::ids::is_valid_nip(&subject_value),
-            "Pesel" => crate::ids::is_valid_pesel(&subject_value),
+            "Nip" => crate::identifiers::is_valid_nip(&subject_value),
+            "Pesel" => crate::identifiers::is_valid_pesel(&subject_value),
             _ => true,
         };
         if !valid {
