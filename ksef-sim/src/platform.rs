@@ -13,9 +13,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::AuthContext;
-use crate::auth::handlers::paginate;
 use crate::error::ApiError;
-use crate::extract::JsonBody;
+use crate::http::json_body::JsonBody;
+use crate::http::paging::{ContinuationPage, PageSizes};
+use crate::http::query_string::QueryPairs;
 use crate::identifiers::{self, RefKind};
 use crate::keys::PublicKeyCertificateWire;
 use crate::ratelimit::RateLimitValues;
@@ -198,77 +199,31 @@ async fn list_tokens(
     headers: HeaderMap,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let mut statuses = Vec::new();
-    let mut description = None;
-    let mut author = None;
-    let mut author_type = None;
-    let mut page_size = None;
-    for pair in raw
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_decode(v);
-        match k {
-            "status" => statuses.push(v),
-            "description" => description = Some(v),
-            "authorIdentifier" => author = Some(v),
-            "authorIdentifierType" => author_type = Some(v),
-            "pageSize" => {
-                page_size = Some(
-                    v.parse::<u32>()
-                        .map_err(|_| ApiError::validation("pageSize must be an integer."))?,
-                )
-            }
-            _ => {}
-        }
-    }
+    let query = QueryPairs::parse(raw.as_deref());
+    let statuses: Vec<&str> = query.all("status").collect();
+    let description = query.first("description");
+    let author = query.first("authorIdentifier");
+    let author_type = query.first("authorIdentifierType");
+    let page = ContinuationPage::read(
+        &headers,
+        query.int("pageSize")?,
+        PageSizes::new(10, 100, 10),
+    )?;
     let tokens = state.tokens.list(|t| {
         t.context_type == ctx.context_type
             && t.context_value == ctx.context_value
-            && (statuses.is_empty() || statuses.iter().any(|s| s == t.status(state.now())))
-            && description
-                .as_deref()
-                .is_none_or(|d| t.description.contains(d))
-            && author.as_deref().is_none_or(|a| t.author_value == a)
-            && author_type.as_deref().is_none_or(|a| t.author_type == a)
+            && (statuses.is_empty() || statuses.contains(&t.status(state.now())))
+            && description.is_none_or(|d| t.description.contains(d))
+            && author.is_none_or(|a| t.author_value == a)
+            && author_type.is_none_or(|a| t.author_type == a)
     });
-    let (page, next) = paginate(&tokens, &headers, page_size, 10, 100, 10)?;
+    let (page, next) = page.of(&tokens);
     let mut body =
         json!({ "tokens": page.iter().map(|t| token_json(t, state.now())).collect::<Vec<_>>() });
     if let (Some(n), Some(m)) = (next, body.as_object_mut()) {
         m.insert("continuationToken".into(), json!(n));
     }
     Ok(Json(body))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&c) = bytes.get(i) {
-        match c {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn token_in_context(
@@ -351,7 +306,7 @@ async fn attachment_status(State(state): State<AppState>, ctx: AuthContext) -> J
 #[serde(rename_all = "camelCase")]
 struct PeppolQuery {
     page_offset: Option<u32>,
-    page_size: Option<u32>,
+    page_size: Option<i64>,
 }
 
 /// The simulator's fixed list of Peppol service providers (ids match `^P[A-Z]{2}[0-9]{6}$`).
@@ -364,16 +319,13 @@ const PEPPOL_PROVIDERS: &[(&str, &str)] = &[
 async fn peppol_query(
     axum::extract::Query(q): axum::extract::Query<PeppolQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let size = q.page_size.unwrap_or(10);
-    if !(10..=100).contains(&size) {
-        return Err(ApiError::validation("pageSize must be between 10 and 100."));
-    }
+    let size = PageSizes::new(10, 100, 10).check(q.page_size)?;
     let offset = q.page_offset.unwrap_or(0) as usize;
-    let start = offset.saturating_mul(size as usize);
+    let start = offset.saturating_mul(size);
     let page: Vec<Value> = PEPPOL_PROVIDERS
         .iter()
         .skip(start)
-        .take(size as usize)
+        .take(size)
         .map(|(id, name)| json!({"id": id, "name": name, "dateCreated": "2025-07-01T00:00:00+00:00"}))
         .collect();
     let has_more = start + page.len() < PEPPOL_PROVIDERS.len();

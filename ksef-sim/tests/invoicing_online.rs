@@ -342,6 +342,21 @@ async fn invoice_rules_give_450_and_failed_list_pages() {
     let p2: Value = r.json().await.unwrap();
     assert_eq!(p2["invoices"].as_array().unwrap().len(), 2);
     assert!(p2.get("continuationToken").is_none());
+    // A continuation token the list did not issue answers 21418 (as GET /auth/sessions does).
+    for list in [
+        format!("/sessions/{session}/invoices"),
+        "/sessions?sessionType=Online".into(),
+    ] {
+        let r = env
+            .http
+            .get(env.url(&list))
+            .bearer_auth(&env.token)
+            .header("x-continuation-token", "not-a-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(exception_code(r).await, 21418, "{list}");
+    }
     let all = env
         .get_json(&format!("/sessions/{session}/invoices?pageSize=100"))
         .await;

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use super::context::{bearer_claims, client_ip};
 use super::{AuthContext, AuthOperation, ChallengeRecord, IpRule};
 use crate::error::ApiError;
-use crate::extract::JsonBody;
+use crate::http::json_body::JsonBody;
+use crate::http::paging::{ContinuationPage, PageSizes};
 use crate::identifiers::{self, RefKind};
 use crate::jwt::{self, Claims, TokenKind};
 use crate::keys::KeyUsage;
@@ -707,57 +708,10 @@ async fn refresh(State(state): State<AppState>, parts: Parts) -> Result<Json<Val
     })))
 }
 
-fn page_size(
-    headers: &HeaderMap,
-    query: Option<u32>,
-    min: u32,
-    max: u32,
-    default: u32,
-) -> Result<(usize, usize), ApiError> {
-    let size = query.unwrap_or(default);
-    if size < min || size > max {
-        return Err(ApiError::validation(format!(
-            "pageSize must be between {min} and {max}."
-        )));
-    }
-    let offset = match headers
-        .get("x-continuation-token")
-        .and_then(|v| v.to_str().ok())
-    {
-        None | Some("") => 0,
-        Some(t) => t
-            .strip_prefix("sim-")
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    21418,
-                    "Przekazany token kontynuacji ma nieprawidłowy format.",
-                    Vec::<String>::new(),
-                )
-            })?,
-    };
-    Ok((size as usize, offset))
-}
-
-/// Slices one page and returns the continuation token of the next.
-pub(crate) fn paginate<T: Clone>(
-    items: &[T],
-    headers: &HeaderMap,
-    query: Option<u32>,
-    min: u32,
-    max: u32,
-    default: u32,
-) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let (size, offset) = page_size(headers, query, min, max, default)?;
-    let page: Vec<T> = items.iter().skip(offset).take(size).cloned().collect();
-    let next = (offset + size < items.len()).then(|| format!("sim-{}", offset + size));
-    Ok((page, next))
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PageQuery {
-    page_size: Option<u32>,
+    page_size: Option<i64>,
 }
 
 async fn list_sessions(
@@ -773,7 +727,8 @@ async fn list_sessions(
             && !o.revoked_refresh
     });
     ops.sort_by_key(|o| std::cmp::Reverse(o.start));
-    let (page, next) = paginate(&ops, &headers, q.page_size, 10, 100, 10)?;
+    let page = ContinuationPage::read(&headers, q.page_size, PageSizes::new(10, 100, 10))?;
+    let (page, next) = page.of(&ops);
     let items: Vec<Value> = page
         .iter()
         .map(|o| {

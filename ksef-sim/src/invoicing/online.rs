@@ -16,12 +16,11 @@ use super::crypto::{SessionKey, b64, unb64};
 use super::rules::{FormKind, check_invoice};
 use super::store::{Phase, Registered, Session, SessionInvoice, SessionKind, Status};
 use super::upo::{AuthProof, ContextId, UpoHeader};
-use super::util::{
-    json as json_response, no_session, open_session_mut, parse_body, require,
-    session_status_forbids,
-};
+use super::util::{no_session, open_session_mut, require, session_status_forbids};
 use crate::auth::AuthContext;
 use crate::error::ApiError;
+use crate::http::json_body::parse as parse_body;
+use crate::http::response::json as json_response;
 use crate::identifiers::{RefKind, reference_number};
 use crate::keys::KeyUsage;
 use crate::state::AppState;

@@ -13,12 +13,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::rules::BuyerId;
-use super::sessions::query_pairs;
 use super::store::{Store, StoredInvoice};
-use super::util::{json as json_response, parse_api_datetime, parse_body, require, xml_with_hash};
+use super::util::require;
 use crate::auth::AuthContext;
 use crate::error::ApiError;
+use crate::http::json_body::parse as parse_body;
+use crate::http::paging::PageSizes;
+use crate::http::query_string::QueryPairs;
+use crate::http::response::{json as json_response, xml_with_hash};
 use crate::state::AppState;
+use ksef_time::parse_api_datetime;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -342,13 +346,8 @@ pub(crate) async fn metadata(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     require(&ctx, "POST", "/invoices/query/metadata")?;
-    let pairs = query_pairs(q.as_deref());
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let pairs = QueryPairs::parse(q.as_deref());
+    let get = |k: &str| pairs.first(k);
     let descending = match get("sortOrder") {
         None | Some("Asc") => false,
         Some("Desc") => true,
@@ -361,17 +360,7 @@ pub(crate) async fn metadata(
         })
         .transpose()?
         .unwrap_or(0);
-    let size = super::util::page_size(
-        get("pageSize")
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| ApiError::validation("pageSize must be an integer."))
-            })
-            .transpose()?,
-        10,
-        250,
-        10,
-    )?;
+    let size = PageSizes::new(10, 250, 10).check(pairs.int("pageSize")?)?;
     let wire: FiltersWire = parse_body(&body)?;
     let filters = Filters::parse(wire, state.now())?;
     let now = Instant::now();

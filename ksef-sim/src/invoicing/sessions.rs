@@ -10,75 +10,17 @@ use serde_json::{Value, json};
 
 use super::store::{Session, SessionKind, Store};
 use super::upo::{UpoPage, render};
-use super::util::{
-    continuation_offset, continuation_token, json as json_response, no_session, page_size, require,
-    xml_with_hash,
-};
+use super::util::{no_session, require};
 use crate::auth::AuthContext;
 use crate::error::ApiError;
+use crate::http::paging::{ContinuationPage, PageSizes};
+use crate::http::query_string::QueryPairs;
+use crate::http::response::{json as json_response, xml_with_hash};
 use crate::presign::Presigned;
 use crate::state::AppState;
 
-/// Decodes `%XX` and `+` in a query component.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) if hex.len() == 2 => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    _ => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Query pairs (keys may repeat).
-pub(crate) fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
-    q.unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
-fn int_param(pairs: &[(String, String)], key: &str) -> Result<Option<i64>, ApiError> {
-    first(pairs, key)
-        .map(|v| {
-            v.parse::<i64>()
-                .map_err(|_| ApiError::validation(format!("{key} must be an integer.")))
-        })
-        .transpose()
-}
+/// Page sizes of the session and session-invoice lists.
+const PAGE_SIZES: PageSizes = PageSizes::new(10, 1000, 10);
 
 fn owned_session<'a>(
     s: &'a Store,
@@ -168,8 +110,8 @@ pub(crate) async fn list(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     require(&ctx, "GET", "/sessions")?;
-    let pairs = query_pairs(q.as_deref());
-    let kind = match first(&pairs, "sessionType") {
+    let pairs = QueryPairs::parse(q.as_deref());
+    let kind = match pairs.first("sessionType") {
         Some("Online") => SessionKind::Online,
         Some("Batch") => SessionKind::Batch,
         _ => {
@@ -178,17 +120,13 @@ pub(crate) async fn list(
             ));
         }
     };
-    let size = page_size(int_param(&pairs, "pageSize")?, 10, 1000, 10)?;
-    let offset = continuation_offset(&headers)?;
-    let statuses: Vec<&str> = pairs
-        .iter()
-        .filter(|(k, _)| k == "statuses")
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let page = ContinuationPage::read(&headers, pairs.int("pageSize")?, PAGE_SIZES)?;
+    let statuses: Vec<&str> = pairs.all("statuses").collect();
     let date = |key: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
-        first(&pairs, key)
+        pairs
+            .first(key)
             .map(|v| {
-                super::util::parse_api_datetime(v)
+                ksef_time::parse_api_datetime(v)
                     .ok_or_else(|| ApiError::validation(format!("{key} is not a date-time.")))
             })
             .transpose()
@@ -201,7 +139,7 @@ pub(crate) async fn list(
         date("dateModifiedFrom")?,
         date("dateModifiedTo")?,
     );
-    let reference = first(&pairs, "referenceNumber");
+    let reference = pairs.first("referenceNumber");
     let now = Instant::now();
     let body = state.invoicing.with(|s| {
         let matching: Vec<&Session> = s
@@ -220,10 +158,9 @@ pub(crate) async fn list(
                         .is_some_and(|c| clf.is_none_or(|d| c >= d) && clt.is_none_or(|d| c <= d))
             })
             .collect();
-        let page: Vec<Value> = matching
+        let (sessions, next) = page.of(&matching);
+        let sessions: Vec<Value> = sessions
             .iter()
-            .skip(offset)
-            .take(size)
             .map(|x| {
                 let (total, ok, failed) = x.counts(now);
                 json!({
@@ -238,9 +175,9 @@ pub(crate) async fn list(
                 })
             })
             .collect();
-        let mut v = json!({ "sessions": page });
-        if matching.len() > offset + size {
-            v["continuationToken"] = json!(continuation_token(offset + size));
+        let mut v = json!({ "sessions": sessions });
+        if let Some(next) = next {
+            v["continuationToken"] = json!(next);
         }
         v
     });
@@ -255,9 +192,8 @@ fn invoice_page(
     q: Option<&str>,
     only_failed: bool,
 ) -> Result<Value, ApiError> {
-    let pairs = query_pairs(q);
-    let size = page_size(int_param(&pairs, "pageSize")?, 10, 1000, 10)?;
-    let offset = continuation_offset(headers)?;
+    let pairs = QueryPairs::parse(q);
+    let page = ContinuationPage::read(headers, pairs.int("pageSize")?, PAGE_SIZES)?;
     let now = Instant::now();
     let issued_by = if only_failed {
         "GET /sessions/{referenceNumber}/invoices/failed"
@@ -271,19 +207,18 @@ fn invoice_page(
             .iter()
             .filter(|i| !only_failed || i.failed(now))
             .collect();
-        let page: Vec<Value> = selected
+        let (invoices, next) = page.of(&selected);
+        let invoices: Vec<Value> = invoices
             .iter()
-            .skip(offset)
-            .take(size)
             .map(|i| {
                 let url = (i.is_ready(now) && i.accepted())
                     .then(|| invoice_upo_url(state, sess, &i.reference, issued_by));
                 i.to_json(now, url)
             })
             .collect();
-        let mut v = json!({ "invoices": page });
-        if selected.len() > offset + size {
-            v["continuationToken"] = json!(continuation_token(offset + size));
+        let mut v = json!({ "invoices": invoices });
+        if let Some(next) = next {
+            v["continuationToken"] = json!(next);
         }
         Ok(v)
     })
@@ -497,20 +432,4 @@ pub(crate) async fn presigned_invoice_upo(
         render_invoice_upo(s, sess, |i| i.reference == inv_ref)
     })?;
     Ok(xml_with_hash(xml))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_parsing() {
-        let p = query_pairs(Some(
-            "sessionType=Online&statuses=Failed&statuses=Succeeded&d=2025-01-01T00%3A00%3A00%2B01%3A00&x=%zz",
-        ));
-        assert_eq!(first(&p, "sessionType"), Some("Online"));
-        assert_eq!(p.iter().filter(|(k, _)| k == "statuses").count(), 2);
-        assert_eq!(first(&p, "d"), Some("2025-01-01T00:00:00+01:00"));
-        assert_eq!(first(&p, "x"), Some("%zz"));
-    }
 }
