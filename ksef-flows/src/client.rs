@@ -230,6 +230,11 @@ impl Ksef {
         &self.inner.qr
     }
 
+    /// The retry settings.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
     pub(crate) fn poll_timeout(&self) -> Duration {
         self.inner.poll_timeout
     }

@@ -27,10 +27,13 @@
 //!   and once on 401, revoke, KSeF token creation.
 //! * [`OnlineSession`]: open, send (pre-flight, encryption, hashes, concurrency), per-invoice
 //!   outcomes mapped to the inputs, close, UPO with `x-ms-meta-hash` verification.
+//! * [`split_date_range`]: the windows of at most 100 days (UTC) KSeF accepts in one invoice
+//!   query or export.
 //! * [`FlowError`]: one error enum, a variant per failing step.
 
 mod auth;
 mod client;
+pub mod date_range;
 mod error;
 mod limiter;
 mod online;
@@ -40,6 +43,10 @@ pub mod upo;
 
 pub use auth::{AuthSession, Credentials};
 pub use client::{Ksef, KsefBuilder, Warning};
+pub use date_range::{
+    DateWindow, DateWindows, MAX_DATE_RANGE, MAX_DATE_RANGE_DAYS, split_date_range,
+    split_date_range_by,
+};
 pub use error::{AuthFailure, AuthStep, FlowError, Result};
 pub use limiter::{Limits, RateLimitMode, RateLimiter};
 pub use online::{
