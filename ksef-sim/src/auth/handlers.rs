@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::context::{bearer_claims, client_ip};
+use super::permissions::resolve_permissions;
 use super::{AuthContext, AuthOperation, ChallengeRecord, IpRule};
 use crate::error::ApiError;
 use crate::http::json_body::JsonBody;
@@ -38,18 +39,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/auth/sessions/{referenceNumber}", delete(revoke_session))
         .route("/auth/{referenceNumber}", get(status))
 }
-
-/// Permissions of the owner of a context.
-pub(crate) const OWNER_PERMISSIONS: &[&str] = &[
-    "InvoiceWrite",
-    "InvoiceRead",
-    "CredentialsManage",
-    "CredentialsRead",
-    "Introspection",
-    "SubunitManage",
-    "CollectiveIdentifierManage",
-    "VatUeManage",
-];
 
 async fn challenge(State(state): State<AppState>, parts: Parts) -> Json<Value> {
     let now = state.now();
@@ -218,66 +207,6 @@ impl Outcome {
             details: vec![detail.into()],
             permissions: Vec::new(),
         }
-    }
-}
-
-/// Permissions of `subject` in a context: owner, test-data person, test-data grants. 415 when
-/// none, 470 for a deceased person.
-pub(crate) fn resolve_permissions(
-    state: &AppState,
-    context_type: &str,
-    context_value: &str,
-    subject_type: &str,
-    subject_value: &str,
-) -> Outcome {
-    let ctx_nip = super::context::nip_of_context(context_type, context_value);
-    if subject_type == "Pesel"
-        && state
-            .testdata
-            .persons_with_pesel(subject_value)
-            .iter()
-            .any(|(_, p)| p.is_deceased)
-    {
-        return Outcome::fail(
-            470,
-            "Próba wykorzystania metod autoryzacyjnych osoby zmarłej.",
-        );
-    }
-    let mut perms: Vec<String> = Vec::new();
-    if let Some(nip) = &ctx_nip
-        && matches!(context_type, "Nip" | "InternalId")
-    {
-        let owner = (subject_type == "Nip" && subject_value == nip)
-            || (subject_type == "Pesel"
-                && state
-                    .testdata
-                    .person(nip)
-                    .is_some_and(|p| p.pesel == subject_value));
-        if owner {
-            perms.extend(OWNER_PERMISSIONS.iter().map(|s| s.to_string()));
-            if state
-                .testdata
-                .subject(nip)
-                .is_some_and(|s| s.subject_type == "EnforcementAuthority")
-                || state.testdata.person(nip).is_some_and(|p| p.is_bailiff)
-            {
-                perms.push("EnforcementOperations".into());
-            }
-        }
-    }
-    let grant_ctx = ctx_nip.clone().unwrap_or_else(|| context_value.to_string());
-    for p in state
-        .testdata
-        .granted(&grant_ctx, subject_type, subject_value)
-    {
-        if !perms.contains(&p) {
-            perms.push(p);
-        }
-    }
-    if perms.is_empty() {
-        Outcome::fail(415, "Brak przypisanych uprawnień")
-    } else {
-        Outcome::ok(perms)
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub(crate) mod context;
 pub(crate) mod handlers;
+pub(crate) mod permissions;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -3,20 +3,9 @@
 use std::time::Instant;
 
 use crate::auth::AuthOperation;
+use crate::auth::permissions::OWNER_PERMISSIONS;
 use crate::identifiers::{RefKind, reference_number};
 use crate::jwt::{Claims, TokenKind, sign};
-
-/// Permissions an owner holds in its own NIP context.
-const OWNER_PERMISSIONS: &[&str] = &[
-    "InvoiceWrite",
-    "InvoiceRead",
-    "Introspection",
-    "CredentialsManage",
-    "CredentialsRead",
-    "SubunitManage",
-    "EnforcementOperations",
-    "PefInvoiceWrite",
-];
 
 impl crate::SimControl {
     /// Registers a completed owner authentication in the `Nip` context `nip`
