@@ -17,8 +17,8 @@ pub(crate) mod auth;
 pub(crate) mod config;
 pub(crate) mod control;
 pub(crate) mod error;
+pub(crate) mod fallback;
 pub(crate) mod faults;
-pub(crate) mod generic;
 pub(crate) mod http;
 pub(crate) mod identifiers;
 pub(crate) mod invoicing;
@@ -38,13 +38,12 @@ pub(crate) mod xml;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use config::SimConfig;
+pub use config::{InvoicingConfig, SimConfig};
 pub use control::SimControl;
 pub use error::{ApiError, ErrorEntry, SimError};
 pub use faults::Fault;
-pub use invoicing::InvoicingConfig;
 pub use keys::KeyUsage;
-pub use presign::PresignedUrl;
+pub use presign::signer::PresignedUrl;
 pub use ratelimit::RateLimitValues;
 
 use crate::state::{AppState, Shared};
@@ -121,18 +120,18 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         _tmp: tmp,
         jwt_secret,
         keys,
-        auth: auth::AuthStore::default(),
+        auth: auth::store::AuthStore::default(),
         tokens: tokens::TokenStore::default(),
         testdata: testdata::TestData::default(),
         limits: ratelimit::RateLimiter::new(config.rate_limits_enabled, config.rate_limit_scale),
         faults: faults::Faults::default(),
-        presign: presign::Presigner::new(
+        presign: presign::signer::Presigner::new(
             presign_secret,
             base_url,
             config.presigned_url_validity,
             config.clock.clone(),
         ),
-        invoicing: invoicing::InvoicingState::new(&config),
+        invoicing: invoicing::store::InvoicingState::new(&config),
         config,
     };
     Ok(AppState(Arc::new(shared)))

@@ -71,6 +71,41 @@ pub fn find(method: &str, template: &str) -> Option<&'static OperationInfo> {
         .find(|o| o.method.eq_ignore_ascii_case(method) && normalise(o.path) == n)
 }
 
+/// Matches a concrete path (without `/v2`) against the spec's templates; the template with the
+/// most literal segments wins.
+pub(crate) fn resolve(method: &str, path: &str) -> Option<&'static OperationInfo> {
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut best: Option<(&'static OperationInfo, usize)> = None;
+    for op in all() {
+        if !op.method.eq_ignore_ascii_case(method) {
+            continue;
+        }
+        let t: Vec<&str> = op.path.split('/').collect();
+        if t.len() != segs.len() {
+            continue;
+        }
+        let mut literal = 0;
+        let mut ok = true;
+        for (a, b) in t.iter().zip(&segs) {
+            if a.starts_with('{') {
+                if b.is_empty() {
+                    ok = false;
+                    break;
+                }
+            } else if a == b {
+                literal += 1;
+            } else {
+                ok = false;
+                break;
+            }
+        }
+        if ok && best.is_none_or(|(_, l)| literal > l) {
+            best = Some((op, literal));
+        }
+    }
+    best.map(|(o, _)| o)
+}
+
 impl OperationInfo {
     /// The operation key used for fault injection and rate limiting: `"METHOD /path/template"`.
     pub fn key(&self) -> String {

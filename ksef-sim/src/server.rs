@@ -14,7 +14,7 @@ use futures::StreamExt;
 
 use crate::error::ApiError;
 use crate::jwt;
-use crate::ops::{self, OperationInfo};
+use crate::ops::{self};
 use crate::presign::PRESIGNED_PREFIX;
 use crate::state::{AppState, ClientIp};
 
@@ -22,54 +22,19 @@ use crate::state::{AppState, ClientIp};
 pub(crate) fn app(state: AppState) -> Router {
     let v2 = Router::new()
         .merge(crate::platform::routes())
-        .merge(crate::auth::handlers::routes())
+        .merge(crate::auth::routes())
         .merge(crate::invoicing::routes())
-        .fallback(crate::generic::fallback)
-        .method_not_allowed_fallback(crate::generic::fallback);
+        .fallback(crate::fallback::fallback)
+        .method_not_allowed_fallback(crate::fallback::fallback);
     Router::new()
         .nest("/v2", v2)
         .nest("/__sim", crate::control::routes())
-        .fallback(crate::generic::not_found)
+        .fallback(crate::fallback::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             pipeline,
         ))
         .with_state(state)
-}
-
-/// Matches a concrete path (without `/v2`) against the spec's templates; the template with the
-/// most literal segments wins.
-pub(crate) fn resolve(method: &str, path: &str) -> Option<&'static OperationInfo> {
-    let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let mut best: Option<(&'static OperationInfo, usize)> = None;
-    for op in ops::all() {
-        if !op.method.eq_ignore_ascii_case(method) {
-            continue;
-        }
-        let t: Vec<&str> = op.path.split('/').collect();
-        if t.len() != segs.len() {
-            continue;
-        }
-        let mut literal = 0;
-        let mut ok = true;
-        for (a, b) in t.iter().zip(&segs) {
-            if a.starts_with('{') {
-                if b.is_empty() {
-                    ok = false;
-                    break;
-                }
-            } else if a == b {
-                literal += 1;
-            } else {
-                ok = false;
-                break;
-            }
-        }
-        if ok && best.is_none_or(|(_, l)| literal > l) {
-            best = Some((op, literal));
-        }
-    }
-    best.map(|(o, _)| o)
 }
 
 fn client_ip(state: &AppState, req: &Request) -> IpAddr {
@@ -169,7 +134,7 @@ pub(crate) async fn pipeline(
                 .unwrap_or("");
             (None, format!("{method} {PRESIGNED_PREFIX}{kind}"))
         }
-        Some(rel) => match resolve(&method, rel) {
+        Some(rel) => match ops::resolve(&method, rel) {
             Some(op) => (Some(op), op.key()),
             None => (None, format!("{method} {rel}")),
         },

@@ -5,12 +5,12 @@ use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::auth::AuthStore;
+use crate::auth::store::AuthStore;
 use crate::config::SimConfig;
 use crate::faults::Faults;
-use crate::invoicing::InvoicingState;
+use crate::invoicing::store::InvoicingState;
 use crate::keys::KeyStore;
-use crate::presign::Presigner;
+use crate::presign::signer::Presigner;
 use crate::ratelimit::RateLimiter;
 use crate::testdata::TestData;
 use crate::tokens::TokenStore;

@@ -1,7 +1,7 @@
 //! Which permissions an authenticated subject holds in a context: the owner's set, test-data
 //! grants, and the extra ones of enforcement authorities.
 
-use super::handlers::Outcome;
+use super::operation::Outcome;
 use crate::state::AppState;
 
 /// The permissions of a context's owner (role `Owner`): every invoice and administrative

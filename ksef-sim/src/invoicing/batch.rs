@@ -29,12 +29,12 @@ use super::online::{
 use super::rules::MAX_INVOICE_SIZE_WITH_ATTACHMENT;
 use super::store::{BatchInfo, PartInfo, Phase, SessionInvoice, SessionKind, Status};
 use super::util::{open_session_mut, require};
-use crate::auth::AuthContext;
+use crate::auth::context::AuthContext;
 use crate::error::ApiError;
 use crate::http::json_body::parse as parse_body;
 use crate::http::response::json as json_response;
 use crate::identifiers::{RefKind, reference_number};
-use crate::presign::Presigned;
+use crate::presign::extractor::Presigned;
 use crate::state::AppState;
 
 /// Largest plaintext part (100 MB); an encrypted part may be one padding block longer.

@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use crate::auth::AuthOperation;
 use crate::auth::permissions::OWNER_PERMISSIONS;
+use crate::auth::store::AuthOperation;
 use crate::identifiers::{RefKind, reference_number};
 use crate::jwt::{Claims, TokenKind, sign};
 

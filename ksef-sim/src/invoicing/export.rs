@@ -22,12 +22,12 @@ use super::online::{EncryptionWire, unwrap_key};
 use super::query::{DateType, Filters, FiltersWire};
 use super::store::{Export, ExportPackage, ExportPart, Status, StoredInvoice};
 use super::util::require;
-use crate::auth::AuthContext;
+use crate::auth::context::AuthContext;
 use crate::error::ApiError;
 use crate::http::json_body::parse as parse_body;
 use crate::http::response::json as json_response;
 use crate::identifiers::{RefKind, reference_number};
-use crate::presign::Presigned;
+use crate::presign::extractor::Presigned;
 use crate::state::AppState;
 
 /// Package size limit (compressed), as the real service: 1 GB.

@@ -17,7 +17,7 @@ use super::rules::{FormKind, check_invoice};
 use super::store::{Phase, Registered, Session, SessionInvoice, SessionKind, Status};
 use super::upo::{AuthProof, ContextId, UpoHeader};
 use super::util::{no_session, open_session_mut, require, session_status_forbids};
-use crate::auth::AuthContext;
+use crate::auth::context::AuthContext;
 use crate::error::ApiError;
 use crate::http::json_body::parse as parse_body;
 use crate::http::response::json as json_response;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::rules::BuyerId;
 use super::store::{Store, StoredInvoice};
 use super::util::require;
-use crate::auth::AuthContext;
+use crate::auth::context::AuthContext;
 use crate::error::ApiError;
 use crate::http::json_body::parse as parse_body;
 use crate::http::paging::PageSizes;

@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 use super::store::{Session, SessionKind, Store};
 use super::upo::{UpoPage, render};
 use super::util::{no_session, require};
-use crate::auth::AuthContext;
+use crate::auth::context::AuthContext;
 use crate::error::ApiError;
 use crate::http::paging::{ContinuationPage, PageSizes};
 use crate::http::query_string::QueryPairs;
 use crate::http::response::{json as json_response, xml_with_hash};
-use crate::presign::Presigned;
+use crate::presign::extractor::Presigned;
 use crate::state::AppState;
 
 /// Page sizes of the session and session-invoice lists.

@@ -17,10 +17,10 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::InvoicingConfig;
 use super::crypto::SessionKey;
 use super::rules::{BuyerId, FormKind, InvoiceFacts};
 use super::upo::{UpoDocument, UpoHeader};
+use crate::config::{InvoicingConfig, SimConfig};
 use crate::sync::lock;
 
 /// A status triple (`StatusInfo` / `InvoiceStatusInfo`).
@@ -435,9 +435,10 @@ pub(crate) struct InvoicingState {
 }
 
 impl InvoicingState {
-    pub(crate) fn with_config(config: InvoicingConfig) -> Self {
+    /// Creates the state when the simulator starts.
+    pub(crate) fn new(config: &SimConfig) -> Self {
         Self {
-            config,
+            config: config.invoicing.clone(),
             store: Mutex::new(Store::default()),
         }
     }

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use super::store::{Session, SessionKind, Store};
-use crate::auth::AuthContext;
+use crate::auth::context::AuthContext;
 use crate::error::ApiError;
 
 /// 403 unless the caller holds one of the permissions the spec requires for the operation.

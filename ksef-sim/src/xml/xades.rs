@@ -8,7 +8,7 @@ use sha2::Digest;
 use x509_cert::Certificate;
 
 use super::c14n::{self, C14n};
-use crate::auth::IpRule;
+use crate::auth::ip_rules::{IpRule, parse_ip_rules};
 use crate::error::ApiError;
 
 const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -393,8 +393,7 @@ pub(crate) fn verify_auth_request(
             }
         }
     }
-    let allowed_ips =
-        crate::auth::handlers::parse_ip_rules(&addrs, &ranges, &masks).map_err(|d| xsd(&d))?;
+    let allowed_ips = parse_ip_rules(&addrs, &ranges, &masks).map_err(|d| xsd(&d))?;
 
     // The signature.
     let sigs: Vec<Node<'_, '_>> = doc

@@ -1,23 +1,13 @@
-//! Presigned URLs: HMAC-signed, expiring URLs served by the simulator itself without
-//! `Authorization` (like the blob-storage URLs of the real system).
-//!
-//! Routes for presigned URLs must live under `/__presigned/` (relative to `/v2`); they are not
-//! rate limited. Issue a URL with [`Presigner::url`], accept it with the [`Presigned`] extractor.
+//! Signing and checking presigned URLs (HMAC-SHA-256 over method, path and expiry).
 
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::error::ApiError;
-use crate::state::AppState;
-
-/// Path prefix (below `/v2`) of presigned routes.
-pub const PRESIGNED_PREFIX: &str = "/__presigned/";
 
 /// A presigned URL and its expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,30 +122,6 @@ impl Presigner {
             ));
         }
         Ok(())
-    }
-}
-
-/// Extractor that accepts only a request whose presigned URL is valid (signature and expiry).
-/// Put it first among a presigned handler's arguments.
-#[derive(Debug, Clone, Copy)]
-pub struct Presigned;
-
-impl FromRequestParts<AppState> for Presigned {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // Inside the nested `/v2` router the URI is stripped; the signature covers the full path.
-        let uri = parts
-            .extensions
-            .get::<axum::extract::OriginalUri>()
-            .map(|o| o.0.clone())
-            .unwrap_or_else(|| parts.uri.clone());
-        let path = uri.path().to_string();
-        let query = uri.query().unwrap_or("");
-        state
-            .presign
-            .verify(parts.method.as_str(), &path, query)
-            .map(|()| Presigned)
     }
 }
 

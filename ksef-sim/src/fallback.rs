@@ -1,5 +1,6 @@
-//! Spec-valid answers for operations no specific handler implements, and 404 for paths
-//! outside the spec.
+//! The answer to every operation of the spec no endpoint group implements yet (bearer,
+//! required permissions and required body fields checked, then the spec's example of the
+//! success answer), and 404 for paths outside the spec.
 
 use axum::body::Body;
 use axum::extract::{OriginalUri, State};
@@ -17,12 +18,12 @@ pub(crate) async fn fallback(
     req: axum::extract::Request,
 ) -> Response {
     let path = uri.path().strip_prefix("/v2").unwrap_or(uri.path());
-    let Some(op) = crate::server::resolve(method.as_str(), path) else {
+    let Some(op) = crate::ops::resolve(method.as_str(), path) else {
         return not_found_response(uri.path());
     };
     let (mut parts, body) = req.into_parts();
     if op.bearer {
-        match <crate::auth::AuthContext as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+        match <crate::auth::context::AuthContext as axum::extract::FromRequestParts<AppState>>::from_request_parts(
             &mut parts, &state,
         )
         .await
