@@ -24,15 +24,19 @@ pub(crate) mod identifiers;
 pub(crate) mod invoicing;
 pub(crate) mod jwt;
 pub(crate) mod keys;
+pub(crate) mod limits;
 pub mod ops;
-pub(crate) mod platform;
+pub(crate) mod peppol;
+pub(crate) mod permissions;
 pub(crate) mod presign;
+pub(crate) mod public_keys;
 pub(crate) mod ratelimit;
 pub(crate) mod server;
 pub(crate) mod state;
 pub(crate) mod sync;
 pub(crate) mod testdata;
 pub(crate) mod tokens;
+pub(crate) mod validate;
 pub(crate) mod xml;
 
 use std::net::SocketAddr;
@@ -121,9 +125,13 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         jwt_secret,
         keys,
         auth: auth::store::AuthStore::default(),
-        tokens: tokens::TokenStore::default(),
-        testdata: testdata::TestData::default(),
-        limits: ratelimit::RateLimiter::new(config.rate_limits_enabled, config.rate_limit_scale),
+        tokens: tokens::store::TokenStore::default(),
+        testdata: testdata::store::TestData::default(),
+        limits: limits::store::LimitStore::default(),
+        rate_limiter: ratelimit::RateLimiter::new(
+            config.rate_limits_enabled,
+            config.rate_limit_scale,
+        ),
         faults: faults::Faults::default(),
         presign: presign::signer::Presigner::new(
             presign_secret,

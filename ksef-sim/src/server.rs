@@ -21,9 +21,14 @@ use crate::state::{AppState, ClientIp};
 /// Builds the whole application: everything under `/v2`, plus the control API under `/__sim`.
 pub(crate) fn app(state: AppState) -> Router {
     let v2 = Router::new()
-        .merge(crate::platform::routes())
         .merge(crate::auth::routes())
+        .merge(crate::tokens::routes())
         .merge(crate::invoicing::routes())
+        .merge(crate::public_keys::routes())
+        .merge(crate::limits::routes())
+        .merge(crate::permissions::routes())
+        .merge(crate::testdata::routes())
+        .merge(crate::peppol::routes())
         .fallback(crate::fallback::fallback)
         .method_not_allowed_fallback(crate::fallback::fallback);
     Router::new()
@@ -168,7 +173,7 @@ pub(crate) async fn pipeline(
     }
     if let Some(op) = op {
         let ctx = rate_context(&state, &req);
-        if let Err(retry) = state.limits.check(op, &ctx, ip) {
+        if let Err(retry) = state.rate_limiter.check(op, &ctx, ip) {
             return finish(
                 ApiError::too_many_requests(
                     retry,

@@ -11,27 +11,18 @@ use serde_json::{Value, json};
 use super::context::bearer_claims;
 use super::store::{AuthOperation, unknown_operation};
 use crate::error::ApiError;
-use crate::jwt::{self, Claims, TokenKind};
+use crate::jwt::{self, TokenKind};
 use crate::state::AppState;
 
-fn issue(
+/// Signs a new token of `kind` for `op`; returns the token and its `jti`.
+pub(crate) fn issue(
     state: &AppState,
     op: &AuthOperation,
     kind: TokenKind,
     valid_until: DateTime<Utc>,
 ) -> (String, String) {
-    let jti = uuid::Uuid::new_v4().to_string();
-    let claims = Claims {
-        typ: kind,
-        reference: op.reference.clone(),
-        ctt: op.context_type.clone(),
-        ctv: op.context_value.clone(),
-        sub: format!("{}:{}", op.subject_type, op.subject_value),
-        iat: state.now().timestamp(),
-        exp: valid_until.timestamp(),
-        jti: jti.clone(),
-    };
-    (jwt::sign(&state.jwt_secret, &claims), jti)
+    let claims = op.claims(kind, state.now(), valid_until);
+    (jwt::sign(&state.jwt_secret, &claims), claims.jti)
 }
 
 fn lifetime(d: std::time::Duration) -> chrono::Duration {

@@ -38,6 +38,11 @@ impl AuthContext {
         format!("{}:{}", self.context_type, self.context_value)
     }
 
+    /// `"Nip:5265877635"` — the authenticated subject, a key for per-subject state.
+    pub fn subject_key(&self) -> String {
+        format!("{}:{}", self.subject_type, self.subject_value)
+    }
+
     /// Whether the context holds any of `perms` (true when `perms` is empty).
     pub fn has_any(&self, perms: &[&str]) -> bool {
         perms.is_empty()

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::ip_rules::IpRule;
 use super::store::AuthOperation;
 use crate::identifiers::{self, RefKind};
-use crate::jwt::{self, Claims, TokenKind};
+use crate::jwt::{self, TokenKind};
 use crate::state::AppState;
 
 /// Final status of an authentication attempt.
@@ -88,18 +88,7 @@ pub(crate) fn start_operation(state: &AppState, op_key: &str, new: NewOperation)
     let lifetime = chrono::Duration::from_std(state.config.authentication_token_lifetime)
         .unwrap_or(chrono::Duration::minutes(10));
     let valid_until = now + lifetime;
-    let claims = Claims {
-        typ: TokenKind::Operation,
-        reference: reference.clone(),
-        ctt: new.context_type.clone(),
-        ctv: new.context_value.clone(),
-        sub: format!("{}:{}", new.subject_type, new.subject_value),
-        iat: now.timestamp(),
-        exp: valid_until.timestamp(),
-        jti: uuid::Uuid::new_v4().to_string(),
-    };
-    let token = jwt::sign(&state.jwt_secret, &claims);
-    state.auth.insert(AuthOperation {
+    let op = AuthOperation {
         reference: reference.clone(),
         start: now,
         method: new.method.into(),
@@ -121,7 +110,12 @@ pub(crate) fn start_operation(state: &AppState, op_key: &str, new: NewOperation)
         revoked_access: false,
         allowed_ips: new.allowed_ips,
         ksef_token_reference: new.ksef_token_reference,
-    });
+    };
+    let token = jwt::sign(
+        &state.jwt_secret,
+        &op.claims(TokenKind::Operation, now, valid_until),
+    );
+    state.auth.insert(op);
     (
         StatusCode::ACCEPTED,
         Json(json!({

@@ -4,6 +4,19 @@
 use super::operation::Outcome;
 use crate::state::AppState;
 
+/// The permissions a KSeF token can carry and test data can grant (`TokenPermissionType`,
+/// `TestDataPermissionType`).
+pub(crate) const PERMISSION_TYPES: &[&str] = &[
+    "InvoiceRead",
+    "InvoiceWrite",
+    "CredentialsRead",
+    "CredentialsManage",
+    "SubunitManage",
+    "EnforcementOperations",
+    "Introspection",
+    "CollectiveIdentifierManage",
+];
+
 /// The permissions of a context's owner (role `Owner`): every invoice and administrative
 /// permission except `VatUeManage` — the `OwnerPermissionScope` of the API without
 /// `EnforcementOperations`, which only an enforcement authority or a bailiff gets on top.
@@ -81,20 +94,41 @@ pub(crate) fn resolve_permissions(
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_owner_set_is_the_owner_scope_of_the_pinned_api_without_enforcement() {
+    /// The values of an enum schema of the pinned spec, sorted.
+    fn spec_enum(schema: &str) -> Vec<String> {
         let spec: serde_json::Value =
             serde_json::from_slice(&std::fs::read(env!("KSEF_SIM_SPEC")).unwrap()).unwrap();
-        let mut scope: Vec<&str> = spec["components"]["schemas"]["OwnerPermissionScope"]["enum"]
+        let mut values: Vec<String> = spec["components"]["schemas"][schema]["enum"]
             .as_array()
-            .unwrap()
+            .unwrap_or_else(|| panic!("no enum schema {schema}"))
             .iter()
-            .filter_map(serde_json::Value::as_str)
-            .filter(|p| *p != "EnforcementOperations")
+            .filter_map(|v| v.as_str().map(str::to_string))
             .collect();
-        let mut owner = OWNER_PERMISSIONS.to_vec();
-        scope.sort_unstable();
-        owner.sort_unstable();
-        assert_eq!(owner, scope);
+        values.sort_unstable();
+        values
+    }
+
+    fn sorted(list: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = list.iter().map(|s| (*s).to_string()).collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn the_owner_set_is_the_owner_scope_of_the_pinned_api_without_enforcement() {
+        let scope: Vec<String> = spec_enum("OwnerPermissionScope")
+            .into_iter()
+            .filter(|p| p != "EnforcementOperations")
+            .collect();
+        assert_eq!(sorted(OWNER_PERMISSIONS), scope);
+    }
+
+    #[test]
+    fn token_and_test_data_permission_types_follow_the_pinned_api() {
+        assert_eq!(sorted(PERMISSION_TYPES), spec_enum("TokenPermissionType"));
+        assert_eq!(
+            sorted(PERMISSION_TYPES),
+            spec_enum("TestDataPermissionType")
+        );
     }
 }

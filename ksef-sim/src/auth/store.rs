@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::ip_rules::IpRule;
 use crate::error::ApiError;
+use crate::jwt::{Claims, TokenKind};
 use crate::sync::lock;
 
 /// One issued challenge.
@@ -53,6 +54,25 @@ pub(crate) struct AuthOperation {
 }
 
 impl AuthOperation {
+    /// The claims of a new token of `kind` for this operation (a fresh `jti`).
+    pub(crate) fn claims(
+        &self,
+        kind: TokenKind,
+        issued: DateTime<Utc>,
+        valid_until: DateTime<Utc>,
+    ) -> Claims {
+        Claims {
+            typ: kind,
+            reference: self.reference.clone(),
+            ctt: self.context_type.clone(),
+            ctv: self.context_value.clone(),
+            sub: format!("{}:{}", self.subject_type, self.subject_value),
+            iat: issued.timestamp(),
+            exp: valid_until.timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
     pub(crate) fn ip_allowed(&self, ip: IpAddr) -> bool {
         self.allowed_ips.is_empty() || self.allowed_ips.iter().any(|r| r.matches(ip))
     }

@@ -506,8 +506,8 @@ fn process(state: &AppState, reference: &str) -> Status {
     let max = state.invoicing.config.max_invoices_per_session.min(
         usize::try_from(
             state
-                .testdata
-                .context_limits(&context_key)
+                .limits
+                .context(&context_key)
                 .batch_session
                 .max_invoices,
         )

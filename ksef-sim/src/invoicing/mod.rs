@@ -26,7 +26,6 @@ use crate::state::AppState;
 
 pub(crate) mod archive;
 pub(crate) mod batch;
-pub(crate) mod control_ext;
 pub(crate) mod crypto;
 pub(crate) mod export;
 pub(crate) mod online;

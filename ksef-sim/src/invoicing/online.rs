@@ -324,8 +324,8 @@ pub(crate) async fn send(
     let limit = state.invoicing.config.max_invoices_per_session.min(
         usize::try_from(
             state
-                .testdata
-                .context_limits(&ctx.context_key())
+                .limits
+                .context(&ctx.context_key())
                 .online_session
                 .max_invoices,
         )
