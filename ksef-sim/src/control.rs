@@ -15,7 +15,7 @@ use crate::auth::access_tokens;
 use crate::auth::permissions::OWNER_PERMISSIONS;
 use crate::auth::store::AuthOperation;
 use crate::error::{ApiError, SimError};
-use crate::faults::Fault;
+use crate::faults::{Fault, FaultKey};
 use crate::identifiers::{RefKind, reference_number};
 use crate::jwt::TokenKind;
 use crate::keys::KeyUsage;
@@ -30,10 +30,12 @@ pub struct SimControl {
 }
 
 impl SimControl {
-    /// Arms a fault for an operation key (`"POST /sessions/online/{referenceNumber}/invoices"`,
-    /// `"PUT /__presigned/<kind>"`, or `"*"`).
-    pub fn inject(&self, operation: &str, fault: Fault) {
-        self.state.faults.inject(operation, fault);
+    /// Arms a fault for an operation (`ksef_sim::ops::ONLINE_SESSION_SEND_INVOICE`, or as text
+    /// `"POST /sessions/online/{referenceNumber}/invoices"`), a kind of presigned URL
+    /// ([`crate::PresignedRoute`], `"PUT /__presigned/batch-part"`), or every request
+    /// ([`FaultKey::all`], `"*"`).
+    pub fn inject(&self, target: impl Into<FaultKey>, fault: Fault) {
+        self.state.faults.inject(target.into(), fault);
     }
 
     /// Removes every armed fault.
@@ -167,7 +169,7 @@ struct FaultRequest {
 async fn inject_fault(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     match serde_json::from_slice::<FaultRequest>(&body) {
         Ok(r) => {
-            state.faults.inject(&r.operation, r.fault);
+            state.faults.inject(FaultKey::from(r.operation), r.fault);
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => ApiError::validation(e.to_string()).into_response(),
@@ -180,7 +182,7 @@ async fn clear_faults(State(state): State<AppState>) -> StatusCode {
 }
 
 async fn clear_op(State(state): State<AppState>, Path(op): Path<String>) -> StatusCode {
-    state.faults.clear(Some(&op));
+    state.faults.clear(Some(&FaultKey::from(op)));
     StatusCode::NO_CONTENT
 }
 

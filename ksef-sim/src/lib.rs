@@ -28,6 +28,7 @@ pub(crate) mod limits;
 pub mod ops;
 pub(crate) mod peppol;
 pub(crate) mod permissions;
+pub(crate) mod pipeline;
 pub(crate) mod presign;
 pub(crate) mod public_keys;
 pub(crate) mod ratelimit;
@@ -45,8 +46,9 @@ use std::sync::Arc;
 pub use config::{InvoicingConfig, SimConfig};
 pub use control::SimControl;
 pub use error::{ApiError, ErrorEntry, SimError};
-pub use faults::Fault;
+pub use faults::{Fault, FaultKey};
 pub use keys::KeyUsage;
+pub use presign::PresignedRoute;
 pub use presign::signer::PresignedUrl;
 pub use ratelimit::RateLimitValues;
 

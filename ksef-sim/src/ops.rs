@@ -1,6 +1,17 @@
 //! The operation table generated at build time from the pinned spec through `ksef-codegen` (the
 //! same pipeline and pin as `ksef-api`'s client): paths, token kinds, `x-rate-limits` and groups,
-//! required permissions, success answers.
+//! required permissions, success answers; one constant per operation
+//! ([`ONLINE_SESSION_SEND_INVOICE`], ...).
+//!
+//! The request pipeline resolves every request under `/v2` to its operation and puts the
+//! `&'static OperationInfo` into the request's extensions; a handler takes it as an argument
+//! (`op: &'static OperationInfo`) when it needs it (fault injection, presigned URLs), and the
+//! access-token extractor checks the operation's required permissions.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
 
 /// One operation of the pinned spec.
 #[derive(Debug, Clone, Copy)]
@@ -104,6 +115,19 @@ pub(crate) fn resolve(method: &str, path: &str) -> Option<&'static OperationInfo
         }
     }
     best.map(|(o, _)| o)
+}
+
+/// The operation the pipeline resolved for this request.
+impl<S: Send + Sync> FromRequestParts<S> for &'static OperationInfo {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<&'static OperationInfo>()
+            .copied()
+            .ok_or_else(|| ApiError::internal("the request was not resolved to an operation"))
+    }
 }
 
 impl OperationInfo {

@@ -468,7 +468,7 @@ async fn async_failure_gives_550_for_one_invoice() {
     let k = Keys::random();
     let session = env.open_online(&k).await;
     env.control().inject(
-        "POST /sessions/online/{referenceNumber}/invoices",
+        ksef_sim::ops::ONLINE_SESSION_SEND_INVOICE,
         ksef_sim::Fault::AsyncFailure { count: 1 },
     );
     let inv = invoice_fa3(&env.nip, &unique_number());
@@ -601,7 +601,7 @@ async fn a_session_under_maintenance_answers_21184_and_accepts_the_invoice_later
     let k = Keys::random();
     let session = env.open_online(&k).await;
     env.control().inject(
-        "POST /sessions/online/{referenceNumber}/invoices",
+        ksef_sim::ops::ONLINE_SESSION_SEND_INVOICE,
         ksef_sim::Fault::SessionUnavailable { count: 1 },
     );
     let invoice = invoice_fa3(&env.nip, &unique_number());

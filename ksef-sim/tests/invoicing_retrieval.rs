@@ -344,7 +344,7 @@ async fn export_zip_in_parts_decrypts_and_unpacks() {
 
     // A download dropped mid-body fails; the same presigned URL works again.
     env.control().inject(
-        "GET /__presigned/export-part",
+        ksef_sim::PresignedRoute::ExportPart,
         Fault::DropConnection {
             after_bytes: 1000,
             count: 1,
@@ -414,7 +414,7 @@ async fn export_targz_only_metadata_truncation_and_limits() {
 
     // Concurrency limit (1 here, 10 by default): a stuck export blocks a second one → 21182.
     env.control().inject(
-        "POST /invoices/exports",
+        ksef_sim::ops::INVOICE_EXPORT_START,
         Fault::StuckProcessing {
             duration_ms: 2000,
             count: 1,
@@ -450,8 +450,10 @@ async fn export_targz_only_metadata_truncation_and_limits() {
         .unwrap()
         .to_string();
     assert_eq!(env.wait_export(&bad).await["status"]["code"], 415);
-    env.control()
-        .inject("POST /invoices/exports", Fault::AsyncFailure { count: 1 });
+    env.control().inject(
+        ksef_sim::ops::INVOICE_EXPORT_START,
+        Fault::AsyncFailure { count: 1 },
+    );
     body["encryption"] = env.encryption(&k);
     let r = env.post("/invoices/exports", &body).await;
     let failed = r.json::<Value>().await.unwrap()["referenceNumber"]

@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::http::json_body::JsonBody;
 use crate::identifiers;
 use crate::keys::KeyUsage;
+use crate::ops::OperationInfo;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +57,7 @@ pub(crate) struct InitTokenAuthenticationRequest {
 
 pub(crate) async fn ksef_token(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     JsonBody(req): JsonBody<InitTokenAuthenticationRequest>,
 ) -> Result<Response, ApiError> {
     let ctx = &req.context_identifier;
@@ -128,7 +130,7 @@ pub(crate) async fn ksef_token(
     };
     Ok(start_operation(
         &state,
-        "POST /auth/ksef-token",
+        op,
         NewOperation {
             method: "Token",
             category: "Token",

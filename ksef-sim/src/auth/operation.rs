@@ -13,6 +13,7 @@ use super::ip_rules::IpRule;
 use super::store::AuthOperation;
 use crate::identifiers::{self, RefKind};
 use crate::jwt::{self, TokenKind};
+use crate::ops::OperationInfo;
 use crate::state::AppState;
 
 /// Final status of an authentication attempt.
@@ -63,16 +64,21 @@ pub(crate) struct NewOperation {
     pub ksef_token_reference: Option<String>,
 }
 
-/// Registers an authentication operation and answers 202 with its operation token.
-pub(crate) fn start_operation(state: &AppState, op_key: &str, new: NewOperation) -> Response {
+/// Registers an authentication operation submitted to `submitted_to` (whose `StuckProcessing`
+/// and `AsyncFailure` faults apply) and answers 202 with its operation token.
+pub(crate) fn start_operation(
+    state: &AppState,
+    submitted_to: &OperationInfo,
+    new: NewOperation,
+) -> Response {
     let now = state.now();
     let reference = identifiers::reference_number(RefKind::Auth, ksef_time::business_date(now));
     let mut outcome = new.outcome;
     let mut delay = state.config.auth_processing_delay;
-    if let Some(extra) = state.faults.take_stuck_processing(op_key) {
+    if let Some(extra) = state.faults.take_stuck_processing(submitted_to) {
         delay += extra;
     }
-    if outcome.code == 200 && state.faults.take_async_failure(op_key) {
+    if outcome.code == 200 && state.faults.take_async_failure(submitted_to) {
         outcome = Outcome::fail(
             550,
             "Operacja została anulowana przez system (wstrzyknięty błąd).",

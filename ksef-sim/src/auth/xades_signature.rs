@@ -9,6 +9,7 @@ use super::challenge::take_challenge;
 use super::operation::{NewOperation, Outcome, start_operation};
 use super::permissions::resolve_permissions;
 use crate::error::ApiError;
+use crate::ops::OperationInfo;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -20,6 +21,7 @@ pub(crate) struct XadesQuery {
 
 pub(crate) async fn xades_signature(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     Query(q): Query<XadesQuery>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -28,7 +30,7 @@ pub(crate) async fn xades_signature(
         // TEST accepts self-signed certificates unless the chain is to be verified.
         return Ok(start_operation(
             &state,
-            "POST /auth/xades-signature",
+            op,
             NewOperation {
                 method: verified.method,
                 category: "XadesSignature",
@@ -59,7 +61,7 @@ pub(crate) async fn xades_signature(
     };
     Ok(start_operation(
         &state,
-        "POST /auth/xades-signature",
+        op,
         NewOperation {
             method: verified.method,
             category: "XadesSignature",

@@ -11,7 +11,7 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,12 +28,13 @@ use super::online::{
 };
 use super::rules::MAX_INVOICE_SIZE_WITH_ATTACHMENT;
 use super::store::{BatchInfo, PartInfo, Phase, SessionInvoice, SessionKind, Status};
-use super::util::{open_session_mut, require};
 use crate::auth::context::AuthContext;
 use crate::error::ApiError;
-use crate::http::json_body::parse as parse_body;
+use crate::http::json_body::JsonBody;
 use crate::http::response::json as json_response;
 use crate::identifiers::{RefKind, reference_number};
+use crate::ops::OperationInfo;
+use crate::presign::PresignedRoute;
 use crate::presign::extractor::Presigned;
 use crate::state::AppState;
 
@@ -63,7 +64,7 @@ struct BatchFileWire {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct OpenBatchRequest {
+pub(crate) struct OpenBatchRequest {
     form_code: FormCodeWire,
     batch_file: BatchFileWire,
     encryption: EncryptionWire,
@@ -78,11 +79,10 @@ fn is_sha256_b64(s: &str) -> bool {
 /// `POST /sessions/batch`.
 pub(crate) async fn open(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
-    body: Bytes,
+    JsonBody(req): JsonBody<OpenBatchRequest>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/sessions/batch")?;
-    let req: OpenBatchRequest = parse_body(&body)?;
     let form = form_of(&req.form_code)?;
     let bf = &req.batch_file;
     let compression = Compression::from_api(bf.compression_type.as_deref())
@@ -171,13 +171,9 @@ pub(crate) async fn open(
         .map(|p| {
             let u = state.presign.url(
                 &state.faults,
-                "POST /sessions/batch",
-                "PUT",
-                &format!(
-                    "/__presigned/batch-part/{}/{}",
-                    session.reference, p.ordinal
-                ),
-                None,
+                op,
+                PresignedRoute::BatchPart,
+                &[&session.reference, &p.ordinal.to_string()],
             );
             json!({
                 "ordinalNumber": p.ordinal,
@@ -341,15 +337,14 @@ pub(crate) async fn upload_part(
 /// `POST /sessions/batch/{referenceNumber}/close`.
 pub(crate) async fn close(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/sessions/batch/{referenceNumber}/close")?;
     let now = Instant::now();
     state.invoicing.with(|s| {
-        let sess = open_session_mut(
-            s,
-            &ctx,
+        let sess = s.open_session_mut(
+            &ctx.context_key(),
             &reference,
             SessionKind::Batch,
             now,
@@ -391,9 +386,7 @@ pub(crate) async fn close(
         sess.updated = wall_now;
         Ok(())
     })?;
-    let extra = state
-        .faults
-        .take_stuck_processing("POST /sessions/batch/{referenceNumber}/close");
+    let extra = state.faults.take_stuck_processing(op);
     let st = state.clone();
     let r = reference.clone();
     tokio::task::spawn_blocking(move || {

@@ -9,7 +9,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,12 +21,13 @@ use super::crypto::{SessionKey, b64};
 use super::online::{EncryptionWire, unwrap_key};
 use super::query::{DateType, Filters, FiltersWire};
 use super::store::{Export, ExportPackage, ExportPart, Status, StoredInvoice};
-use super::util::require;
 use crate::auth::context::AuthContext;
 use crate::error::ApiError;
-use crate::http::json_body::parse as parse_body;
+use crate::http::json_body::JsonBody;
 use crate::http::response::json as json_response;
 use crate::identifiers::{RefKind, reference_number};
+use crate::ops::OperationInfo;
+use crate::presign::PresignedRoute;
 use crate::presign::extractor::Presigned;
 use crate::state::AppState;
 
@@ -35,7 +36,7 @@ const MAX_PACKAGE_BYTES: u64 = 1_000_000_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ExportRequest {
+pub(crate) struct ExportRequest {
     encryption: EncryptionWire,
     #[serde(default)]
     only_metadata: bool,
@@ -46,11 +47,10 @@ struct ExportRequest {
 /// `POST /invoices/exports`.
 pub(crate) async fn start(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
-    body: Bytes,
+    JsonBody(req): JsonBody<ExportRequest>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/invoices/exports")?;
-    let req: ExportRequest = parse_body(&body)?;
     let compression = Compression::from_api(req.compression_type.as_deref())
         .ok_or_else(|| ApiError::validation("compressionType must be Zip or TarGz."))?;
     let filters = Filters::parse(req.filters, state.now())?;
@@ -75,8 +75,8 @@ pub(crate) async fn start(
         );
         Ok(())
     })?;
-    let extra = state.faults.take_stuck_processing("POST /invoices/exports");
-    let fail = state.faults.take_async_failure("POST /invoices/exports");
+    let extra = state.faults.take_stuck_processing(op);
+    let fail = state.faults.take_async_failure(op);
     let st = state.clone();
     let r = reference.clone();
     let nip = ctx.nip.clone();
@@ -265,10 +265,10 @@ fn build(
 /// `GET /invoices/exports/{referenceNumber}`.
 pub(crate) async fn status(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "GET", "/invoices/exports/{referenceNumber}")?;
     let now = Instant::now();
     let body = state.invoicing.with(|s| {
         let e = s
@@ -307,10 +307,9 @@ pub(crate) async fn status(
                 .map(|part| {
                     let u = state.presign.url(
                         &state.faults,
-                        "GET /invoices/exports/{referenceNumber}",
-                        "GET",
-                        &format!("/__presigned/export-part/{reference}/{}", part.ordinal),
-                        None,
+                        op,
+                        PresignedRoute::ExportPart,
+                        &[&reference, &part.ordinal.to_string()],
                     );
                     json!({
                         "ordinalNumber": part.ordinal,

@@ -22,6 +22,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
+use crate::presign::PresignedRoute;
 use crate::state::AppState;
 
 pub(crate) mod archive;
@@ -34,7 +35,6 @@ pub(crate) mod rules;
 pub(crate) mod sessions;
 pub(crate) mod store;
 pub(crate) mod upo;
-pub(crate) mod util;
 
 /// Largest JSON body of `POST /sessions/online/{ref}/invoices` (3 MB invoice, Base64, slack).
 const SEND_INVOICE_BODY_LIMIT: usize = 6 * 1024 * 1024;
@@ -57,7 +57,7 @@ pub(crate) fn routes() -> Router<AppState> {
             post(batch::close),
         )
         .route(
-            "/__presigned/batch-part/{referenceNumber}/{ordinal}",
+            PresignedRoute::BatchPart.template(),
             put(batch::upload_part).layer(DefaultBodyLimit::disable()),
         )
         .route("/sessions", get(sessions::list))
@@ -87,11 +87,11 @@ pub(crate) fn routes() -> Router<AppState> {
             get(sessions::session_upo),
         )
         .route(
-            "/__presigned/upo/{referenceNumber}/{upoReferenceNumber}",
+            PresignedRoute::SessionUpo.template(),
             get(sessions::presigned_session_upo),
         )
         .route(
-            "/__presigned/invoice-upo/{referenceNumber}/{invoiceReferenceNumber}",
+            PresignedRoute::InvoiceUpo.template(),
             get(sessions::presigned_invoice_upo),
         )
         .route("/invoices/ksef/{ksefNumber}", get(query::download))
@@ -99,7 +99,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/invoices/exports", post(export::start))
         .route("/invoices/exports/{referenceNumber}", get(export::status))
         .route(
-            "/__presigned/export-part/{referenceNumber}/{ordinal}",
+            PresignedRoute::ExportPart.template(),
             get(export::download_part),
         )
 }

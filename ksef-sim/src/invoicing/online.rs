@@ -3,7 +3,6 @@
 use ksef_time::format_utc_millis;
 use std::time::Instant;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,14 +14,15 @@ use sha2::{Digest, Sha256};
 use super::crypto::{SessionKey, b64, unb64};
 use super::rules::{FormKind, check_invoice};
 use super::store::{Phase, Registered, Session, SessionInvoice, SessionKind, Status};
+use super::store::{no_session, session_status_forbids};
 use super::upo::{AuthProof, ContextId, UpoHeader};
-use super::util::{no_session, open_session_mut, require, session_status_forbids};
 use crate::auth::context::AuthContext;
 use crate::error::ApiError;
-use crate::http::json_body::parse as parse_body;
+use crate::http::json_body::JsonBody;
 use crate::http::response::json as json_response;
 use crate::identifiers::{RefKind, reference_number};
 use crate::keys::KeyUsage;
+use crate::ops::OperationInfo;
 use crate::state::AppState;
 
 /// `FormCode`.
@@ -45,14 +45,14 @@ pub(crate) struct EncryptionWire {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct OpenOnlineRequest {
+pub(crate) struct OpenOnlineRequest {
     form_code: FormCodeWire,
     encryption: EncryptionWire,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SendInvoiceRequest {
+pub(crate) struct SendInvoiceRequest {
     invoice_hash: String,
     invoice_size: i64,
     encrypted_invoice_hash: String,
@@ -184,10 +184,8 @@ pub(crate) fn new_session(
 pub(crate) async fn open(
     State(state): State<AppState>,
     ctx: AuthContext,
-    body: Bytes,
+    JsonBody(req): JsonBody<OpenOnlineRequest>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/sessions/online")?;
-    let req: OpenOnlineRequest = parse_body(&body)?;
     let form = form_of(&req.form_code)?;
     let key = unwrap_key(&state, &req.encryption)?;
     let session = new_session(&state, &ctx, SessionKind::Online, form, key, false);
@@ -292,26 +290,28 @@ pub(crate) fn decide(
 /// `POST /sessions/online/{referenceNumber}/invoices`.
 pub(crate) async fn send(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
-    body: Bytes,
+    JsonBody(req): JsonBody<SendInvoiceRequest>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/sessions/online/{referenceNumber}/invoices")?;
-    let req: SendInvoiceRequest = parse_body(&body)?;
     let now = Instant::now();
     // Session checks first.
     let (form, key, count) = state.invoicing.with(|s| {
         let action = "wysyłkę faktur";
-        let sess = open_session_mut(s, &ctx, &reference, SessionKind::Online, now, action)?;
+        let sess = s.open_session_mut(
+            &ctx.context_key(),
+            &reference,
+            SessionKind::Online,
+            now,
+            action,
+        )?;
         if now > sess.open_until {
             return Err(session_status_forbids(100, action));
         }
         Ok((sess.form, sess.key.clone(), sess.invoices.len()))
     })?;
-    if state
-        .faults
-        .take_session_unavailable("POST /sessions/online/{referenceNumber}/invoices")
-    {
+    if state.faults.take_session_unavailable(op) {
         return Err(ApiError::bad_request(
             21184,
             "Sesja tymczasowo niedostępna.",
@@ -376,10 +376,7 @@ pub(crate) async fn send(
     let received = state.now();
     let invoice_reference = reference_number(RefKind::Invoice, ksef_time::business_date(received));
     let mut ready_at = Instant::now() + state.invoicing.config.processing_delay;
-    if let Some(extra) = state
-        .faults
-        .take_stuck_processing("POST /sessions/online/{referenceNumber}/invoices")
-    {
+    if let Some(extra) = state.faults.take_stuck_processing(op) {
         ready_at += extra;
     }
     let decided = match key.decrypt(&ciphertext) {
@@ -396,10 +393,7 @@ pub(crate) async fn send(
             if super::crypto::sha256_b64(&plain) != req.invoice_hash {
                 return Err(hash_mismatch());
             }
-            if state
-                .faults
-                .take_async_failure("POST /sessions/online/{referenceNumber}/invoices")
-            {
+            if state.faults.take_async_failure(op) {
                 Decided {
                     final_status: Status::new(550, "Operacja została anulowana przez system"),
                     ksef_number: None,
@@ -507,22 +501,18 @@ pub(crate) fn assign_upo_pages(sess: &mut Session, today: NaiveDate) {
 /// `POST /sessions/online/{referenceNumber}/close`.
 pub(crate) async fn close(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/sessions/online/{referenceNumber}/close")?;
     let now = Instant::now();
     let mut delay = state.invoicing.config.session_close_delay;
-    if let Some(extra) = state
-        .faults
-        .take_stuck_processing("POST /sessions/online/{referenceNumber}/close")
-    {
+    if let Some(extra) = state.faults.take_stuck_processing(op) {
         delay += extra;
     }
     state.invoicing.with(|s| {
-        let sess = open_session_mut(
-            s,
-            &ctx,
+        let sess = s.open_session_mut(
+            &ctx.context_key(),
             &reference,
             SessionKind::Online,
             now,

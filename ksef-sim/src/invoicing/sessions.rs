@@ -8,73 +8,63 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::store::no_session;
 use super::store::{Session, SessionKind, Store};
 use super::upo::{UpoPage, render};
-use super::util::{no_session, require};
 use crate::auth::context::AuthContext;
 use crate::error::ApiError;
 use crate::http::paging::{ContinuationPage, PageSizes};
 use crate::http::query_string::QueryPairs;
 use crate::http::response::{json as json_response, xml_with_hash};
+use crate::ops::OperationInfo;
+use crate::presign::PresignedRoute;
 use crate::presign::extractor::Presigned;
+use crate::presign::signer::PresignedUrl;
 use crate::state::AppState;
 
 /// Page sizes of the session and session-invoice lists.
 const PAGE_SIZES: PageSizes = PageSizes::new(10, 1000, 10);
 
-fn owned_session<'a>(
-    s: &'a Store,
-    ctx: &AuthContext,
-    reference: &str,
-) -> Result<&'a Session, ApiError> {
-    s.sessions
-        .get(reference)
-        .filter(|x| x.context_key == ctx.context_key())
-        .ok_or_else(|| no_session(reference))
-}
-
+/// A presigned URL of one session UPO page, issued by `op`.
 fn session_upo_url(
     state: &AppState,
+    op: &OperationInfo,
     sess: &Session,
     page_ref: &str,
-    issued_by: &str,
-) -> (String, chrono::DateTime<chrono::Utc>) {
-    let u = state.presign.url(
+) -> PresignedUrl {
+    state.presign.url(
         &state.faults,
-        issued_by,
-        "GET",
-        &format!("/__presigned/upo/{}/{page_ref}", sess.reference),
-        None,
-    );
-    (u.url, u.expires_at)
+        op,
+        PresignedRoute::SessionUpo,
+        &[&sess.reference, page_ref],
+    )
 }
 
+/// A presigned URL of one invoice's UPO, issued by `op`.
 fn invoice_upo_url(
     state: &AppState,
+    op: &OperationInfo,
     sess: &Session,
     inv_ref: &str,
-    issued_by: &str,
-) -> (String, chrono::DateTime<chrono::Utc>) {
-    let u = state.presign.url(
+) -> PresignedUrl {
+    state.presign.url(
         &state.faults,
-        issued_by,
-        "GET",
-        &format!("/__presigned/invoice-upo/{}/{inv_ref}", sess.reference),
-        None,
-    );
-    (u.url, u.expires_at)
+        op,
+        PresignedRoute::InvoiceUpo,
+        &[&sess.reference, inv_ref],
+    )
 }
 
 /// `GET /sessions/{referenceNumber}`.
 pub(crate) async fn status(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "GET", "/sessions/{referenceNumber}")?;
     let now = Instant::now();
     let body = state.invoicing.with(|s| {
-        let sess = owned_session(s, &ctx, &reference)?;
+        let sess = s.session_of(&ctx.context_key(), &reference)?;
         let st = sess.status(now);
         let (total, ok, failed) = sess.counts(now);
         let mut v = json!({
@@ -91,8 +81,8 @@ pub(crate) async fn status(
                 .upo_pages
                 .iter()
                 .map(|p| {
-                    let (url, exp) = session_upo_url(&state, sess, p, "GET /sessions/{referenceNumber}");
-                    json!({ "referenceNumber": p, "downloadUrl": url, "downloadUrlExpirationDate": format_utc_millis(exp) })
+                    let u = session_upo_url(&state, op, sess, p);
+                    json!({ "referenceNumber": p, "downloadUrl": u.url, "downloadUrlExpirationDate": format_utc_millis(u.expires_at) })
                 })
                 .collect();
             v["upo"] = json!({ "pages": pages });
@@ -109,7 +99,6 @@ pub(crate) async fn list(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "GET", "/sessions")?;
     let pairs = QueryPairs::parse(q.as_deref());
     let kind = match pairs.first("sessionType") {
         Some("Online") => SessionKind::Online,
@@ -186,6 +175,7 @@ pub(crate) async fn list(
 
 fn invoice_page(
     state: &AppState,
+    op: &OperationInfo,
     ctx: &AuthContext,
     reference: &str,
     headers: &HeaderMap,
@@ -195,13 +185,8 @@ fn invoice_page(
     let pairs = QueryPairs::parse(q);
     let page = ContinuationPage::read(headers, pairs.int("pageSize")?, PAGE_SIZES)?;
     let now = Instant::now();
-    let issued_by = if only_failed {
-        "GET /sessions/{referenceNumber}/invoices/failed"
-    } else {
-        "GET /sessions/{referenceNumber}/invoices"
-    };
     state.invoicing.with(|s| {
-        let sess = owned_session(s, ctx, reference)?;
+        let sess = s.session_of(&ctx.context_key(), reference)?;
         let selected: Vec<_> = sess
             .invoices
             .iter()
@@ -212,7 +197,7 @@ fn invoice_page(
             .iter()
             .map(|i| {
                 let url = (i.is_ready(now) && i.accepted())
-                    .then(|| invoice_upo_url(state, sess, &i.reference, issued_by));
+                    .then(|| invoice_upo_url(state, op, sess, &i.reference));
                 i.to_json(now, url)
             })
             .collect();
@@ -227,43 +212,39 @@ fn invoice_page(
 /// `GET /sessions/{referenceNumber}/invoices`.
 pub(crate) async fn invoices(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "GET", "/sessions/{referenceNumber}/invoices")?;
-    let v = invoice_page(&state, &ctx, &reference, &headers, q.as_deref(), false)?;
+    let v = invoice_page(&state, op, &ctx, &reference, &headers, q.as_deref(), false)?;
     Ok(json_response(StatusCode::OK, &v))
 }
 
 /// `GET /sessions/{referenceNumber}/invoices/failed`.
 pub(crate) async fn failed_invoices(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "GET", "/sessions/{referenceNumber}/invoices/failed")?;
-    let v = invoice_page(&state, &ctx, &reference, &headers, q.as_deref(), true)?;
+    let v = invoice_page(&state, op, &ctx, &reference, &headers, q.as_deref(), true)?;
     Ok(json_response(StatusCode::OK, &v))
 }
 
 /// `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}`.
 pub(crate) async fn invoice_status(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path((reference, inv_ref)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    require(
-        &ctx,
-        "GET",
-        "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}",
-    )?;
     let now = Instant::now();
     let v = state.invoicing.with(|s| {
-        let sess = owned_session(s, &ctx, &reference)?;
+        let sess = s.session_of(&ctx.context_key(), &reference)?;
         let inv = sess
             .invoices
             .iter()
@@ -277,14 +258,8 @@ pub(crate) async fn invoice_status(
                     )],
                 )
             })?;
-        let url = (inv.is_ready(now) && inv.accepted()).then(|| {
-            invoice_upo_url(
-                &state,
-                sess,
-                &inv.reference,
-                "GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}",
-            )
-        });
+        let url = (inv.is_ready(now) && inv.accepted())
+            .then(|| invoice_upo_url(&state, op, sess, &inv.reference));
         Ok::<_, ApiError>(inv.to_json(now, url))
     })?;
     Ok(json_response(StatusCode::OK, &v))
@@ -354,13 +329,8 @@ pub(crate) async fn invoice_upo(
     ctx: AuthContext,
     Path((reference, inv_ref)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    require(
-        &ctx,
-        "GET",
-        "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo",
-    )?;
     let xml = state.invoicing.with(|s| {
-        let sess = owned_session(s, &ctx, &reference)?;
+        let sess = s.session_of(&ctx.context_key(), &reference)?;
         render_invoice_upo(s, sess, |i| i.reference == inv_ref)
     })?;
     Ok(xml_with_hash(xml))
@@ -372,13 +342,8 @@ pub(crate) async fn invoice_upo_by_ksef(
     ctx: AuthContext,
     Path((reference, ksef)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    require(
-        &ctx,
-        "GET",
-        "/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo",
-    )?;
     let xml = state.invoicing.with(|s| {
-        let sess = owned_session(s, &ctx, &reference)?;
+        let sess = s.session_of(&ctx.context_key(), &reference)?;
         render_invoice_upo(s, sess, |i| i.ksef_number.as_deref() == Some(ksef.as_str()))
     })?;
     Ok(xml_with_hash(xml))
@@ -390,13 +355,8 @@ pub(crate) async fn session_upo(
     ctx: AuthContext,
     Path((reference, upo_ref)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    require(
-        &ctx,
-        "GET",
-        "/sessions/{referenceNumber}/upo/{upoReferenceNumber}",
-    )?;
     let xml = state.invoicing.with(|s| {
-        let sess = owned_session(s, &ctx, &reference)?;
+        let sess = s.session_of(&ctx.context_key(), &reference)?;
         render_session_upo(s, sess, &upo_ref)
     })?;
     Ok(xml_with_hash(xml))

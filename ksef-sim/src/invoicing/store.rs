@@ -21,6 +21,8 @@ use super::crypto::SessionKey;
 use super::rules::{BuyerId, FormKind, InvoiceFacts};
 use super::upo::{UpoDocument, UpoHeader};
 use crate::config::{InvoicingConfig, SimConfig};
+use crate::error::ApiError;
+use crate::presign::signer::PresignedUrl;
 use crate::sync::lock;
 
 /// A status triple (`StatusInfo` / `InvoiceStatusInfo`).
@@ -136,7 +138,7 @@ impl SessionInvoice {
     }
 
     /// `SessionInvoiceStatusResponse` as seen at `now`.
-    pub(crate) fn to_json(&self, now: Instant, upo_url: Option<(String, DateTime<Utc>)>) -> Value {
+    pub(crate) fn to_json(&self, now: Instant, upo_url: Option<PresignedUrl>) -> Value {
         let ready = self.is_ready(now);
         let mut v = json!({
             "ordinalNumber": self.ordinal,
@@ -162,9 +164,9 @@ impl SessionInvoice {
             if let Some(d) = &self.permanent_storage_date {
                 v["permanentStorageDate"] = json!(format_utc_millis(*d));
             }
-            if let Some((url, exp)) = upo_url.filter(|_| self.accepted()) {
-                v["upoDownloadUrl"] = json!(url);
-                v["upoDownloadUrlExpirationDate"] = json!(format_utc_millis(exp));
+            if let Some(u) = upo_url.filter(|_| self.accepted()) {
+                v["upoDownloadUrl"] = json!(u.url);
+                v["upoDownloadUrlExpirationDate"] = json!(format_utc_millis(u.expires_at));
             }
         } else {
             v["status"] = Status::new(150, "Trwa przetwarzanie").to_json();
@@ -463,6 +465,41 @@ pub(crate) enum Registered {
 }
 
 impl Store {
+    /// The session `reference` of the context `context_key`; 21173 when it has none.
+    pub(crate) fn session_of(
+        &self,
+        context_key: &str,
+        reference: &str,
+    ) -> Result<&Session, ApiError> {
+        self.sessions
+            .get(reference)
+            .filter(|x| x.context_key == context_key)
+            .ok_or_else(|| no_session(reference))
+    }
+
+    /// The session `reference` of `kind` of the context `context_key` while it is open (status
+    /// 100): 21173 when the context has no such session, 21180 naming `action` when its status
+    /// forbids the operation.
+    pub(crate) fn open_session_mut(
+        &mut self,
+        context_key: &str,
+        reference: &str,
+        kind: SessionKind,
+        now: Instant,
+        action: &str,
+    ) -> Result<&mut Session, ApiError> {
+        let sess = self
+            .sessions
+            .get_mut(reference)
+            .filter(|x| x.kind == kind && x.context_key == context_key)
+            .ok_or_else(|| no_session(reference))?;
+        let code = sess.status(now).code;
+        if code != 100 {
+            return Err(session_status_forbids(code, action));
+        }
+        Ok(sess)
+    }
+
     /// Records a valid invoice unless it duplicates an earlier one. `write`
     /// stores the bytes at the given path (called outside no lock of its own,
     /// but inside this store's lock; keep it to a single file write).
@@ -532,4 +569,24 @@ impl Store {
             None => wall_now,
         }
     }
+}
+
+/// 21180: the session's status does not allow `action`.
+pub(crate) fn session_status_forbids(code: i32, action: &str) -> ApiError {
+    ApiError::bad_request(
+        21180,
+        "Status sesji nie pozwala na wykonanie operacji.",
+        [format!("Status sesji {code} uniemożliwia {action}.")],
+    )
+}
+
+/// 21173: no session with this reference number (in this context).
+pub(crate) fn no_session(reference: &str) -> ApiError {
+    ApiError::bad_request(
+        21173,
+        "Brak sesji o wskazanym numerze referencyjnym.",
+        [format!(
+            "Sesja o numerze referencyjnym {reference} nie została znaleziona."
+        )],
+    )
 }
