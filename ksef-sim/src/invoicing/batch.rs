@@ -23,9 +23,8 @@ use tokio::io::AsyncWriteExt;
 
 use super::archive::{ArchiveError, Compression, unpack};
 use super::crypto::{StreamError, b64};
-use super::online::{
-    EncryptionWire, FormCodeWire, assign_upo_pages, decide, form_of, new_session, unwrap_key,
-};
+use super::intake::{Decided, ReceivedInvoice, decide};
+use super::opening::{EncryptionWire, FormCodeWire, form_of, new_session, unwrap_key};
 use super::rules::MAX_INVOICE_SIZE_WITH_ATTACHMENT;
 use super::store::{BatchInfo, PartInfo, Phase, SessionInvoice, SessionKind, Status};
 use crate::auth::context::AuthContext;
@@ -407,7 +406,7 @@ fn finish(
     let dir = state.invoicing.with(|s| {
         let sess = s.sessions.get_mut(reference)?;
         if final_status.code == 200 {
-            assign_upo_pages(sess, state.today());
+            sess.assign_upo_pages(state.today());
         }
         let invoices_ready = sess
             .invoices
@@ -535,25 +534,25 @@ fn process(state: &AppState, reference: &str) -> Status {
             let decided = match &entry.bytes {
                 Some(bytes) => decide(
                     state,
-                    reference,
-                    form,
-                    bytes,
-                    attachments,
-                    offline,
-                    None,
-                    received,
-                    ready_at,
+                    ReceivedInvoice {
+                        session_reference: reference,
+                        form,
+                        bytes,
+                        attachments_allowed: attachments,
+                        offline,
+                        hash_of_corrected: None,
+                        received_at: received,
+                        ready_at,
+                    },
                 ),
-                None => super::online::Decided {
-                    final_status: Status::new(450, "Błąd weryfikacji semantyki dokumentu faktury")
-                        .with_detail(format!(
+                None => Decided::refused(
+                    Status::new(450, "Błąd weryfikacji semantyki dokumentu faktury").with_detail(
+                        format!(
                             "Plik {} przekracza dopuszczalny rozmiar ({} B).",
                             entry.name, entry.size
-                        )),
-                    ksef_number: None,
-                    invoice_number: None,
-                    dates: None,
-                },
+                        ),
+                    ),
+                ),
             };
             state.invoicing.with(|s| {
                 if let Some(sess) = s.sessions.get_mut(reference) {

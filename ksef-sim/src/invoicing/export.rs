@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::archive::{Compression, Packer};
 use super::crypto::{SessionKey, b64};
-use super::online::{EncryptionWire, unwrap_key};
+use super::opening::{EncryptionWire, unwrap_key};
 use super::query::{DateType, Filters, FiltersWire};
 use super::store::{Export, ExportPackage, ExportPart, Status, StoredInvoice};
 use crate::auth::context::AuthContext;

@@ -22,6 +22,7 @@ use super::rules::{BuyerId, FormKind, InvoiceFacts};
 use super::upo::{UpoDocument, UpoHeader};
 use crate::config::{InvoicingConfig, SimConfig};
 use crate::error::ApiError;
+use crate::identifiers::{RefKind, reference_number};
 use crate::presign::signer::PresignedUrl;
 use crate::sync::lock;
 
@@ -258,6 +259,15 @@ impl Session {
         (self.invoices.len(), ok, failed)
     }
 
+    /// Assigns the UPO page reference numbers (`upo_page_size` documents a page), dated `today`.
+    pub(crate) fn assign_upo_pages(&mut self, today: chrono::NaiveDate) {
+        let accepted = self.invoices.iter().filter(|i| i.accepted()).count();
+        let pages = accepted.div_ceil(self.upo_page_size.max(1));
+        self.upo_pages = (0..pages)
+            .map(|_| reference_number(RefKind::Upo, today))
+            .collect();
+    }
+
     /// Accepted invoices as UPO documents.
     pub(crate) fn upo_documents(&self, repo: &HashMap<String, StoredInvoice>) -> Vec<UpoDocument> {
         self.invoices
@@ -452,6 +462,23 @@ impl InvoicingState {
     }
 }
 
+/// A valid invoice to record.
+#[derive(Debug)]
+pub(crate) struct NewInvoice<'a> {
+    pub(crate) facts: &'a InvoiceFacts,
+    pub(crate) form: FormKind,
+    /// Base64 SHA-256 of the invoice.
+    pub(crate) hash: &'a str,
+    /// Directory the invoice's bytes go to (as `{ksefNumber}.xml`).
+    pub(crate) dir: &'a std::path::Path,
+    pub(crate) offline: bool,
+    pub(crate) received_at: DateTime<Utc>,
+    pub(crate) session_reference: &'a str,
+    pub(crate) hash_of_corrected: Option<String>,
+    /// When the invoice becomes visible.
+    pub(crate) ready_at: Instant,
+}
+
 /// (acquisitionDate, permanentStorageDate) of an accepted invoice.
 pub(crate) type AssignedDates = (DateTime<Utc>, DateTime<Utc>);
 
@@ -500,31 +527,32 @@ impl Store {
         Ok(sess)
     }
 
-    /// Records a valid invoice unless it duplicates an earlier one. `write`
-    /// stores the bytes at the given path (called outside no lock of its own,
-    /// but inside this store's lock; keep it to a single file write).
-    #[allow(clippy::too_many_arguments)]
+    /// Records a valid invoice unless it duplicates an earlier one. `write` stores the bytes at
+    /// the given path (called inside this store's lock; keep it to a single file write).
     pub(crate) fn register(
         &mut self,
-        facts: &InvoiceFacts,
-        form: FormKind,
-        hash: &str,
-        path: PathBuf,
-        offline: bool,
-        received: DateTime<Utc>,
+        new: NewInvoice<'_>,
         config: &InvoicingConfig,
-        session_reference: &str,
-        hash_of_corrected: Option<String>,
-        ready_at: Instant,
         write: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
     ) -> std::io::Result<(Registered, Option<AssignedDates>)> {
+        let NewInvoice {
+            facts,
+            form,
+            hash,
+            dir,
+            offline,
+            received_at: received,
+            session_reference,
+            hash_of_corrected,
+            ready_at,
+        } = new;
         let key = facts.duplicate_key();
         if let Some((s, k)) = self.duplicates.get(&key) {
             return Ok((Registered::Duplicate(s.clone(), k.clone()), None));
         }
         let ksef =
             crate::identifiers::ksef_number(&facts.seller_nip, ksef_time::business_date(received));
-        let path = path.join(format!("{ksef}.xml"));
+        let path = dir.join(format!("{ksef}.xml"));
         write(&path)?;
         let acquisition = received
             + chrono::Duration::from_std(config.processing_delay)
