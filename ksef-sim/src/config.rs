@@ -39,9 +39,11 @@ pub struct SimConfig {
     /// Configuration of the invoicing part (sessions, invoices, UPO, retrieval).
     pub invoicing: InvoicingConfig,
     /// The clock every rule reads: dates of KSeF and reference numbers, the issue-date rule,
-    /// query ranges, token and URL expiry, certificate validity. Default: the machine's clock.
-    /// Tests pass a [`ksef_time::ShiftedClock`] to run at 23:30 UTC, on DST switch nights or
-    /// on New Year's Eve.
+    /// query ranges, token and URL expiry, certificate validity, and when asynchronous work
+    /// (an authentication, an invoice, a closed session, an export) leaves its interim status.
+    /// Default: the machine's clock. Tests pass a [`ksef_time::ShiftedClock`] to run at 23:30
+    /// UTC, on DST switch nights or on New Year's Eve; with a clock that stands still
+    /// ([`ksef_time::FixedClock`]) processing waits until the clock is moved.
     pub clock: ksef_time::SharedClock,
 }
 

@@ -1,8 +1,6 @@
 //! Run-time control of a running simulator: [`SimControl`] in-process, and the same controls
 //! over HTTP under `/__sim/` (for the binary).
 
-use std::time::Instant;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -123,7 +121,7 @@ impl SimControl {
             subject_type: "Nip".into(),
             subject_value: nip.to_string(),
             permissions: OWNER_PERMISSIONS.iter().map(|p| (*p).to_string()).collect(),
-            ready_at: Instant::now(),
+            ready_at: now,
             status_code: 200,
             status_description: "Uwierzytelnianie zakończone sukcesem".into(),
             status_details: Vec::new(),

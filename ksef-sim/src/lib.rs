@@ -14,6 +14,7 @@
 //! ```
 
 pub(crate) mod auth;
+pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod control;
 pub(crate) mod error;

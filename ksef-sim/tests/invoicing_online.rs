@@ -619,3 +619,37 @@ async fn a_session_under_maintenance_answers_21184_and_accepts_the_invoice_later
     let st = env.wait_invoice(&session, &reference).await;
     assert_eq!(st["status"]["code"], 200, "{st}");
 }
+
+/// Processing is timed by the simulator's clock, the same clock every date comes from: with a
+/// clock that stands still an invoice stays at 150 however long the test waits, and once the
+/// clock moves past the processing delay it is numbered, with `acquisitionDate` exactly that
+/// delay after `invoicingDate`.
+#[tokio::test]
+async fn processing_is_timed_by_the_simulators_clock() {
+    let start_at = chrono::DateTime::parse_from_rfc3339("2027-10-31T00:30:00Z")
+        .unwrap()
+        .to_utc();
+    let clock = std::sync::Arc::new(ksef_time::FixedClock::at(start_at));
+    let env = start(default_config().with_clock(clock.clone())).await;
+    let k = Keys::random();
+    let session = env.open_online(&k).await;
+    let yesterday = ksef_time::business_date(start_at).pred_opt().unwrap();
+    let invoice = invoice_fa3_on(&env.nip, &unique_number(), yesterday);
+    let inv = env.send(&session, &k, &invoice).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let still = env
+        .get_json(&format!("/sessions/{session}/invoices/{inv}"))
+        .await;
+    assert_eq!(still["status"]["code"], 150, "{still}");
+    assert!(still.get("ksefNumber").is_none());
+    clock.advance(chrono::TimeDelta::seconds(1));
+    let done = env.wait_invoice(&session, &inv).await;
+    assert_eq!(done["status"]["code"], 200, "{done}");
+    let received =
+        chrono::DateTime::parse_from_rfc3339(done["invoicingDate"].as_str().unwrap()).unwrap();
+    let acquired =
+        chrono::DateTime::parse_from_rfc3339(done["acquisitionDate"].as_str().unwrap()).unwrap();
+    assert_eq!(received.to_utc(), start_at);
+    // default_config(): 30 ms processing delay
+    assert_eq!(acquired - received, chrono::TimeDelta::milliseconds(30));
+}

@@ -52,10 +52,10 @@ pub(crate) async fn redeem(
             op.reference
         )));
     }
-    if op.current_code() != 200 {
+    if op.current_code(state.now()) != 200 {
         return Err(fail(format!(
             "Status uwierzytelniania ({}) nie pozwala na pobranie tokenów.",
-            op.current_code()
+            op.current_code(state.now())
         )));
     }
     if token_revoked(&state, &op) {

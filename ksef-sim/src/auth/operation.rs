@@ -1,8 +1,6 @@
 //! Registering an authentication operation: its outcome is decided when it is submitted and
 //! shown after the configured processing delay (status 100 until then).
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,6 +9,7 @@ use serde_json::json;
 
 use super::ip_rules::IpRule;
 use super::store::AuthOperation;
+use crate::clock::after;
 use crate::identifiers::{self, RefKind};
 use crate::jwt::{self, TokenKind};
 use crate::ops::OperationInfo;
@@ -76,7 +75,7 @@ pub(crate) fn start_operation(
     let mut outcome = new.outcome;
     let mut delay = state.config.auth_processing_delay;
     if let Some(extra) = state.faults.take_stuck_processing(submitted_to) {
-        delay += extra;
+        delay = delay.saturating_add(extra);
     }
     if outcome.code == 200 && state.faults.take_async_failure(submitted_to) {
         outcome = Outcome::fail(
@@ -104,7 +103,7 @@ pub(crate) fn start_operation(
         subject_type: new.subject_type,
         subject_value: new.subject_value,
         permissions: outcome.permissions,
-        ready_at: Instant::now() + delay,
+        ready_at: after(now, delay),
         status_code: outcome.code,
         status_description: outcome.description,
         status_details: outcome.details,

@@ -38,7 +38,7 @@ pub(crate) async fn list(
     let items: Vec<Value> = page
         .iter()
         .map(|o| {
-            let mut v = operation_json(o);
+            let mut v = operation_json(o, state.now());
             if let Some(m) = v.as_object_mut() {
                 m.insert("referenceNumber".into(), json!(o.reference));
                 m.insert("isCurrent".into(), json!(o.reference == ctx.auth_reference));

@@ -27,5 +27,5 @@ pub(crate) async fn status(
         .auth
         .operation(&reference)
         .ok_or_else(|| unknown_operation(&reference))?;
-    Ok(Json(operation_json(&op)))
+    Ok(Json(operation_json(&op, state.now())))
 }

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use ksef_time::format_utc_millis;
@@ -37,7 +36,7 @@ pub(crate) struct AuthOperation {
     pub subject_value: String,
     pub permissions: Vec<String>,
     /// When status 100 turns into the final status.
-    pub ready_at: Instant,
+    pub ready_at: DateTime<Utc>,
     pub status_code: u16,
     pub status_description: String,
     pub status_details: Vec<String>,
@@ -77,9 +76,9 @@ impl AuthOperation {
         self.allowed_ips.is_empty() || self.allowed_ips.iter().any(|r| r.matches(ip))
     }
 
-    /// Current status code (100 until `ready_at`).
-    pub(crate) fn current_code(&self) -> u16 {
-        if Instant::now() < self.ready_at {
+    /// The status code at `now` (100 until `ready_at`).
+    pub(crate) fn current_code(&self, now: DateTime<Utc>) -> u16 {
+        if now < self.ready_at {
             100
         } else {
             self.status_code
@@ -156,8 +155,8 @@ fn method_info(op: &AuthOperation) -> Value {
     json!({ "category": op.method_category, "code": op.method, "displayName": display })
 }
 
-fn status_json(op: &AuthOperation) -> Value {
-    let code = op.current_code();
+fn status_json(op: &AuthOperation, now: DateTime<Utc>) -> Value {
+    let code = op.current_code(now);
     let (code, description, details) = if op.revoked_refresh && code == 200 {
         (
             425,
@@ -182,12 +181,13 @@ fn status_json(op: &AuthOperation) -> Value {
     status
 }
 
-pub(crate) fn operation_json(op: &AuthOperation) -> Value {
+/// `AuthenticationOperationStatusResponse` as seen at `now`.
+pub(crate) fn operation_json(op: &AuthOperation, now: DateTime<Utc>) -> Value {
     let mut v = json!({
         "startDate": format_utc_millis(op.start),
         "authenticationMethod": op.method,
         "authenticationMethodInfo": method_info(op),
-        "status": status_json(op),
+        "status": status_json(op, now),
         "isTokenRedeemed": op.redeemed,
     });
     if let Some(o) = v.as_object_mut() {

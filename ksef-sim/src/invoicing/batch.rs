@@ -9,7 +9,6 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -28,6 +27,7 @@ use super::opening::{EncryptionWire, FormCodeWire, form_of, new_session, unwrap_
 use super::rules::MAX_INVOICE_SIZE_WITH_ATTACHMENT;
 use super::store::{BatchInfo, PartInfo, Phase, SessionInvoice, SessionKind, Status};
 use crate::auth::context::AuthContext;
+use crate::clock::after;
 use crate::error::ApiError;
 use crate::http::json_body::JsonBody;
 use crate::http::response::json as json_response;
@@ -340,7 +340,7 @@ pub(crate) async fn close(
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    let now = Instant::now();
+    let now = state.now();
     state.invoicing.with(|s| {
         let sess = s.open_session_mut(
             &ctx.context_key(),
@@ -349,7 +349,7 @@ pub(crate) async fn close(
             now,
             "jej zamknięcie",
         )?;
-        if now > sess.open_until {
+        if now > sess.valid_until {
             sess.phase = Phase::Failed(
                 Status::new(440, "Sesja anulowana").with_detail("Przekroczono czas wysyłki"),
             );
@@ -380,9 +380,8 @@ pub(crate) async fn close(
             ));
         }
         sess.phase = Phase::Processing;
-        let wall_now = state.now();
-        sess.closed_at = Some(wall_now);
-        sess.updated = wall_now;
+        sess.closed_at = Some(now);
+        sess.updated = now;
         Ok(())
     })?;
     let extra = state.faults.take_stuck_processing(op);
@@ -401,8 +400,12 @@ fn finish(
     final_status: Status,
     extra: Option<std::time::Duration>,
 ) {
-    let ready_at =
-        Instant::now() + state.invoicing.config.session_close_delay + extra.unwrap_or_default();
+    let delay = state
+        .invoicing
+        .config
+        .session_close_delay
+        .saturating_add(extra.unwrap_or_default());
+    let ready_at = after(state.now(), delay);
     let dir = state.invoicing.with(|s| {
         let sess = s.sessions.get_mut(reference)?;
         if final_status.code == 200 {
@@ -529,7 +532,7 @@ fn process(state: &AppState, reference: &str) -> Status {
             let received = state.now();
             let invoice_reference =
                 reference_number(RefKind::Invoice, ksef_time::business_date(received));
-            let ready_at = Instant::now() + state.invoicing.config.processing_delay;
+            let ready_at = after(received, state.invoicing.config.processing_delay);
             let hash = b64(&entry.sha256);
             let decided = match &entry.bytes {
                 Some(bytes) => decide(

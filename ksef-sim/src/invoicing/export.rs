@@ -7,7 +7,6 @@ use ksef_time::format_utc_millis;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -22,6 +21,7 @@ use super::opening::{EncryptionWire, unwrap_key};
 use super::query::{DateType, Filters, FiltersWire};
 use super::store::{Export, ExportPackage, ExportPart, Status, StoredInvoice};
 use crate::auth::context::AuthContext;
+use crate::clock::after;
 use crate::error::ApiError;
 use crate::http::json_body::JsonBody;
 use crate::http::response::json as json_response;
@@ -55,8 +55,8 @@ pub(crate) async fn start(
         .ok_or_else(|| ApiError::validation("compressionType must be Zip or TarGz."))?;
     let filters = Filters::parse(req.filters, state.now())?;
     let key = unwrap_key(&state, &req.encryption)?;
-    let now = Instant::now();
-    let created = state.now();
+    let now = state.now();
+    let created = now;
     let reference = reference_number(RefKind::Export, ksef_time::business_date(created));
     let context_key = ctx.context_key();
     let max = state.invoicing.config.max_concurrent_exports;
@@ -104,7 +104,7 @@ pub(crate) async fn start(
         st.invoicing.with(|s| {
             if let Some(e) = s.exports.get_mut(&r) {
                 e.result = Some((status, package, st.now()));
-                e.ready_at = Instant::now() + extra.unwrap_or_default();
+                e.ready_at = after(st.now(), extra.unwrap_or_default());
             }
         });
     });
@@ -131,11 +131,11 @@ fn build(
     only_metadata: bool,
     compression: Compression,
 ) -> (Status, Option<ExportPackage>) {
-    let now = Instant::now();
+    let now = state.now();
     let max = state.invoicing.config.export_max_invoices;
     // Select (ascending by the filter's date), then cut at the limits.
     let (selected, hwm): (Vec<StoredInvoice>, _) = match state.invoicing.with(|s| {
-        let hwm = s.hwm(now, state.now());
+        let hwm = s.hwm(now);
         if filters.restrict_hwm
             && filters.date_type == DateType::PermanentStorage
             && filters.from > hwm
@@ -269,7 +269,7 @@ pub(crate) async fn status(
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    let now = Instant::now();
+    let now = state.now();
     let body = state.invoicing.with(|s| {
         let e = s
             .exports

@@ -1,8 +1,6 @@
 //! The intake of one decrypted invoice, sent online or unpacked from a batch: the invoice rules,
 //! the duplicate check, and storing an accepted invoice under its new KSeF number.
 
-use std::time::Instant;
-
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -23,7 +21,7 @@ pub(crate) struct ReceivedInvoice<'a> {
     pub(crate) hash_of_corrected: Option<String>,
     pub(crate) received_at: DateTime<Utc>,
     /// When the outcome becomes visible (status 150 until then).
-    pub(crate) ready_at: Instant,
+    pub(crate) ready_at: DateTime<Utc>,
 }
 
 /// What became of one invoice.

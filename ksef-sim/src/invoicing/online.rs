@@ -1,7 +1,5 @@
 //! Online (interactive) sessions: open, send invoice, close.
 
-use std::time::Instant;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,6 +14,7 @@ use super::store::{
     Phase, SessionInvoice, SessionKind, Status, no_session, session_status_forbids,
 };
 use crate::auth::context::AuthContext;
+use crate::clock::after;
 use crate::error::ApiError;
 use crate::http::json_body::JsonBody;
 use crate::http::response::json as json_response;
@@ -68,7 +67,7 @@ pub(crate) async fn send(
     Path(reference): Path<String>,
     JsonBody(req): JsonBody<SendInvoiceRequest>,
 ) -> Result<Response, ApiError> {
-    let now = Instant::now();
+    let now = state.now();
     // Session checks first.
     let (form, key, count) = state.invoicing.with(|s| {
         let action = "wysyłkę faktur";
@@ -79,7 +78,7 @@ pub(crate) async fn send(
             now,
             action,
         )?;
-        if now > sess.open_until {
+        if now > sess.valid_until {
             return Err(session_status_forbids(100, action));
         }
         Ok((sess.form, sess.key.clone(), sess.invoices.len()))
@@ -148,10 +147,12 @@ pub(crate) async fn send(
     }
     let received = state.now();
     let invoice_reference = reference_number(RefKind::Invoice, ksef_time::business_date(received));
-    let mut ready_at = Instant::now() + state.invoicing.config.processing_delay;
-    if let Some(extra) = state.faults.take_stuck_processing(op) {
-        ready_at += extra;
-    }
+    let delay = state
+        .invoicing
+        .config
+        .processing_delay
+        .saturating_add(state.faults.take_stuck_processing(op).unwrap_or_default());
+    let ready_at = after(received, delay);
     let decided = match key.decrypt(&ciphertext) {
         Err(_) => Decided::refused(Status::new(435, "Błąd odszyfrowania pliku")),
         Ok(plain) => {
@@ -214,7 +215,7 @@ fn technical_correction_allowed(
     context_key: &str,
     corrected: &str,
 ) -> Result<(), ApiError> {
-    let now = Instant::now();
+    let now = state.now();
     state.invoicing.with(|s| {
         let originals = s
             .sessions
@@ -262,10 +263,10 @@ pub(crate) async fn close(
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    let now = Instant::now();
+    let now = state.now();
     let mut delay = state.invoicing.config.session_close_delay;
     if let Some(extra) = state.faults.take_stuck_processing(op) {
-        delay += extra;
+        delay = delay.saturating_add(extra);
     }
     state.invoicing.with(|s| {
         let sess = s.open_session_mut(
@@ -281,12 +282,11 @@ pub(crate) async fn close(
             .map(|i| i.ready_at)
             .max()
             .unwrap_or(now);
-        let ready_at = last_invoice.max(now) + delay;
+        let ready_at = after(last_invoice.max(now), delay);
         let final_status = final_status_for(&sess.invoices);
-        let wall_now = state.now();
-        sess.assign_upo_pages(ksef_time::business_date(wall_now));
-        sess.closed_at = Some(wall_now);
-        sess.updated = wall_now;
+        sess.assign_upo_pages(ksef_time::business_date(now));
+        sess.closed_at = Some(now);
+        sess.updated = now;
         sess.phase = Phase::Closed {
             interim: Status::new(170, "Sesja interaktywna zamknięta"),
             final_status,

@@ -2,8 +2,6 @@
 //! [`super::batch`] and [`super::export`]: the form code, the session key unwrapped from
 //! `encryption`, the new session record with its UPO header.
 
-use std::time::Instant;
-
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -139,7 +137,6 @@ pub(crate) fn new_session(
         updated: now,
         closed_at: None,
         valid_until: now + validity,
-        open_until: Instant::now() + validity.to_std().unwrap_or_default(),
         invoices: Vec::new(),
         offline_mode,
         upo_pages: Vec::new(),

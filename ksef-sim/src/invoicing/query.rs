@@ -1,14 +1,12 @@
 //! Retrieval: download by KSeF number and the metadata query, plus the filter
 //! logic shared with exports.
 
-use ksef_time::format_utc_millis;
-use std::time::Instant;
-
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use ksef_time::format_utc_millis;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -237,7 +235,7 @@ impl Filters {
         &self,
         s: &'a Store,
         ctx_nip: Option<&str>,
-        now: Instant,
+        now: DateTime<Utc>,
         hwm: DateTime<Utc>,
         descending: bool,
     ) -> Vec<&'a StoredInvoice> {
@@ -296,7 +294,7 @@ pub(crate) async fn download(
             "'{ksef}' is not a valid KSeF number."
         )));
     }
-    let now = Instant::now();
+    let now = state.now();
     let not_found = || {
         ApiError::bad_request(
             21164,
@@ -360,10 +358,10 @@ pub(crate) async fn metadata(
     let size = PageSizes::new(10, 250, 10).check(pairs.int("pageSize")?)?;
     let wire: FiltersWire = parse_body(&body)?;
     let filters = Filters::parse(wire, state.now())?;
-    let now = Instant::now();
+    let now = state.now();
     let cap = state.invoicing.config.query_truncation_cap;
     let body = state.invoicing.with(|s| {
-        let hwm = s.hwm(now, state.now());
+        let hwm = s.hwm(now);
         if filters.restrict_hwm && filters.date_type == DateType::PermanentStorage && filters.from > hwm {
             return Err(ApiError::bad_request(
                 21183,

@@ -1,11 +1,10 @@
 //! Session status, session lists, invoice status lists and UPO downloads.
 
-use ksef_time::format_utc_millis;
-use std::time::Instant;
-
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
+use ksef_time::format_utc_millis;
 use serde_json::{Value, json};
 
 use super::store::no_session;
@@ -62,7 +61,7 @@ pub(crate) async fn status(
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    let now = Instant::now();
+    let now = state.now();
     let body = state.invoicing.with(|s| {
         let sess = s.session_of(&ctx.context_key(), &reference)?;
         let st = sess.status(now);
@@ -129,7 +128,7 @@ pub(crate) async fn list(
         date("dateModifiedTo")?,
     );
     let reference = pairs.first("referenceNumber");
-    let now = Instant::now();
+    let now = state.now();
     let body = state.invoicing.with(|s| {
         let matching: Vec<&Session> = s
             .session_order
@@ -184,7 +183,7 @@ fn invoice_page(
 ) -> Result<Value, ApiError> {
     let pairs = QueryPairs::parse(q);
     let page = ContinuationPage::read(headers, pairs.int("pageSize")?, PAGE_SIZES)?;
-    let now = Instant::now();
+    let now = state.now();
     state.invoicing.with(|s| {
         let sess = s.session_of(&ctx.context_key(), reference)?;
         let selected: Vec<_> = sess
@@ -242,7 +241,7 @@ pub(crate) async fn invoice_status(
     ctx: AuthContext,
     Path((reference, inv_ref)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let now = Instant::now();
+    let now = state.now();
     let v = state.invoicing.with(|s| {
         let sess = s.session_of(&ctx.context_key(), &reference)?;
         let inv = sess
@@ -277,9 +276,9 @@ fn upo_not_available(what: &str) -> ApiError {
 fn render_invoice_upo(
     s: &Store,
     sess: &Session,
+    now: DateTime<Utc>,
     pick: impl Fn(&super::store::SessionInvoice) -> bool,
 ) -> Result<Vec<u8>, ApiError> {
-    let now = Instant::now();
     let inv = sess
         .invoices
         .iter()
@@ -296,8 +295,13 @@ fn render_invoice_upo(
 }
 
 /// Renders page `page_ref` of the session UPO.
-fn render_session_upo(s: &Store, sess: &Session, page_ref: &str) -> Result<Vec<u8>, ApiError> {
-    if !(sess.is_final(Instant::now()) && sess.status(Instant::now()).code == 200) {
+fn render_session_upo(
+    s: &Store,
+    sess: &Session,
+    page_ref: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, ApiError> {
+    if !(sess.is_final(now) && sess.status(now).code == 200) {
         return Err(upo_not_available("sesji"));
     }
     let idx = sess
@@ -331,7 +335,7 @@ pub(crate) async fn invoice_upo(
 ) -> Result<Response, ApiError> {
     let xml = state.invoicing.with(|s| {
         let sess = s.session_of(&ctx.context_key(), &reference)?;
-        render_invoice_upo(s, sess, |i| i.reference == inv_ref)
+        render_invoice_upo(s, sess, state.now(), |i| i.reference == inv_ref)
     })?;
     Ok(xml_with_hash(xml))
 }
@@ -344,7 +348,9 @@ pub(crate) async fn invoice_upo_by_ksef(
 ) -> Result<Response, ApiError> {
     let xml = state.invoicing.with(|s| {
         let sess = s.session_of(&ctx.context_key(), &reference)?;
-        render_invoice_upo(s, sess, |i| i.ksef_number.as_deref() == Some(ksef.as_str()))
+        render_invoice_upo(s, sess, state.now(), |i| {
+            i.ksef_number.as_deref() == Some(ksef.as_str())
+        })
     })?;
     Ok(xml_with_hash(xml))
 }
@@ -357,7 +363,7 @@ pub(crate) async fn session_upo(
 ) -> Result<Response, ApiError> {
     let xml = state.invoicing.with(|s| {
         let sess = s.session_of(&ctx.context_key(), &reference)?;
-        render_session_upo(s, sess, &upo_ref)
+        render_session_upo(s, sess, &upo_ref, state.now())
     })?;
     Ok(xml_with_hash(xml))
 }
@@ -373,7 +379,7 @@ pub(crate) async fn presigned_session_upo(
             .sessions
             .get(&reference)
             .ok_or_else(|| no_session(&reference))?;
-        render_session_upo(s, sess, &upo_ref)
+        render_session_upo(s, sess, &upo_ref, state.now())
     })?;
     Ok(xml_with_hash(xml))
 }
@@ -389,7 +395,7 @@ pub(crate) async fn presigned_invoice_upo(
             .sessions
             .get(&reference)
             .ok_or_else(|| no_session(&reference))?;
-        render_invoice_upo(s, sess, |i| i.reference == inv_ref)
+        render_invoice_upo(s, sess, state.now(), |i| i.reference == inv_ref)
     })?;
     Ok(xml_with_hash(xml))
 }

@@ -12,7 +12,6 @@ use ksef_time::format_utc_millis;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -20,6 +19,7 @@ use serde_json::{Value, json};
 use super::crypto::SessionKey;
 use super::rules::{BuyerId, FormKind, InvoiceFacts};
 use super::upo::{UpoDocument, UpoHeader};
+use crate::clock::after;
 use crate::config::{InvoicingConfig, SimConfig};
 use crate::error::ApiError;
 use crate::identifiers::{RefKind, reference_number};
@@ -79,7 +79,7 @@ pub(crate) enum Phase {
     Closed {
         interim: Status,
         final_status: Status,
-        ready_at: Instant,
+        ready_at: DateTime<Utc>,
     },
     /// Batch processing running in the background (status 150).
     Processing,
@@ -120,11 +120,11 @@ pub(crate) struct SessionInvoice {
     pub(crate) permanent_storage_date: Option<DateTime<Utc>>,
     pub(crate) offline: bool,
     pub(crate) final_status: Status,
-    pub(crate) ready_at: Instant,
+    pub(crate) ready_at: DateTime<Utc>,
 }
 
 impl SessionInvoice {
-    pub(crate) fn is_ready(&self, now: Instant) -> bool {
+    pub(crate) fn is_ready(&self, now: DateTime<Utc>) -> bool {
         now >= self.ready_at
     }
 
@@ -134,12 +134,12 @@ impl SessionInvoice {
     }
 
     /// Failed (final status other than 200), once ready.
-    pub(crate) fn failed(&self, now: Instant) -> bool {
+    pub(crate) fn failed(&self, now: DateTime<Utc>) -> bool {
         self.is_ready(now) && !self.accepted()
     }
 
     /// `SessionInvoiceStatusResponse` as seen at `now`.
-    pub(crate) fn to_json(&self, now: Instant, upo_url: Option<PresignedUrl>) -> Value {
+    pub(crate) fn to_json(&self, now: DateTime<Utc>, upo_url: Option<PresignedUrl>) -> Value {
         let ready = self.is_ready(now);
         let mut v = json!({
             "ordinalNumber": self.ordinal,
@@ -189,8 +189,6 @@ pub(crate) struct Session {
     pub(crate) updated: DateTime<Utc>,
     pub(crate) closed_at: Option<DateTime<Utc>>,
     pub(crate) valid_until: DateTime<Utc>,
-    /// `valid_until` on the monotonic clock the session's phases are timed with.
-    pub(crate) open_until: Instant,
     pub(crate) phase: Phase,
     pub(crate) invoices: Vec<SessionInvoice>,
     pub(crate) offline_mode: bool,
@@ -203,9 +201,9 @@ pub(crate) struct Session {
 
 impl Session {
     /// The status as seen at `now`.
-    pub(crate) fn status(&self, now: Instant) -> Status {
+    pub(crate) fn status(&self, now: DateTime<Utc>) -> Status {
         match &self.phase {
-            Phase::Open if now > self.open_until => {
+            Phase::Open if now > self.valid_until => {
                 Status::new(440, "Sesja anulowana").with_detail("Przekroczono czas wysyłki")
             }
             Phase::Open if self.kind == SessionKind::Batch => {
@@ -229,7 +227,7 @@ impl Session {
     }
 
     /// Whether the session reached its final status.
-    pub(crate) fn is_final(&self, now: Instant) -> bool {
+    pub(crate) fn is_final(&self, now: DateTime<Utc>) -> bool {
         match &self.phase {
             Phase::Failed(_) => true,
             Phase::Closed { ready_at, .. } => now >= *ready_at,
@@ -238,7 +236,7 @@ impl Session {
     }
 
     /// `CommonSessionStatus` of the list filter.
-    pub(crate) fn common_status(&self, now: Instant) -> &'static str {
+    pub(crate) fn common_status(&self, now: DateTime<Utc>) -> &'static str {
         let code = self.status(now).code;
         match code {
             100 | 150 | 170 => "InProgress",
@@ -249,7 +247,7 @@ impl Session {
     }
 
     /// (total, successful, failed) counts visible at `now`.
-    pub(crate) fn counts(&self, now: Instant) -> (usize, usize, usize) {
+    pub(crate) fn counts(&self, now: DateTime<Utc>) -> (usize, usize, usize) {
         let ok = self
             .invoices
             .iter()
@@ -291,7 +289,7 @@ pub(crate) struct StoredInvoice {
     pub(crate) invoicing_date: DateTime<Utc>,
     pub(crate) acquisition_date: DateTime<Utc>,
     pub(crate) permanent_storage_date: DateTime<Utc>,
-    pub(crate) ready_at: Instant,
+    pub(crate) ready_at: DateTime<Utc>,
     pub(crate) hash_of_corrected: Option<String>,
 }
 
@@ -418,11 +416,11 @@ pub(crate) struct Export {
     /// Final result; `None` while building (status 100).
     pub(crate) result: Option<(Status, Option<ExportPackage>, DateTime<Utc>)>,
     /// Earliest instant the result may be shown (stuck-processing fault).
-    pub(crate) ready_at: Instant,
+    pub(crate) ready_at: DateTime<Utc>,
 }
 
 impl Export {
-    pub(crate) fn in_progress(&self, now: Instant) -> bool {
+    pub(crate) fn in_progress(&self, now: DateTime<Utc>) -> bool {
         self.result.is_none() || now < self.ready_at
     }
 }
@@ -476,7 +474,7 @@ pub(crate) struct NewInvoice<'a> {
     pub(crate) session_reference: &'a str,
     pub(crate) hash_of_corrected: Option<String>,
     /// When the invoice becomes visible.
-    pub(crate) ready_at: Instant,
+    pub(crate) ready_at: DateTime<Utc>,
 }
 
 /// (acquisitionDate, permanentStorageDate) of an accepted invoice.
@@ -512,7 +510,7 @@ impl Store {
         context_key: &str,
         reference: &str,
         kind: SessionKind,
-        now: Instant,
+        now: DateTime<Utc>,
         action: &str,
     ) -> Result<&mut Session, ApiError> {
         let sess = self
@@ -574,7 +572,7 @@ impl Store {
                 invoicing_date: received,
                 acquisition_date: acquisition,
                 permanent_storage_date: storage,
-                ready_at: ready_at + config.permanent_storage_delay,
+                ready_at: after(ready_at, config.permanent_storage_delay),
                 hash_of_corrected,
             },
         );
@@ -582,10 +580,9 @@ impl Store {
         Ok((Registered::Accepted(ksef), Some((acquisition, storage))))
     }
 
-    /// The permanent-storage high-water mark at `now` (`wall_now` on the
-    /// simulator's clock): every invoice with a permanent-storage date at or
-    /// before it is visible.
-    pub(crate) fn hwm(&self, now: Instant, wall_now: DateTime<Utc>) -> DateTime<Utc> {
+    /// The permanent-storage high-water mark at `now`: every invoice with a permanent-storage
+    /// date at or before it is visible.
+    pub(crate) fn hwm(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         let pending = self
             .invoices
             .values()
@@ -594,7 +591,7 @@ impl Store {
             .min();
         match pending {
             Some(p) => p - chrono::Duration::milliseconds(1),
-            None => wall_now,
+            None => now,
         }
     }
 }
