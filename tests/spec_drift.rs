@@ -1,5 +1,6 @@
 //! Spec drift: the committed snapshots of the API surface and the schema set must match the pinned
-//! document, and the machinery must show real upstream changes (2.6.0 → 2.7.0) as a readable diff.
+//! document, and the machinery must show real upstream changes (2.6.0 → 2.7.0, 2.7.0 → 2.9.0) as a
+//! readable diff.
 //!
 //! When a snapshot fails after a deliberate re-pin, `cargo xtask regen-spec --from ...` rewrites it
 //! (review with `git diff`), or `cargo insta review` shows the pending change.
@@ -7,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use ksef_codegen::{Surface, locate, names, parse_document, regen, snapshots};
+use ksef_codegen::{SpecDiff, Surface, locate, names, parse_document, regen, snapshots};
 use ksef_tests::{shared_spec, workspace_root};
 
 fn overrides() -> names::Overrides {
@@ -40,9 +41,9 @@ fn api_schemas_snapshot() {
 }
 
 #[test]
-fn the_pinned_surface_has_every_operation_of_2_7_0() {
+fn the_pinned_surface_has_every_operation_of_2_9_0() {
     let surface = pinned();
-    assert_eq!(surface.api_version, "2.7.0");
+    assert_eq!(surface.api_version, "2.9.0");
     assert_eq!(surface.operations.len(), 83);
     let names: BTreeSet<&str> = surface.operations.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(names.len(), 83, "operation names are unique");
@@ -91,6 +92,118 @@ fn drift_2_6_0_to_2_7_0_is_exactly_5_operations_and_13_schemas() {
     );
 }
 
+fn diff(old: &str, new: &str) -> SpecDiff {
+    SpecDiff::between(
+        &parse_document(&read(old)).unwrap(),
+        &parse_document(&read(new)).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn drift_2_6_0_to_2_7_0_counts_every_change() {
+    let d = diff("ksef-openapi-2.6.0.json", "ksef-openapi-2.7.0.json");
+    assert_eq!(
+        d.summary(),
+        "2.6.0 -> 2.7.0: operations +5 -0 ~39, schemas +13 -0 ~17"
+    );
+}
+
+#[test]
+fn drift_2_7_0_to_2_9_0_replaces_one_operation_adds_4_schemas_changes_19_schemas_and_43_operations()
+{
+    let d = diff("ksef-openapi-2.7.0.json", "ksef-openapi-2.9.0.json");
+    assert_eq!(
+        d.summary(),
+        "2.7.0 -> 2.9.0: operations +1 -1 ~43, schemas +4 -0 ~19"
+    );
+    assert_eq!(
+        d.operations_removed,
+        ["GET /collective-identifiers/{collectiveIdentifierNumber}/invoices"]
+    );
+    assert_eq!(
+        d.operations_added,
+        ["POST /collective-identifiers/invoices"]
+    );
+    assert_eq!(
+        d.schemas_added,
+        [
+            "CollectiveIdentifierContextLimitsOverride",
+            "CollectiveIdentifierEffectiveContextLimits",
+            "CollectiveIdentifierInvoicesQueryRequest",
+            "OwnerPermissionScope",
+        ]
+    );
+    assert_eq!(
+        d.schemas_changed,
+        [
+            "ApiRateLimitsOverride",
+            "CollectiveIdentifierInvoice",
+            "CollectiveIdentifierInvoicesQueryResponseItem",
+            "CurrencyCode",
+            "EffectiveApiRateLimits",
+            "EffectiveContextLimits",
+            "EntityPermissionItemScope",
+            "EntityPermissionType",
+            "ForbiddenProblemDetails",
+            "GenerateCollectiveIdentifierRequest",
+            "GenerateCollectiveIdentifierResponse",
+            "IndirectPermissionType",
+            "InvoiceExportStatusResponse",
+            "InvoicePackage",
+            "InvoiceQueryFilters",
+            "PublicKeyCertificate",
+            "QueryPersonalPermissionsResponse",
+            "SetSessionLimitsRequest",
+            "SystemWarning",
+        ]
+    );
+    // Among the 43: the close operations (own limit groups), the invoice send (21001, 21184),
+    // the metadata query (21001; its filter's range shrank to 100 days in the schema).
+    for op in [
+        "POST /sessions/online/{referenceNumber}/close",
+        "POST /sessions/batch/{referenceNumber}/close",
+        "POST /sessions/online/{referenceNumber}/invoices",
+        "POST /invoices/query/metadata",
+        "GET /rate-limits",
+        "GET /invoices/exports/{referenceNumber}",
+    ] {
+        assert!(d.operations_changed.iter().any(|c| c == op), "{op}");
+    }
+}
+
+#[test]
+fn drift_2_7_0_to_2_9_0_moves_the_close_operations_into_their_own_limit_groups() {
+    let old = surface_of(&read("ksef-openapi-2.7.0.json"));
+    let new = surface_of(&read("ksef-openapi-2.9.0.json"));
+    let facts = |s: &Surface, name: &str| {
+        let op = s.operations.iter().find(|o| o.name == name).unwrap();
+        (
+            op.rate_limit_group.clone().unwrap(),
+            op.rate_limits.unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        facts(&old, "online_session_close"),
+        ("onlineSession".into(), "10/s 30/min 120/h".into())
+    );
+    assert_eq!(
+        facts(&new, "online_session_close"),
+        ("onlineSessionClose".into(), "20/s 60/min 240/h".into())
+    );
+    assert_eq!(
+        facts(&old, "batch_session_close"),
+        ("batchSession".into(), "10/s 20/min 60/h".into())
+    );
+    assert_eq!(
+        facts(&new, "batch_session_close"),
+        ("batchSessionClose".into(), "20/s 40/min 120/h".into())
+    );
+    // Opening stays in the old groups.
+    assert_eq!(facts(&new, "online_session_open").0, "onlineSession");
+    assert_eq!(facts(&new, "batch_session_open").0, "batchSession");
+}
+
 /// A scratch workspace: the lock, the override map and the committed snapshots.
 fn scratch_workspace(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ksef-drift-{tag}-{}", std::process::id()));
@@ -115,17 +228,17 @@ fn regen_spec_from_2_6_0_shows_the_drift_as_a_snapshot_change_and_check_catches_
     let old_text =
         std::fs::read_to_string(dir.join("tests/snapshots/spec_drift__api_surface.snap")).unwrap();
     let v260 = shared_spec("ksef-openapi-2.6.0.json");
-    let v270 = shared_spec("ksef-openapi-2.7.0.json");
-    let v270s = v270.to_string_lossy().into_owned();
+    let v290 = shared_spec("ksef-openapi-2.9.0.json");
+    let v290s = v290.to_string_lossy().into_owned();
 
-    // The committed state agrees with 2.7.0.
+    // The committed state agrees with 2.9.0.
     regen::run(
         &dir,
         &regen::Options {
             from: None,
             check: true,
         },
-        Some(&v270s),
+        Some(&v290s),
     )
     .unwrap();
 
@@ -136,11 +249,29 @@ fn regen_spec_from_2_6_0_shows_the_drift_as_a_snapshot_change_and_check_catches_
             from: Some(v260.to_string_lossy().into_owned()),
             check: false,
         },
-        Some(&v270s),
+        Some(&v290s),
     )
     .unwrap();
     assert!(
         report.iter().any(|l| l.contains("snapshots changed")),
+        "{report:?}"
+    );
+    // The drift from the previous pin is reported, and the stale KSEF_OPENAPI_SPEC named.
+    assert!(
+        report.iter().any(|l| l
+            == "drift from the previous pin: 2.9.0 -> 2.6.0: operations +0 -5 ~51, schemas +0 -17 ~29"),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .iter()
+            .any(|l| l.contains("- operation PUT /testdata/certificates/{serialNumber}")),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .iter()
+            .any(|l| l.contains("KSEF_OPENAPI_SPEC points at") && l.contains(".cargo/config.toml")),
         "{report:?}"
     );
     let lock = std::fs::read_to_string(dir.join(locate::LOCK_PATH)).unwrap();
@@ -162,14 +293,14 @@ fn regen_spec_from_2_6_0_shows_the_drift_as_a_snapshot_change_and_check_catches_
         "{diff}"
     );
 
-    // The 2.6.0 pin is self-consistent (the build now uses the local copy, not the 2.7.0 env path).
+    // The 2.6.0 pin is self-consistent (the build now uses the local copy, not the 2.9.0 env path).
     regen::run(
         &dir,
         &regen::Options {
             from: None,
             check: true,
         },
-        Some(&v270s),
+        Some(&v290s),
     )
     .unwrap();
 
@@ -185,7 +316,7 @@ fn regen_spec_from_2_6_0_shows_the_drift_as_a_snapshot_change_and_check_catches_
             from: None,
             check: true,
         },
-        Some(&v270s),
+        Some(&v290s),
     )
     .unwrap_err();
     assert!(

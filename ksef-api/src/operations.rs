@@ -114,6 +114,23 @@ mod tests {
             find("auth_xades_signature").unwrap().request_content_type,
             Some("application/xml")
         );
-        assert_eq!(API_VERSION, "2.7.0");
+        assert_eq!(API_VERSION, "2.9.0");
+    }
+
+    #[test]
+    fn closing_a_session_has_its_own_limit_group() {
+        let group = |n| find(n).and_then(|m| m.rate_limit_group);
+        assert_eq!(group("online_session_close"), Some("onlineSessionClose"));
+        assert_eq!(group("batch_session_close"), Some("batchSessionClose"));
+        assert_eq!(group("online_session_open"), Some("onlineSession"));
+        assert_eq!(group("batch_session_open"), Some("batchSession"));
+        assert_eq!(
+            find("online_session_close").and_then(|m| m.rate_limits),
+            Some(RateLimits {
+                per_second: Some(20),
+                per_minute: Some(60),
+                per_hour: Some(240)
+            })
+        );
     }
 }

@@ -6,11 +6,16 @@
 //! - [`locate`]: finding the pinned document on disk (env `KSEF_OPENAPI_SPEC`, `spec/ksef-openapi.json`).
 //! - [`names`]: deterministic operation names (the spec has no `operationId`) and the override map.
 //! - [`normalize`]: the rewrites progenitor needs, applied in memory, never to the file on disk.
-//! - [`surface`]: the per-operation facts (token kind, rate limits, permissions) and the compact,
-//!   sorted text snapshots used to review spec drift.
+//! - [`surface`]: the per-operation facts (token kind, rate limits and group, permissions, success
+//!   answer, required request fields) and the compact, sorted text snapshots used to review spec
+//!   drift. `ksef-api` generates its operation table from them, `ksef-sim` its own.
+//! - [`examples`]: example bodies (the spec's, or a minimal instance of a schema).
+//! - [`diff`]: what changed between two documents (operations and schemas added, removed, changed).
 //! - `generate` (feature `generate`): the progenitor run and the extra generated tables.
 
+pub mod diff;
 pub mod error;
+pub mod examples;
 pub mod locate;
 pub mod lock;
 pub mod names;
@@ -22,10 +27,11 @@ pub mod surface;
 #[cfg(feature = "generate")]
 pub mod generate;
 
+pub use diff::SpecDiff;
 pub use error::SpecError;
 pub use lock::SpecLock;
 pub use normalize::{NormalizedSpec, normalize};
-pub use surface::{Operation, RateLimits, Surface, TokenKind};
+pub use surface::{Operation, RateLimits, SuccessResponse, Surface, TokenKind};
 
 /// Parses a document (JSON bytes) into a `serde_json::Value`.
 pub fn parse_document(bytes: &[u8]) -> Result<serde_json::Value, SpecError> {

@@ -1,7 +1,7 @@
 //! Finding the pinned OpenAPI document on disk.
 //!
 //! Candidates, in order: the path in `KSEF_OPENAPI_SPEC` (which `.cargo/config.toml` points at
-//! `../shared/spec/ksef-openapi-2.7.0.json`), then `spec/ksef-openapi.json` (the git-ignored copy
+//! `../shared/spec/ksef-openapi-2.9.0.json`), then `spec/ksef-openapi.json` (the git-ignored copy
 //! that `cargo xtask regen-spec` writes). The first candidate whose SHA-256 equals the lock wins, so
 //! the lock, not the search order, decides which document is used.
 

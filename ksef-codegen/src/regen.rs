@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use crate::{
-    SpecLock, Surface,
-    locate::{self, LOCAL_COPY, LOCK_PATH, NAMES_PATH},
-    lock::OFFICIAL_SPEC_URL,
+    SpecDiff, SpecLock, Surface,
+    locate::{self, LOCAL_COPY, LOCK_PATH, NAMES_PATH, SPEC_ENV},
+    lock::{OFFICIAL_SPEC_URL, sha256_hex},
     names, normalize, parse_document, snapshots,
 };
 
@@ -59,6 +59,11 @@ pub fn run(root: &Path, o: &Options, env_spec: Option<&str>) -> Result<Vec<Strin
     let normalized = normalize(&doc, &overrides).map_err(|e| format!("{source}: {e}"))?;
     normalized.openapi().map_err(|e| format!("{source}: {e}"))?;
     let lock = SpecLock::of_document(&bytes, &source).map_err(|e| e.to_string())?;
+    // The document pinned so far, if it can still be found: the drift is reported against it.
+    let drift = locate::locate(root, env_spec)
+        .ok()
+        .and_then(|previous| parse_document(&previous.bytes).ok())
+        .and_then(|previous| SpecDiff::between(&previous, &doc).ok());
 
     write(&root.join(LOCAL_COPY), &bytes)?;
     write(&root.join(LOCK_PATH), lock.render().as_bytes())?;
@@ -89,11 +94,33 @@ pub fn run(root: &Path, o: &Options, env_spec: Option<&str>) -> Result<Vec<Strin
         report.push("snapshots unchanged".into());
     } else {
         report.push(format!(
-            "snapshots changed (review with `git diff`): {}",
+            "snapshots changed (review with `git diff spec tests/snapshots`): {}",
             changed.join(", ")
         ));
     }
+    if let Some(drift) = drift.filter(|d| !d.is_empty()) {
+        report.push(format!("drift from the previous pin: {}", drift.summary()));
+        report.extend(drift.report().into_iter().skip(1));
+    }
+    if let Some(hint) = stale_env_hint(root, env_spec, &lock) {
+        report.push(hint);
+    }
     Ok(report)
+}
+
+/// When `KSEF_OPENAPI_SPEC` (usually set by `.cargo/config.toml`) names a document other than
+/// the new pin, a fresh clone would not find the pinned document: say what to change.
+fn stale_env_hint(root: &Path, env_spec: Option<&str>, lock: &SpecLock) -> Option<String> {
+    let path = env_spec.filter(|p| !p.is_empty())?;
+    let full = root.join(path);
+    let matches = std::fs::read(full).is_ok_and(|b| sha256_hex(&b) == lock.sha256);
+    (!matches).then(|| {
+        format!(
+            "note: {SPEC_ENV} points at {path}, which is not the pinned document; this build uses \
+             the git-ignored {LOCAL_COPY} for now. Point {SPEC_ENV} in .cargo/config.toml at the new \
+             document (or drop it if the document is only downloaded) so that a fresh clone builds."
+        )
+    })
 }
 
 fn check(

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::{
     SpecError,
+    examples::{media_example, resolve_schema},
     lock::api_version,
     names::{Overrides, operation_name},
     normalize::METHODS,
@@ -99,6 +100,23 @@ pub struct Operation {
     pub request: Option<String>,
     /// Responses as `status content-types type`.
     pub responses: Vec<String>,
+    /// The documented success answer (the first 2xx response), if any.
+    pub success: Option<SuccessResponse>,
+    /// Required top-level properties of a JSON request body; `None` when the operation takes no
+    /// JSON body.
+    pub json_body_required: Option<Vec<String>>,
+}
+
+/// The documented success answer of an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuccessResponse {
+    /// HTTP status (200, 201, 202, 204).
+    pub status: u16,
+    /// Content type of the body (the first one listed); `None` when there is no body.
+    pub content_type: Option<String>,
+    /// The spec's example of the body, or a minimal instance of its JSON schema
+    /// ([`crate::examples::media_example`]).
+    pub example: Option<Value>,
 }
 
 impl Operation {
@@ -174,6 +192,20 @@ impl Surface {
                     })
                     .collect();
                 responses.sort();
+                let success = success_response(doc, op);
+                let json_body_required = op
+                    .get("requestBody")
+                    .map(|b| resolve(doc, b))
+                    .and_then(|b| b.pointer("/content/application~1json/schema"))
+                    .map(|schema| {
+                        resolve_schema(doc, schema)
+                            .get("required")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    });
                 operations.push(Operation {
                     name: operation_name(method, path, overrides),
                     method: method.to_ascii_uppercase(),
@@ -195,6 +227,8 @@ impl Surface {
                     params,
                     request,
                     responses,
+                    success,
+                    json_body_required,
                 });
             }
         }
@@ -230,10 +264,11 @@ impl Surface {
             } else {
                 op.permissions.join(" | ")
             };
+            let group = op.rate_limit_group.as_deref().unwrap_or("-");
             let _ = writeln!(out, "\n{} {}  ({})", op.method, op.path, op.name);
             let _ = writeln!(
                 out,
-                "  token: {}; limits: {limits}; permissions: {perms}",
+                "  token: {}; limits: {limits}; group: {group}; permissions: {perms}",
                 op.token.as_str()
             );
             for p in &op.params {
@@ -269,6 +304,49 @@ impl Surface {
     pub fn operation_keys(&self) -> std::collections::BTreeSet<String> {
         self.operations.iter().map(Operation::key).collect()
     }
+}
+
+/// The properties and the required properties of a component schema (`None` when the document
+/// has no such object schema), both sorted.
+pub fn schema_properties(doc: &Value, name: &str) -> Option<(Vec<String>, Vec<String>)> {
+    let schema = doc.pointer("/components/schemas")?.get(name)?;
+    let mut props: Vec<String> = schema
+        .get("properties")?
+        .as_object()?
+        .keys()
+        .cloned()
+        .collect();
+    props.sort();
+    let mut required: Vec<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    required.sort();
+    Some((props, required))
+}
+
+/// The first 2xx response: status, first content type, example (spec's or synthesised).
+fn success_response(doc: &Value, op: &Value) -> Option<SuccessResponse> {
+    let (status, response) = op
+        .get("responses")
+        .and_then(Value::as_object)?
+        .iter()
+        .filter(|(k, _)| k.starts_with('2'))
+        .filter_map(|(k, v)| k.parse::<u16>().ok().map(|s| (s, v)))
+        .min_by_key(|(s, _)| *s)?;
+    let response = resolve(doc, response);
+    let media = response
+        .get("content")
+        .and_then(Value::as_object)
+        .and_then(|c| c.iter().next());
+    Some(SuccessResponse {
+        status,
+        content_type: media.map(|(ct, _)| ct.clone()),
+        example: media.and_then(|(ct, m)| media_example(doc, ct, m)),
+    })
 }
 
 /// The group column of the limits table in the 429 description:
@@ -486,6 +564,17 @@ mod tests {
         let op = json!({"responses": {"429": {"description": "| **Limity liczby żądań** | 60 | - | - | -\n"}}});
         assert_eq!(rate_limit_group(&op), None);
         assert_eq!(rate_limit_group(&json!({"responses": {}})), None);
+    }
+
+    #[test]
+    fn schema_properties_are_read_by_name() {
+        let doc = json!({"components": {"schemas": {"L": {"type": "object", "required": ["b"],
+            "properties": {"b": {}, "a": {}}}}}});
+        assert_eq!(
+            schema_properties(&doc, "L"),
+            Some((vec!["a".into(), "b".into()], vec!["b".into()]))
+        );
+        assert_eq!(schema_properties(&doc, "M"), None);
     }
 
     #[test]

@@ -109,6 +109,21 @@ impl ApiError {
         Self::bad_request(21405, "Błąd walidacji danych wejściowych.", [reason.into()])
     }
 
+    /// 400 with 21001: the request body cannot be read (not JSON at all).
+    pub fn unreadable(detail: impl Into<String>) -> Self {
+        Self::bad_request(21001, "Nieczytelna treść.", [detail.into()])
+    }
+
+    /// The answer to a JSON body serde refused: 21001 when it is not JSON (syntax, truncated),
+    /// 21405 when it is JSON of the wrong shape.
+    pub(crate) fn from_json(e: &serde_json::Error) -> Self {
+        if e.is_syntax() || e.is_eof() || e.is_io() {
+            Self::unreadable(format!("Invalid JSON: {e}"))
+        } else {
+            Self::validation(format!("Invalid request body: {e}"))
+        }
+    }
+
     /// 401 problem+json.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self {

@@ -60,6 +60,12 @@ pub enum Fault {
         /// How many operations.
         count: u32,
     },
+    /// The next `count` invoice sends to an open online session answer 400 with 21184 (the
+    /// session is temporarily unavailable during maintenance; the invoice is not accepted).
+    SessionUnavailable {
+        /// How many requests.
+        count: u32,
+    },
     /// The next `count` asynchronous operations started by this operation stay in processing
     /// (100/150) for `duration_ms` longer.
     StuckProcessing {
@@ -117,6 +123,7 @@ impl Faults {
             | Fault::DropConnection { count, .. }
             | Fault::ExpiredPresignedUrls { count }
             | Fault::AsyncFailure { count }
+            | Fault::SessionUnavailable { count }
             | Fault::StuckProcessing { count, .. } => Some(*count),
             Fault::Latency { count, .. } => *count,
         };
@@ -195,6 +202,14 @@ impl Faults {
     pub fn take_async_failure(&self, op: &str) -> bool {
         self.take(op, |f| {
             matches!(f, Fault::AsyncFailure { .. }).then_some(())
+        })
+        .is_some()
+    }
+
+    /// Whether this request of `op` finds its session temporarily unavailable (consumes one use).
+    pub fn take_session_unavailable(&self, op: &str) -> bool {
+        self.take(op, |f| {
+            matches!(f, Fault::SessionUnavailable { .. }).then_some(())
         })
         .is_some()
     }

@@ -39,13 +39,13 @@ pub(crate) async fn fallback(
         let bytes = match axum::body::to_bytes(body, 16 * 1024 * 1024).await {
             Ok(b) => b,
             Err(e) => {
-                return ApiError::validation(format!("Cannot read the request body: {e}"))
+                return ApiError::unreadable(format!("Cannot read the request body: {e}"))
                     .into_response();
             }
         };
         let value: serde_json::Value = match serde_json::from_slice(&bytes) {
             Ok(v) => v,
-            Err(e) => return ApiError::validation(format!("Invalid JSON: {e}")).into_response(),
+            Err(e) => return ApiError::from_json(&e).into_response(),
         };
         let Some(obj) = value.as_object() else {
             return ApiError::validation("The request body must be a JSON object.").into_response();

@@ -1,8 +1,12 @@
-//! The operation table generated at build time from the spec's paths and `x-rate-limits`.
+//! The operation table generated at build time from the pinned spec through `ksef-codegen` (the
+//! same pipeline and pin as `ksef-api`'s client): paths, token kinds, `x-rate-limits` and groups,
+//! required permissions, success answers.
 
 /// One operation of the pinned spec.
 #[derive(Debug, Clone, Copy)]
 pub struct OperationInfo {
+    /// Operation name, as the generated client names it (`online_session_close`, ...).
+    pub name: &'static str,
     /// HTTP method, upper case.
     pub method: &'static str,
     /// Path template relative to `/v2`, e.g. `/sessions/online/{referenceNumber}/invoices`.
@@ -19,7 +23,9 @@ pub struct OperationInfo {
     pub per_hour: Option<u32>,
     /// Rate-limit group named in the 429 description (`""` when none).
     pub group: &'static str,
-    /// Whether the operation needs a bearer token.
+    /// Token the operation needs: `none`, `authentication-operation`, `refresh` or `access`.
+    pub token: &'static str,
+    /// Whether the operation needs a bearer token (`token` is not `none`).
     pub bearer: bool,
     /// Permissions of which one is required (x-required-permissions).
     pub required_permissions: &'static [&'static str],
@@ -87,14 +93,48 @@ mod tests {
 
     #[test]
     fn table_covers_the_spec() {
+        assert_eq!(API_VERSION, "2.9.0");
         assert_eq!(all().len(), 83);
         let op = find("POST", "/v2/sessions/online/{ref}/invoices").unwrap();
+        assert_eq!(op.name, "online_session_send_invoice");
         assert_eq!(op.group, "invoiceSend");
         assert_eq!(op.per_hour, Some(180));
-        assert_eq!(
-            find("POST", "/auth/challenge").unwrap().per_second,
-            Some(60)
-        );
+        assert_eq!(op.token, "access");
+        let challenge = find("POST", "/auth/challenge").unwrap();
+        assert_eq!(challenge.per_second, Some(60));
+        assert!(!challenge.bearer);
         assert!(find("GET", "/nope").is_none());
+    }
+
+    #[test]
+    fn close_operations_have_their_own_groups() {
+        let online = find("POST", "/sessions/online/{r}/close").unwrap();
+        let batch = find("POST", "/sessions/batch/{r}/close").unwrap();
+        assert_eq!(online.group, "onlineSessionClose");
+        assert_eq!(batch.group, "batchSessionClose");
+        assert_eq!(
+            (online.per_second, online.per_minute, online.per_hour),
+            (Some(20), Some(60), Some(240))
+        );
+        assert_eq!(
+            (batch.per_second, batch.per_minute, batch.per_hour),
+            (Some(20), Some(40), Some(120))
+        );
+        assert_ne!(
+            online.bucket(),
+            find("POST", "/sessions/online").unwrap().bucket()
+        );
+    }
+
+    #[test]
+    fn the_collective_identifier_invoices_are_queried_by_post_in_2_9_0() {
+        assert!(find("POST", "/collective-identifiers/invoices").is_some());
+        assert!(find("GET", "/collective-identifiers/{n}/invoices").is_none());
+        assert_eq!(
+            find("POST", "/collective-identifiers/invoices")
+                .unwrap()
+                .group,
+            "collectiveIdentifier"
+        );
     }
 }

@@ -696,6 +696,11 @@ async fn td_session_limits(
             return Err(ApiError::validation(format!("{name}: value out of range.")));
         }
     }
+    if !(2..=5000).contains(&req.collective_identifier.max_invoices) {
+        return Err(ApiError::validation(
+            "collectiveIdentifier.maxInvoices must be between 2 and 5000.",
+        ));
+    }
     state
         .testdata
         .set_context_limits(&ctx.context_key(), Some(req));
@@ -757,20 +762,30 @@ async fn td_rate_limits(
     ctx: AuthContext,
     JsonBody(req): JsonBody<SetRateLimitsRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let groups = crate::ratelimit::default_group_limits();
-    if let Some(missing) = groups.keys().find(|g| !req.rate_limits.contains_key(*g)) {
+    use crate::ops::{OVERRIDABLE_GROUPS, REQUIRED_OVERRIDE_GROUPS};
+    if let Some(missing) = REQUIRED_OVERRIDE_GROUPS
+        .iter()
+        .find(|g| !req.rate_limits.contains_key(**g))
+    {
         return Err(ApiError::validation(format!(
             "rateLimits.{missing} is required."
         )));
     }
+    // Groups `GET /rate-limits` reports but the override schema lacks (the close groups,
+    // anonymous, global) are ignored like any property the schema does not define; a name no
+    // group has is refused.
+    let groups = crate::ratelimit::default_group_limits();
     if let Some(unknown) = req.rate_limits.keys().find(|g| !groups.contains_key(*g)) {
         return Err(ApiError::validation(format!(
             "rateLimits.{unknown} is not a rate-limit group."
         )));
     }
-    state
-        .limits
-        .set_overrides(&ctx.context_key(), req.rate_limits);
+    let overrides = req
+        .rate_limits
+        .into_iter()
+        .filter(|(g, _)| OVERRIDABLE_GROUPS.contains(&g.as_str()))
+        .collect();
+    state.limits.set_overrides(&ctx.context_key(), overrides);
     Ok(StatusCode::OK)
 }
 

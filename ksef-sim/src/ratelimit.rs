@@ -10,16 +10,42 @@ use serde::{Deserialize, Serialize};
 use crate::ops::OperationInfo;
 use crate::sync::lock;
 
-/// Limits of one group (requests per second, minute, hour).
+/// Limits of one group (requests per second, minute, hour). `u32::MAX` means unlimited and is
+/// `-1` on the wire, as in the spec's `GET /rate-limits` example (`"perMinute": -1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RateLimitValues {
     /// Requests per second.
+    #[serde(with = "wire_limit")]
     pub per_second: u32,
     /// Requests per minute.
+    #[serde(with = "wire_limit")]
     pub per_minute: u32,
     /// Requests per hour.
+    #[serde(with = "wire_limit")]
     pub per_hour: u32,
+}
+
+/// An int32 on the wire: `-1` (any negative value when reading) is unlimited.
+mod wire_limit {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+        if *v == u32::MAX {
+            s.serialize_i32(-1)
+        } else {
+            s.serialize_i32(i32::try_from(*v).unwrap_or(i32::MAX))
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let v = i64::deserialize(d)?;
+        Ok(if v < 0 {
+            u32::MAX
+        } else {
+            u32::try_from(v).unwrap_or(u32::MAX)
+        })
+    }
 }
 
 const WINDOWS: [Duration; 3] = [
@@ -60,7 +86,10 @@ pub(crate) struct RateLimiter {
     breaches: Mutex<HashMap<(String, String, IpAddr), Breach>>,
 }
 
-/// The default limits per named group, from the operation table.
+/// The default limits per named group: the groups of the operation table (each with its
+/// operations' `x-rate-limits`), plus the groups `GET /rate-limits` reports that no operation
+/// names in its 429 table (`anonymous`, `global` in 2.9.0), with the values of the spec's
+/// example of that answer.
 pub(crate) fn default_group_limits() -> BTreeMap<String, RateLimitValues> {
     let mut out = BTreeMap::new();
     for op in crate::ops::all() {
@@ -72,6 +101,12 @@ pub(crate) fn default_group_limits() -> BTreeMap<String, RateLimitValues> {
             per_minute: op.per_minute.unwrap_or(u32::MAX),
             per_hour: op.per_hour.unwrap_or(u32::MAX),
         });
+    }
+    let documented: BTreeMap<String, RateLimitValues> = crate::ops::find("GET", "/rate-limits")
+        .and_then(|op| serde_json::from_str(op.success_example).ok())
+        .unwrap_or_default();
+    for (group, values) in documented {
+        out.entry(group).or_insert(values);
     }
     out
 }
@@ -302,6 +337,50 @@ mod tests {
         let rl = RateLimiter::new(true, 2.0);
         let e = rl.effective("c");
         assert_eq!(e["sessionList"].per_second, 10);
-        assert_eq!(e.len(), 13);
+        // 15 groups of the operations' 429 tables, plus anonymous and global
+        assert_eq!(e.len(), 17);
+        assert_eq!(e["onlineSessionClose"].per_minute, 120);
+        assert_eq!(e["global"].per_minute, u32::MAX);
+    }
+
+    #[test]
+    fn unlimited_is_minus_one_on_the_wire() {
+        let v = RateLimitValues {
+            per_second: 75,
+            per_minute: u32::MAX,
+            per_hour: u32::MAX,
+        };
+        let json = serde_json::to_value(v).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"perSecond": 75, "perMinute": -1, "perHour": -1})
+        );
+        assert_eq!(serde_json::from_value::<RateLimitValues>(json).unwrap(), v);
+        let d = default_group_limits();
+        assert_eq!(
+            (d["anonymous"].per_second, d["anonymous"].per_hour),
+            (60, u32::MAX)
+        );
+        assert_eq!(d["global"].per_second, 75);
+    }
+
+    #[test]
+    fn closing_a_session_counts_in_its_own_group() {
+        let rl = RateLimiter::new(true, 1.0);
+        let open = crate::ops::find("POST", "/sessions/online").unwrap(); // 10/s
+        let close = crate::ops::find("POST", "/sessions/online/{r}/close").unwrap(); // 20/s
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let t = Instant::now();
+        for _ in 0..10 {
+            rl.check_at(open, "c", ip, t).unwrap();
+        }
+        assert!(rl.check_at(open, "c", ip, t).is_err());
+        // the open group is exhausted, closing still has its 20 per second
+        for _ in 0..20 {
+            rl.check_at(close, "c", ip, t).unwrap();
+        }
+        assert!(rl.check_at(close, "c", ip, t).is_err());
+        let batch_close = crate::ops::find("POST", "/sessions/batch/{r}/close").unwrap();
+        rl.check_at(batch_close, "c", ip, t).unwrap();
     }
 }

@@ -40,6 +40,14 @@ pub struct SessionTypeLimits {
     pub max_invoices: u32,
 }
 
+/// Limits of collective identifiers in a context (`/limits/context`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CollectiveIdentifierLimits {
+    /// Max invoices in one collective identifier (default 500).
+    pub max_invoices: u32,
+}
+
 /// Effective session limits of a context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,6 +56,8 @@ pub struct ContextLimits {
     pub online_session: SessionTypeLimits,
     /// Batch sessions.
     pub batch_session: SessionTypeLimits,
+    /// Collective identifiers.
+    pub collective_identifier: CollectiveIdentifierLimits,
 }
 
 impl Default for ContextLimits {
@@ -60,6 +70,7 @@ impl Default for ContextLimits {
         Self {
             online_session: l,
             batch_session: l,
+            collective_identifier: CollectiveIdentifierLimits { max_invoices: 500 },
         }
     }
 }

@@ -579,3 +579,28 @@ async fn session_list_pages_and_filters() {
     // sessionType is required.
     assert_eq!(exception_code(env.get("/sessions").await).await, 21405);
 }
+
+#[tokio::test]
+async fn a_session_under_maintenance_answers_21184_and_accepts_the_invoice_later() {
+    let env = start(default_config()).await;
+    let k = Keys::random();
+    let session = env.open_online(&k).await;
+    env.control().inject(
+        "POST /sessions/online/{referenceNumber}/invoices",
+        ksef_sim::Fault::SessionUnavailable { count: 1 },
+    );
+    let invoice = invoice_fa3(&env.nip, &unique_number());
+    let path = format!("/sessions/online/{session}/invoices");
+    let r = env.post(&path, &Env::send_body(&k, &invoice)).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    let detail = &v["exception"]["exceptionDetailList"][0];
+    assert_eq!(detail["exceptionCode"], 21184);
+    assert!(detail["details"][0].as_str().unwrap().contains(&session));
+    // Nothing was registered; the same invoice goes through once the session is back.
+    let list = env.get_json(&format!("/sessions/{session}/invoices")).await;
+    assert_eq!(list["invoices"].as_array().unwrap().len(), 0);
+    let reference = env.send(&session, &k, &invoice).await;
+    let st = env.wait_invoice(&session, &reference).await;
+    assert_eq!(st["status"]["code"], 200, "{st}");
+}

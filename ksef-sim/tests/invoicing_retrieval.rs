@@ -194,6 +194,20 @@ async fn metadata_scenario(clock: ksef_time::SharedClock) {
         exception_code(env.post("/invoices/query/metadata", &long).await).await,
         21405
     );
+    // 2.9.0: at most 100 days, counted in UTC (across the March DST switch in Warsaw too).
+    let window = |to: &str| json!({ "subjectType": "Subject1", "dateRange": { "dateType": "Invoicing", "from": "2026-02-01T00:00:00Z", "to": to } });
+    let r = env
+        .post("/invoices/query/metadata", &window("2026-05-12T00:00:00Z"))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        exception_code(
+            env.post("/invoices/query/metadata", &window("2026-05-12T00:00:01Z"))
+                .await
+        )
+        .await,
+        21405
+    );
 
     // Subject2: the buyer's context sees the invoices, the seller's does not as buyer.
     let buyer_token = env.control().issue_test_access_token(TEMPLATE_BUYER_NIP);

@@ -77,14 +77,8 @@ async fn rate_limit_answers_429_with_retry_after_in_both_formats() {
 #[tokio::test]
 async fn per_context_limits_and_effective_values_follow_the_spec() {
     let env = start(fast_config()).await;
-    let spec: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/spec/ksef-openapi-2.7.0.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(env!("KSEF_SIM_SPEC")).unwrap()).unwrap();
     let nip = random_nip();
     let (access, _) = env.login_owner(&nip).await;
     let eff: Value = env
@@ -98,7 +92,22 @@ async fn per_context_limits_and_effective_values_follow_the_spec() {
     assert_eq!(eff["sessionList"]["perSecond"], xrl["perSecond"]);
     assert_eq!(eff["sessionList"]["perMinute"], xrl["perMinute"]);
     assert_eq!(eff["sessionList"]["perHour"], xrl["perHour"]);
-    assert_eq!(eff.as_object().unwrap().len(), 13);
+    // every group of EffectiveApiRateLimits (2.9.0: 17), the close groups with their own values
+    let required = spec["components"]["schemas"]["EffectiveApiRateLimits"]["required"]
+        .as_array()
+        .unwrap();
+    assert_eq!(eff.as_object().unwrap().len(), required.len());
+    for g in required {
+        assert!(eff[g.as_str().unwrap()].is_object(), "{g}");
+    }
+    let close = &spec["paths"]["/sessions/online/{referenceNumber}/close"]["post"]["x-rate-limits"];
+    assert_eq!(eff["onlineSessionClose"]["perSecond"], close["perSecond"]);
+    assert_eq!(eff["onlineSessionClose"]["perHour"], close["perHour"]);
+    // groups without an operation carry the values of the spec's example (-1 = unlimited)
+    let example = &spec["paths"]["/rate-limits"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["example"];
+    assert_eq!(eff["global"], example["global"]);
+    assert_eq!(eff["anonymous"], example["anonymous"]);
     // override all groups for this context: "other" -> 4 per minute. GET /rate-limits and
     // the POST below are both in "other" and count in the same 60 s window.
     let mut groups: BTreeMap<String, Value> = serde_json::from_value(eff.clone()).unwrap();
@@ -393,10 +402,28 @@ async fn limits_and_test_data_endpoints() {
     assert_eq!(l["onlineSession"]["maxInvoiceSizeInMB"], 1);
     assert_eq!(l["onlineSession"]["maxInvoiceWithAttachmentSizeInMB"], 3);
     assert_eq!(l["batchSession"]["maxInvoices"], 10000);
+    assert_eq!(l["collectiveIdentifier"]["maxInvoices"], 500);
     let set = json!({
         "onlineSession": {"maxInvoiceSizeInMB": 2, "maxInvoiceWithAttachmentSizeInMB": 4, "maxInvoices": 5},
         "batchSession": {"maxInvoiceSizeInMB": 1, "maxInvoiceWithAttachmentSizeInMB": 3, "maxInvoices": 50},
+        "collectiveIdentifier": {"maxInvoices": 20},
     });
+    // collectiveIdentifier is required in 2.9.0 and limited to 2..=5000
+    let mut without = set.clone();
+    without
+        .as_object_mut()
+        .unwrap()
+        .remove("collectiveIdentifier");
+    let r = env
+        .post_json("/testdata/limits/context/session", &without, Some(&access))
+        .await;
+    assert_eq!(error_code(r).await, 21405);
+    let mut too_many = set.clone();
+    too_many["collectiveIdentifier"]["maxInvoices"] = json!(5001);
+    let r = env
+        .post_json("/testdata/limits/context/session", &too_many, Some(&access))
+        .await;
+    assert_eq!(error_code(r).await, 21405);
     assert_eq!(
         env.post_json("/testdata/limits/context/session", &set, Some(&access))
             .await

@@ -30,6 +30,14 @@ impl Compression {
     }
 
     /// File extension of a package in this format.
+    /// The API enum value (`compressionType`).
+    pub(crate) fn api_name(self) -> &'static str {
+        match self {
+            Self::Zip => "Zip",
+            Self::TarGz => "TarGz",
+        }
+    }
+
     pub(crate) fn extension(self) -> &'static str {
         match self {
             Self::Zip => "zip",

@@ -238,6 +238,7 @@ fn build(
         DateType::PermanentStorage => ("lastPermanentStorageDate", ts(&i.permanent_storage_date)),
     });
     let package = ExportPackage {
+        compression,
         invoice_count: included.len(),
         size: total,
         parts,
@@ -323,6 +324,7 @@ pub(crate) async fn status(
                 "size": p.size,
                 "parts": parts,
                 "isTruncated": p.is_truncated,
+                "compressionType": p.compression.api_name(),
             });
             if let Some((k, d)) = &p.last_date {
                 pkg[*k] = json!(d);

@@ -309,6 +309,19 @@ pub(crate) async fn send(
         }
         Ok((sess.form, sess.key.clone(), sess.invoices.len()))
     })?;
+    if state
+        .faults
+        .take_session_unavailable("POST /sessions/online/{referenceNumber}/invoices")
+    {
+        return Err(ApiError::bad_request(
+            21184,
+            "Sesja tymczasowo niedostępna.",
+            [format!(
+                "Trwają prace serwisowe i sesja {reference} jest tymczasowo niedostępna. \
+                 Spróbuj ponownie później lub otwórz nową sesję, aby wysłać kolejne faktury."
+            )],
+        ));
+    }
     let limit = state.invoicing.config.max_invoices_per_session.min(
         usize::try_from(
             state

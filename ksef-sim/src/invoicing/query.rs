@@ -66,6 +66,9 @@ pub(crate) struct FiltersWire {
     pub(crate) has_attachment: Option<bool>,
 }
 
+/// Longest `dateRange` of a query or export (2.9.0: 100 days, counted in UTC).
+pub(crate) const MAX_RANGE_DAYS: i64 = 100;
+
 /// Which date the range (and the sort order) applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DateType {
@@ -123,8 +126,10 @@ impl Filters {
             ));
         }
         let end = to.unwrap_or(now).max(from);
-        if end - from > chrono::Duration::days(92) {
-            return Err(ApiError::validation("dateRange must not exceed 3 months."));
+        if end - from > chrono::Duration::days(MAX_RANGE_DAYS) {
+            return Err(ApiError::validation(format!(
+                "dateRange must not exceed {MAX_RANGE_DAYS} days (UTC)."
+            )));
         }
         let restrict_hwm = wire
             .date_range

@@ -388,6 +388,8 @@ pub(crate) struct ExportPart {
 /// A built export package.
 #[derive(Debug, Clone)]
 pub(crate) struct ExportPackage {
+    /// The archive's compression (`compressionType`, as the export request chose).
+    pub(crate) compression: super::archive::Compression,
     pub(crate) invoice_count: usize,
     pub(crate) size: u64,
     pub(crate) parts: Vec<ExportPart>,

@@ -43,8 +43,7 @@ pub(crate) fn xml_with_hash(body: Vec<u8>) -> Response {
 
 /// Parses a JSON request body; 21405 with the reason when it does not fit.
 pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::validation(format!("Invalid request body: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::from_json(&e))
 }
 
 /// 403 unless the caller holds one of the permissions the spec requires for the operation.

@@ -8,10 +8,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-pub const SPEC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/spec/ksef-openapi-2.7.0.json"
-);
+pub const SPEC: &str = env!("KSEF_SIM_SPEC");
 
 fn spec() -> &'static Value {
     static S: OnceLock<Value> = OnceLock::new();
