@@ -43,6 +43,7 @@ pub use control::SimControl;
 pub use error::{ApiError, ErrorEntry, SimError};
 pub use faults::Fault;
 pub use invoicing::InvoicingConfig;
+pub use invoicing::seed::{SeedError, SeedInvoice};
 pub use keys::KeyUsage;
 pub use presign::PresignedUrl;
 pub use ratelimit::RateLimitValues;

@@ -358,9 +358,9 @@ pub(crate) async fn download_part(
             })
             .and_then(|(_, p, _)| p.as_ref())
             .and_then(|p| p.parts.iter().find(|x| x.ordinal == ordinal))
-            .map(|x| (x.path.clone(), x.encrypted_size))
+            .map(|x| (x.path.clone(), x.encrypted_size, x.encrypted_hash.clone()))
     });
-    let Some((path, size)) = found else {
+    let Some((path, size, hash)) = found else {
         return (StatusCode::NOT_FOUND, "BlobNotFound").into_response();
     };
     let Ok(file) = tokio::fs::File::open(&path).await else {
@@ -374,6 +374,10 @@ pub(crate) async fn download_part(
     );
     if let Ok(v) = HeaderValue::from_str(&size.to_string()) {
         resp.headers_mut().insert(header::CONTENT_LENGTH, v);
+    }
+    // As the real storage: the Base64 SHA-256 of the encrypted part.
+    if let Ok(v) = HeaderValue::from_str(&hash) {
+        resp.headers_mut().insert("x-ms-meta-hash", v);
     }
     resp
 }

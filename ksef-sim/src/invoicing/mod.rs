@@ -9,7 +9,8 @@
 //!
 //! Pure logic lives in [`rules`] (invoice rules), [`ksef_number`], [`upo`],
 //! [`archive`] and [`crypto`]; state in [`store`]; helpers in [`util`];
-//! the test affordance `SimControl::issue_test_access_token` in [`control_ext`].
+//! the test affordances `SimControl::issue_test_access_token` in [`control_ext`] and
+//! `SimControl::seed_invoices` (fast test data) in [`seed`].
 //!
 //! Asynchronous behaviour is modelled with deadlines (an accepted invoice shows
 //! 150 until its KSeF number appears; a closed session 170/150 until its final
@@ -36,6 +37,7 @@ pub(crate) mod ksef_number;
 pub(crate) mod online;
 pub(crate) mod query;
 pub(crate) mod rules;
+pub(crate) mod seed;
 pub(crate) mod sessions;
 pub(crate) mod store;
 pub(crate) mod upo;
