@@ -230,6 +230,10 @@ impl Ksef {
         &self.inner.qr
     }
 
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
     pub(crate) fn poll_timeout(&self) -> Duration {
         self.inner.poll_timeout
     }
