@@ -13,7 +13,7 @@ use ksef_codegen::{
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let root = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let root = locate::pin_root(&manifest);
     println!("cargo::rerun-if-env-changed={SPEC_ENV}");
     println!("cargo::rerun-if-changed={}", root.join("spec").display());
     if let Err(message) = run(&root) {

@@ -18,7 +18,7 @@ use ksef_flows::api::types::{
     ApiRateLimitValuesOverride, ApiRateLimitsOverride, SetRateLimitsRequest,
 };
 use ksef_flows::api::{DecodeError as _, Environment};
-use ksef_flows::{InvoiceInput, Ksef, RateLimitMode, RetryPolicy};
+use ksef_flows::{FlowError, InvoiceInput, InvoiceOutcome, Ksef, RateLimitMode, RetryPolicy};
 use ksef_sim::{Fault, SimConfig};
 
 const SEND: &str = "POST /sessions/online/{referenceNumber}/invoices";
@@ -340,5 +340,88 @@ fn answers_lost_after_registration_are_reconciled_not_resent() {
             assert!(hashes.contains(&h));
             assert_eq!(sent[i].invoice_hash, h);
         }
+    });
+}
+
+#[test]
+fn a_session_under_maintenance_is_tried_again_then_left_for_a_new_one() {
+    let sim = Sim::start(SimConfig::default().with_rate_limits(false));
+    let control = sim.control();
+    client_rt().block_on(async {
+        let mut policy = RetryPolicy::default();
+        policy.session_unavailable_retries = 1;
+        policy.session_unavailable_delay = Duration::from_millis(20);
+        let ksef = Ksef::builder(Environment::Custom(sim.base_url.clone()))
+            .retry_policy(policy)
+            .build()
+            .unwrap();
+        let (nip, auth) = xades_auth(&ksef).await;
+        let inputs: Vec<InvoiceInput> = valid_invoices(&nip, "MAINT", 5)
+            .into_iter()
+            .map(InvoiceInput::new)
+            .collect();
+        let mut session = auth.open_online_session().await.unwrap();
+        session.set_concurrency(1);
+
+        // one 21184: the send is tried again later in the same session and goes through
+        control.inject(SEND, Fault::SessionUnavailable { count: 1 });
+        let first = session.send_and_wait(&inputs[..1]).await.unwrap();
+        assert!(first[0].outcome.ksef_number().is_some(), "{first:?}");
+
+        // the session stays unavailable: the invoice fails after its retry, the rest are held back
+        control.inject(SEND, Fault::SessionUnavailable { count: 2 });
+        let rest = session.send_and_wait(&inputs[1..]).await.unwrap();
+        assert_eq!(rest.len(), 4);
+        for r in &rest {
+            assert!(r.needs_new_session(), "#{}: {:?}", r.index, r.outcome);
+            let InvoiceOutcome::NotSent(FlowError::SessionUnavailable {
+                index,
+                session: s,
+                source,
+            }) = &r.outcome
+            else {
+                panic!("#{}: {:?}", r.index, r.outcome)
+            };
+            assert_eq!(*index, r.index);
+            assert_eq!(s, session.reference_number());
+            // only the first one got KSeF's answer; the others were never sent
+            assert_eq!(source.is_some(), r.index == 0, "#{}", r.index);
+        }
+        assert!(rest[0].outcome.reference_number().is_none());
+        // nothing of them reached the first session
+        assert_eq!(session.list_invoices().await.unwrap().len(), 1);
+
+        // KSeF's advice: a new session for the invoices not sent
+        let again: Vec<InvoiceInput> = rest
+            .iter()
+            .filter(|r| r.needs_new_session())
+            .map(|r| inputs[1 + r.index].clone())
+            .collect();
+        let second = auth.open_online_session().await.unwrap();
+        let results = second.send_and_wait(&again).await.unwrap();
+        for r in &results {
+            assert!(
+                r.outcome.ksef_number().is_some(),
+                "#{}: {:?}",
+                r.index,
+                r.outcome
+            );
+        }
+        assert_eq!(
+            session
+                .close_and_wait()
+                .await
+                .unwrap()
+                .successful_invoice_count,
+            Some(1)
+        );
+        assert_eq!(
+            second
+                .close_and_wait()
+                .await
+                .unwrap()
+                .successful_invoice_count,
+            Some(4)
+        );
     });
 }

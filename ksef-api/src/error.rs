@@ -305,6 +305,25 @@ impl ErrorResponse {
         }
     }
 
+    /// The details KSeF gave for one of its codes (empty when the body does not have the code).
+    pub fn details_of(&self, code: i64) -> Vec<String> {
+        match &self.body {
+            ErrorBody::Problem(p) => p
+                .errors
+                .iter()
+                .filter(|e| e.code == code)
+                .flat_map(|e| e.details.iter().cloned())
+                .collect(),
+            ErrorBody::Exception(e) => e
+                .exception_detail_list
+                .iter()
+                .filter(|d| d.exception_code == code)
+                .flat_map(|d| d.details.iter().cloned())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// `Retry-After`.
     pub fn retry_after(&self) -> Option<Duration> {
         parse_retry_after(&self.headers)
@@ -446,6 +465,7 @@ mod tests {
             &[],
         );
         assert_eq!(r.codes(), vec![21405]);
+        assert_eq!(r.details_of(21405), vec!["formCode: wymagane".to_string()]);
         assert!(
             r.summary().contains("[21405]") && r.summary().contains("formCode"),
             "{}",
@@ -498,6 +518,9 @@ mod tests {
             &[],
         );
         assert_eq!(r.codes(), vec![21470, 21405]);
+        assert_eq!(r.details_of(21405), vec!["x".to_string()]);
+        assert!(r.details_of(21470).is_empty());
+        assert!(r.details_of(21001).is_empty());
         let e = KsefError::Api(Box::new(r));
         assert!(e.has_code(21470) && !e.has_code(21301));
         assert!(e.to_string().contains("HTTP 400"));

@@ -18,6 +18,19 @@ pub const LOCAL_COPY: &str = "spec/ksef-openapi.json";
 /// The override map, relative to the workspace root.
 pub const NAMES_PATH: &str = "spec/operation-names.txt";
 
+/// The folder whose `spec/` holds the pin (lock and operation names) for a crate built from
+/// `manifest_dir`: the workspace root (the crate's parent) when it has the lock, else the crate's
+/// own folder, which is where a packaged crate carries the pin (`ksef-api/spec` and
+/// `ksef-sim/spec` link to the workspace's `spec/`, so `cargo package` copies it in).
+pub fn pin_root(manifest_dir: &Path) -> PathBuf {
+    match manifest_dir.parent() {
+        Some(parent) if parent.join(LOCK_PATH).is_file() => parent.to_path_buf(),
+        Some(_) if manifest_dir.join(LOCK_PATH).is_file() => manifest_dir.to_path_buf(),
+        Some(parent) => parent.to_path_buf(),
+        None => manifest_dir.to_path_buf(),
+    }
+}
+
 /// A document found on disk that matches the lock.
 #[derive(Debug)]
 pub struct Located {
@@ -74,10 +87,12 @@ pub fn locate(workspace_root: &Path, env_value: Option<&str>) -> Result<Located,
     Err(SpecError::NotFound(format!(
         "the KSeF OpenAPI document pinned by {LOCK_PATH} (version {}, sha256 {}) was not found:\n{}\n\
          Fix: run `cargo xtask regen-spec` to download it (or `cargo xtask regen-spec --from PATH_OR_URL` to pin another \
-         document), or set {SPEC_ENV} to the path of the pinned document.",
+         document), or set {SPEC_ENV} to the absolute path of the pinned document (outside the ksef-rs repository: \
+         download {} and check its sha256).",
         lock.version,
         lock.sha256,
-        seen.join("\n")
+        seen.join("\n"),
+        crate::lock::OFFICIAL_SPEC_URL
     )))
 }
 
@@ -116,6 +131,22 @@ mod tests {
         std::fs::write(dir.join(LOCAL_COPY), b"{\"b\":2}").unwrap();
         let found = locate(&dir, Some("elsewhere.json")).unwrap();
         assert_eq!(found.path, dir.join(LOCAL_COPY));
+    }
+
+    #[test]
+    fn the_pin_is_found_in_the_workspace_or_in_a_packaged_crate() {
+        let ws = workspace_with(b"{\"p\":1}", b"{\"p\":1}");
+        let krate = ws.join("ksef-api");
+        std::fs::create_dir_all(&krate).unwrap();
+        assert_eq!(pin_root(&krate), ws);
+        // a packaged crate: no lock beside it, its own spec/ has one
+        let registry =
+            std::env::temp_dir().join(format!("ksef-codegen-pin-{}", std::process::id()));
+        let packaged = registry.join("ksef-api-0.1.0");
+        std::fs::create_dir_all(packaged.join("spec")).unwrap();
+        assert_eq!(pin_root(&packaged), registry);
+        std::fs::copy(ws.join(LOCK_PATH), packaged.join(LOCK_PATH)).unwrap();
+        assert_eq!(pin_root(&packaged), packaged);
     }
 
     #[test]

@@ -229,7 +229,14 @@ impl Ksef {
                     || api.auth_xades_signature().body(doc.clone()).send(),
                 )
                 .await
-                .map_err(auth_err(AuthStep::Submit))?
+                .map_err(|e| {
+                    FlowError::of_call("auth_xades_signature", e, |source| {
+                        FlowError::Authenticate {
+                            step: AuthStep::Submit,
+                            source,
+                        }
+                    })
+                })?
                 .into_inner()
             }
         };
@@ -362,10 +369,12 @@ impl Ksef {
                     self.refresh_public_keys().await?;
                 }
                 Err(e) => {
-                    return Err(FlowError::Authenticate {
-                        step: AuthStep::Submit,
-                        source: boxed(e),
-                    });
+                    return Err(FlowError::of_call("auth_ksef_token", e, |source| {
+                        FlowError::Authenticate {
+                            step: AuthStep::Submit,
+                            source,
+                        }
+                    }));
                 }
             }
         }
@@ -526,9 +535,9 @@ impl AuthSession {
                     .ksef
                     .execute(operation, ctx, idempotency, || make(api))
                     .await
-                    .map_err(CallError::Api)
+                    .map_err(|e| CallError::Api(operation, e))
             }
-            other => other.map_err(CallError::Api),
+            other => other.map_err(|e| CallError::Api(operation, e)),
         }
     }
 
@@ -548,29 +557,7 @@ impl AuthSession {
                 })
             })?
             .into_inner();
-        let conv = |v: &types::EffectiveApiRateLimitValues| Limits {
-            per_second: u32::try_from(v.per_second).unwrap_or(u32::MAX),
-            per_minute: u32::try_from(v.per_minute).unwrap_or(u32::MAX),
-            per_hour: u32::try_from(v.per_hour).unwrap_or(u32::MAX),
-        };
-        let map: std::collections::HashMap<String, Limits> = [
-            ("onlineSession", &r.online_session),
-            ("batchSession", &r.batch_session),
-            ("invoiceSend", &r.invoice_send),
-            ("invoiceStatus", &r.invoice_status),
-            ("sessionList", &r.session_list),
-            ("sessionInvoiceList", &r.session_invoice_list),
-            ("sessionMisc", &r.session_misc),
-            ("invoiceMetadata", &r.invoice_metadata),
-            ("invoiceExport", &r.invoice_export),
-            ("invoiceExportStatus", &r.invoice_export_status),
-            ("invoiceDownload", &r.invoice_download),
-            ("collectiveIdentifier", &r.collective_identifier),
-            ("other", &r.other),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), conv(v)))
-        .collect();
+        let map = effective_limits(&r);
         tracing::debug!(?map, "effective rate limits");
         self.inner
             .ksef
@@ -649,24 +636,54 @@ impl AuthSession {
     }
 }
 
-/// Error of [`AuthSession::call`]: the call itself or the token refresh it needed.
+/// Every group of a `GET /rate-limits` answer, by its wire name (the spec's group names:
+/// `onlineSession`, `onlineSessionClose`, ..., `anonymous`, `global`), so that a group a KSeF
+/// release adds needs no code. A negative value (`-1`) means unlimited.
+fn effective_limits(
+    r: &types::EffectiveApiRateLimits,
+) -> std::collections::HashMap<String, Limits> {
+    let limit = |v: &serde_json::Value| {
+        v.as_i64()
+            .map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    let Ok(serde_json::Value::Object(groups)) = serde_json::to_value(r) else {
+        return std::collections::HashMap::new();
+    };
+    groups
+        .iter()
+        .filter_map(|(group, v)| {
+            Some((
+                group.clone(),
+                Limits {
+                    per_second: limit(v.get("perSecond")?),
+                    per_minute: limit(v.get("perMinute")?),
+                    per_hour: limit(v.get("perHour")?),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Error of [`AuthSession::call`]: the call itself (of the named operation) or the token refresh
+/// it needed.
 #[derive(Debug)]
 pub(crate) enum CallError {
-    Api(KsefError),
+    Api(&'static str, KsefError),
     Refresh(FlowError),
 }
 
 impl CallError {
+    /// The flow error of the failed step `f`, or [`FlowError::UnreadableBody`] (21001).
     pub(crate) fn into_flow(self, f: impl FnOnce(Box<KsefError>) -> FlowError) -> FlowError {
         match self {
-            Self::Api(e) => f(boxed(e)),
+            Self::Api(operation, e) => FlowError::of_call(operation, e, f),
             Self::Refresh(e) => e,
         }
     }
 
     pub(crate) fn api(&self) -> Option<&KsefError> {
         match self {
-            Self::Api(e) => Some(e),
+            Self::Api(_, e) => Some(e),
             Self::Refresh(_) => None,
         }
     }
@@ -675,6 +692,50 @@ impl CallError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn effective_limits_keep_every_group_and_read_minus_one_as_unlimited() {
+        // The spec's example of GET /rate-limits, as KSeF 2.9.0 answers it.
+        let body = serde_json::json!({
+            "onlineSession": {"perSecond": 10, "perMinute": 30, "perHour": 120},
+            "onlineSessionClose": {"perSecond": 20, "perMinute": 60, "perHour": 240},
+            "batchSession": {"perSecond": 10, "perMinute": 20, "perHour": 60},
+            "batchSessionClose": {"perSecond": 20, "perMinute": 40, "perHour": 120},
+            "invoiceSend": {"perSecond": 10, "perMinute": 30, "perHour": 180},
+            "invoiceStatus": {"perSecond": 30, "perMinute": 120, "perHour": 1200},
+            "sessionList": {"perSecond": 5, "perMinute": 10, "perHour": 60},
+            "sessionInvoiceList": {"perSecond": 10, "perMinute": 20, "perHour": 200},
+            "sessionMisc": {"perSecond": 10, "perMinute": 120, "perHour": 1200},
+            "invoiceMetadata": {"perSecond": 8, "perMinute": 16, "perHour": 20},
+            "invoiceExport": {"perSecond": 8, "perMinute": 16, "perHour": 20},
+            "invoiceExportStatus": {"perSecond": 10, "perMinute": 60, "perHour": 600},
+            "invoiceDownload": {"perSecond": 8, "perMinute": 16, "perHour": 64},
+            "collectiveIdentifier": {"perSecond": 20, "perMinute": 120, "perHour": 240},
+            "other": {"perSecond": 10, "perMinute": 30, "perHour": 120},
+            "anonymous": {"perSecond": 60, "perMinute": -1, "perHour": -1},
+            "global": {"perSecond": 75, "perMinute": -1, "perHour": -1}
+        });
+        let r: types::EffectiveApiRateLimits = serde_json::from_value(body).unwrap();
+        let m = effective_limits(&r);
+        assert_eq!(m.len(), 17);
+        assert_eq!(
+            m["onlineSessionClose"],
+            Limits {
+                per_second: 20,
+                per_minute: 60,
+                per_hour: 240
+            }
+        );
+        assert_eq!(m["batchSessionClose"].per_hour, 120);
+        assert_eq!(
+            m["global"],
+            Limits {
+                per_second: 75,
+                per_minute: u32::MAX,
+                per_hour: u32::MAX
+            }
+        );
+    }
 
     #[test]
     fn reads_jwt_exp() {

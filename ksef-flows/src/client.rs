@@ -230,7 +230,8 @@ impl Ksef {
         &self.inner.qr
     }
 
-    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+    /// The retry settings.
+    pub fn retry_policy(&self) -> &RetryPolicy {
         &self.inner.retry
     }
 

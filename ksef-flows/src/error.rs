@@ -3,6 +3,11 @@
 use ksef_api::KsefError;
 use ksef_crypto::CryptoError;
 
+/// KSeF code 21001: the request body cannot be read.
+pub(crate) const UNREADABLE_BODY: i64 = 21001;
+/// KSeF code 21184: the session is temporarily unavailable (maintenance).
+pub(crate) const SESSION_UNAVAILABLE: i64 = 21184;
+
 /// A result of this crate.
 pub type Result<T, E = FlowError> = std::result::Result<T, E>;
 
@@ -153,6 +158,38 @@ pub enum FlowError {
         field: &'static str,
         /// The rule it breaks.
         rule: String,
+    },
+    /// KSeF could not read the body of a request (21001 "Nieczytelna treść"): the request was
+    /// unreadable for KSeF (damaged on the way, or a bug in building it). Sending the same bytes
+    /// again does not help, so it is never retried.
+    #[error("KSeF could not read the request of {operation} (21001){}", details_suffix(.details))]
+    UnreadableBody {
+        /// Operation name.
+        operation: &'static str,
+        /// KSeF's details of the 21001 entry.
+        details: Vec<String>,
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// The online session is temporarily unavailable (21184: maintenance): invoice `index` was
+    /// not accepted. The send was retried later in the same session as
+    /// [`RetryPolicy::session_unavailable_retries`](crate::RetryPolicy) allows; KSeF's advice is
+    /// to open a new session for the invoices not sent. In
+    /// [`OnlineSession::send_all`](crate::OnlineSession::send_all) the invoices not yet sent when
+    /// this happened are not sent either and carry this error without a source.
+    #[error(
+        "online session {session} is temporarily unavailable (21184): invoice #{index} was not sent; open a new session for it"
+    )]
+    SessionUnavailable {
+        /// Position of the invoice in the caller's input (0-based).
+        index: usize,
+        /// Reference number of the session.
+        session: String,
+        /// KSeF's answer for this invoice (`None` when the invoice was held back because another
+        /// one found the session unavailable).
+        #[source]
+        source: Option<Box<KsefError>>,
     },
     /// Any other API call failed (`GET /rate-limits`, ...).
     #[error("{operation} failed: {source}")]
@@ -388,8 +425,33 @@ impl FlowError {
             | Self::DownloadInvoice { source, .. }
             | Self::StartExport { source }
             | Self::ExportStatus { source, .. }
+            | Self::UnreadableBody { source, .. }
             | Self::DownloadUpo { source } => Some(source),
+            Self::SessionUnavailable { source, .. } => source.as_deref(),
             _ => None,
+        }
+    }
+
+    /// Whether the invoice was not sent because its online session is temporarily unavailable
+    /// (21184): send it in a new session.
+    pub fn needs_new_session(&self) -> bool {
+        matches!(self, Self::SessionUnavailable { .. })
+    }
+
+    /// The error of a failed call of `operation`: [`FlowError::UnreadableBody`] when KSeF could
+    /// not read the request (21001), else what `step` makes of it.
+    pub(crate) fn of_call(
+        operation: &'static str,
+        error: KsefError,
+        step: impl FnOnce(Box<KsefError>) -> FlowError,
+    ) -> FlowError {
+        match error.response() {
+            Some(r) if r.codes().contains(&UNREADABLE_BODY) => FlowError::UnreadableBody {
+                operation,
+                details: r.details_of(UNREADABLE_BODY),
+                source: boxed(error),
+            },
+            _ => step(boxed(error)),
         }
     }
 
@@ -408,4 +470,71 @@ impl FlowError {
 
 pub(crate) fn boxed(e: KsefError) -> Box<KsefError> {
     Box::new(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ksef_api::{ErrorResponse, KsefError};
+    use reqwest::StatusCode;
+    use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+
+    /// A 400 as KSeF answers it (`ExceptionResponse`, or problem details when asked for).
+    fn bad_request(content_type: &'static str, body: &str) -> KsefError {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        KsefError::Api(Box::new(ErrorResponse::decode(
+            StatusCode::BAD_REQUEST,
+            h,
+            bytes::Bytes::from(body.to_string()),
+            false,
+        )))
+    }
+
+    #[test]
+    fn code_21001_is_an_unreadable_body_whatever_the_step() {
+        let e = bad_request(
+            "application/json",
+            r#"{"exception":{"exceptionDetailList":[{"exceptionCode":21001,"exceptionDescription":"Nieczytelna treść.","details":["Unexpected end of JSON input"]}],"serviceCode":"x"}}"#,
+        );
+        let f = FlowError::of_call("online_session_open", e, |source| FlowError::OpenSession {
+            source,
+        });
+        let FlowError::UnreadableBody {
+            operation, details, ..
+        } = &f
+        else {
+            panic!("{f:?}")
+        };
+        assert_eq!(*operation, "online_session_open");
+        assert_eq!(details, &["Unexpected end of JSON input".to_string()]);
+        assert!(f.has_code(21001));
+        assert_eq!(f.http_status(), Some(400));
+        assert!(f.to_string().contains("21001"), "{f}");
+    }
+
+    #[test]
+    fn other_codes_keep_their_step() {
+        let e = bad_request(
+            "application/problem+json",
+            r#"{"title":"Bad Request","status":400,"errors":[{"code":21405,"description":"Błąd walidacji danych wejściowych.","details":["formCode"]}]}"#,
+        );
+        let f = FlowError::of_call("online_session_open", e, |source| FlowError::OpenSession {
+            source,
+        });
+        assert!(matches!(f, FlowError::OpenSession { .. }), "{f:?}");
+        assert!(!f.needs_new_session());
+    }
+
+    #[test]
+    fn a_held_back_invoice_needs_a_new_session_without_an_answer() {
+        let f = FlowError::SessionUnavailable {
+            index: 3,
+            session: "20260101-SO-0000000000-0000000000-00".into(),
+            source: None,
+        };
+        assert!(f.needs_new_session());
+        assert!(f.api_error().is_none());
+        assert!(f.to_string().contains("21184"), "{f}");
+    }
 }

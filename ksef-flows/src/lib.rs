@@ -34,10 +34,13 @@
 //! * [`sync`]: crash-safe incremental synchronisation per subject type into a
 //!   [`SyncStore`](sync::SyncStore) (an embedded SQLite one is in the `ksef-store` crate).
 //! * [`AuthSession::download_invoice`]: one invoice by KSeF number, `x-ms-meta-hash` checked.
+//! * [`split_date_range`]: the windows of at most 100 days (UTC) KSeF accepts in one invoice
+//!   query or export.
 //! * [`FlowError`]: one error enum, a variant per failing step.
 
 mod auth;
 mod client;
+pub mod date_range;
 mod error;
 pub mod export;
 mod limiter;
@@ -52,6 +55,10 @@ pub mod upo;
 
 pub use auth::{AuthSession, Credentials};
 pub use client::{Ksef, KsefBuilder, Warning};
+pub use date_range::{
+    DateWindow, DateWindows, MAX_DATE_RANGE, MAX_DATE_RANGE_DAYS, split_date_range,
+    split_date_range_by,
+};
 pub use error::{AuthFailure, AuthStep, FlowError, Result};
 pub use limiter::{Limits, RateLimitMode, RateLimiter};
 pub use online::{

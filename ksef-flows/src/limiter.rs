@@ -350,6 +350,44 @@ mod tests {
         assert_eq!(w, Duration::from_millis(58_500));
     }
 
+    #[tokio::test]
+    async fn closing_a_session_counts_in_its_own_group() {
+        use futures::FutureExt as _;
+        let op = |n| ksef_api::operations::find(n).unwrap();
+        assert_eq!(bucket_of(op("online_session_close")), "onlineSessionClose");
+        assert_eq!(bucket_of(op("batch_session_close")), "batchSessionClose");
+        let l = RateLimiter::new(RateLimitMode::Spec, Duration::ZERO);
+        // the values the spec documents for the close groups (20/60/240 and 20/40/120)
+        let caps = |n| l.limits_for("c", n).unwrap().caps();
+        assert_eq!(caps("online_session_close"), [20, 60, 240]);
+        assert_eq!(caps("batch_session_close"), [20, 40, 120]);
+        assert_eq!(caps("online_session_open"), [10, 30, 120]);
+        // ten opens in flight fill onlineSession's second; a close still gets its slot at once
+        let open: Vec<Permit> = (0..10)
+            .map(|_| {
+                l.acquire("c", "online_session_open")
+                    .now_or_never()
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            l.acquire("c", "online_session_open")
+                .now_or_never()
+                .is_none()
+        );
+        assert!(
+            l.acquire("c", "online_session_close")
+                .now_or_never()
+                .is_some()
+        );
+        assert!(
+            l.acquire("c", "batch_session_close")
+                .now_or_never()
+                .is_some()
+        );
+        drop(open);
+    }
+
     #[test]
     fn groups_share_limits_and_auth_ops_are_alone() {
         let l = RateLimiter::new(RateLimitMode::Effective, Duration::ZERO);

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,7 +14,7 @@ use ksef_crypto::invoice::FormCode;
 use ksef_crypto::{CertificateUsage, SymmetricKey};
 
 use crate::auth::{AuthSession, CallError};
-use crate::error::{FlowError, Result, boxed};
+use crate::error::{FlowError, Result, SESSION_UNAVAILABLE, boxed};
 use crate::retry::{Idempotency, is_ambiguous};
 use crate::upo::{ReadError, Upo, read_verified};
 
@@ -168,6 +169,14 @@ pub struct InvoiceResult {
     pub warnings: Vec<ksef_api::SystemWarning>,
 }
 
+impl InvoiceResult {
+    /// Whether the invoice was not sent because the session is temporarily unavailable (21184):
+    /// send it in a new session.
+    pub fn needs_new_session(&self) -> bool {
+        matches!(&self.outcome, InvoiceOutcome::NotSent(e) if e.needs_new_session())
+    }
+}
+
 /// A page of the session UPO.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -269,7 +278,7 @@ impl AuthSession {
                 .await
             {
                 Ok(v) => break v.into_inner(),
-                Err(CallError::Api(e)) if attempt == 1 && e.has_code(21470) => {
+                Err(CallError::Api(_, e)) if attempt == 1 && e.has_code(21470) => {
                     tracing::warn!("public key withdrawn (21470); refetching the certificates");
                     ksef.refresh_public_keys().await?;
                 }
@@ -361,7 +370,10 @@ impl OnlineSession {
 
     /// Sends one invoice. A 429 is waited out and retried; an ambiguous failure (5xx, broken
     /// connection) is reconciled through the session's invoice list before anything is resent,
-    /// so an invoice is never registered twice by a retry.
+    /// so an invoice is never registered twice by a retry. A session temporarily unavailable
+    /// (21184, maintenance: nothing was registered) is tried again later as the
+    /// [`RetryPolicy`](crate::RetryPolicy) says; when it stays unavailable the invoice fails
+    /// with [`FlowError::SessionUnavailable`]: send it in a new session.
     pub async fn send(&self, index: usize, invoice: &InvoiceInput) -> Result<SentInvoice> {
         let request = self.prepare(index, invoice)?;
         let hash = request.invoice_hash.0.clone();
@@ -376,8 +388,10 @@ impl OnlineSession {
         hash: String,
     ) -> Result<SentInvoice> {
         let reference = self.reference_number.as_str();
+        let policy = self.auth.ksef().retry_policy();
         let max = 6u32;
         let mut attempt = 0u32;
+        let mut unavailable = 0u32;
         loop {
             attempt += 1;
             let result = self
@@ -402,6 +416,27 @@ impl OnlineSession {
                         reconciled: false,
                         warnings,
                     });
+                }
+                Err(CallError::Api(_, e)) if e.has_code(SESSION_UNAVAILABLE) => {
+                    if unavailable >= policy.session_unavailable_retries {
+                        tracing::warn!(
+                            session = %reference,
+                            "session temporarily unavailable (21184); a new session is needed"
+                        );
+                        return Err(FlowError::SessionUnavailable {
+                            index,
+                            session: self.reference_number.clone(),
+                            source: Some(boxed(e)),
+                        });
+                    }
+                    unavailable += 1;
+                    attempt -= 1;
+                    let wait = policy.session_unavailable_wait(unavailable);
+                    tracing::warn!(
+                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "session temporarily unavailable (21184); trying again later"
+                    );
+                    tokio::time::sleep(wait).await;
                 }
                 Err(e) if attempt < max && e.api().is_some_and(is_ambiguous) => {
                     tracing::warn!(
@@ -472,11 +507,29 @@ impl OnlineSession {
     }
 
     /// Sends all invoices concurrently (bounded by the concurrency setting and the rate limiter).
-    /// The result at position `i` belongs to `invoices[i]`.
+    /// The result at position `i` belongs to `invoices[i]`. Once an invoice finds the session
+    /// unavailable (21184, after the retries), the invoices not started yet are not sent either:
+    /// they fail with [`FlowError::SessionUnavailable`] without a source, ready for a new session.
     pub async fn send_all(&self, invoices: &[InvoiceInput]) -> Vec<Result<SentInvoice>> {
+        let unavailable = AtomicBool::new(false);
+        let unavailable = &unavailable;
         let mut results: Vec<(usize, Result<SentInvoice>)> =
             futures::stream::iter(invoices.iter().enumerate())
-                .map(|(i, inv)| async move { (i, self.send(i, inv).await) })
+                .map(|(i, inv)| async move {
+                    if unavailable.load(Ordering::Acquire) {
+                        let held_back = FlowError::SessionUnavailable {
+                            index: i,
+                            session: self.reference_number.clone(),
+                            source: None,
+                        };
+                        return (i, Err(held_back));
+                    }
+                    let r = self.send(i, inv).await;
+                    if r.as_ref().err().is_some_and(FlowError::needs_new_session) {
+                        unavailable.store(true, Ordering::Release);
+                    }
+                    (i, r)
+                })
                 .buffer_unordered(self.concurrency)
                 .collect()
                 .await;

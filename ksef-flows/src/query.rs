@@ -19,7 +19,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use futures::Stream;
 use ksef_api::types;
 
@@ -37,8 +37,7 @@ pub type DateType = types::InvoiceQueryDateType;
 /// `sortOrder` of the metadata query.
 pub type SortOrder = types::SortOrder;
 
-/// Longest `dateRange` of one query or export (API 2.9.0: 100 days, counted in UTC).
-const MAX_RANGE: TimeDelta = TimeDelta::days(100);
+use crate::date_range::{MAX_DATE_RANGE as MAX_RANGE, split_date_range};
 /// Allowed `pageSize` of the metadata query.
 const PAGE_SIZES: std::ops::RangeInclusive<u32> = 10..=250;
 
@@ -223,14 +222,13 @@ fn windows(
     now: DateTime<Utc>,
 ) -> VecDeque<(DateTime<Utc>, Option<DateTime<Utc>>)> {
     let end = to.unwrap_or(now).max(from);
-    let mut out = VecDeque::new();
-    let mut start = from;
-    while end - start > MAX_RANGE {
-        let stop = start + MAX_RANGE;
-        out.push_back((start, Some(stop)));
-        start = stop;
+    let mut out: VecDeque<(DateTime<Utc>, Option<DateTime<Utc>>)> = split_date_range(&from, &end)
+        .map(|w| w.map(|w| (w.from, Some(w.to))).collect())
+        .unwrap_or_default();
+    match out.back_mut() {
+        Some(last) => last.1 = to,
+        None => out.push_back((from, to)),
     }
-    out.push_back((start, to));
     out
 }
 
@@ -401,6 +399,8 @@ impl AuthSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use chrono::TimeDelta;
 
     fn utc(d: u32, h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, d, h, 0, 0).unwrap()

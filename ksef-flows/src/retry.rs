@@ -30,6 +30,12 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Longest `Retry-After` honoured; a longer one fails the call.
     pub max_retry_after: Duration,
+    /// How many times an invoice send answered with 21184 (the online session is temporarily
+    /// unavailable during maintenance; nothing was registered) is repeated in the same session
+    /// before the invoice is given up with [`FlowError::SessionUnavailable`](crate::FlowError).
+    pub session_unavailable_retries: u32,
+    /// Wait before the first such repetition; doubled for each further one.
+    pub session_unavailable_delay: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -40,6 +46,8 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(15 * 60),
+            session_unavailable_retries: 2,
+            session_unavailable_delay: Duration::from_secs(5),
         }
     }
 }
@@ -56,6 +64,12 @@ pub(crate) enum Decision {
 }
 
 impl RetryPolicy {
+    /// Wait before repetition `n` (1-based) of a send that found its session unavailable.
+    pub(crate) fn session_unavailable_wait(&self, n: u32) -> Duration {
+        self.session_unavailable_delay
+            .saturating_mul(2u32.saturating_pow(n.saturating_sub(1).min(16)))
+    }
+
     /// Capped exponential backoff with jitter ("equal jitter": half fixed, half random).
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let exp = self

@@ -472,12 +472,12 @@ impl AuthSession {
                 .await
             {
                 Ok(v) => break v.into_inner().reference_number.0,
-                Err(CallError::Api(e)) if !refetched && e.has_code(UNKNOWN_PUBLIC_KEY) => {
+                Err(CallError::Api(_, e)) if !refetched && e.has_code(UNKNOWN_PUBLIC_KEY) => {
                     tracing::warn!("public key withdrawn (21470); refetching the certificates");
                     refetched = true;
                     ksef.refresh_public_keys().await?;
                 }
-                Err(CallError::Api(e))
+                Err(CallError::Api(_, e))
                     if e.has_code(TOO_MANY_EXPORTS)
                         && tokio::time::Instant::now() + slot_delay <= deadline =>
                 {

@@ -50,8 +50,7 @@ use crate::export::{DownloadOptions, ExportPackage, ExportRequest};
 use crate::progress::{ExportEvent, Progress, SyncEvent};
 use crate::query::{DateType, InvoiceQuery, SubjectType};
 
-/// Longest window of one export (API 2.9.0: 100 days).
-const MAX_WINDOW: TimeDelta = TimeDelta::days(100);
+use crate::date_range::MAX_DATE_RANGE as MAX_WINDOW;
 /// KSeF's limit of exports per hour and context.
 const KSEF_EXPORTS_PER_HOUR: u32 = 20;
 
