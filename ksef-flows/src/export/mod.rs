@@ -389,6 +389,13 @@ impl DownloadOptions {
         self.max_attempts = n.max(1);
         self
     }
+
+    /// How often fresh URLs may be fetched when they expire.
+    #[must_use]
+    pub fn max_url_refreshes(mut self, n: u32) -> Self {
+        self.max_url_refreshes = n;
+        self
+    }
 }
 
 /// One poll of an asynchronous operation.
