@@ -73,6 +73,18 @@ pub struct StagedInvoice {
     pub sha256: String,
 }
 
+impl StagedInvoice {
+    /// A staged invoice.
+    pub fn new(metadata: InvoiceMetadata, file: PathBuf, size: u64, sha256: String) -> Self {
+        Self {
+            metadata,
+            file,
+            size,
+            sha256,
+        }
+    }
+}
+
 /// A package to store with the checkpoint it moves to.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -91,6 +103,29 @@ pub struct PackageCommit {
     pub invoices: Vec<StagedInvoice>,
     /// The checkpoint after this package.
     pub checkpoint: Checkpoint,
+}
+
+impl PackageCommit {
+    /// A package commit.
+    pub fn new(
+        key: SyncKey,
+        export_reference: impl Into<String>,
+        window_from: DateTime<Utc>,
+        window_to: Option<DateTime<Utc>>,
+        is_truncated: bool,
+        invoices: Vec<StagedInvoice>,
+        checkpoint: Checkpoint,
+    ) -> Self {
+        Self {
+            key,
+            export_reference: export_reference.into(),
+            window_from,
+            window_to,
+            is_truncated,
+            invoices,
+            checkpoint,
+        }
+    }
 }
 
 /// What a commit did.
