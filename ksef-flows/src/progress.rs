@@ -9,8 +9,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+/// A shared progress callback.
+type Callback<E> = Arc<dyn Fn(&E) + Send + Sync>;
+
 /// An optional progress callback, cheap to clone.
-pub struct Progress<E>(Option<Arc<dyn Fn(&E) + Send + Sync>>);
+pub struct Progress<E>(Option<Callback<E>>);
 
 impl<E> Clone for Progress<E> {
     fn clone(&self) -> Self {
