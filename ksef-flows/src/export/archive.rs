@@ -362,6 +362,9 @@ impl DecryptedPackage {
         durability: Durability,
         staged: &mut Vec<Staged>,
     ) -> Result<UnpackedFiles> {
+        if self.package.compression == Compression::Zip {
+            return self.unpack_zip(dir, durability);
+        }
         let mut metadata: Option<(Vec<InvoiceMetadata>, HashMap<String, usize>)> = None;
         let mut seen: HashSet<String> = HashSet::new();
         let mut invoices = Vec::new();
@@ -438,6 +441,145 @@ impl DecryptedPackage {
         tracing::debug!(
             invoices = invoices.len(),
             bytes,
+            "export package unpacked and checked"
+        );
+        Ok(UnpackedFiles {
+            metadata,
+            invoices,
+            bytes,
+        })
+    }
+
+    /// Zip: the metadata through the central directory, then the entries split into contiguous
+    /// ranges unpacked by one thread each (the entries are independent; inflating, hashing and
+    /// writing are what an unpack spends its time on).
+    fn unpack_zip(&self, dir: &Path, durability: Durability) -> Result<UnpackedFiles> {
+        let archive =
+            MultiFile::open(self.parts.clone()).map_err(io_err("opening the decrypted parts"))?;
+        let mut zip = zip::ZipArchive::new(archive).map_err(corrupt)?;
+        let mut metadata_index = None;
+        let mut names = Vec::with_capacity(zip.len());
+        for i in 0..zip.len() {
+            let name = match zip.name_for_index(i) {
+                Some(n) => n.map_err(corrupt)?.into_owned(),
+                None => continue,
+            };
+            if is_metadata(&name) {
+                if metadata_index.replace(i).is_some() {
+                    return Err(FlowError::PackageInconsistent(format!(
+                        "the package holds {METADATA_FILE} twice"
+                    )));
+                }
+            } else if !name.ends_with('/') {
+                let ksef = ksef_number_of(&name).ok_or_else(|| {
+                    FlowError::PackageInconsistent(format!(
+                        "unexpected file {name:?} in the package"
+                    ))
+                })?;
+                names.push((i, ksef.to_string()));
+            }
+        }
+        let Some(mi) = metadata_index else {
+            return Err(FlowError::PackageInconsistent(format!(
+                "the package has no {METADATA_FILE}"
+            )));
+        };
+        let metadata = read_metadata(&mut zip.by_index(mi).map_err(corrupt)?)?;
+        let by_number = index(&metadata)?;
+        let mut seen: HashSet<String> = HashSet::with_capacity(names.len());
+        for (_, k) in &names {
+            if !seen.insert(k.clone()) {
+                return Err(FlowError::PackageInconsistent(format!(
+                    "{k}.xml is in the package twice"
+                )));
+            }
+            // Checked before any file is written: an unlisted entry stops the unpacking.
+            if !by_number.contains_key(k) {
+                return Err(FlowError::PackageInconsistent(format!(
+                    "{k}.xml is in the package but not in {METADATA_FILE}"
+                )));
+            }
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, 4)
+            .min(names.len().div_ceil(16).max(1));
+        let chunk = names.len().div_ceil(threads).max(1);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (metadata_ref, by_number_ref, stop_ref) = (&metadata, &by_number, &stop);
+        let results: Vec<Result<Vec<UnpackedInvoice>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = names
+                .chunks(chunk)
+                .map(|range| {
+                    let mut zip = zip.clone();
+                    scope.spawn(move || {
+                        let mut buf = vec![0u8; COPY_BUFFER];
+                        let mut out = Vec::with_capacity(range.len());
+                        for (i, ksef) in range {
+                            if stop_ref.load(std::sync::atomic::Ordering::Relaxed) {
+                                break;
+                            }
+                            let placed = (|| {
+                                let mut entry = zip.by_index(*i).map_err(corrupt)?;
+                                let s = stage(dir, ksef, &mut entry, &mut buf, durability)?;
+                                let tmp = s.tmp.clone();
+                                let placed = check(metadata_ref, by_number_ref, ksef, &s.sha256)
+                                    .and_then(|_| {
+                                        let path = dir.join(format!("{ksef}.xml"));
+                                        std::fs::rename(&s.tmp, &path)
+                                            .map_err(io_err("renaming an unpacked invoice"))?;
+                                        Ok(UnpackedInvoice {
+                                            ksef_number: s.ksef_number,
+                                            path,
+                                            size: s.size,
+                                            sha256: s.sha256,
+                                        })
+                                    });
+                                if placed.is_err() {
+                                    let _ = std::fs::remove_file(tmp);
+                                }
+                                placed
+                            })();
+                            match placed {
+                                Ok(u) => out.push(u),
+                                Err(e) => {
+                                    stop_ref.store(true, std::sync::atomic::Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(FlowError::Unpack("an unpacking thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut invoices = Vec::with_capacity(names.len());
+        let mut first_error = None;
+        for r in results {
+            match r {
+                Ok(v) => invoices.extend(v),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        check_complete(&self.package, &metadata, &seen)?;
+        let bytes = invoices.iter().map(|u| u.size).sum();
+        tracing::debug!(
+            invoices = invoices.len(),
+            bytes,
+            threads,
             "export package unpacked and checked"
         );
         Ok(UnpackedFiles {

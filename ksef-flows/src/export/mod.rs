@@ -645,7 +645,9 @@ impl Export {
         Ok((package, files))
     }
 
-    pub(crate) fn key(&self) -> &SymmetricKey {
+    /// The AES-256 key and IV the package is encrypted with (a secret: redacted in `Debug`,
+    /// zeroized on drop), for downloading or archiving the encrypted parts with other tools.
+    pub fn key(&self) -> &SymmetricKey {
         &self.key
     }
 

@@ -49,6 +49,19 @@ impl MultiFile {
     }
 }
 
+impl Clone for MultiFile {
+    /// An independent reader of the same files (its own position and file handle).
+    fn clone(&self) -> Self {
+        Self {
+            paths: self.paths.clone(),
+            starts: self.starts.clone(),
+            len: self.len,
+            pos: self.pos,
+            open: None,
+        }
+    }
+}
+
 impl Read for MultiFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() || self.pos >= self.len {

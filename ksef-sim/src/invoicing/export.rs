@@ -27,9 +27,6 @@ use crate::error::ApiError;
 use crate::presign::Presigned;
 use crate::state::AppState;
 
-/// Package size limit (compressed), as the real service: 1 GB.
-const MAX_PACKAGE_BYTES: u64 = 1_000_000_000;
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ExportRequest {
@@ -130,6 +127,7 @@ fn build(
 ) -> (Status, Option<ExportPackage>) {
     let now = Instant::now();
     let max = state.invoicing.config.export_max_invoices;
+    let max_bytes = state.invoicing.config.export_max_package_bytes;
     // Select (ascending by the filter's date), then cut at the limits.
     let (selected, hwm): (Vec<StoredInvoice>, _) = match state.invoicing.with(|s| {
         let hwm = s.hwm(now, state.now());
@@ -170,7 +168,7 @@ fn build(
         let mut packer = Packer::create(&archive, compression).map_err(|e| e.to_string())?;
         let mut bytes_in = 0u64;
         for inv in &selected {
-            if included.len() >= max || bytes_in >= MAX_PACKAGE_BYTES {
+            if included.len() >= max || bytes_in >= max_bytes {
                 is_truncated = true;
                 break;
             }
