@@ -36,7 +36,9 @@ async fn export(env: &Env, k: &Keys) -> Value {
 async fn seeded_invoices_are_visible_like_sent_ones() {
     let env = start(default_config()).await;
     let at = env.clock.now() - chrono::Duration::minutes(3);
-    let xmls: Vec<Vec<u8>> = (0..5).map(|_| invoice_fa3(&env.nip, &unique_number())).collect();
+    let xmls: Vec<Vec<u8>> = (0..5)
+        .map(|_| invoice_fa3(&env.nip, &unique_number()))
+        .collect();
     let seeded = env.control().seed_invoices(
         xmls.iter()
             .map(|x| SeedInvoice::new(x.clone()).received_at(at)),
@@ -44,20 +46,32 @@ async fn seeded_invoices_are_visible_like_sent_ones() {
     let numbers: Vec<String> = seeded.into_iter().map(Result::unwrap).collect();
     assert!(numbers.iter().all(|k| ksef_number_ok(k)));
     // the rules apply: a duplicate and a broken invoice are refused
-    let again = env.control().seed_invoices([SeedInvoice::new(xmls[0].clone())]);
+    let again = env
+        .control()
+        .seed_invoices([SeedInvoice::new(xmls[0].clone())]);
     assert!(matches!(&again[0], Err(SeedError::Duplicate { original }) if *original == numbers[0]));
-    let broken = env.control().seed_invoices([SeedInvoice::new(b"<Faktura>".to_vec())]);
+    let broken = env
+        .control()
+        .seed_invoices([SeedInvoice::new(b"<Faktura>".to_vec())]);
     assert!(matches!(broken[0], Err(SeedError::Rejected { .. })));
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // visible through the API: metadata with one shared timestamp, download with its hash
     let filters = json!({ "subjectType": "Subject1", "dateRange": { "dateType": "PermanentStorage", "from": since_yesterday(&env) } });
-    let r = env.post("/invoices/query/metadata?pageSize=10", &filters).await;
+    let r = env
+        .post("/invoices/query/metadata?pageSize=10", &filters)
+        .await;
     let v: Value = r.json().await.unwrap();
     let list = v["invoices"].as_array().unwrap();
     assert_eq!(list.len(), 5);
-    let invoicing: Vec<&str> = list.iter().map(|m| m["invoicingDate"].as_str().unwrap()).collect();
-    assert!(invoicing.iter().all(|d| *d == invoicing[0]), "{invoicing:?}");
+    let invoicing: Vec<&str> = list
+        .iter()
+        .map(|m| m["invoicingDate"].as_str().unwrap())
+        .collect();
+    assert!(
+        invoicing.iter().all(|d| *d == invoicing[0]),
+        "{invoicing:?}"
+    );
     for (k, x) in numbers.iter().zip(&xmls) {
         let r = env.get(&format!("/invoices/ksef/{k}")).await;
         assert_eq!(r.status(), 200);
@@ -68,28 +82,38 @@ async fn seeded_invoices_are_visible_like_sent_ones() {
     }
 
     // an invoice seeded to appear later holds the high-water mark below its date
-    let late = env
-        .control()
-        .seed_invoices([SeedInvoice::new(invoice_fa3(&env.nip, &unique_number()))
-            .visible_after(Duration::from_secs(30))]);
+    let late =
+        env.control()
+            .seed_invoices([SeedInvoice::new(invoice_fa3(&env.nip, &unique_number()))
+                .visible_after(Duration::from_secs(30))]);
     assert!(late[0].is_ok());
-    let r = env.post("/invoices/query/metadata?pageSize=10", &filters).await;
+    let r = env
+        .post("/invoices/query/metadata?pageSize=10", &filters)
+        .await;
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["invoices"].as_array().unwrap().len(), 5);
-    let hwm = chrono::DateTime::parse_from_rfc3339(v["permanentStorageHwmDate"].as_str().unwrap()).unwrap();
+    let hwm = chrono::DateTime::parse_from_rfc3339(v["permanentStorageHwmDate"].as_str().unwrap())
+        .unwrap();
     assert!(hwm < env.clock.now() + chrono::Duration::seconds(1));
 }
 
 #[tokio::test]
 async fn part_downloads_carry_their_hash_and_faults_change_what_comes() {
-    let env = start(default_config().with_invoicing(
-        InvoicingConfig::default()
-            .with_processing_delay(Duration::ZERO)
-            .with_export_part_size(1024),
-    ))
+    let env = start(
+        default_config().with_invoicing(
+            InvoicingConfig::default()
+                .with_processing_delay(Duration::ZERO)
+                .with_export_part_size(1024),
+        ),
+    )
     .await;
-    let xmls: Vec<Vec<u8>> = (0..6).map(|_| invoice_fa3(&env.nip, &unique_number())).collect();
-    for r in env.control().seed_invoices(xmls.into_iter().map(SeedInvoice::new)) {
+    let xmls: Vec<Vec<u8>> = (0..6)
+        .map(|_| invoice_fa3(&env.nip, &unique_number()))
+        .collect();
+    for r in env
+        .control()
+        .seed_invoices(xmls.into_iter().map(SeedInvoice::new))
+    {
         r.unwrap();
     }
     let k = Keys::random();
@@ -108,7 +132,12 @@ async fn part_downloads_carry_their_hash_and_faults_change_what_comes() {
     env.control().inject(op, Fault::HtmlPage { count: 1 });
     let r = env.http.get(url).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert!(r.text().await.unwrap().contains("<html>"));
 
     env.control().inject(op, Fault::CorruptBody { count: 1 });
@@ -116,7 +145,14 @@ async fn part_downloads_carry_their_hash_and_faults_change_what_comes() {
     let corrupted = r.bytes().await.unwrap();
     assert_eq!(corrupted.len(), body.len(), "same length");
     assert_ne!(sha_b64(&corrupted), header, "other bytes");
-    assert_eq!(corrupted.iter().zip(body.iter()).filter(|(a, b)| a != b).count(), 1);
+    assert_eq!(
+        corrupted
+            .iter()
+            .zip(body.iter())
+            .filter(|(a, b)| a != b)
+            .count(),
+        1
+    );
 
     // faults used up: the part again as it is
     let r = env.http.get(url).send().await.unwrap();
@@ -125,11 +161,13 @@ async fn part_downloads_carry_their_hash_and_faults_change_what_comes() {
 
 #[tokio::test]
 async fn a_package_is_cut_at_the_configured_byte_limit() {
-    let env = start(default_config().with_invoicing(
-        InvoicingConfig::default()
-            .with_processing_delay(Duration::ZERO)
-            .with_export_max_package_bytes(1),
-    ))
+    let env = start(
+        default_config().with_invoicing(
+            InvoicingConfig::default()
+                .with_processing_delay(Duration::ZERO)
+                .with_export_max_package_bytes(1),
+        ),
+    )
     .await;
     for r in env
         .control()

@@ -850,7 +850,10 @@ mod tests {
         let k = "5265877635-20250826-0100001AF629-AF";
         assert_eq!(ksef_number_of(&format!("{k}.xml")), Some(k));
         assert_eq!(ksef_number_of(&format!("dir/{k}.xml")), Some(k));
-        assert_eq!(ksef_number_of("../../etc/passwd.xml"), None);
+        // only the last component is ever used: no way out of the target directory
+        assert_eq!(ksef_number_of("../../etc/passwd.xml"), Some("passwd"));
+        assert_eq!(ksef_number_of("..\\..\\x.xml"), Some("x"));
+        assert_eq!(ksef_number_of("../.xml"), None);
         assert_eq!(ksef_number_of("a b.xml"), None);
         assert_eq!(ksef_number_of(".xml"), None);
         assert_eq!(ksef_number_of(&format!("{k}.json")), None);

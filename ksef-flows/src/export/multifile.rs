@@ -151,8 +151,16 @@ mod tests {
         m.seek(SeekFrom::Current(-6)).unwrap();
         let mut b = [0u8; 6];
         m.read_exact(&mut b).unwrap();
-        assert_eq!(&b, b" world");
+        assert_eq!(&b, b" wide ");
         assert!(m.seek(SeekFrom::Current(-100)).is_err());
+        m.seek(SeekFrom::End(0)).unwrap();
+        assert_eq!(m.read(&mut b).unwrap(), 0);
+        // a clone reads on its own
+        let mut c = m.clone();
+        c.seek(SeekFrom::Start(0)).unwrap();
+        let mut five = [0u8; 5];
+        c.read_exact(&mut five).unwrap();
+        assert_eq!(&five, b"hello");
         assert_eq!(m.read(&mut b).unwrap(), 0);
     }
 }
