@@ -8,8 +8,11 @@ use serde_json::{Map, Value};
 /// recursive schema ends in `null` there).
 const MAX_DEPTH: u32 = 12;
 
-/// The example of a media type object (`example`, else the first of `examples`), else a minimal
-/// instance of its schema when the media type is JSON.
+/// The example of a media type object (`example`, else the first of `examples`), completed with
+/// the required properties its schema demands and the example lacks ([`complete`]: examples lag
+/// behind schema changes — 2.9.0's collective-identifier invoices miss their new required
+/// `collectiveIdentifierNumber`), else a minimal instance of its schema when the media type is
+/// JSON.
 pub fn media_example(doc: &Value, content_type: &str, media: &Value) -> Option<Value> {
     media
         .get("example")
@@ -21,6 +24,10 @@ pub fn media_example(doc: &Value, content_type: &str, media: &Value) -> Option<V
                 .and_then(|e| e.values().next())
                 .and_then(|e| e.get("value"))
                 .cloned()
+        })
+        .map(|example| match media.get("schema") {
+            Some(schema) if content_type.contains("json") => complete(doc, schema, example),
+            _ => example,
         })
         .or_else(|| {
             media
@@ -46,6 +53,58 @@ pub fn resolve_schema<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
             .and_then(|s| s.get(name))
             .unwrap_or(schema),
         None => schema,
+    }
+}
+
+/// `value` with every required property its schema demands: a missing one gets a minimal
+/// instance, present ones (and array items) are completed in turn. Nothing is removed or changed.
+pub fn complete(doc: &Value, schema: &Value, value: Value) -> Value {
+    complete_at(doc, schema, value, 0)
+}
+
+fn complete_at(doc: &Value, schema: &Value, value: Value, depth: u32) -> Value {
+    let schema = resolve_schema(doc, schema);
+    if depth > MAX_DEPTH {
+        return value;
+    }
+    match value {
+        Value::Object(mut map) => {
+            let props = schema.get("properties");
+            for name in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if !map.contains_key(name)
+                    && let Some(p) = props.and_then(|p| p.get(name))
+                {
+                    map.insert(name.to_string(), synthesize(doc, p, depth + 1));
+                }
+            }
+            let completed = map
+                .into_iter()
+                .map(|(k, v)| match props.and_then(|p| p.get(&k)) {
+                    Some(p) => {
+                        let v = complete_at(doc, p, v, depth + 1);
+                        (k, v)
+                    }
+                    None => (k, v),
+                })
+                .collect();
+            Value::Object(completed)
+        }
+        Value::Array(items) => match schema.get("items") {
+            Some(item) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|v| complete_at(doc, item, v, depth + 1))
+                    .collect(),
+            ),
+            None => Value::Array(items),
+        },
+        other => other,
     }
 }
 
@@ -132,6 +191,11 @@ mod tests {
         let media = json!({"schema": {"$ref": "#/components/schemas/Limits"}, "example": {"n": 7}});
         assert_eq!(
             media_example(&d, "application/json", &media),
+            Some(json!({"n": 7, "kind": "Zip", "at": "2026-01-01T00:00:00+00:00", "items": []}))
+        );
+        let media = json!({"example": {"n": 7}});
+        assert_eq!(
+            media_example(&d, "application/json", &media),
             Some(json!({"n": 7}))
         );
         let media = json!({"examples": {"a": {"value": [1]}}});
@@ -150,6 +214,24 @@ mod tests {
             Some(json!({"n": 2, "kind": "Zip", "at": "2026-01-01T00:00:00+00:00", "items": []}))
         );
         assert_eq!(media_example(&d, "application/xml", &media), None);
+    }
+
+    #[test]
+    fn an_example_missing_a_required_property_is_completed() {
+        let d = json!({"components": {"schemas": {
+            "Page": {"type": "object", "required": ["items"], "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}}},
+            "Item": {"type": "object", "required": ["id", "group"], "properties": {
+                "id": {"type": "string"}, "group": {"type": "string"}, "note": {"type": "string"}}}
+        }}});
+        let media = json!({"schema": {"$ref": "#/components/schemas/Page"},
+            "example": {"items": [{"id": "a", "note": "n"}, {"id": "b", "group": "g"}]}});
+        assert_eq!(
+            media_example(&d, "application/json", &media),
+            Some(
+                json!({"items": [{"id": "a", "note": "n", "group": "0"}, {"id": "b", "group": "g"}]})
+            )
+        );
     }
 
     #[test]
