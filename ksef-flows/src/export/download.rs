@@ -108,14 +108,12 @@ pub(super) async fn download(
     };
     let dir = tmp.path().to_path_buf();
     let urls = &urls;
-    let mut files: Vec<(u32, PathBuf)> = futures::stream::iter(package.parts.iter())
-        .map(|part| {
-            let path = dir.join(format!("part-{:05}", part.ordinal));
-            async move {
-                fetch_with_retries(export, urls, part, &path, options).await?;
-                Ok::<_, FlowError>((part.ordinal, path))
-            }
-        })
+    let fetches: Vec<_> = package
+        .parts
+        .iter()
+        .map(|part| fetch_part(export, urls, part.clone(), &dir, options))
+        .collect();
+    let mut files: Vec<(u32, PathBuf)> = futures::stream::iter(fetches)
         .buffer_unordered(options.concurrency.max(1))
         .try_collect()
         .await?;
@@ -126,6 +124,19 @@ pub(super) async fn download(
         package.clone(),
         options.durability,
     ))
+}
+
+/// One part into `dir/part-NNNNN`: its ordinal and file.
+async fn fetch_part(
+    export: &Export,
+    urls: &Urls<'_>,
+    part: PackagePart,
+    dir: &Path,
+    options: &DownloadOptions,
+) -> Result<(u32, PathBuf)> {
+    let path = dir.join(format!("part-{:05}", part.ordinal));
+    fetch_with_retries(export, urls, &part, &path, options).await?;
+    Ok((part.ordinal, path))
 }
 
 async fn fetch_with_retries(

@@ -591,3 +591,35 @@ mod tests {
         assert_eq!(b.starts.len(), 1);
     }
 }
+
+#[cfg(test)]
+mod send_tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The flows' futures can be spawned on a multi-threaded runtime.
+    #[allow(dead_code, clippy::diverging_sub_expression, unreachable_code)]
+    fn futures_are_send<S: SyncStore>(
+        auth: &AuthSession,
+        store: &S,
+        export: &crate::export::Export,
+        package: &ExportPackage,
+    ) {
+        let sync = IncrementalSync::new(auth, store, SyncOptions::new(Utc::now()));
+        assert_send(&sync.run());
+        assert_send(&auth.start_export(&ExportRequest::new(InvoiceQuery::new(
+            SubjectType::Subject2,
+            DateType::PermanentStorage,
+            Utc::now(),
+        ))));
+        assert_send(&export.wait());
+        assert_send(&export.download(package, &DownloadOptions::default()));
+        assert_send(&auth.download_invoice("x"));
+        assert_send(&auth.query_metadata(InvoiceQuery::new(
+            SubjectType::Subject2,
+            DateType::PermanentStorage,
+            Utc::now(),
+        )));
+    }
+}
