@@ -53,13 +53,34 @@ impl Rng {
     }
 }
 
-/// Starts this test binary as a child running `entry` with `env`; its stdout is read line by line
-/// into a channel.
-fn spawn(entry: &str, env: &[(&str, String)]) -> (Child, mpsc::Receiver<String>) {
+/// The role of this process when a test started it as a child (`sync` or `commit`).
+fn child_role() -> Option<String> {
+    std::env::var(CHILD).ok()
+}
+
+/// Runs the child's side of a test and returns; `false` when this process is not a child.
+fn run_as_child() -> bool {
+    match child_role().as_deref() {
+        None => false,
+        Some("sync") => {
+            sync_child();
+            true
+        }
+        Some("commit") => {
+            commit_child();
+            true
+        }
+        Some(other) => panic!("unknown child role {other}"),
+    }
+}
+
+/// Starts this test binary again as a child in `role`, through the test `entry` (which hands
+/// over to the role at once), with `env`; its stdout is read line by line into a channel.
+fn spawn(entry: &str, role: &str, env: &[(&str, String)]) -> (Child, mpsc::Receiver<String>) {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", entry, "--nocapture", "--test-threads", "1"])
-        .env(CHILD, "1")
+        .env(CHILD, role)
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (k, v) in env {
@@ -96,7 +117,7 @@ fn event_name(line: &str) -> Option<&str> {
 
 /// Runs one child until it exits (`None`) or until the kill point (`Some(())` when killed).
 fn run_child(env: &[(&str, String)], kill: Option<KillAt>, deadline: Duration) -> bool {
-    let (mut child, rx) = spawn("sync_child", env);
+    let (mut child, rx) = spawn("sigkill_short", "sync", env);
     let started = Instant::now();
     let (mut windows, mut stored, mut unpacked) = (0u32, 0u32, 0u32);
     let mut kill_at: Option<Instant> = None;
@@ -157,11 +178,7 @@ fn run_child(env: &[(&str, String)], kill: Option<KillAt>, deadline: Duration) -
 }
 
 /// The child's side: one synchronisation run of Subject2, events printed to stdout.
-#[test]
 fn sync_child() {
-    if std::env::var_os(CHILD).is_none() {
-        return;
-    }
     let var = |k: &str| std::env::var(k).unwrap();
     let nip = Nip::parse(&var("KSEF_NIP")).unwrap();
     let start = chrono::DateTime::parse_from_rfc3339(&var("KSEF_START")).unwrap();
@@ -313,9 +330,6 @@ fn trial(seed: u64) -> u32 {
 }
 
 fn trials(default: u64) {
-    if std::env::var_os(CHILD).is_some() {
-        return;
-    }
     let n = std::env::var("KSEF_CRASH_TRIALS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -331,6 +345,9 @@ fn trials(default: u64) {
 
 #[test]
 fn sigkill_short() {
+    if run_as_child() {
+        return;
+    }
     trials(2);
 }
 
@@ -341,11 +358,7 @@ fn sigkill_twenty_trials() {
 }
 
 /// The child's side of the mid-write test: commits packages back to back until killed.
-#[test]
 fn commit_child() {
-    if std::env::var_os(CHILD).is_none() {
-        return;
-    }
     let store = SqliteStore::open(std::env::var("KSEF_STORE").unwrap()).unwrap();
     let (seller, buyer) = (Nip::random(), Nip::random());
     let key = SyncKey::new(format!("Nip:{}", buyer.as_str()), SubjectType::Subject2);
@@ -373,14 +386,18 @@ fn commit_child() {
 
 #[test]
 fn killed_mid_write_the_store_reopens_consistent() {
-    if std::env::var_os(CHILD).is_some() {
+    if run_as_child() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let env = [("KSEF_STORE", dir.path().to_string_lossy().into_owned())];
     let mut rng = Rng::new(7);
     for round in 0..6 {
-        let (mut child, rx) = spawn("commit_child", &env);
+        let (mut child, rx) = spawn(
+            "killed_mid_write_the_store_reopens_consistent",
+            "commit",
+            &env,
+        );
         // let it commit a few packages, then kill at a random instant
         let mut seen = 0;
         while seen < 1 + rng.below(3) {
