@@ -20,7 +20,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, TimeZone, Utc};
-use futures::Stream;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
 use ksef_api::types;
 
 use crate::auth::AuthSession;
@@ -341,7 +342,8 @@ impl AuthSession {
     /// The metadata of every invoice `query` selects, as a stream: pages of up to 250, a range
     /// longer than the API allows split into windows, a truncated result (the API reaches at most
     /// 10 000 records per filter set) continued from the last record's date, and every KSeF
-    /// number yielded once. Records come in the query's sort order.
+    /// number yielded once. Records come in the query's sort order; the stream is boxed (`Unpin`,
+    /// `Send`).
     ///
     /// With [`DateType::PermanentStorage`] and [`InvoiceQuery::restrict_to_hwm`] the set is
     /// stable and the stream exact. With other date types invoices arriving during the query may
@@ -352,7 +354,7 @@ impl AuthSession {
     pub fn query_metadata(
         &self,
         query: InvoiceQuery,
-    ) -> impl Stream<Item = Result<InvoiceMetadata>> + Send + 'static {
+    ) -> BoxStream<'static, Result<InvoiceMetadata>> {
         let now = self.ksef().now();
         let descending = query.sort == SortOrder::Desc;
         let invalid = query.validate().err();
@@ -375,7 +377,7 @@ impl AuthSession {
             query,
         };
         state.next_window();
-        futures::stream::unfold(state, |mut st| async move {
+        let stream = futures::stream::unfold(state, |mut st| async move {
             loop {
                 if let Some(m) = st.buffer.pop_front() {
                     return Some((Ok(m), st));
@@ -392,7 +394,8 @@ impl AuthSession {
                     st.failed = Some(e);
                 }
             }
-        })
+        });
+        stream.boxed()
     }
 }
 
