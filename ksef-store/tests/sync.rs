@@ -215,8 +215,31 @@ fn a_damaged_package_stores_nothing_and_keeps_the_checkpoint() {
             0
         );
 
-        // repaired at the source: the same window goes through
+        // parts that never arrive intact: the error names the part, nothing is stored
         std::fs::write(&path, &original).unwrap();
+        control.inject(
+            "GET /__presigned/export-part",
+            ksef_sim::Fault::CorruptBody { count: 1000 },
+        );
+        let err = IncrementalSync::new(&auth, &store, options.clone())
+            .run()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FlowError::ExportPart { ordinal: 1.., .. }),
+            "{err:?}"
+        );
+        assert_eq!(store.count().await.unwrap(), 0);
+        assert!(store.checkpoints().await.unwrap().is_empty());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("staging"))
+                .unwrap()
+                .count(),
+            0
+        );
+        control.clear_faults();
+
+        // repaired at the source: the same window goes through
         let report = IncrementalSync::new(&auth, &store, options)
             .run()
             .await
