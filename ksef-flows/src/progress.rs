@@ -78,11 +78,11 @@ impl<E> Progress<E> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExportEvent {
-    /// `POST /invoices/exports` found every export slot of the context taken (21182); the next
-    /// attempt follows after `retry_in`.
+    /// `POST /invoices/exports` found every export slot of the context taken (21182); another
+    /// attempt follows after a pause (2 s doubling up to 60 s).
     WaitingForSlot {
-        /// Delay before the next attempt.
-        retry_in: std::time::Duration,
+        /// 21182 answers so far.
+        attempts: u32,
     },
     /// KSeF accepted the export.
     Started {

@@ -22,6 +22,7 @@ use std::collections::{HashMap, VecDeque};
 use chrono::{DateTime, TimeZone, Utc};
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
+use ksef_api::operations::op;
 use ksef_api::types;
 
 use crate::auth::AuthSession;
@@ -272,7 +273,7 @@ impl MetadataState {
         let filters = &filters;
         let r = self
             .auth
-            .call("invoice_metadata_query", Idempotency::Safe, |api| {
+            .call(op::INVOICE_METADATA_QUERY, Idempotency::Safe, |api| {
                 api.invoice_metadata_query()
                     .page_offset(page)
                     .page_size(size)

@@ -2,6 +2,7 @@
 //! `x-ms-meta-hash`) and the KOD I link of an invoice known by its metadata.
 
 use bytes::Bytes;
+use ksef_api::operations::op;
 use ksef_crypto::qr::QrEnvironment;
 
 use crate::auth::AuthSession;
@@ -20,7 +21,7 @@ impl AuthSession {
             rule: e.to_string(),
         })?;
         let r = self
-            .call("invoice_download", Idempotency::Safe, |api| {
+            .call(op::INVOICE_DOWNLOAD, Idempotency::Safe, |api| {
                 api.invoice_download()
                     .ksef_number(ksef_number.to_string())
                     .send()

@@ -21,7 +21,8 @@
 //!
 //! * [`AuthSession::start_export`]: filters, `onlyMetadata`, Zip or TarGz; a new AES key per
 //!   export; when every export slot of the context is taken (21182) it waits for one.
-//! * [`Export::wait`]: polls the status (honouring `Retry-After`) until the package is built.
+//! * [`Export::wait`]: polls the status (the crate's waiting primitive: backoff up to 10 s,
+//!   never earlier than `Retry-After`) until the package is built.
 //! * [`Export::download`]: downloads the parts in parallel without `Authorization`, checks
 //!   their size, content type, `x-ms-meta-hash`, `encryptedPartHash`, decrypts each part and
 //!   checks `partHash`, retrying transient failures and refreshing expired URLs. The decrypted
@@ -40,16 +41,18 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ksef_api::KsefHeaders as _;
+use ksef_api::operations::op;
 use ksef_api::types;
 use ksef_crypto::{CertificateUsage, SymmetricKey};
 
 pub use archive::{DecryptedPackage, PackageInvoice, PackageInvoices, UnpackedFiles};
 
-use crate::auth::{AuthSession, CallError};
+use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
 use crate::progress::{ExportEvent, Progress};
 use crate::query::InvoiceQuery;
 use crate::retry::Idempotency;
+use crate::wait::{Backoff, PollSchedule, Polling};
 
 /// The archive format of a package (`compressionType`).
 pub type Compression = types::CompressionType;
@@ -58,8 +61,18 @@ pub type InvoiceMetadata = types::InvoiceMetadata;
 
 /// KSeF code: every export slot of the context is taken.
 const TOO_MANY_EXPORTS: i64 = 21182;
-/// KSeF code: unknown or withdrawn public key.
-const UNKNOWN_PUBLIC_KEY: i64 = 21470;
+/// Pauses between attempts while every export slot is taken: exports take minutes, and each
+/// attempt counts against the hourly limit of starts.
+const SLOT_BACKOFF: Backoff = Backoff {
+    first: Duration::from_secs(2),
+    max: Duration::from_secs(60),
+};
+/// Pauses between status queries of an export: building a package takes seconds to minutes,
+/// and the status is limited to 60 queries a minute and 600 an hour.
+const STATUS_BACKOFF: Backoff = Backoff {
+    first: Duration::from_millis(250),
+    max: Duration::from_secs(10),
+};
 
 /// What to export.
 #[derive(Debug, Clone)]
@@ -398,44 +411,6 @@ impl DownloadOptions {
     }
 }
 
-/// One poll of an asynchronous operation.
-pub(crate) enum Polled<T> {
-    /// Finished.
-    Ready(T),
-    /// Not yet; KSeF may have said when to ask again.
-    Pending(Option<Duration>),
-}
-
-/// Polls until `poll` is ready or `timeout` passes, waiting `initial` growing by half up to
-/// `max` between polls (or the `Retry-After` the poll saw).
-pub(crate) async fn poll_until<T, F, Fut>(
-    what: &'static str,
-    timeout: Duration,
-    initial: Duration,
-    max: Duration,
-    mut poll: F,
-) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Polled<T>>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut delay = initial;
-    loop {
-        match poll().await? {
-            Polled::Ready(v) => return Ok(v),
-            Polled::Pending(hint) => {
-                let wait = hint.unwrap_or(delay);
-                if tokio::time::Instant::now() + wait > deadline {
-                    return Err(FlowError::Timeout(what));
-                }
-                tokio::time::sleep(wait).await;
-                delay = (delay * 3 / 2).min(max);
-            }
-        }
-    }
-}
-
 impl AuthSession {
     /// Starts an export with a fresh AES-256 key (wrapped for KSeF with the
     /// `SymmetricKeyEncryption` certificate). When every export slot of the context is taken
@@ -447,58 +422,28 @@ impl AuthSession {
             source,
         })?;
         let filters = request.query.to_api_filters_at(self.ksef().now())?;
-        let ksef = self.ksef();
-        let deadline = tokio::time::Instant::now() + request.slot_wait;
-        let mut slot_delay = Duration::from_secs(2);
-        let mut refetched = false;
+        let mut slot = Polling::start(PollSchedule {
+            backoff: SLOT_BACKOFF,
+            timeout: request.slot_wait,
+        });
+        let mut busy = 0u32;
         let reference_number = loop {
-            let cert = ksef
-                .public_key(CertificateUsage::SymmetricKeyEncryption)
-                .await?;
-            let wrapped = key.wrap_for(&cert).map_err(|source| FlowError::Crypto {
-                step: "wrapping the export key",
-                source,
-            })?;
-            let body = types::InvoiceExportRequest {
-                compression_type: request.compression.clone(),
-                encryption: types::EncryptionInfo {
-                    encrypted_symmetric_key: wrapped,
-                    initialization_vector: key.iv_b64(),
-                    public_key_id: Some(cert.public_key_id().to_string()),
-                },
-                filters: filters.clone(),
-                only_metadata: request.only_metadata,
-            };
-            let body = &body;
-            // An export only reads: repeating one after an ambiguous failure costs an export
-            // slot, never data.
-            match self
-                .call("invoice_export_start", Idempotency::Safe, |api| {
-                    api.invoice_export_start().body(body.clone()).send()
-                })
-                .await
-            {
-                Ok(v) => break v.into_inner().reference_number.0,
-                Err(CallError::Api(_, e)) if !refetched && e.has_code(UNKNOWN_PUBLIC_KEY) => {
-                    tracing::warn!("public key withdrawn (21470); refetching the certificates");
-                    refetched = true;
-                    ksef.refresh_public_keys().await?;
-                }
-                Err(CallError::Api(_, e))
-                    if e.has_code(TOO_MANY_EXPORTS)
-                        && tokio::time::Instant::now() + slot_delay <= deadline =>
-                {
+            match self.request_export(request, &filters, &key).await {
+                Ok(r) => break r,
+                Err(e) if e.has_code(TOO_MANY_EXPORTS) => {
+                    busy += 1;
                     tracing::info!(
-                        retry_in_ms = u64::try_from(slot_delay.as_millis()).unwrap_or(u64::MAX),
+                        attempts = busy,
                         "every export slot is taken (21182); waiting for one"
                     );
-                    request.progress.emit(ExportEvent::WaitingForSlot {
-                        retry_in: slot_delay,
-                    });
-                    tokio::time::sleep(slot_delay).await;
-                    slot_delay = (slot_delay * 2).min(Duration::from_secs(60));
+                    request
+                        .progress
+                        .emit(ExportEvent::WaitingForSlot { attempts: busy });
+                    if !slot.pause(None).await {
+                        return Err(e);
+                    }
                 }
-                Err(e) => return Err(e.into_flow(|source| FlowError::StartExport { source })),
+                Err(e) => return Err(e),
             }
         };
         tracing::info!(reference_number = %reference_number, only_metadata = request.only_metadata, "export started");
@@ -511,6 +456,46 @@ impl AuthSession {
             key,
             progress: request.progress.clone(),
         })
+    }
+
+    /// One `POST /invoices/exports` with `key` wrapped for the current `SymmetricKeyEncryption`
+    /// certificate (refetched and retried once on 21470).
+    async fn request_export(
+        &self,
+        request: &ExportRequest,
+        filters: &types::InvoiceQueryFilters,
+        key: &SymmetricKey,
+    ) -> Result<String> {
+        self.ksef()
+            .with_public_key(
+                CertificateUsage::SymmetricKeyEncryption,
+                |cert| async move {
+                    let wrapped = key.wrap_for(&cert).map_err(|source| FlowError::Crypto {
+                        step: "wrapping the export key",
+                        source,
+                    })?;
+                    let body = types::InvoiceExportRequest {
+                        compression_type: request.compression.clone(),
+                        encryption: types::EncryptionInfo {
+                            encrypted_symmetric_key: wrapped,
+                            initialization_vector: key.iv_b64(),
+                            public_key_id: Some(cert.public_key_id().to_string()),
+                        },
+                        filters: filters.clone(),
+                        only_metadata: request.only_metadata,
+                    };
+                    let body = &body;
+                    // An export only reads: repeating one after an ambiguous failure costs an
+                    // export slot, never data.
+                    self.call(op::INVOICE_EXPORT_START, Idempotency::Safe, |api| {
+                        api.invoice_export_start().body(body.clone()).send()
+                    })
+                    .await
+                    .map(|v| v.into_inner().reference_number.0)
+                    .map_err(|e| e.into_flow(|source| FlowError::StartExport { source }))
+                },
+            )
+            .await
     }
 }
 
@@ -536,7 +521,7 @@ impl Export {
         let reference = self.reference_number.as_str();
         let r = self
             .auth
-            .call("invoice_export_status", Idempotency::Safe, |api| {
+            .call(op::INVOICE_EXPORT_STATUS, Idempotency::Safe, |api| {
                 api.invoice_export_status()
                     .reference_number(reference.to_string())
                     .send()
@@ -560,18 +545,19 @@ impl Export {
 
     /// [`Export::wait`] with another longest wait.
     pub async fn wait_for(&self, timeout: Duration) -> Result<ExportPackage> {
-        let package = poll_until(
-            "the export package",
+        let mut polling = Polling::start(PollSchedule {
+            backoff: STATUS_BACKOFF,
             timeout,
-            Duration::from_millis(250),
-            Duration::from_secs(5),
-            || async {
-                let (status, hint) = self.status_with_hint().await?;
-                self.ready_package(status)
-                    .map(|p| p.map_or(Polled::Pending(hint), Polled::Ready))
-            },
-        )
-        .await?;
+        });
+        let package = loop {
+            let (status, retry_after) = self.status_with_hint().await?;
+            if let Some(p) = self.ready_package(status)? {
+                break p;
+            }
+            if !polling.pause(retry_after).await {
+                return Err(FlowError::Timeout("the export package"));
+            }
+        };
         tracing::info!(
             reference_number = %self.reference_number,
             invoices = package.invoice_count,

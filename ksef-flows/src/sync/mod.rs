@@ -287,7 +287,7 @@ impl<'a, S: SyncStore> IncrementalSync<'a, S> {
             .rate_limiter()
             .limits_for(
                 &format!("{}:{}", c.type_name(), c.value()),
-                "invoice_export_start",
+                ksef_api::operations::op::INVOICE_EXPORT_START.name,
             )
             .map_or(KSEF_EXPORTS_PER_HOUR, |l| l.per_hour);
         Budget {
