@@ -4,11 +4,11 @@
 //! faults; the package byte limit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod invoicing_common;
+mod harness;
 
 use std::time::Duration;
 
-use invoicing_common::*;
+use harness::*;
 use ksef_sim::{Fault, InvoicingConfig, SeedError, SeedInvoice};
 use serde_json::{Value, json};
 
@@ -73,7 +73,7 @@ async fn seeded_invoices_are_visible_like_sent_ones() {
         "{invoicing:?}"
     );
     for (k, x) in numbers.iter().zip(&xmls) {
-        let r = env.get(&format!("/invoices/ksef/{k}")).await;
+        let r = env.get_as_owner(&format!("/invoices/ksef/{k}")).await;
         assert_eq!(r.status(), 200);
         let hash = r.headers()["x-ms-meta-hash"].to_str().unwrap().to_string();
         let body = r.bytes().await.unwrap();

@@ -5,12 +5,13 @@
 //! The invoices pass the same rules and duplicate check as in an online session and get KSeF
 //! numbers, dates and files exactly as sent ones do; they belong to no session (no UPO).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::rules::{FormKind, check_invoice};
-use super::store::Registered;
+use super::store::{NewInvoice, Registered};
+use crate::clock::after;
 
 /// One invoice for [`SimControl::seed_invoices`](crate::SimControl::seed_invoices).
 #[derive(Debug, Clone)]
@@ -107,19 +108,21 @@ impl crate::SimControl {
                     }
                 })?;
                 let hash = super::crypto::sha256_b64(&inv.xml);
-                let ready_at = Instant::now() + inv.visible_after;
+                let ready_at = after(state.now(), inv.visible_after);
                 let registered = state.invoicing.with(|s| {
                     s.register(
-                        &facts,
-                        FormKind::Fa3,
-                        &hash,
-                        dir.clone(),
-                        inv.offline,
-                        received,
+                        NewInvoice {
+                            facts: &facts,
+                            form: FormKind::Fa3,
+                            hash: &hash,
+                            dir: &dir,
+                            offline: inv.offline,
+                            received_at: received,
+                            session_reference: "seeded",
+                            hash_of_corrected: None,
+                            ready_at,
+                        },
                         &state.invoicing.config,
-                        "seeded",
-                        None,
-                        ready_at,
                         |p| std::fs::write(p, &inv.xml),
                     )
                 });
