@@ -178,6 +178,9 @@ pub struct InvoicingConfig {
     pub export_max_invoices: usize,
     /// Size of export parts before encryption (real: 50 MB).
     pub export_part_size: u64,
+    /// Invoice bytes after which an export package is cut (`isTruncated`). The real service cuts
+    /// at 1 GB of compressed data; the simulator counts the invoices' own bytes. Default 1 GB.
+    pub export_max_package_bytes: u64,
     /// Concurrent exports per context (real: 10).
     pub max_concurrent_exports: usize,
     /// How long a built export package can be downloaded before its status
@@ -202,6 +205,7 @@ impl Default for InvoicingConfig {
             query_truncation_cap: 10_000,
             export_max_invoices: 10_000,
             export_part_size: 50_000_000,
+            export_max_package_bytes: 1_000_000_000,
             max_concurrent_exports: 10,
             upo_page_size: 10_000,
             export_package_validity: Duration::from_secs(7 * 24 * 3600),
@@ -245,6 +249,12 @@ impl InvoicingConfig {
     #[must_use]
     pub fn with_export_part_size(mut self, bytes: u64) -> Self {
         self.export_part_size = bytes.max(16);
+        self
+    }
+    /// Sets the invoice bytes after which an export package is cut.
+    #[must_use]
+    pub fn with_export_max_package_bytes(mut self, bytes: u64) -> Self {
+        self.export_max_package_bytes = bytes;
         self
     }
     /// Sets the limit of concurrent exports per context.

@@ -48,6 +48,7 @@ pub use config::{InvoicingConfig, SimConfig};
 pub use control::SimControl;
 pub use error::{ApiError, ErrorEntry, SimError};
 pub use faults::{Fault, FaultKey};
+pub use invoicing::seed::{SeedError, SeedInvoice};
 pub use keys::KeyUsage;
 pub use presign::PresignedRoute;
 pub use presign::signer::PresignedUrl;
