@@ -14,6 +14,7 @@
 //! ```
 
 pub(crate) mod auth;
+pub(crate) mod blocking;
 pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod control;
@@ -143,6 +144,7 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
             config.clock.clone(),
         ),
         invoicing: invoicing::store::InvoicingState::new(&config),
+        blocking: blocking::BlockingPool::for_this_machine(),
         config,
     };
     Ok(AppState(Arc::new(shared)))

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::auth::store::AuthStore;
+use crate::blocking::BlockingPool;
 use crate::config::SimConfig;
 use crate::faults::Faults;
 use crate::invoicing::store::InvoicingState;
@@ -65,6 +66,8 @@ pub(crate) struct Shared {
     pub presign: Presigner,
     /// State of the invoicing part.
     pub invoicing: InvoicingState,
+    /// The bounded pool for CPU-heavy work.
+    pub blocking: BlockingPool,
 }
 
 impl Shared {

@@ -387,7 +387,7 @@ pub(crate) async fn close(
     let extra = state.faults.take_stuck_processing(op);
     let st = state.clone();
     let r = reference.clone();
-    tokio::task::spawn_blocking(move || {
+    state.blocking.spawn(move || {
         let final_status = process(&st, &r);
         finish(&st, &r, final_status, extra);
     });
