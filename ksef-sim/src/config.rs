@@ -38,6 +38,14 @@ pub struct SimConfig {
     pub trust_forwarded_for: bool,
     /// Configuration of the invoicing part (sessions, invoices, UPO, retrieval).
     pub invoicing: InvoicingConfig,
+    /// How often expired challenges, authentication operations, abandoned batch parts and
+    /// expired export files are removed (real time). Default 30 seconds.
+    pub retention_sweep_interval: Duration,
+    /// Most challenges kept at once (the oldest are forgotten first). Default 100 000.
+    pub max_challenges: usize,
+    /// The token of the HTTP control API (`/__sim/...`). Default: a fresh random token per run
+    /// ([`crate::SimControl::control_token`] reads it).
+    pub control_token: Option<crate::ControlToken>,
     /// The clock every rule reads: dates of KSeF and reference numbers, the issue-date rule,
     /// query ranges, token and URL expiry, certificate validity, and when asynchronous work
     /// (an authentication, an invoice, a closed session, an export) leaves its interim status.
@@ -63,6 +71,9 @@ impl Default for SimConfig {
             data_dir: None,
             trust_forwarded_for: false,
             invoicing: InvoicingConfig::default(),
+            control_token: None,
+            retention_sweep_interval: Duration::from_secs(30),
+            max_challenges: 100_000,
             clock: ksef_time::system_clock(),
         }
     }
@@ -145,6 +156,24 @@ impl SimConfig {
     #[must_use]
     pub fn with_clock(mut self, clock: ksef_time::SharedClock) -> Self {
         self.clock = clock;
+        self
+    }
+    /// Set how often expired state is removed.
+    #[must_use]
+    pub fn with_retention_sweep_interval(mut self, d: Duration) -> Self {
+        self.retention_sweep_interval = d;
+        self
+    }
+    /// Set the most challenges kept at once.
+    #[must_use]
+    pub fn with_max_challenges(mut self, n: usize) -> Self {
+        self.max_challenges = n;
+        self
+    }
+    /// Require this token (instead of a random one) on the HTTP control API.
+    #[must_use]
+    pub fn with_control_token(mut self, token: crate::ControlToken) -> Self {
+        self.control_token = Some(token);
         self
     }
     /// Replace the invoicing configuration.

@@ -182,8 +182,17 @@ pub(crate) struct Faults {
 }
 
 impl Faults {
-    /// Arms a fault.
-    pub(crate) fn inject(&self, key: FaultKey, fault: Fault) {
+    /// Arms a fault (a delay longer than a day is shortened to a day).
+    pub(crate) fn inject(&self, key: FaultKey, mut fault: Fault) {
+        match &mut fault {
+            Fault::Latency { delay_ms: ms, .. }
+            | Fault::StuckProcessing {
+                duration_ms: ms, ..
+            } => {
+                *ms = (*ms).min(crate::control::MAX_FAULT_DELAY_MS);
+            }
+            _ => {}
+        }
         let remaining = match &fault {
             Fault::ServerError { count, .. }
             | Fault::RateLimitStorm { count, .. }

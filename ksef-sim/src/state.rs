@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::auth::store::AuthStore;
 use crate::blocking::BlockingPool;
 use crate::config::SimConfig;
+use crate::control::ControlToken;
 use crate::faults::Faults;
 use crate::invoicing::store::InvoicingState;
 use crate::keys::KeyStore;
@@ -48,6 +49,8 @@ pub(crate) struct Shared {
     pub _tmp: Option<tempfile::TempDir>,
     /// HMAC secret of the JWTs.
     pub jwt_secret: [u8; 32],
+    /// The token the HTTP control API requires.
+    pub control_token: ControlToken,
     /// Encryption keys and certificates.
     pub keys: KeyStore,
     /// Challenges, authentication operations, refresh tokens.
