@@ -192,7 +192,9 @@ impl SimHandle {
         &self.control
     }
 
-    /// Stops the server and waits for the background task to end.
+    /// Stops the server at once: signals shutdown, aborts the serving task (requests in flight
+    /// are cut off, not drained) and waits until that task has ended. Dropping the handle does
+    /// the same without waiting.
     pub async fn shutdown(mut self) {
         if let Some(sweeper) = self.sweeper.take() {
             sweeper.abort();
