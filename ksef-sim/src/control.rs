@@ -20,7 +20,7 @@ use crate::auth::access_tokens;
 use crate::auth::permissions::OWNER_PERMISSIONS;
 use crate::auth::store::AuthOperation;
 use crate::error::{ApiError, SimError};
-use crate::faults::{Fault, FaultKey};
+use crate::faults::{Fault, FaultKey, MAX_FAULT_DELAY_MS};
 use crate::identifiers::{RefKind, reference_number};
 use crate::jwt::TokenKind;
 use crate::keys::KeyUsage;
@@ -161,58 +161,6 @@ impl SimControl {
 
 /// The header that carries the control token.
 pub const CONTROL_TOKEN_HEADER: &str = "x-ksef-sim-token";
-
-/// Longest delay a fault may add (one day): a longer one is refused over HTTP and shortened
-/// to this in-process.
-pub(crate) const MAX_FAULT_DELAY_MS: u64 = 24 * 3600 * 1000;
-
-/// A control token of the HTTP control API. Redacted in `Debug`, wiped from memory on drop.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ControlToken(zeroize::Zeroizing<String>);
-
-impl ControlToken {
-    /// A fixed token (for scripts that start the binary with `--control-token`); it must be
-    /// 16 to 256 visible ASCII characters.
-    pub fn new(token: impl Into<String>) -> Result<Self, SimError> {
-        let token = token.into();
-        if !(16..=256).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(SimError::Control(
-                "the control token must be 16 to 256 visible ASCII characters".into(),
-            ));
-        }
-        Ok(Self(zeroize::Zeroizing::new(token)))
-    }
-
-    /// A fresh random token (256 bits, hex).
-    pub fn random() -> Self {
-        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
-        rand::fill(&mut *bytes);
-        Self(zeroize::Zeroizing::new(hex::encode(*bytes)))
-    }
-
-    /// The token text.
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-
-    /// Constant-time comparison with a presented token.
-    fn matches(&self, presented: &[u8]) -> bool {
-        let ours = self.0.as_bytes();
-        if ours.len() != presented.len() {
-            return false;
-        }
-        ours.iter()
-            .zip(presented)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-    }
-}
-
-impl std::fmt::Debug for ControlToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ControlToken(<redacted>)")
-    }
-}
 
 /// Admits a request to the control API: the token, and a JSON body for POST.
 pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {

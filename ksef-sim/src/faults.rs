@@ -159,6 +159,10 @@ pub enum Fault {
     },
 }
 
+/// Longest delay a fault may add (one day): a longer one is refused over HTTP and shortened
+/// to this in-process.
+pub(crate) const MAX_FAULT_DELAY_MS: u64 = 24 * 3600 * 1000;
+
 /// What the request pipeline must do for one request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RequestFaults {
@@ -189,7 +193,7 @@ impl Faults {
             | Fault::StuckProcessing {
                 duration_ms: ms, ..
             } => {
-                *ms = (*ms).min(crate::control::MAX_FAULT_DELAY_MS);
+                *ms = (*ms).min(MAX_FAULT_DELAY_MS);
             }
             _ => {}
         }

@@ -46,8 +46,8 @@ pub(crate) mod xml;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use config::{InvoicingConfig, SimConfig};
-pub use control::{CONTROL_TOKEN_HEADER, ControlToken, SimControl};
+pub use config::{ControlToken, InvoicingConfig, SimConfig};
+pub use control::{CONTROL_TOKEN_HEADER, SimControl};
 pub use error::{ApiError, ErrorEntry, SimError};
 pub use faults::{Fault, FaultKey};
 pub use keys::KeyUsage;
@@ -142,7 +142,7 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         control_token: config
             .control_token
             .clone()
-            .unwrap_or_else(control::ControlToken::random),
+            .unwrap_or_else(config::ControlToken::random),
         keys,
         auth: auth::store::AuthStore::default(),
         tokens: tokens::store::TokenStore::default(),

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use crate::auth::store::AuthStore;
 use crate::blocking::BlockingPool;
-use crate::config::SimConfig;
-use crate::control::ControlToken;
+use crate::config::{ControlToken, SimConfig};
 use crate::faults::Faults;
 use crate::invoicing::store::InvoicingState;
 use crate::keys::KeyStore;

@@ -52,6 +52,21 @@ fn nested_namespace_flood(depth: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// A few namespace declarations on each of a few nested elements: each element and the depth
+/// are ordinary, the total is not.
+fn spread_namespace_flood(depth: usize, per_element: usize) -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0..depth {
+        s.push_str("<e");
+        for j in 0..per_element {
+            s.push_str(&format!(" xmlns:p{i}x{j}=\"urn:{i}:{j}\""));
+        }
+        s.push('>');
+    }
+    s.push_str(&"</e>".repeat(depth));
+    s.into_bytes()
+}
+
 #[tokio::test]
 async fn deep_xml_nesting_is_refused_and_the_simulator_survives() {
     let env = start(default_config()).await;
@@ -98,9 +113,14 @@ async fn deep_xml_nesting_is_refused_and_the_simulator_survives() {
 #[tokio::test]
 async fn namespace_floods_are_refused_quickly() {
     let env = start(default_config()).await;
-    for (name, body) in [
-        ("flat", namespace_flood(30_000)),
-        ("nested", nested_namespace_flood(5_000)),
+    for (name, body, reason) in [
+        ("flat", namespace_flood(30_000), "attributes"),
+        ("nested", nested_namespace_flood(5_000), "nesting deeper"),
+        (
+            "spread",
+            spread_namespace_flood(30, 3),
+            "declares more than",
+        ),
     ] {
         let started = Instant::now();
         let r = env.submit_xades(&body).await;
@@ -111,6 +131,7 @@ async fn namespace_floods_are_refused_quickly() {
             v["exception"]["exceptionDetailList"][0]["exceptionCode"], 21001,
             "{name}: {v}"
         );
+        assert!(v.to_string().contains(reason), "{name}: {v}");
         eprintln!("{name} flood ({} bytes) refused in {took:?}", body.len());
     }
     // A handful of nested declarations is ordinary XML: it reaches the schema check.
