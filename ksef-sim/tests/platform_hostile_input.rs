@@ -527,6 +527,61 @@ async fn batch_parts_of_sessions_never_closed_are_removed() {
 }
 
 #[tokio::test]
+async fn files_of_expired_export_packages_are_removed() {
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ksef_time::FixedClock::at(chrono::Utc::now()));
+    let config = default_config()
+        .with_clock(clock.clone())
+        .with_data_dir(data.path().to_path_buf())
+        .with_retention_sweep_interval(Duration::from_millis(20));
+    let env = start(config).await;
+    let r = env
+        .post(
+            "/invoices/exports",
+            &json!({
+                "encryption": env.encryption(&Keys::random()),
+                "onlyMetadata": true,
+                "filters": { "subjectType": "Subject1",
+                             "dateRange": { "dateType": "Issue",
+                                            "from": ksef_time::format_warsaw_millis(
+                                                env.clock.now() - chrono::Duration::days(1)) } },
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    let export = v["referenceNumber"].as_str().unwrap().to_string();
+    let st = env.wait_export(&export).await;
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    let dir = data.path().join("invoicing").join("exports").join(&export);
+    let files = || {
+        std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(Result::ok).count())
+            .unwrap_or(0)
+    };
+    assert!(files() > 0, "no package files in {}", dir.display());
+    // Past the package's validity (7 days) the sweeper removes its files.
+    clock.advance(chrono::TimeDelta::days(8));
+    let mut gone = false;
+    for _ in 0..500 {
+        if files() == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the expired package stayed on disk");
+    let token = env.control().issue_test_access_token(&env.nip);
+    let st: Value = env
+        .get(&format!("/invoices/exports/{export}"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["status"]["code"], 210, "{st}");
+}
+
+#[tokio::test]
 async fn an_interrupted_upload_leaves_no_partial_file() {
     let data = tempfile::tempdir().unwrap();
     let config = default_config().with_data_dir(data.path().to_path_buf());
