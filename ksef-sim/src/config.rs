@@ -38,6 +38,14 @@ pub struct SimConfig {
     pub trust_forwarded_for: bool,
     /// Configuration of the invoicing part (sessions, invoices, UPO, retrieval).
     pub invoicing: InvoicingConfig,
+    /// How often expired challenges, authentication operations, abandoned batch parts and
+    /// expired export files are removed (real time). Default 30 seconds.
+    pub retention_sweep_interval: Duration,
+    /// Most challenges kept at once (the oldest are forgotten first). Default 100 000.
+    pub max_challenges: usize,
+    /// The token of the HTTP control API (`/__sim/...`). Default: a fresh random token per run
+    /// ([`crate::SimControl::control_token`] reads it).
+    pub control_token: Option<ControlToken>,
     /// The clock every rule reads: dates of KSeF and reference numbers, the issue-date rule,
     /// query ranges, token and URL expiry, certificate validity, and when asynchronous work
     /// (an authentication, an invoice, a closed session, an export) leaves its interim status.
@@ -63,6 +71,9 @@ impl Default for SimConfig {
             data_dir: None,
             trust_forwarded_for: false,
             invoicing: InvoicingConfig::default(),
+            control_token: None,
+            retention_sweep_interval: Duration::from_secs(30),
+            max_challenges: 100_000,
             clock: ksef_time::system_clock(),
         }
     }
@@ -145,6 +156,24 @@ impl SimConfig {
     #[must_use]
     pub fn with_clock(mut self, clock: ksef_time::SharedClock) -> Self {
         self.clock = clock;
+        self
+    }
+    /// Set how often expired state is removed.
+    #[must_use]
+    pub fn with_retention_sweep_interval(mut self, d: Duration) -> Self {
+        self.retention_sweep_interval = d;
+        self
+    }
+    /// Set the most challenges kept at once.
+    #[must_use]
+    pub fn with_max_challenges(mut self, n: usize) -> Self {
+        self.max_challenges = n;
+        self
+    }
+    /// Require this token (instead of a random one) on the HTTP control API.
+    #[must_use]
+    pub fn with_control_token(mut self, token: ControlToken) -> Self {
+        self.control_token = Some(token);
         self
     }
     /// Replace the invoicing configuration.
@@ -286,5 +315,53 @@ impl InvoicingConfig {
     pub fn with_attachments_allowed(mut self, allowed: bool) -> Self {
         self.attachments_allowed = allowed;
         self
+    }
+}
+
+/// A control token of the HTTP control API. Redacted in `Debug`, wiped from memory on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ControlToken(zeroize::Zeroizing<String>);
+
+impl ControlToken {
+    /// A fixed token (for scripts that start the binary with `--control-token`); it must be
+    /// 16 to 256 visible ASCII characters.
+    pub fn new(token: impl Into<String>) -> Result<Self, crate::error::SimError> {
+        let token = token.into();
+        if !(16..=256).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(crate::error::SimError::Control(
+                "the control token must be 16 to 256 visible ASCII characters".into(),
+            ));
+        }
+        Ok(Self(zeroize::Zeroizing::new(token)))
+    }
+
+    /// A fresh random token (256 bits, hex).
+    pub fn random() -> Self {
+        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+        rand::fill(&mut *bytes);
+        Self(zeroize::Zeroizing::new(hex::encode(*bytes)))
+    }
+
+    /// The token text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Constant-time comparison with a presented token.
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
+        let ours = self.0.as_bytes();
+        if ours.len() != presented.len() {
+            return false;
+        }
+        ours.iter()
+            .zip(presented)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+impl std::fmt::Debug for ControlToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ControlToken(<redacted>)")
     }
 }

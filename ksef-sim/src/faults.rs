@@ -171,6 +171,10 @@ pub enum Fault {
     },
 }
 
+/// Longest delay a fault may add (one day): a longer one is refused over HTTP and shortened
+/// to this in-process.
+pub(crate) const MAX_FAULT_DELAY_MS: u64 = 24 * 3600 * 1000;
+
 /// What the request pipeline must do for one request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RequestFaults {
@@ -196,8 +200,17 @@ pub(crate) struct Faults {
 }
 
 impl Faults {
-    /// Arms a fault.
-    pub(crate) fn inject(&self, key: FaultKey, fault: Fault) {
+    /// Arms a fault (a delay longer than a day is shortened to a day).
+    pub(crate) fn inject(&self, key: FaultKey, mut fault: Fault) {
+        match &mut fault {
+            Fault::Latency { delay_ms: ms, .. }
+            | Fault::StuckProcessing {
+                duration_ms: ms, ..
+            } => {
+                *ms = (*ms).min(MAX_FAULT_DELAY_MS);
+            }
+            _ => {}
+        }
         let remaining = match &fault {
             Fault::ServerError { count, .. }
             | Fault::RateLimitStorm { count, .. }

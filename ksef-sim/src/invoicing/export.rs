@@ -78,7 +78,7 @@ pub(crate) async fn start(
     let r = reference.clone();
     let nip = ctx.nip.clone();
     let only_metadata = req.only_metadata;
-    tokio::task::spawn_blocking(move || {
+    state.blocking.spawn(move || {
         let (status, package) = if fail {
             (Status::new(550, "Operacja została anulowana przez system").with_detail("Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie"), None)
         } else {
