@@ -5,6 +5,7 @@
 //! cargo xtask regen-spec --check               offline: lock, document and snapshots agree
 //! cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs: lock, local copy, surface snapshot
 //! cargo xtask regen-schemas --check            lock, schemas and surface snapshot agree
+//! cargo xtask module-cycles CRATE_DIR...       import cycles between a crate's modules (exit 1 if any)
 //! ```
 //! The logic lives in `ksef_codegen::regen` so that tests exercise it on a scratch workspace.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -12,6 +13,8 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use ksef_codegen::{locate::SPEC_ENV, regen, schemas::SCHEMAS_ENV, schemas_regen};
+
+mod module_cycles;
 
 const USAGE: &str = "usage:
   cargo xtask regen-spec [--from PATH_OR_URL]   download (default: the official TEST endpoint) or read a
@@ -21,7 +24,9 @@ const USAGE: &str = "usage:
   cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs of DIR (default: $KSEF_SCHEMAS_DIR): write
                                                spec/ksef-schemas.lock, spec/ksef-schemas/ (git-ignored) and the
                                                schema surface snapshot
-  cargo xtask regen-schemas --check            fail with a diff when lock, schemas and surface snapshot disagree";
+  cargo xtask regen-schemas --check            fail with a diff when lock, schemas and surface snapshot disagree
+  cargo xtask module-cycles CRATE_DIR...       report import cycles between the modules of each crate
+                                               (paths relative to the workspace root); exit 1 if any";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +38,11 @@ fn main() -> ExitCode {
                 std::env::var(SPEC_ENV).ok().as_deref(),
             )
         }),
+        Some("module-cycles") => match module_cycles::run(&workspace_root(), &args[1..]) {
+            Ok((lines, false)) => Ok(lines),
+            Ok((lines, true)) => Err(lines.join("\n")),
+            Err(e) => Err(e),
+        },
         Some("regen-schemas") => schemas_regen::Options::parse(&args[1..]).and_then(|o| {
             schemas_regen::run(
                 &workspace_root(),
