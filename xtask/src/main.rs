@@ -4,13 +4,15 @@
 //! cargo xtask regen-spec [--from PATH_OR_URL]   pin a document: validate, copy, lock, refresh snapshots
 //! cargo xtask regen-spec --check               offline: lock, document and snapshots agree
 //! cargo xtask module-cycles CRATE_DIR...       import cycles between a crate's modules (exit 1 if any)
+//! cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs: lock, local copy, surface snapshot
+//! cargo xtask regen-schemas --check            lock, schemas and surface snapshot agree
 //! ```
 //! The logic lives in `ksef_codegen::regen` so that tests exercise it on a scratch workspace.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::{path::PathBuf, process::ExitCode};
 
-use ksef_codegen::{locate::SPEC_ENV, regen};
+use ksef_codegen::{locate::SPEC_ENV, regen, schemas::SCHEMAS_ENV, schemas_regen};
 
 mod module_cycles;
 
@@ -20,7 +22,11 @@ const USAGE: &str = "usage:
                                                spec/ksef-openapi.lock and the drift snapshots
   cargo xtask regen-spec --check               offline: fail with a diff when lock, document and snapshots disagree
   cargo xtask module-cycles CRATE_DIR...       report import cycles between the modules of each crate
-                                               (paths relative to the workspace root); exit 1 if any";
+                                               (paths relative to the workspace root); exit 1 if any
+  cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs of DIR (default: $KSEF_SCHEMAS_DIR): write
+                                               spec/ksef-schemas.lock, spec/ksef-schemas/ (git-ignored) and the
+                                               schema surface snapshot
+  cargo xtask regen-schemas --check            fail with a diff when lock, schemas and surface snapshot disagree";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +43,13 @@ fn main() -> ExitCode {
             Ok((lines, true)) => Err(lines.join("\n")),
             Err(e) => Err(e),
         },
+        Some("regen-schemas") => schemas_regen::Options::parse(&args[1..]).and_then(|o| {
+            schemas_regen::run(
+                &workspace_root(),
+                &o,
+                std::env::var(SCHEMAS_ENV).ok().as_deref(),
+            )
+        }),
         Some("-h" | "--help" | "help") | None => Ok(vec![USAGE.to_string()]),
         Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
     };
