@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::rules::{FormKind, check_invoice};
+use super::rules::{FormKind, SchemaCheck, check_invoice};
 use super::store::{AssignedDates, NewInvoice, Registered, Status};
 use crate::state::AppState;
 
@@ -46,7 +46,8 @@ impl Decided {
 }
 
 /// Runs the invoice rules and the duplicate check on the invoice, and stores it when it is
-/// accepted. Must not be called with the store locked.
+/// accepted. Must not be called with the store locked, nor on an async worker (the schema
+/// validation is CPU work).
 pub(crate) fn decide(state: &AppState, invoice: ReceivedInvoice<'_>) -> Decided {
     let today = ksef_time::business_date(invoice.received_at);
     let facts = match check_invoice(
@@ -54,6 +55,7 @@ pub(crate) fn decide(state: &AppState, invoice: ReceivedInvoice<'_>) -> Decided 
         invoice.form,
         invoice.attachments_allowed,
         today,
+        SchemaCheck::Validate,
     ) {
         Ok(f) => f,
         Err(e) => {

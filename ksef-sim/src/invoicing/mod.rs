@@ -29,6 +29,7 @@ pub(crate) mod archive;
 pub(crate) mod batch;
 pub(crate) mod crypto;
 pub(crate) mod export;
+pub(crate) mod form_schemas;
 pub(crate) mod intake;
 pub(crate) mod online;
 pub(crate) mod opening;

@@ -165,20 +165,33 @@ pub(crate) async fn send(
             if state.faults.take_async_failure(op) {
                 Decided::refused(Status::new(550, "Operacja została anulowana przez system"))
             } else {
-                decide(
-                    &state,
-                    ReceivedInvoice {
-                        session_reference: &reference,
-                        form,
-                        bytes: &plain,
-                        // online sessions never accept attachments
-                        attachments_allowed: false,
-                        offline: req.offline_mode,
-                        hash_of_corrected: req.hash_of_corrected_invoice.clone(),
-                        received_at: received,
-                        ready_at,
-                    },
-                )
+                // The rules include the XSD validation: CPU work, kept off the async workers.
+                let st = state.clone();
+                let session_reference = reference.clone();
+                let offline = req.offline_mode;
+                let hash_of_corrected = req.hash_of_corrected_invoice.clone();
+                tokio::task::spawn_blocking(move || {
+                    decide(
+                        &st,
+                        ReceivedInvoice {
+                            session_reference: &session_reference,
+                            form,
+                            bytes: &plain,
+                            // online sessions never accept attachments
+                            attachments_allowed: false,
+                            offline,
+                            hash_of_corrected,
+                            received_at: received,
+                            ready_at,
+                        },
+                    )
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Decided::refused(
+                        Status::new(500, "Nieznany błąd").with_detail(format!("processing: {e}")),
+                    )
+                })
             }
         }
     };
