@@ -130,6 +130,7 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         auth: auth::store::AuthStore::default(),
         tokens: tokens::store::TokenStore::default(),
         testdata: testdata::store::TestData::default(),
+        permissions: permissions::store::PermissionStore::default(),
         limits: limits::store::LimitStore::default(),
         rate_limiter: ratelimit::RateLimiter::new(
             config.rate_limits_enabled,
@@ -173,7 +174,9 @@ impl SimHandle {
         &self.control
     }
 
-    /// Stops the server and waits for the background task to end.
+    /// Stops the server at once: signals shutdown, aborts the serving task (requests in flight
+    /// are cut off, not drained) and waits until that task has ended. Dropping the handle does
+    /// the same without waiting.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

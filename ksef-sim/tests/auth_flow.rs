@@ -1,13 +1,13 @@
 //! Challenge, status polling, redeem, refresh, token lifetimes and authentication sessions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support_a;
+mod harness;
 
 use std::time::Duration;
 
+use harness::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support_a::*;
 
 fn is_upper_hex(s: &str) -> bool {
     s.bytes()

@@ -4,11 +4,11 @@
 //! on upload and expired presigned URLs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod invoicing_common;
+mod harness;
 
 use std::io::Write;
 
-use invoicing_common::*;
+use harness::*;
 use ksef_sim::Fault;
 use serde_json::{Value, json};
 
@@ -155,7 +155,7 @@ async fn happy_path(compression: Option<&str>) {
         let ksef = inv["ksefNumber"].as_str().unwrap();
         assert!(ksef_number_ok(ksef));
         // The stored invoice is byte-identical.
-        let r = env.get(&format!("/invoices/ksef/{ksef}")).await;
+        let r = env.get_as_owner(&format!("/invoices/ksef/{ksef}")).await;
         assert_eq!(r.bytes().await.unwrap().as_ref(), data.as_slice());
     }
     let failed = env

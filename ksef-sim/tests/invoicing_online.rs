@@ -3,9 +3,9 @@
 //! rules → 450, session outcomes 440/445, failed list paging.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod invoicing_common;
+mod harness;
 
-use invoicing_common::*;
+use harness::*;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn online_happy_path_with_upos_and_download() {
 
     // Invoice UPO by invoice reference (authenticated) with x-ms-meta-hash.
     let r = env
-        .get(&format!("/sessions/{session}/invoices/{r1}/upo"))
+        .get_as_owner(&format!("/sessions/{session}/invoices/{r1}/upo"))
         .await;
     assert_eq!(r.status(), 200);
     let hash = r.headers()["x-ms-meta-hash"].to_str().unwrap().to_string();
@@ -52,7 +52,7 @@ async fn online_happy_path_with_upos_and_download() {
 
     // By KSeF number.
     let r = env
-        .get(&format!("/sessions/{session}/invoices/ksef/{ksef2}/upo"))
+        .get_as_owner(&format!("/sessions/{session}/invoices/ksef/{ksef2}/upo"))
         .await;
     assert_eq!(r.status(), 200);
     let upo2 = r.bytes().await.unwrap();
@@ -86,11 +86,13 @@ async fn online_happy_path_with_upos_and_download() {
     assert_upo_valid(&session_upo);
     // Same page through the authenticated endpoint.
     let upo_ref = pages[0]["referenceNumber"].as_str().unwrap();
-    let r = env.get(&format!("/sessions/{session}/upo/{upo_ref}")).await;
+    let r = env
+        .get_as_owner(&format!("/sessions/{session}/upo/{upo_ref}"))
+        .await;
     assert_eq!(r.bytes().await.unwrap(), session_upo);
 
     // Download the invoice by KSeF number: the exact bytes sent.
-    let r = env.get(&format!("/invoices/ksef/{ksef1}")).await;
+    let r = env.get_as_owner(&format!("/invoices/ksef/{ksef1}")).await;
     assert_eq!(r.status(), 200);
     let h = r.headers()["x-ms-meta-hash"].to_str().unwrap().to_string();
     let body = r.bytes().await.unwrap();
@@ -363,7 +365,7 @@ async fn invoice_rules_give_450_and_failed_list_pages() {
     assert_eq!(all["invoices"].as_array().unwrap().len(), 13);
     // pageSize outside 10..1000 → 21405.
     let r = env
-        .get(&format!("/sessions/{session}/invoices?pageSize=5"))
+        .get_as_owner(&format!("/sessions/{session}/invoices?pageSize=5"))
         .await;
     assert_eq!(exception_code(r).await, 21405);
 }
@@ -592,7 +594,10 @@ async fn session_list_pages_and_filters() {
         .await;
     assert!(open["sessions"].as_array().unwrap().len() >= 10);
     // sessionType is required.
-    assert_eq!(exception_code(env.get("/sessions").await).await, 21405);
+    assert_eq!(
+        exception_code(env.get_as_owner("/sessions").await).await,
+        21405
+    );
 }
 
 #[tokio::test]

@@ -3,13 +3,13 @@
 //! unpack in the test, onlyMetadata, truncation, concurrency limit 21182).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod invoicing_common;
+mod harness;
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::time::Duration;
 
-use invoicing_common::*;
+use harness::*;
 use ksef_sim::{Fault, InvoicingConfig};
 use serde_json::{Value, json};
 
@@ -231,7 +231,7 @@ async fn metadata_scenario(clock: ksef_time::SharedClock) {
 
     // Download by KSeF number: unknown → 21164.
     let unknown = format!("{}-20250101-000000000000-00", env.nip);
-    let r = env.get(&format!("/invoices/ksef/{unknown}")).await;
+    let r = env.get_as_owner(&format!("/invoices/ksef/{unknown}")).await;
     assert!(matches!(exception_code(r).await, 21164 | 21405));
 }
 
@@ -567,12 +567,7 @@ async fn export_package_expires_with_210() {
     }
     assert_eq!(last["status"]["code"], 210, "{last}");
     assert!(last.get("package").is_none());
-    invoicing_common::spec::assert_response(
-        "GET",
-        "/invoices/exports/{referenceNumber}",
-        200,
-        &last,
-    );
+    harness::spec::assert_response("GET", "/invoices/exports/{referenceNumber}", 200, &last);
     // Parts are gone too (when the 200 state was observed at all on this machine).
     if let Some(url) = saw_package {
         assert_eq!(env.http.get(url).send().await.unwrap().status(), 404);

@@ -4,11 +4,11 @@
 //! by their own schema. The invoices come from `../shared/ksef-samples` (read at run time).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod invoicing_common;
+mod harness;
 
 use std::path::PathBuf;
 
-use invoicing_common::*;
+use harness::*;
 use serde_json::Value;
 
 fn samples() -> PathBuf {

@@ -1,10 +1,10 @@
 //! Every operation of the pinned spec answers (no 404/405/501), with a valid owner token.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support_a;
+mod harness;
 
+use harness::*;
 use serde_json::Value;
-use support_a::*;
 
 /// Follows `$ref` and single-element `allOf`.
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {

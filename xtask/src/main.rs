@@ -3,9 +3,9 @@
 //! ```text
 //! cargo xtask regen-spec [--from PATH_OR_URL]   pin a document: validate, copy, lock, refresh snapshots
 //! cargo xtask regen-spec --check               offline: lock, document and snapshots agree
-//! cargo xtask module-cycles CRATE_DIR...       import cycles between a crate's modules (exit 1 if any)
 //! cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs: lock, local copy, surface snapshot
 //! cargo xtask regen-schemas --check            lock, schemas and surface snapshot agree
+//! cargo xtask module-cycles CRATE_DIR...       import cycles between a crate's modules (exit 1 if any)
 //! ```
 //! The logic lives in `ksef_codegen::regen` so that tests exercise it on a scratch workspace.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -21,12 +21,12 @@ const USAGE: &str = "usage:
                                                document, validate it, write spec/ksef-openapi.json (git-ignored),
                                                spec/ksef-openapi.lock and the drift snapshots
   cargo xtask regen-spec --check               offline: fail with a diff when lock, document and snapshots disagree
-  cargo xtask module-cycles CRATE_DIR...       report import cycles between the modules of each crate
-                                               (paths relative to the workspace root); exit 1 if any
   cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs of DIR (default: $KSEF_SCHEMAS_DIR): write
                                                spec/ksef-schemas.lock, spec/ksef-schemas/ (git-ignored) and the
                                                schema surface snapshot
-  cargo xtask regen-schemas --check            fail with a diff when lock, schemas and surface snapshot disagree";
+  cargo xtask regen-schemas --check            fail with a diff when lock, schemas and surface snapshot disagree
+  cargo xtask module-cycles CRATE_DIR...       report import cycles between the modules of each crate
+                                               (paths relative to the workspace root); exit 1 if any";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

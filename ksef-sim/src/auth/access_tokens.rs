@@ -36,15 +36,25 @@ fn token_revoked(state: &AppState, op: &AuthOperation) -> bool {
         .is_some_and(|t| t.revoked)
 }
 
-pub(crate) async fn redeem(
-    State(state): State<AppState>,
-    parts: Parts,
-) -> Result<Json<Value>, ApiError> {
-    let (claims, _) = bearer_claims(&parts, &state, TokenKind::Operation)?;
+/// The bearer token's claims (a token of `kind`) and the authentication operation it belongs to.
+fn operation_of_bearer(
+    parts: &Parts,
+    state: &AppState,
+    kind: TokenKind,
+) -> Result<(jwt::Claims, AuthOperation), ApiError> {
+    let (claims, _) = bearer_claims(parts, state, kind)?;
     let op = state
         .auth
         .operation(&claims.reference)
         .ok_or_else(|| unknown_operation(&claims.reference))?;
+    Ok((claims, op))
+}
+
+pub(crate) async fn redeem(
+    State(state): State<AppState>,
+    parts: Parts,
+) -> Result<Json<Value>, ApiError> {
+    let (_, op) = operation_of_bearer(&parts, &state, TokenKind::Operation)?;
     let fail = |d: String| ApiError::bad_request(21301, "Brak autoryzacji.", [d]);
     if op.redeemed {
         return Err(fail(format!(
@@ -94,11 +104,7 @@ pub(crate) async fn refresh(
     State(state): State<AppState>,
     parts: Parts,
 ) -> Result<Json<Value>, ApiError> {
-    let (claims, _) = bearer_claims(&parts, &state, TokenKind::Refresh)?;
-    let op = state
-        .auth
-        .operation(&claims.reference)
-        .ok_or_else(|| unknown_operation(&claims.reference))?;
+    let (claims, op) = operation_of_bearer(&parts, &state, TokenKind::Refresh)?;
     if op.revoked_refresh || op.refresh_jti.as_deref() != Some(claims.jti.as_str()) {
         return Err(ApiError::unauthorized("Refresh token został unieważniony."));
     }

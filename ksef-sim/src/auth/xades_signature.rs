@@ -26,38 +26,25 @@ pub(crate) async fn xades_signature(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let verified = crate::xml::xades::verify_auth_request(&body, state.now())?;
-    if q.verify_certificate_chain == Some(true) && verified.self_signed {
+    let outcome = if q.verify_certificate_chain == Some(true) && verified.self_signed {
         // TEST accepts self-signed certificates unless the chain is to be verified.
-        return Ok(start_operation(
-            &state,
-            op,
-            NewOperation {
-                method: verified.method,
-                category: "XadesSignature",
-                context_type: verified.context_type,
-                context_value: verified.context_value,
-                subject_type: verified.subject_type,
-                subject_value: verified.subject_value,
-                outcome: Outcome::fail(
-                    460,
-                    "Nie można zbudować ścieżki certyfikacji (certyfikat samopodpisany).",
-                ),
-                allowed_ips: verified.allowed_ips,
-                ksef_token_reference: None,
-            },
-        ));
-    }
-    take_challenge(&state, &verified.challenge)?;
-    let outcome = if let Some(cert_problem) = verified.certificate_problem.clone() {
-        Outcome::fail(460, cert_problem)
-    } else {
-        resolve_permissions(
-            &state,
-            &verified.context_type,
-            &verified.context_value,
-            &verified.subject_type,
-            &verified.subject_value,
+        Outcome::fail(
+            460,
+            "Nie można zbudować ścieżki certyfikacji (certyfikat samopodpisany).",
         )
+    } else {
+        take_challenge(&state, &verified.challenge)?;
+        if let Some(cert_problem) = verified.certificate_problem.clone() {
+            Outcome::fail(460, cert_problem)
+        } else {
+            resolve_permissions(
+                &state,
+                &verified.context_type,
+                &verified.context_value,
+                &verified.subject_type,
+                &verified.subject_value,
+            )
+        }
     };
     Ok(start_operation(
         &state,

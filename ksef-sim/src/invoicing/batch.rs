@@ -539,6 +539,7 @@ fn process(state: &AppState, reference: &str) -> Status {
                     state,
                     ReceivedInvoice {
                         session_reference: reference,
+                        context_key: &context_key,
                         form,
                         bytes,
                         attachments_allowed: attachments,

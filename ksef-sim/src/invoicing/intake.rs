@@ -12,6 +12,8 @@ use crate::state::AppState;
 #[derive(Debug)]
 pub(crate) struct ReceivedInvoice<'a> {
     pub(crate) session_reference: &'a str,
+    /// The session's context (`Nip:...`, `InternalId:...`): whose invoices it may issue.
+    pub(crate) context_key: &'a str,
     pub(crate) form: FormKind,
     pub(crate) bytes: &'a [u8],
     /// Whether invoices with attachments are accepted in this session.
@@ -64,6 +66,21 @@ pub(crate) fn decide(state: &AppState, invoice: ReceivedInvoice<'_>) -> Decided 
             );
         }
     };
+    if let Err(detail) = super::issuer::may_issue(
+        state,
+        invoice.context_key,
+        invoice.form,
+        &facts,
+        invoice.received_at,
+    ) {
+        return Decided {
+            invoice_number: Some(facts.invoice_number.clone()),
+            ..Decided::refused(
+                Status::new(450, "Błąd weryfikacji semantyki dokumentu faktury")
+                    .with_detail(detail),
+            )
+        };
+    }
     let dir = state.data_dir.join("invoicing").join("invoices");
     let hash = super::crypto::sha256_b64(invoice.bytes);
     let registered = state.invoicing.with(|s| {

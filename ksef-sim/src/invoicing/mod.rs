@@ -1,4 +1,4 @@
-//! Sessions, invoices, UPO, retrieval and exports (issue 4 items 4–6).
+//! Sessions, invoices, UPO, retrieval and exports.
 //!
 //! * [`online`]: `POST /sessions/online`, sending invoices, closing.
 //! * [`batch`]: `POST /sessions/batch`, presigned part uploads, closing and the
@@ -7,9 +7,9 @@
 //! * [`query`]: `GET /invoices/ksef/{ksefNumber}`, `POST /invoices/query/metadata`.
 //! * [`export`]: `POST /invoices/exports`, `GET /invoices/exports/{ref}`, part downloads.
 //!
-//! Pure logic lives in [`rules`] (invoice rules), [`ksef_number`], [`upo`],
-//! [`archive`] and [`crypto`]; state in [`store`]; helpers in [`util`];
-//! the test affordance `SimControl::issue_test_access_token` in [`control_ext`].
+//! What both kinds of session share: opening (key unwrapping, form code) in [`opening`], the
+//! intake of one invoice (decryption, hashes, rules, duplicates) in [`intake`]. Pure logic
+//! lives in [`rules`] (invoice rules), [`upo`], [`archive`] and [`crypto`]; state in [`store`].
 //!
 //! Asynchronous behaviour is modelled with deadlines (an accepted invoice shows
 //! 150 until its KSeF number appears; a closed session 170/150 until its final
@@ -31,6 +31,7 @@ pub(crate) mod crypto;
 pub(crate) mod export;
 pub(crate) mod form_schemas;
 pub(crate) mod intake;
+pub(crate) mod issuer;
 pub(crate) mod online;
 pub(crate) mod opening;
 pub(crate) mod query;

@@ -168,6 +168,7 @@ pub(crate) async fn send(
                 // The rules include the XSD validation: CPU work, kept off the async workers.
                 let st = state.clone();
                 let session_reference = reference.clone();
+                let context_key = ctx.context_key();
                 let offline = req.offline_mode;
                 let hash_of_corrected = req.hash_of_corrected_invoice.clone();
                 tokio::task::spawn_blocking(move || {
@@ -175,6 +176,7 @@ pub(crate) async fn send(
                         &st,
                         ReceivedInvoice {
                             session_reference: &session_reference,
+                            context_key: &context_key,
                             form,
                             bytes: &plain,
                             // online sessions never accept attachments

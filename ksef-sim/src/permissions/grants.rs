@@ -385,7 +385,6 @@ fn grant(
                 .clone()
                 .or_else(|| req.eu_entity_name.clone()),
             eu_entity_details: req.eu_entity_details.clone(),
-            operation: reference.clone(),
             revoked: None,
         })
         .collect();

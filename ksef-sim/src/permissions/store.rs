@@ -81,8 +81,6 @@ pub(crate) struct Grant {
     pub(crate) name: Option<String>,
     /// `euEntityDetails`.
     pub(crate) eu_entity_details: Option<Value>,
-    /// The reference number of the operation that granted it.
-    pub(crate) operation: String,
     pub(crate) revoked: Option<DateTime<Utc>>,
 }
 
@@ -189,5 +187,52 @@ impl PermissionStore {
             .grants
             .iter()
             .any(|g| g.active(now) && pred(g))
+    }
+}
+
+impl PermissionStore {
+    /// The permissions `subject` holds through grants when working in `context` at `now`: person
+    /// and EU-entity grants in that context, subunit administration, entity grants to the
+    /// subject's entity, and indirect grants whose intermediary may pass the permission on.
+    pub(crate) fn held(&self, context: &Ident, subject: &Ident, now: DateTime<Utc>) -> Vec<String> {
+        let inner = lock(&self.inner);
+        let active: Vec<&Grant> = inner.grants.iter().filter(|g| g.active(now)).collect();
+        let ctx_nip = context.value.split('-').next().unwrap_or_default();
+        let mut out: Vec<String> = Vec::new();
+        for g in &active {
+            if &g.authorized != subject {
+                continue;
+            }
+            let counts = match g.kind {
+                GrantKind::Person
+                | GrantKind::Entity
+                | GrantKind::Subunit
+                | GrantKind::EuEntity
+                | GrantKind::EuEntityAdministration => &g.context == context,
+                GrantKind::Authorization => false,
+                GrantKind::Indirect => {
+                    let target_ok = match g.target.as_ref().map(|t| t.kind.as_str()) {
+                        Some("AllPartners") | None => true,
+                        Some(_) => g.target.as_ref() == Some(context),
+                    };
+                    // The intermediary (the grant's context) holds a delegable entity grant of
+                    // the same scope from the context's entity.
+                    target_ok
+                        && context.kind == "Nip"
+                        && active.iter().any(|e| {
+                            e.kind == GrantKind::Entity
+                                && e.context.value == ctx_nip
+                                && e.authorized.kind == "Nip"
+                                && e.authorized.value == g.context.value
+                                && e.scope == g.scope
+                                && e.can_delegate
+                        })
+                }
+            };
+            if counts && !out.contains(&g.scope) {
+                out.push(g.scope.clone());
+            }
+        }
+        out
     }
 }
