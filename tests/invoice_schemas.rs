@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ksef_codegen::{schemas, schemas_regen, schemas_surface, snapshots};
+use ksef_codegen::{form_schemas, schemas, schemas_regen, schemas_surface, snapshots};
 use ksef_tests::{shared_dir, workspace_root};
 
 fn schemas_dir() -> PathBuf {
@@ -39,6 +39,27 @@ fn the_pin_names_both_forms_and_every_imported_file() {
     );
 }
 
+#[test]
+fn the_form_pin_names_every_form_and_what_it_imports() {
+    let lock = form_schemas::read_lock(&workspace_root()).unwrap();
+    let codes: Vec<&str> = lock.forms.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["FA (2)", "FA (3)", "FA_RR (1)", "PEF (3)", "PEF_KOR (3)"]
+    );
+    let generation = schemas::read_lock(&workspace_root()).unwrap();
+    for (path, sha) in &generation.files {
+        assert_eq!(lock.files.get(path), Some(sha), "{path}");
+    }
+    assert!(
+        lock.files
+            .keys()
+            .any(|p| p.ends_with("UBL-CommonBasicComponents-2.1.xsd")),
+        "{:?}",
+        lock.files.keys()
+    );
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -65,6 +86,11 @@ fn scratch(tag: &str) -> (PathBuf, PathBuf) {
         ws.join(schemas::SCHEMAS_LOCK_PATH),
     )
     .unwrap();
+    std::fs::copy(
+        workspace_root().join(form_schemas::FORMS_LOCK_PATH),
+        ws.join(form_schemas::FORMS_LOCK_PATH),
+    )
+    .unwrap();
     std::fs::copy(workspace_root().join(snap), ws.join(snap)).unwrap();
     let xsd = base.join("schemas");
     std::fs::create_dir_all(xsd.join("faktury/schemy/FA/bazowe")).unwrap();
@@ -76,6 +102,11 @@ fn scratch(tag: &str) -> (PathBuf, PathBuf) {
     copy_dir(
         &schemas_dir().join("faktury/schemy/RR"),
         &xsd.join("faktury/schemy/RR"),
+    );
+    std::fs::create_dir_all(xsd.join("faktury/schemy/PEF")).unwrap();
+    copy_dir(
+        &schemas_dir().join("faktury/schemy/PEF"),
+        &xsd.join("faktury/schemy/PEF"),
     );
     (ws, xsd)
 }

@@ -14,11 +14,14 @@
 //! - [`schemas`]: the pin of the invoice XSDs (`spec/ksef-schemas.lock`, env `KSEF_SCHEMAS_DIR`);
 //!   `schemas_surface` and `schemas_regen` (feature `schemas-surface`): their drift snapshot and
 //!   `cargo xtask regen-schemas`.
+//! - [`form_schemas`]: the pin of every invoice form's schema (`spec/ksef-form-schemas.lock`), what
+//!   `ksef-sim` validates invoices against.
 //! - `generate` (feature `generate`): the progenitor run and the extra generated tables.
 
 pub mod diff;
 pub mod error;
 pub mod examples;
+pub mod form_schemas;
 pub mod locate;
 pub mod lock;
 pub mod names;

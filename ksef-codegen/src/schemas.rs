@@ -261,7 +261,7 @@ pub fn discover(dir: &Path, source: &str) -> Result<LocatedSchemas, SpecError> {
     })
 }
 
-fn newest_root(dir: &Path, prefix: &str) -> Result<String, SpecError> {
+pub(crate) fn newest_root(dir: &Path, prefix: &str) -> Result<String, SpecError> {
     let (folder, start) = prefix.rsplit_once('/').unwrap_or(("", prefix));
     let entries = std::fs::read_dir(dir.join(folder)).map_err(|source| SpecError::Io {
         path: dir.join(folder),
@@ -278,7 +278,7 @@ fn newest_root(dir: &Path, prefix: &str) -> Result<String, SpecError> {
 }
 
 /// The `schemaLocation` of every `import`/`include` of a schema text.
-fn schema_locations(text: &str) -> Vec<String> {
+pub(crate) fn schema_locations(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for part in text.split('<').skip(1) {
         let tag = part.split('>').next().unwrap_or("");

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::form_schemas::{self, FORMS_LOCK_PATH};
 use crate::schemas::{self, SCHEMAS_LOCAL_COPY, SCHEMAS_LOCK_PATH};
 use crate::{schemas_surface, snapshots};
 
@@ -58,16 +59,19 @@ pub fn run(root: &Path, o: &Options, env_dir: Option<&str>) -> Result<Vec<String
         root.join(&from)
     };
     let found = schemas::discover(&dir, &display_source(root, &dir)).map_err(|e| e.to_string())?;
+    let forms =
+        form_schemas::discover(&dir, &display_source(root, &dir)).map_err(|e| e.to_string())?;
     let surface = schemas_surface::render(&found).map_err(|e| e.to_string())?;
 
     let copy = root.join(SCHEMAS_LOCAL_COPY);
-    for (path, bytes) in &found.files {
+    for (path, bytes) in found.files.iter().chain(&forms.files) {
         write(&copy.join(path), bytes)?;
     }
     write(
         &root.join(SCHEMAS_LOCK_PATH),
         found.lock.render().as_bytes(),
     )?;
+    write(&root.join(FORMS_LOCK_PATH), forms.lock.render().as_bytes())?;
     let snap = schemas_surface::snapshot_path(root);
     let text = schemas_surface::file_text(&surface);
     let changed = std::fs::read_to_string(&snap).ok().as_deref() != Some(text.as_str());
@@ -81,7 +85,14 @@ pub fn run(root: &Path, o: &Options, env_dir: Option<&str>) -> Result<Vec<String
             found.files.len(),
             dir.display()
         ),
-        format!("wrote {SCHEMAS_LOCAL_COPY}/ (git-ignored) and {SCHEMAS_LOCK_PATH}"),
+        format!(
+            "pinned the schemas of {} forms ({} files)",
+            forms.lock.forms.len(),
+            forms.files.len()
+        ),
+        format!(
+            "wrote {SCHEMAS_LOCAL_COPY}/ (git-ignored), {SCHEMAS_LOCK_PATH} and {FORMS_LOCK_PATH}"
+        ),
         if changed {
             "schema surface snapshot changed (review with `git diff tests/snapshots`)".to_string()
         } else {
@@ -106,6 +117,20 @@ fn check(root: &Path, env_dir: Option<&str>) -> Result<Vec<String>, String> {
             found.dir.display()
         ));
     }
+    let forms = form_schemas::locate(root, env_dir).map_err(|e| e.to_string())?;
+    let rediscovered_forms =
+        form_schemas::discover(&forms.dir, &forms.lock.source).map_err(|e| e.to_string())?;
+    if rediscovered_forms.lock.files != forms.lock.files
+        || rediscovered_forms.lock.forms != forms.lock.forms
+    {
+        return Err(format!(
+            "{FORMS_LOCK_PATH} does not list the form schemas of {} ({} files); \
+             Fix: `cargo xtask regen-schemas --from {}`",
+            forms.dir.display(),
+            rediscovered_forms.files.len(),
+            forms.dir.display()
+        ));
+    }
     let surface = schemas_surface::render(&found).map_err(|e| e.to_string())?;
     let snap = schemas_surface::snapshot_path(root);
     let committed =
@@ -120,10 +145,13 @@ fn check(root: &Path, env_dir: Option<&str>) -> Result<Vec<String>, String> {
         ));
     }
     Ok(vec![format!(
-        "ok: {SCHEMAS_LOCK_PATH} pins {} ({}, {} files), the surface snapshot agrees",
+        "ok: {SCHEMAS_LOCK_PATH} pins {} ({}, {} files), the surface snapshot agrees; \
+         {FORMS_LOCK_PATH} pins {} forms ({} files)",
         found.lock.version,
         found.dir.display(),
-        found.files.len()
+        found.files.len(),
+        forms.lock.forms.len(),
+        forms.files.len()
     )])
 }
 

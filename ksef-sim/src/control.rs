@@ -113,6 +113,40 @@ impl SimControl {
     /// it, skipping the challenge and signature steps. Meant for tests of the
     /// invoicing endpoints that do not exercise authentication itself.
     pub fn issue_test_access_token(&self, nip: &str) -> String {
+        self.issue_access_token(
+            ("Nip", nip),
+            ("Nip", nip),
+            OWNER_PERMISSIONS.iter().map(|p| (*p).to_string()).collect(),
+        )
+    }
+
+    /// Registers a completed authentication of `subject` (`Nip`, `Pesel` or `Fingerprint` and
+    /// its value) in `context` (`Nip`, `InternalId`, `NipVatUe` and its value) with the
+    /// permissions the subject holds there — as an owner, through test data, and through grants
+    /// made with the permissions API — and returns an access token for it. `None` when the
+    /// subject holds no permission there (authentication status 415).
+    pub fn issue_access_token_as(
+        &self,
+        context: (&str, &str),
+        subject: (&str, &str),
+    ) -> Option<String> {
+        let outcome = crate::auth::permissions::resolve_permissions(
+            &self.state,
+            context.0,
+            context.1,
+            subject.0,
+            subject.1,
+        );
+        (outcome.code == 200)
+            .then(|| self.issue_access_token(context, subject, outcome.permissions))
+    }
+
+    fn issue_access_token(
+        &self,
+        context: (&str, &str),
+        subject: (&str, &str),
+        permissions: Vec<String>,
+    ) -> String {
         let state = &self.state;
         let now = state.now();
         let date = ksef_time::business_date(now);
@@ -123,11 +157,11 @@ impl SimControl {
             start: now,
             method: "Token".into(),
             method_category: "Token".into(),
-            context_type: "Nip".into(),
-            context_value: nip.to_string(),
-            subject_type: "Nip".into(),
-            subject_value: nip.to_string(),
-            permissions: OWNER_PERMISSIONS.iter().map(|p| (*p).to_string()).collect(),
+            context_type: context.0.to_string(),
+            context_value: context.1.to_string(),
+            subject_type: subject.0.to_string(),
+            subject_value: subject.1.to_string(),
+            permissions,
             ready_at: now,
             status_code: 200,
             status_description: "Uwierzytelnianie zakończone sukcesem".into(),

@@ -45,6 +45,8 @@ pub(crate) enum RefKind {
     Upo,
     /// `EH`: export.
     Export,
+    /// `EG`: permission operation (grant or revocation).
+    PermissionOperation,
 }
 
 impl RefKind {
@@ -58,6 +60,7 @@ impl RefKind {
             RefKind::Invoice => "EE",
             RefKind::Upo => "EU",
             RefKind::Export => "EH",
+            RefKind::PermissionOperation => "EG",
         }
     }
 }

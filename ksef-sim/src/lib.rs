@@ -148,6 +148,7 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         auth: auth::store::AuthStore::default(),
         tokens: tokens::store::TokenStore::default(),
         testdata: testdata::store::TestData::default(),
+        permissions: permissions::store::PermissionStore::default(),
         limits: limits::store::LimitStore::default(),
         rate_limiter: ratelimit::RateLimiter::new(
             config.rate_limits_enabled,

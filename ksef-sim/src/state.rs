@@ -12,6 +12,7 @@ use crate::faults::Faults;
 use crate::invoicing::store::InvoicingState;
 use crate::keys::KeyStore;
 use crate::limits::store::LimitStore;
+use crate::permissions::store::PermissionStore;
 use crate::presign::signer::Presigner;
 use crate::ratelimit::RateLimiter;
 use crate::testdata::store::TestData;
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     pub tokens: TokenStore,
     /// Test data (subjects, persons, permissions, attachments, blocked contexts).
     pub testdata: TestData,
+    /// Granted permissions and their operations.
+    pub permissions: PermissionStore,
     /// Session and certificate limits.
     pub limits: LimitStore,
     /// Rate limiter.

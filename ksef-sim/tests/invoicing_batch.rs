@@ -381,7 +381,7 @@ async fn attachments_need_the_taxpayer_option() {
     let with_attachment = |n: &str| {
         String::from_utf8(invoice_fa3(&env.nip, n))
             .unwrap()
-            .replace("</Faktura>", "<Zalacznik><BlokDanych><ZNaglowek>x</ZNaglowek></BlokDanych></Zalacznik></Faktura>")
+            .replace("</Faktura>", "<Zalacznik><BlokDanych><ZNaglowek>x</ZNaglowek><MetaDane><ZKlucz>k</ZKlucz><ZWartosc>v</ZWartosc></MetaDane></BlokDanych></Zalacznik></Faktura>")
             .into_bytes()
     };
     let (fin, list) = run_batch(&env, &[("a.xml".into(), with_attachment(&unique_number()))]).await;

@@ -298,7 +298,7 @@ async fn invoice_rules_give_450_and_failed_list_pages() {
     // Attachments are not allowed in online sessions → 415.
     let att = text.replace(
         "</Faktura>",
-        "<Zalacznik><BlokDanych><ZNaglowek>x</ZNaglowek></BlokDanych></Zalacznik></Faktura>",
+        "<Zalacznik><BlokDanych><ZNaglowek>x</ZNaglowek><MetaDane><ZKlucz>k</ZKlucz><ZWartosc>v</ZWartosc></MetaDane></BlokDanych></Zalacznik></Faktura>",
     );
     let att_ref = env
         .send(&session, &k, att.replace("FA/GRQMB-", "FA/ATT-").as_bytes())

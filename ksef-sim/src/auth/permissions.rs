@@ -2,6 +2,7 @@
 //! grants, and the extra ones of enforcement authorities.
 
 use super::operation::Outcome;
+use crate::permissions::store::Ident;
 use crate::state::AppState;
 
 /// The permissions a KSeF token can carry and test data can grant (`TokenPermissionType`,
@@ -79,6 +80,15 @@ pub(crate) fn resolve_permissions(
         .testdata
         .granted(&grant_ctx, subject_type, subject_value)
     {
+        if !perms.contains(&p) {
+            perms.push(p);
+        }
+    }
+    for p in state.permissions.held(
+        &Ident::new(context_type, context_value),
+        &Ident::new(subject_type, subject_value),
+        state.now(),
+    ) {
         if !perms.contains(&p) {
             perms.push(p);
         }

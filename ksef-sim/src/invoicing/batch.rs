@@ -557,6 +557,7 @@ fn process(state: &AppState, reference: &str) -> Status {
                 state,
                 ReceivedInvoice {
                     session_reference: reference,
+                    context_key: &context_key,
                     form,
                     bytes,
                     attachments_allowed: attachments,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::rules::{FormKind, check_invoice};
+use super::rules::{FormKind, SchemaCheck, check_invoice};
 use super::store::{AssignedDates, NewInvoice, Registered, Status};
 use crate::state::AppState;
 
@@ -12,6 +12,8 @@ use crate::state::AppState;
 #[derive(Debug)]
 pub(crate) struct ReceivedInvoice<'a> {
     pub(crate) session_reference: &'a str,
+    /// The session's context (`Nip:...`, `InternalId:...`): whose invoices it may issue.
+    pub(crate) context_key: &'a str,
     pub(crate) form: FormKind,
     pub(crate) bytes: &'a [u8],
     /// Whether invoices with attachments are accepted in this session.
@@ -46,7 +48,8 @@ impl Decided {
 }
 
 /// Runs the invoice rules and the duplicate check on the invoice, and stores it when it is
-/// accepted. Must not be called with the store locked.
+/// accepted. Must not be called with the store locked, nor on an async worker (the schema
+/// validation is CPU work).
 pub(crate) fn decide(state: &AppState, invoice: ReceivedInvoice<'_>) -> Decided {
     let today = ksef_time::business_date(invoice.received_at);
     let facts = match check_invoice(
@@ -54,6 +57,7 @@ pub(crate) fn decide(state: &AppState, invoice: ReceivedInvoice<'_>) -> Decided 
         invoice.form,
         invoice.attachments_allowed,
         today,
+        SchemaCheck::Validate,
     ) {
         Ok(f) => f,
         Err(e) => {
@@ -62,6 +66,21 @@ pub(crate) fn decide(state: &AppState, invoice: ReceivedInvoice<'_>) -> Decided 
             );
         }
     };
+    if let Err(detail) = super::issuer::may_issue(
+        state,
+        invoice.context_key,
+        invoice.form,
+        &facts,
+        invoice.received_at,
+    ) {
+        return Decided {
+            invoice_number: Some(facts.invoice_number.clone()),
+            ..Decided::refused(
+                Status::new(450, "Błąd weryfikacji semantyki dokumentu faktury")
+                    .with_detail(detail),
+            )
+        };
+    }
     let dir = state.data_dir.join("invoicing").join("invoices");
     let hash = super::crypto::sha256_b64(invoice.bytes);
     let registered = state.invoicing.with(|s| {

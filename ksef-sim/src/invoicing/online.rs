@@ -161,6 +161,7 @@ pub(crate) async fn send(
         let invoice_hash = req.invoice_hash.clone();
         let offline = req.offline_mode;
         let hash_of_corrected = req.hash_of_corrected_invoice.clone();
+        let context_key = ctx.context_key();
         move || -> Result<Decided, ApiError> {
             Ok(match key.decrypt(&ciphertext) {
                 Err(_) => Decided::refused(Status::new(435, "Błąd odszyfrowania pliku")),
@@ -181,6 +182,7 @@ pub(crate) async fn send(
                             &state,
                             ReceivedInvoice {
                                 session_reference: &reference,
+                                context_key: &context_key,
                                 form,
                                 bytes: &plain,
                                 // online sessions never accept attachments

@@ -7,6 +7,8 @@
 use chrono::NaiveDate;
 use roxmltree::{Node, NodeType};
 
+use super::form_schemas::SchemaError;
+
 /// Maximum invoice size without attachments.
 pub(crate) const MAX_INVOICE_SIZE: usize = 1_000_000;
 /// Maximum invoice size with attachments.
@@ -269,6 +271,26 @@ pub(crate) enum RuleError {
     /// Attachments are not allowed here.
     #[error("invoices with attachments are not allowed in this session")]
     AttachmentNotAllowed,
+    /// The invoice does not conform to the XSD of its form (libxml2's messages).
+    #[error("Dokument nie jest zgodny ze schematem {schema}: {message}")]
+    Schema {
+        schema: &'static str,
+        message: String,
+    },
+    /// The schema of the form could not be prepared.
+    #[error("{0}")]
+    SchemaUnavailable(String),
+}
+
+/// Whether [`check_invoice`] validates against the form's XSD (the simulator always does; the
+/// unit tests of the other rules use hand-written fragments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SchemaCheck {
+    /// Validate against the pinned XSD of the form.
+    Validate,
+    /// Only the structural rules.
+    #[cfg(test)]
+    Skip,
 }
 
 impl RuleError {
@@ -276,6 +298,7 @@ impl RuleError {
     pub(crate) fn status_code(&self) -> i32 {
         match self {
             RuleError::AttachmentNotAllowed => 415,
+            RuleError::SchemaUnavailable(_) => 500,
             _ => 450,
         }
     }
@@ -284,6 +307,7 @@ impl RuleError {
     pub(crate) fn status_description(&self) -> &'static str {
         match self {
             RuleError::AttachmentNotAllowed => "Brak możliwości wysyłania faktury z załącznikiem",
+            RuleError::SchemaUnavailable(_) => "Nieznany błąd",
             _ => "Błąd weryfikacji semantyki dokumentu faktury",
         }
     }
@@ -394,6 +418,7 @@ pub(crate) fn check_invoice(
     form: FormKind,
     attachments_allowed: bool,
     today: NaiveDate,
+    schema: SchemaCheck,
 ) -> Result<InvoiceFacts, RuleError> {
     if bytes.len() > MAX_INVOICE_SIZE_WITH_ATTACHMENT {
         return Err(RuleError::TooLarge {
@@ -424,6 +449,17 @@ pub(crate) fn check_invoice(
             found: root.tag_name().name().to_string(),
             form: form.system_code(),
         });
+    }
+    if schema == SchemaCheck::Validate {
+        super::form_schemas::validate(form, bytes).map_err(|e| match e {
+            SchemaError::Invalid(message) => RuleError::Schema {
+                schema: form.structure_name(),
+                message,
+            },
+            unavailable @ SchemaError::Unavailable { .. } => {
+                RuleError::SchemaUnavailable(unavailable.to_string())
+            }
+        })?;
     }
     let facts = match form {
         FormKind::Fa2 | FormKind::Fa3 | FormKind::FaRr1 => extract_fa(root, form)?,
@@ -640,7 +676,14 @@ mod tests {
     #[test]
     fn accepts_and_extracts() {
         let x = fa3("5265877635", "2026-01-05", "FV/1/2026");
-        let f = check_invoice(x.as_bytes(), FormKind::Fa3, false, today()).unwrap();
+        let f = check_invoice(
+            x.as_bytes(),
+            FormKind::Fa3,
+            false,
+            today(),
+            SchemaCheck::Skip,
+        )
+        .unwrap();
         assert_eq!(f.seller_nip, "5265877635");
         assert_eq!(f.invoice_number, "FV/1/2026");
         assert_eq!(f.kind_raw, "VAT");
@@ -665,11 +708,24 @@ mod tests {
             .replace("#nip#", "5265877635")
             .replace("#invoicing_date#", "2026-01-05")
             .replace("#invoice_number#", "77");
-        let f = check_invoice(x.as_bytes(), FormKind::Fa3, false, today()).unwrap();
+        let f = check_invoice(
+            x.as_bytes(),
+            FormKind::Fa3,
+            false,
+            today(),
+            SchemaCheck::Skip,
+        )
+        .unwrap();
         assert_eq!(f.invoice_number, "FA/GRQMB-77/05/2025");
         // Wrong form for this document.
         assert!(matches!(
-            check_invoice(x.as_bytes(), FormKind::Fa2, false, today()),
+            check_invoice(
+                x.as_bytes(),
+                FormKind::Fa2,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::WrongRoot { .. })
         ));
     }
@@ -702,7 +758,7 @@ mod tests {
         let today = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
         for (file, form, kind) in cases {
             let Some(x) = sample(file) else { continue };
-            let f = check_invoice(x.as_bytes(), form, false, today)
+            let f = check_invoice(x.as_bytes(), form, false, today, SchemaCheck::Skip)
                 .unwrap_or_else(|e| panic!("{file}: {e}"));
             assert_eq!(f.seller_nip, "5265877635", "{file}");
             assert_eq!(f.invoice_type, kind, "{file}");
@@ -718,7 +774,7 @@ mod tests {
                 FormKind::Fa3
             };
             assert!(
-                check_invoice(x.as_bytes(), other, false, today).is_err(),
+                check_invoice(x.as_bytes(), other, false, today, SchemaCheck::Skip).is_err(),
                 "{file}"
             );
         }
@@ -730,21 +786,42 @@ mod tests {
         let mut bom = vec![0xEF, 0xBB, 0xBF];
         bom.extend_from_slice(x.as_bytes());
         assert_eq!(
-            check_invoice(&bom, FormKind::Fa3, false, today()),
+            check_invoice(&bom, FormKind::Fa3, false, today(), SchemaCheck::Skip),
             Err(RuleError::Bom)
         );
 
         let latin = x.replace("UTF-8", "ISO-8859-2");
         assert_eq!(
-            check_invoice(latin.as_bytes(), FormKind::Fa3, false, today()),
+            check_invoice(
+                latin.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::PrologEncoding("ISO-8859-2".into()))
         );
         let lower = x.replace("UTF-8", "utf-8");
-        assert!(check_invoice(lower.as_bytes(), FormKind::Fa3, false, today()).is_ok());
+        assert!(
+            check_invoice(
+                lower.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            )
+            .is_ok()
+        );
 
         let pi = x.replace("<Naglowek>", "<?foo bar?><Naglowek>");
         assert_eq!(
-            check_invoice(pi.as_bytes(), FormKind::Fa3, false, today()),
+            check_invoice(
+                pi.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::ProcessingInstruction("foo".into()))
         );
         let ss = x.replace(
@@ -752,7 +829,13 @@ mod tests {
             "<?xml-stylesheet href=\"a.xsl\"?>",
         );
         assert!(matches!(
-            check_invoice(ss.as_bytes(), FormKind::Fa3, false, today()),
+            check_invoice(
+                ss.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::ProcessingInstruction(_))
         ));
 
@@ -760,20 +843,41 @@ mod tests {
             .replace("Seller", "Sel\u{0085}ler")
             .replace("Sel\u{0085}ler", "Sel\u{0086}ler");
         assert_eq!(
-            check_invoice(cp.as_bytes(), FormKind::Fa3, false, today()),
+            check_invoice(
+                cp.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::DiscouragedCodePoint(0x86))
         );
         let nel = x.replace("Seller", "Sel\u{0085}ler");
-        assert!(check_invoice(nel.as_bytes(), FormKind::Fa3, false, today()).is_ok());
+        assert!(
+            check_invoice(
+                nel.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            )
+            .is_ok()
+        );
         let nonchar = x.replace("Seller", "Sel\u{1FFFE}ler");
         assert_eq!(
-            check_invoice(nonchar.as_bytes(), FormKind::Fa3, false, today()),
+            check_invoice(
+                nonchar.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::DiscouragedCodePoint(0x1FFFE))
         );
 
         let bad = [b"<Faktura>".as_slice(), &[0xC3, 0x28], b"</Faktura>"].concat();
         assert!(matches!(
-            check_invoice(&bad, FormKind::Fa3, false, today()),
+            check_invoice(&bad, FormKind::Fa3, false, today(), SchemaCheck::Skip),
             Err(RuleError::NotUtf8(9))
         ));
     }
@@ -783,22 +887,46 @@ mod tests {
         let x = fa3("5265877635", "2026-01-05", "A");
         let broken = x.replace("</Faktura>", "");
         assert!(matches!(
-            check_invoice(broken.as_bytes(), FormKind::Fa3, false, today()),
+            check_invoice(
+                broken.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::NotWellFormed(_))
         ));
         let fa2 = x.replace("2025/06/25/13775", "2023/06/29/12648");
         assert!(matches!(
-            check_invoice(fa2.as_bytes(), FormKind::Fa3, false, today()),
+            check_invoice(
+                fa2.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::WrongRoot { .. })
         ));
         // Namespace right but header says another form.
         assert!(matches!(
-            check_invoice(fa2.as_bytes(), FormKind::Fa2, false, today()),
+            check_invoice(
+                fa2.as_bytes(),
+                FormKind::Fa2,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::WrongFormCode { .. })
         ));
         let future = fa3("5265877635", "2026-01-11", "A");
         assert!(matches!(
-            check_invoice(future.as_bytes(), FormKind::Fa3, false, today()),
+            check_invoice(
+                future.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::IssueDateInFuture(_))
         ));
         let big = x.replace(
@@ -806,7 +934,13 @@ mod tests {
             &format!("<Fa><!--{}-->", "x".repeat(MAX_INVOICE_SIZE)),
         );
         assert!(matches!(
-            check_invoice(big.as_bytes(), FormKind::Fa3, false, today()),
+            check_invoice(
+                big.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::TooLarge {
                 limit: MAX_INVOICE_SIZE,
                 ..
@@ -814,7 +948,13 @@ mod tests {
         ));
         let no_nip = fa3("0123456789", "2026-01-05", "A");
         assert!(matches!(
-            check_invoice(no_nip.as_bytes(), FormKind::Fa3, false, today()),
+            check_invoice(
+                no_nip.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::MissingField(_))
         ));
         let dtd = x.replace(
@@ -822,7 +962,13 @@ mod tests {
             "<!DOCTYPE Faktura [<!ENTITY a \"b\">]><Faktura ",
         );
         assert!(matches!(
-            check_invoice(dtd.as_bytes(), FormKind::Fa3, false, today()),
+            check_invoice(
+                dtd.as_bytes(),
+                FormKind::Fa3,
+                false,
+                today(),
+                SchemaCheck::Skip
+            ),
             Err(RuleError::NotWellFormed(_))
         ));
     }
@@ -835,7 +981,14 @@ mod tests {
              <Podmiot3><DaneIdentyfikacyjne><IDWew>2222222222-00001</IDWew></DaneIdentyfikacyjne><RolaInna>1</RolaInna><OpisRoli>x</OpisRoli></Podmiot3>\
              <PodmiotUpowazniony><DaneIdentyfikacyjne><NIP>3333333333</NIP><Nazwa>Komornik</Nazwa></DaneIdentyfikacyjne><RolaPU>2</RolaPU></PodmiotUpowazniony><Fa>",
         );
-        let f = check_invoice(x.as_bytes(), FormKind::Fa3, false, today()).unwrap();
+        let f = check_invoice(
+            x.as_bytes(),
+            FormKind::Fa3,
+            false,
+            today(),
+            SchemaCheck::Skip,
+        )
+        .unwrap();
         assert_eq!(f.third_subjects.len(), 2);
         assert_eq!(f.third_subjects[0].id_type, "Nip");
         assert_eq!(f.third_subjects[0].id_value.as_deref(), Some("1111111111"));
@@ -854,13 +1007,26 @@ mod tests {
             "</Faktura>",
             "<Zalacznik><BlokDanych/></Zalacznik></Faktura>",
         );
-        let e = check_invoice(x.as_bytes(), FormKind::Fa3, false, today()).unwrap_err();
+        let e = check_invoice(
+            x.as_bytes(),
+            FormKind::Fa3,
+            false,
+            today(),
+            SchemaCheck::Skip,
+        )
+        .unwrap_err();
         assert_eq!(e, RuleError::AttachmentNotAllowed);
         assert_eq!(e.status_code(), 415);
         assert!(
-            check_invoice(x.as_bytes(), FormKind::Fa3, true, today())
-                .unwrap()
-                .has_attachment
+            check_invoice(
+                x.as_bytes(),
+                FormKind::Fa3,
+                true,
+                today(),
+                SchemaCheck::Skip
+            )
+            .unwrap()
+            .has_attachment
         );
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::rules::{FormKind, check_invoice};
+use super::rules::{FormKind, SchemaCheck, check_invoice};
 use super::store::{NewInvoice, Registered};
 use crate::clock::after;
 
@@ -101,12 +101,12 @@ impl crate::SimControl {
             .map(|inv| {
                 let received = inv.received.unwrap_or_else(|| state.now());
                 let today = ksef_time::business_date(received.max(state.now()));
-                let facts = check_invoice(&inv.xml, FormKind::Fa3, true, today).map_err(|e| {
-                    SeedError::Rejected {
-                        code: e.status_code(),
-                        detail: e.to_string(),
-                    }
-                })?;
+                let facts =
+                    check_invoice(&inv.xml, FormKind::Fa3, true, today, SchemaCheck::Validate)
+                        .map_err(|e| SeedError::Rejected {
+                            code: e.status_code(),
+                            detail: e.to_string(),
+                        })?;
                 let hash = super::crypto::sha256_b64(&inv.xml);
                 let ready_at = after(state.now(), inv.visible_after);
                 let registered = state.invoicing.with(|s| {

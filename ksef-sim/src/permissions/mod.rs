@@ -1,13 +1,65 @@
-//! Permissions: `GET /permissions/attachments/status` in [`attachments`].
+//! Permissions: grants, revocations and their operations in [`grants`], the queries in
+//! [`queries`], the granted permissions in [`store`] (counted at authentication by
+//! [`crate::auth::permissions`]), `GET /permissions/attachments/status` in [`attachments`].
 
 pub(crate) mod attachments;
+pub(crate) mod grants;
+pub(crate) mod queries;
+pub(crate) mod store;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 
 use crate::state::AppState;
 
 /// Routes of this endpoint group (relative to `/v2`).
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/permissions/attachments/status", get(attachments::status))
+    Router::new()
+        .route("/permissions/attachments/status", get(attachments::status))
+        .route("/permissions/persons/grants", post(grants::persons))
+        .route("/permissions/entities/grants", post(grants::entities))
+        .route(
+            "/permissions/authorizations/grants",
+            post(grants::authorizations),
+        )
+        .route("/permissions/indirect/grants", post(grants::indirect))
+        .route("/permissions/subunits/grants", post(grants::subunits))
+        .route(
+            "/permissions/eu-entities/administration/grants",
+            post(grants::eu_administration),
+        )
+        .route("/permissions/eu-entities/grants", post(grants::eu_entities))
+        .route(
+            "/permissions/common/grants/{permissionId}",
+            delete(grants::revoke_common),
+        )
+        .route(
+            "/permissions/authorizations/grants/{permissionId}",
+            delete(grants::revoke_authorization),
+        )
+        .route(
+            "/permissions/operations/{referenceNumber}",
+            get(grants::operation_status),
+        )
+        .route("/permissions/query/persons/grants", post(queries::persons))
+        .route(
+            "/permissions/query/personal/grants",
+            post(queries::personal),
+        )
+        .route(
+            "/permissions/query/entities/grants",
+            post(queries::entities),
+        )
+        .route(
+            "/permissions/query/authorizations/grants",
+            post(queries::authorizations),
+        )
+        .route(
+            "/permissions/query/subunits/grants",
+            post(queries::subunits),
+        )
+        .route(
+            "/permissions/query/eu-entities/grants",
+            post(queries::eu_entities),
+        )
 }

@@ -300,10 +300,16 @@ impl Env {
     }
 
     pub async fn open_online(&self, k: &Keys) -> String {
+        self.open_online_form(k, ("FA (3)", "1-0E", "FA")).await
+    }
+
+    /// Opens an online session for the form `(systemCode, schemaVersion, value)`.
+    pub async fn open_online_form(&self, k: &Keys, form: (&str, &str, &str)) -> String {
+        let (system_code, schema_version, value) = form;
         let r = self
             .post(
                 "/sessions/online",
-                &json!({ "formCode": { "systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA" }, "encryption": self.encryption(k) }),
+                &json!({ "formCode": { "systemCode": system_code, "schemaVersion": schema_version, "value": value }, "encryption": self.encryption(k) }),
             )
             .await;
         assert_eq!(r.status(), 201);
