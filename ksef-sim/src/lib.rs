@@ -19,6 +19,9 @@ pub(crate) mod control;
 pub(crate) mod error;
 pub(crate) mod extract;
 pub(crate) mod faults;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod generic;
 pub(crate) mod ids;
 pub(crate) mod invoicing;

@@ -3,9 +3,12 @@
 //! ```text
 //! cargo xtask regen-spec [--from PATH_OR_URL]   pin a document: validate, copy, lock, refresh snapshots
 //! cargo xtask regen-spec --check               offline: lock, document and snapshots agree
+//! cargo xtask fuzz TARGET [--time SECONDS]     run one fuzz target of fuzz/ (cargo-fuzz, libFuzzer)
 //! ```
 //! The logic lives in `ksef_codegen::regen` so that tests exercise it on a scratch workspace.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod fuzz;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -15,7 +18,9 @@ const USAGE: &str = "usage:
   cargo xtask regen-spec [--from PATH_OR_URL]   download (default: the official TEST endpoint) or read a
                                                document, validate it, write spec/ksef-openapi.json (git-ignored),
                                                spec/ksef-openapi.lock and the drift snapshots
-  cargo xtask regen-spec --check               offline: fail with a diff when lock, document and snapshots disagree";
+  cargo xtask regen-spec --check               offline: fail with a diff when lock, document and snapshots disagree
+  cargo xtask fuzz TARGET [--time SECONDS]     run one fuzz target of fuzz/fuzz_targets/ for SECONDS (default 60)
+                                               with libFuzzer (installs cargo-fuzz when missing); prints the figures";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +32,7 @@ fn main() -> ExitCode {
                 std::env::var(SPEC_ENV).ok().as_deref(),
             )
         }),
+        Some("fuzz") => fuzz::run(&workspace_root(), &args[1..]),
         Some("-h" | "--help" | "help") | None => Ok(vec![USAGE.to_string()]),
         Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
     };
