@@ -91,7 +91,10 @@ fn main() {
         (
             "fa3-with-attachment.xml",
             fa3_text
-                .replace("</Faktura>", "<Zalacznik><BlokDanych/></Zalacznik></Faktura>")
+                .replace(
+                    "</Faktura>",
+                    "<Zalacznik><BlokDanych/></Zalacznik></Faktura>",
+                )
                 .into_bytes(),
         ),
         (
@@ -134,24 +137,34 @@ fn main() {
         v
     };
     let archives = vec![
-        ("zip-three-invoices", with_format(0, zip_of(&invoices, true))),
+        (
+            "zip-three-invoices",
+            with_format(0, zip_of(&invoices, true)),
+        ),
         ("zip-stored", with_format(0, zip_of(&invoices[..1], false))),
         ("zip-empty", with_format(0, zip_of(&[], true))),
-        ("tar-gz-three-invoices", with_format(1, tar_gz_of(&invoices))),
+        (
+            "tar-gz-three-invoices",
+            with_format(1, tar_gz_of(&invoices)),
+        ),
         ("tar-gz-empty", with_format(1, tar_gz_of(&[]))),
     ];
     write(&root, "sim_batch_archive", &archives);
 
     // upo_parse: UPOs of one and of several invoices, as KSeF's v4-3 documents look
     let numbers: Vec<KsefNumber> = (0..3u8)
-        .map(|i| {
-            KsefNumber::generate(&nip, at.date_naive(), [1, 0, 0, 0x1A, 0xF6, i]).unwrap()
-        })
+        .map(|i| KsefNumber::generate(&nip, at.date_naive(), [1, 0, 0, 0x1A, 0xF6, i]).unwrap())
         .collect();
     let session = ReferenceNumber::generate(ReferenceKind::OnlineSession, at.date_naive());
     let upos = vec![
-        ("one-invoice.xml", upo(session.as_str(), &numbers[..1]).into_bytes()),
-        ("three-invoices.xml", upo(session.as_str(), &numbers).into_bytes()),
+        (
+            "one-invoice.xml",
+            upo(session.as_str(), &numbers[..1]).into_bytes(),
+        ),
+        (
+            "three-invoices.xml",
+            upo(session.as_str(), &numbers).into_bytes(),
+        ),
         ("no-invoice.xml", upo(session.as_str(), &[]).into_bytes()),
     ];
     write(&root, "upo_parse", &upos);
@@ -165,12 +178,60 @@ fn main() {
         v
     };
     let errors = vec![
-        ("problem-400.bin", error(400, 0, "", r#"{"title":"Bad Request","status":400,"detail":"Błąd walidacji","errors":[{"code":21405,"description":"Błąd walidacji danych wejściowych.","details":["formCode"]}],"traceId":"0af7651916cd43dd8448eb211c80319c"}"#)),
-        ("problem-403.bin", error(403, 0, "", r#"{"title":"Forbidden","status":403,"detail":"Brak uprawnień.","reasonCode":"missing-permissions","security":{"requiredAnyOfPermissions":["InvoiceWrite"]}}"#)),
-        ("exception-400.bin", error(400, 1, "", r#"{"exception":{"exceptionDetailList":[{"exceptionCode":21470,"exceptionDescription":"Nieznany klucz publiczny.","details":null},{"exceptionCode":21001,"exceptionDescription":"Nieczytelna treść.","details":["x"]}],"serviceCode":"00-abc-01"}}"#)),
-        ("legacy-429.bin", error(429, 1, "30", r#"{"status":{"code":429,"description":"Too Many Requests","details":["Przekroczono limit 10 żądań na sekundę."]}}"#)),
-        ("problem-429-http-date.bin", error(429, 0, "Wed, 21 Oct 2015 07:28:00 GMT", r#"{"title":"Too Many Requests","status":429}"#)),
-        ("gateway-502.bin", error(502, 2, "", "<html><body><h1>502 Bad Gateway</h1></body></html>")),
+        (
+            "problem-400.bin",
+            error(
+                400,
+                0,
+                "",
+                r#"{"title":"Bad Request","status":400,"detail":"Błąd walidacji","errors":[{"code":21405,"description":"Błąd walidacji danych wejściowych.","details":["formCode"]}],"traceId":"0af7651916cd43dd8448eb211c80319c"}"#,
+            ),
+        ),
+        (
+            "problem-403.bin",
+            error(
+                403,
+                0,
+                "",
+                r#"{"title":"Forbidden","status":403,"detail":"Brak uprawnień.","reasonCode":"missing-permissions","security":{"requiredAnyOfPermissions":["InvoiceWrite"]}}"#,
+            ),
+        ),
+        (
+            "exception-400.bin",
+            error(
+                400,
+                1,
+                "",
+                r#"{"exception":{"exceptionDetailList":[{"exceptionCode":21470,"exceptionDescription":"Nieznany klucz publiczny.","details":null},{"exceptionCode":21001,"exceptionDescription":"Nieczytelna treść.","details":["x"]}],"serviceCode":"00-abc-01"}}"#,
+            ),
+        ),
+        (
+            "legacy-429.bin",
+            error(
+                429,
+                1,
+                "30",
+                r#"{"status":{"code":429,"description":"Too Many Requests","details":["Przekroczono limit 10 żądań na sekundę."]}}"#,
+            ),
+        ),
+        (
+            "problem-429-http-date.bin",
+            error(
+                429,
+                0,
+                "Wed, 21 Oct 2015 07:28:00 GMT",
+                r#"{"title":"Too Many Requests","status":429}"#,
+            ),
+        ),
+        (
+            "gateway-502.bin",
+            error(
+                502,
+                2,
+                "",
+                "<html><body><h1>502 Bad Gateway</h1></body></html>",
+            ),
+        ),
         ("empty-503.bin", error(503, 3, "5", "")),
     ];
     write(&root, "error_body", &errors);
@@ -181,10 +242,18 @@ fn main() {
     let ids = vec![
         ("nip", nip.to_string()),
         ("pesel", Pesel::parse("44051401359").unwrap().to_string()),
-        ("internal-id", InternalId::from_nip(&nip, 1).unwrap().to_string()),
+        (
+            "internal-id",
+            InternalId::from_nip(&nip, 1).unwrap().to_string(),
+        ),
         ("nip-vat-ue", format!("{nip}-DE123456789")),
         ("peppol-id", "PAB123456".to_string()),
-        ("certificate-serial", CertificateSerial::parse("0123456789ABCDEF").unwrap().to_string()),
+        (
+            "certificate-serial",
+            CertificateSerial::parse("0123456789ABCDEF")
+                .unwrap()
+                .to_string(),
+        ),
         ("ksef-number", k.to_string()),
         ("ksef-number-legacy", legacy),
         ("reference-number", session.to_string()),

@@ -7,7 +7,10 @@
 //! crash (`regressions/`) through them in plain `cargo test`.
 //!
 //! Run one target with `cargo xtask fuzz TARGET --time SECONDS` (see `README.md`).
-#![allow(clippy::panic, reason = "a broken invariant must crash the fuzz target")]
+#![allow(
+    clippy::panic,
+    reason = "a broken invariant must crash the fuzz target"
+)]
 
 use chrono::{DateTime, TimeZone as _, Utc};
 

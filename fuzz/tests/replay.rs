@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 fn files(kind: &str, target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(kind).join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(kind)
+        .join(target);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };
@@ -67,9 +69,8 @@ fn the_signed_seeds_pass_the_simulators_verification() {
         "allowed-ips.xml",
     ] {
         let body = read("corpus", "sim_xades", name);
-        let ctx =
-            ksef_sim::fuzzing::verify_xades_auth_request(&body, ksef_fuzz::seed_instant())
-                .unwrap_or_else(|code| panic!("{name}: refused with {code}"));
+        let ctx = ksef_sim::fuzzing::verify_xades_auth_request(&body, ksef_fuzz::seed_instant())
+            .unwrap_or_else(|code| panic!("{name}: refused with {code}"));
         assert_eq!(ctx, "Nip:5265877635", "{name}");
     }
     // one byte of the signed part changed: the digest no longer matches (9105)
@@ -107,10 +108,15 @@ fn the_other_seeds_are_accepted_by_their_parsers() {
         let data = read("corpus", "invoice_preflight", name);
         ksef_crypto::preflight(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
-    let upo = ksef_flows::Upo::parse(read("corpus", "upo_parse", "three-invoices.xml").into())
-        .unwrap();
+    let upo =
+        ksef_flows::Upo::parse(read("corpus", "upo_parse", "three-invoices.xml").into()).unwrap();
     assert_eq!(upo.documents.len(), 3);
-    for name in ["nip", "ksef-number", "ksef-number-legacy", "reference-number"] {
+    for name in [
+        "nip",
+        "ksef-number",
+        "ksef-number-legacy",
+        "reference-number",
+    ] {
         let text = String::from_utf8(read("corpus", "identifiers", name)).unwrap();
         let ok = match name {
             "nip" => ksef_crypto::Nip::parse(&text).is_ok(),

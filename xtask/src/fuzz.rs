@@ -27,7 +27,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<Vec<String>, String> {
     }
     let target = target.ok_or("name a target (the files of fuzz/fuzz_targets/)")?;
     let fuzz_dir = root.join("fuzz");
-    if !fuzz_dir.join("fuzz_targets").join(format!("{target}.rs")).is_file() {
+    if !fuzz_dir
+        .join("fuzz_targets")
+        .join(format!("{target}.rs"))
+        .is_file()
+    {
         return Err(format!("no fuzz target `{target}` in fuzz/fuzz_targets/"));
     }
     ensure_cargo_fuzz()?;
