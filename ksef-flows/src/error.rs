@@ -218,6 +218,13 @@ pub enum FlowError {
         #[source]
         source: CryptoError,
     },
+    /// An invoice built with `ksef-invoice` could not be written as valid XML; nothing was sent.
+    #[error("the invoice could not be serialized: {source}")]
+    SerializeInvoice {
+        /// What is wrong, with the XML path.
+        #[source]
+        source: ksef_invoice::InvoiceError,
+    },
     /// The invoice's schema does not match the session's form code; nothing was sent.
     #[error("invoice #{index} is {found}, the session expects {expected}")]
     FormMismatch {

@@ -62,6 +62,8 @@ pub use upo::{Upo, UpoDocument, verify_meta_hash};
 pub use ksef_api as api;
 /// The crypto crate.
 pub use ksef_crypto as crypto;
+/// The invoice model and builder (FA (3), FA_RR (1)).
+pub use ksef_invoice as invoice;
 
 /// Installs rustls' `ring` provider as the process default if none is installed yet. The
 /// workspace builds reqwest without a default TLS provider; call this before building your own

@@ -43,6 +43,16 @@ impl InvoiceInput {
         }
     }
 
+    /// An invoice built or read with `ksef-invoice`: serialized once; the bytes are checked by
+    /// reading them back strictly, and exactly these bytes are hashed, encrypted and sent.
+    pub fn from_invoice(invoice: &ksef_invoice::Invoice) -> Result<Self> {
+        let bytes = invoice
+            .to_xml()
+            .and_then(|bytes| ksef_invoice::Invoice::parse(&bytes).map(|_| bytes))
+            .map_err(|source| FlowError::SerializeInvoice { source })?;
+        Ok(Self::new(bytes))
+    }
+
     /// Marks the invoice as issued offline (`offlineMode: true`).
     #[must_use]
     pub fn offline(mut self) -> Self {
