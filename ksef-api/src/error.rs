@@ -50,6 +50,13 @@ pub enum KsefError {
     /// The client could not be set up.
     #[error("client setup failed: {0}")]
     Setup(String),
+    /// The exchange (request, answer and the body read with it) did not finish within the
+    /// client's time limit for one call. Whether the server processed the request is unknown.
+    #[error("no complete answer within {after:?}")]
+    TimedOut {
+        /// The limit that passed.
+        after: Duration,
+    },
 }
 
 impl KsefError {

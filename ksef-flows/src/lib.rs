@@ -38,6 +38,7 @@ mod error;
 mod limiter;
 mod lock;
 mod online;
+mod paging;
 mod retry;
 pub mod sample;
 pub mod upo;
@@ -56,7 +57,7 @@ pub use online::{
     UpoPage, prepare_request,
 };
 pub use retry::RetryPolicy;
-pub use upo::{Upo, UpoDocument, verify_meta_hash};
+pub use upo::{MAX_UPO_SIZE, Upo, UpoDocument, verify_meta_hash};
 
 /// The raw API crate.
 pub use ksef_api as api;
