@@ -366,6 +366,10 @@ impl ErrorResponse {
                     parts.join(": ")
                 }
             }
+            ErrorBody::Exception(e) if e.exception_detail_list.is_empty() => format!(
+                "exception without details (service code {})",
+                e.service_code.as_deref().unwrap_or("none")
+            ),
             ErrorBody::Exception(e) => e
                 .exception_detail_list
                 .iter()
@@ -485,6 +489,21 @@ mod tests {
             p.trace_id.as_deref(),
             Some("0af7651916cd43dd8448eb211c80319c")
         );
+    }
+
+    #[test]
+    fn an_exception_without_details_still_has_a_summary() {
+        for body in [
+            r#"{"exception":{"exceptionDetailList":[],"serviceCode":"00-abc-01"}}"#,
+            r#"{"exception":{"exceptionDetailList":null}}"#,
+        ] {
+            let r = decode(400, "application/json", body, &[]);
+            assert!(
+                r.summary().starts_with("exception without details"),
+                "{body}: {}",
+                r.summary()
+            );
+        }
     }
 
     #[test]
