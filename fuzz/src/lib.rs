@@ -14,8 +14,11 @@
 
 use chrono::{DateTime, TimeZone as _, Utc};
 
+/// The harness of one target: feeds it one input.
+pub type Harness = fn(&[u8]);
+
 /// Every target, by name (the name of its binary, of its `corpus/` and `regressions/` folders).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("sim_xades", sim_xades::run),
     ("sim_batch_archive", sim_batch_archive::run),
     ("invoice_preflight", invoice_preflight::run),

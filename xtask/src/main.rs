@@ -6,15 +6,20 @@
 //! cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs: lock, local copy, surface snapshot
 //! cargo xtask regen-schemas --check            lock, schemas and surface snapshot agree
 //! cargo xtask fuzz TARGET [--time SECONDS]     run one fuzz target of fuzz/ (cargo-fuzz, libFuzzer)
+//! cargo xtask module-cycles CRATE_DIR...       import cycles between a crate's modules (exit 1 if any)
+//! cargo xtask bench batch [--sizes N,N,..]      batch preparation against the Python peer, side by side
 //! ```
 //! The logic lives in `ksef_codegen::regen` so that tests exercise it on a scratch workspace.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
 mod fuzz;
 
 use std::{path::PathBuf, process::ExitCode};
 
 use ksef_codegen::{locate::SPEC_ENV, regen, schemas::SCHEMAS_ENV, schemas_regen};
+
+mod module_cycles;
 
 const USAGE: &str = "usage:
   cargo xtask regen-spec [--from PATH_OR_URL]   download (default: the official TEST endpoint) or read a
@@ -26,7 +31,14 @@ const USAGE: &str = "usage:
                                                schema surface snapshot
   cargo xtask regen-schemas --check            fail with a diff when lock, schemas and surface snapshot disagree
   cargo xtask fuzz TARGET [--time SECONDS]     run one fuzz target of fuzz/fuzz_targets/ for SECONDS (default 60)
-                                               with libFuzzer (installs cargo-fuzz when missing); prints the figures";
+                                               with libFuzzer (installs cargo-fuzz when missing); prints the figures
+  cargo xtask module-cycles CRATE_DIR...       report import cycles between the modules of each crate
+                                               (paths relative to the workspace root); exit 1 if any
+";
+
+fn usage() -> String {
+    format!("{USAGE}{}", bench::USAGE)
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +50,11 @@ fn main() -> ExitCode {
                 std::env::var(SPEC_ENV).ok().as_deref(),
             )
         }),
+        Some("module-cycles") => match module_cycles::run(&workspace_root(), &args[1..]) {
+            Ok((lines, false)) => Ok(lines),
+            Ok((lines, true)) => Err(lines.join("\n")),
+            Err(e) => Err(e),
+        },
         Some("regen-schemas") => schemas_regen::Options::parse(&args[1..]).and_then(|o| {
             schemas_regen::run(
                 &workspace_root(),
@@ -46,8 +63,9 @@ fn main() -> ExitCode {
             )
         }),
         Some("fuzz") => fuzz::run(&workspace_root(), &args[1..]),
-        Some("-h" | "--help" | "help") | None => Ok(vec![USAGE.to_string()]),
-        Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
+        Some("bench") => bench::run(&workspace_root(), &args[1..]),
+        Some("-h" | "--help" | "help") | None => Ok(vec![usage()]),
+        Some(other) => Err(format!("unknown command `{other}`\n{}", usage())),
     };
     match result {
         Ok(lines) => {
