@@ -353,13 +353,15 @@ impl ErrorResponse {
                 .collect::<Vec<_>>()
                 .join("; "),
             ErrorBody::Problem(p) => {
-                let mut parts: Vec<&str> = [p.title.as_deref(), p.detail.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                if let Some(r) = &p.reason_code {
-                    parts.push(r);
-                }
+                let parts: Vec<&str> = [
+                    p.title.as_deref(),
+                    p.detail.as_deref(),
+                    p.reason_code.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.trim().is_empty())
+                .collect();
                 if parts.is_empty() {
                     "problem details without a title".into()
                 } else {
@@ -489,6 +491,17 @@ mod tests {
             p.trace_id.as_deref(),
             Some("0af7651916cd43dd8448eb211c80319c")
         );
+    }
+
+    #[test]
+    fn problem_details_with_empty_texts_still_have_a_summary() {
+        let r = decode(
+            429,
+            "application/problem+json",
+            r#"{"title":"","tu$":914}"#,
+            &[],
+        );
+        assert_eq!(r.summary(), "problem details without a title");
     }
 
     #[test]
