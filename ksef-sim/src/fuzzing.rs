@@ -23,7 +23,7 @@ pub fn unpack_batch_archive(
     tar_gz: bool,
     max_entries: usize,
 ) -> Result<Vec<(String, u64)>, String> {
-    use crate::invoicing::archive::{Compression, unpack};
+    use crate::invoicing::archive::{Compression, UnpackLimits, unpack};
     use crate::invoicing::rules::MAX_INVOICE_SIZE_WITH_ATTACHMENT;
     let file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
     std::fs::write(file.path(), archive).map_err(|e| e.to_string())?;
@@ -33,13 +33,17 @@ pub fn unpack_batch_archive(
         Compression::Zip
     };
     let mut files = Vec::new();
-    unpack(
-        file.path(),
-        compression,
-        MAX_INVOICE_SIZE_WITH_ATTACHMENT as u64,
+    // the limits of batch processing, with the harness's count
+    let limits = UnpackLimits {
+        entry_limit: MAX_INVOICE_SIZE_WITH_ATTACHMENT as u64,
         max_entries,
-        |entry| files.push((entry.name, entry.size)),
-    )
+        max_ratio: 100,
+        floor: 64 << 20,
+    };
+    unpack(file.path(), compression, limits, |entry| {
+        let size = entry.bytes.as_ref().map_or(0, |b| b.len() as u64);
+        files.push((entry.name, size));
+    })
     .map_err(|e| e.to_string())?;
     Ok(files)
 }
