@@ -47,6 +47,7 @@ pub struct KsefClientBuilder {
     read_timeout: Duration,
     user_agent: String,
     state: ClientState,
+    allow_plain_http: bool,
 }
 
 /// The client type: the generated [`Client`] with its [`ClientState`].
@@ -62,6 +63,7 @@ impl Client {
             read_timeout: Duration::from_secs(60),
             user_agent: format!("ksef-rs/{}", env!("CARGO_PKG_VERSION")),
             state: ClientState::new(),
+            allow_plain_http: false,
         }
     }
 
@@ -121,6 +123,14 @@ impl KsefClientBuilder {
         self
     }
 
+    /// Allows a `Custom` base URL with plain `http://` to a host other than the loopback
+    /// interface (`127.0.0.0/8`, `::1`, `localhost`). Without it such a URL is refused: the
+    /// client would send KSeF and access tokens unencrypted over the network.
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Client, KsefError> {
         let base = self.environment.base_url();
@@ -129,6 +139,12 @@ impl KsefClientBuilder {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(KsefError::Setup(format!(
                 "base URL `{base}` must be http or https"
+            )));
+        }
+        if parsed.scheme() == "http" && !self.allow_plain_http && !is_loopback(&parsed) {
+            return Err(KsefError::Setup(format!(
+                "base URL `{base}` is plain http to a host that is not loopback: tokens would travel \
+                 unencrypted; use https (or allow_plain_http for a trusted network)"
             )));
         }
         let http = match self.http {
@@ -145,6 +161,19 @@ impl KsefClientBuilder {
         };
         Ok(Client::new_with_client(base, http, self.state))
     }
+}
+
+/// Whether the URL's host is the loopback interface (where plain http never leaves the machine).
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
+    let name = host.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
 }
 
 /// Installs rustls' `ring` provider as the process default if none is installed yet. ksef-rs
@@ -193,6 +222,39 @@ mod tests {
             Client::builder(Environment::Custom("ftp://x/v2".into()))
                 .build()
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_allowed() {
+        let build = |url: &str| Client::builder(Environment::Custom(url.into())).build();
+        for url in [
+            "http://127.0.0.1:9/v2",
+            "http://127.1.2.3:9/v2",
+            "http://[::1]:9/v2",
+            "http://localhost:9/v2",
+            "http://LOCALHOST./v2",
+            "http://sim.localhost:9/v2",
+            "https://ksef.example.com/v2",
+        ] {
+            assert!(build(url).is_ok(), "{url}");
+        }
+        for url in [
+            "http://10.0.0.7:8080/v2",
+            "http://ksef.example.com/v2",
+            "http://api.ksef.mf.gov.pl/v2",
+            "http://127.0.0.1.example.com/v2",
+            "http://[::ffff:10.0.0.1]/v2",
+            "http://0.0.0.0:9/v2",
+        ] {
+            let e = build(url).unwrap_err();
+            assert!(e.to_string().contains("not loopback"), "{url}: {e}");
+        }
+        assert!(
+            Client::builder(Environment::Custom("http://10.0.0.7:8080/v2".into()))
+                .allow_plain_http(true)
+                .build()
+                .is_ok()
         );
     }
 }

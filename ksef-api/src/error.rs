@@ -50,6 +50,13 @@ pub enum KsefError {
     /// The client could not be set up.
     #[error("client setup failed: {0}")]
     Setup(String),
+    /// The exchange (request, answer and the body read with it) did not finish within the
+    /// client's time limit for one call. Whether the server processed the request is unknown.
+    #[error("no complete answer within {after:?}")]
+    TimedOut {
+        /// The limit that passed.
+        after: Duration,
+    },
 }
 
 impl KsefError {
@@ -346,19 +353,25 @@ impl ErrorResponse {
                 .collect::<Vec<_>>()
                 .join("; "),
             ErrorBody::Problem(p) => {
-                let mut parts: Vec<&str> = [p.title.as_deref(), p.detail.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                if let Some(r) = &p.reason_code {
-                    parts.push(r);
-                }
+                let parts: Vec<&str> = [
+                    p.title.as_deref(),
+                    p.detail.as_deref(),
+                    p.reason_code.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.trim().is_empty())
+                .collect();
                 if parts.is_empty() {
                     "problem details without a title".into()
                 } else {
                     parts.join(": ")
                 }
             }
+            ErrorBody::Exception(e) if e.exception_detail_list.is_empty() => format!(
+                "exception without details (service code {})",
+                e.service_code.as_deref().unwrap_or("none")
+            ),
             ErrorBody::Exception(e) => e
                 .exception_detail_list
                 .iter()
@@ -478,6 +491,32 @@ mod tests {
             p.trace_id.as_deref(),
             Some("0af7651916cd43dd8448eb211c80319c")
         );
+    }
+
+    #[test]
+    fn problem_details_with_empty_texts_still_have_a_summary() {
+        let r = decode(
+            429,
+            "application/problem+json",
+            r#"{"title":"","tu$":914}"#,
+            &[],
+        );
+        assert_eq!(r.summary(), "problem details without a title");
+    }
+
+    #[test]
+    fn an_exception_without_details_still_has_a_summary() {
+        for body in [
+            r#"{"exception":{"exceptionDetailList":[],"serviceCode":"00-abc-01"}}"#,
+            r#"{"exception":{"exceptionDetailList":null}}"#,
+        ] {
+            let r = decode(400, "application/json", body, &[]);
+            assert!(
+                r.summary().starts_with("exception without details"),
+                "{body}: {}",
+                r.summary()
+            );
+        }
     }
 
     #[test]

@@ -137,6 +137,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn token_responses_hide_their_tokens_in_debug() {
+        let secret = "eyJhbGciOiJSUzI1NiJ9.secret-part.signature";
+        let valid_until = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let info = types::TokenInfo {
+            token: secret.into(),
+            valid_until,
+        };
+        let tokens = types::AuthenticationTokensResponse {
+            access_token: info.clone(),
+            refresh_token: info.clone(),
+        };
+        let generated = types::GenerateTokenResponse {
+            reference_number: types::ReferenceNumber("20260101-EC-0000000000-0000000000-00".into()),
+            token: secret.into(),
+        };
+        let builder = types::builder::TokenInfo::from(info.clone());
+        for printed in [
+            format!("{info:?}"),
+            format!("{tokens:#?}"),
+            format!("{generated:?}"),
+            format!("{builder:?}"),
+        ] {
+            assert!(!printed.contains("secret-part"), "{printed}");
+            assert!(printed.contains("<redacted>"), "{printed}");
+        }
+        // the other fields still print
+        assert!(format!("{info:?}").contains("1970-01-01"));
+        assert!(format!("{generated:?}").contains("20260101-EC-0000000000-0000000000-00"));
+    }
+
+    #[test]
     fn system_warnings_are_split() {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert(

@@ -165,7 +165,7 @@ impl Ksef {
             },
             context = %context_key(credentials.context()),
         );
-        tracing::Instrument::instrument(
+        let flow = tracing::Instrument::instrument(
             async {
                 match self.authenticate_inner(credentials).await {
                     // 550: cancelled by the system, "try again" — once
@@ -182,8 +182,8 @@ impl Ksef {
                 }
             },
             span,
-        )
-        .await
+        );
+        self.within_deadline("authentication", flow).await
     }
 
     async fn authenticate_inner(&self, credentials: &Credentials) -> Result<AuthSession> {

@@ -48,6 +48,9 @@ pub struct KsefBuilder {
     qr: Option<QrEnvironment>,
     poll_timeout: Duration,
     clock: SharedClock,
+    call_timeout: Duration,
+    flow_deadline: Duration,
+    allow_plain_http: bool,
 }
 
 impl KsefBuilder {
@@ -107,6 +110,34 @@ impl KsefBuilder {
         self
     }
 
+    /// Longest time one attempt of an API call may take, from sending the request to the last
+    /// byte of its answer (default 2 minutes). A server that answers slowly, byte by byte, or
+    /// not at all fails the attempt with [`KsefError::TimedOut`], which is retried like a
+    /// broken connection. The read timeout alone does not bound this: it restarts with every
+    /// byte received.
+    pub fn call_timeout(mut self, d: Duration) -> Self {
+        self.call_timeout = d;
+        self
+    }
+
+    /// Longest time a whole flow may take (default 30 minutes): authentication, opening a
+    /// session, closing it and waiting for its UPO, downloading a UPO, listing a session's
+    /// invoices. A flow still running then fails with [`FlowError::Deadline`]. Sending invoices
+    /// is not cut short (an invoice sent must not lose its outcome): each send is bounded by
+    /// the call timeout and the retry policy, waiting for outcomes by the poll timeout.
+    pub fn flow_deadline(mut self, d: Duration) -> Self {
+        self.flow_deadline = d;
+        self
+    }
+
+    /// Allows a `Custom` base URL with plain `http://` to a host other than the loopback
+    /// interface; see [`ksef_api::KsefClientBuilder::allow_plain_http`]. Off by default: tokens
+    /// would travel unencrypted.
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
     /// The clock the client reads (default: the machine's). It decides which public-key
     /// certificate is valid, when the access token needs refreshing, the `SigningTime` of XAdES
     /// signatures and every KSeF business date the client derives. Tests pass a
@@ -121,7 +152,8 @@ impl KsefBuilder {
         let mut b = KsefClient::builder(self.environment.clone())
             .user_agent(self.user_agent)
             .connect_timeout(self.connect_timeout)
-            .read_timeout(self.read_timeout);
+            .read_timeout(self.read_timeout)
+            .allow_plain_http(self.allow_plain_http);
         if let Some(h) = self.http {
             b = b.http_client(h);
         }
@@ -142,6 +174,8 @@ impl KsefBuilder {
                 qr,
                 poll_timeout: self.poll_timeout,
                 clock: self.clock,
+                call_timeout: self.call_timeout,
+                flow_deadline: self.flow_deadline,
                 rate_limited: AtomicU64::new(0),
                 transient_retries: AtomicU64::new(0),
             }),
@@ -160,6 +194,8 @@ struct Inner {
     qr: QrEnvironment,
     poll_timeout: Duration,
     clock: SharedClock,
+    call_timeout: Duration,
+    flow_deadline: Duration,
     rate_limited: AtomicU64,
     transient_retries: AtomicU64,
 }
@@ -188,6 +224,9 @@ impl Ksef {
             qr: None,
             poll_timeout: Duration::from_secs(300),
             clock: ksef_time::system_clock(),
+            call_timeout: Duration::from_secs(120),
+            flow_deadline: Duration::from_secs(30 * 60),
+            allow_plain_http: false,
         }
     }
 
@@ -234,6 +273,27 @@ impl Ksef {
     /// How this client polls a status: the status curve, up to the poll timeout.
     pub(crate) fn poll_schedule(&self) -> PollSchedule {
         PollSchedule::status(self.inner.poll_timeout)
+    }
+
+    /// Longest time one attempt of an API call may take.
+    pub fn call_timeout(&self) -> Duration {
+        self.inner.call_timeout
+    }
+
+    /// Runs `flow` within the client's flow deadline; [`FlowError::Deadline`] when it passes.
+    pub(crate) async fn within_deadline<T>(
+        &self,
+        name: &'static str,
+        flow: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let after = self.inner.flow_deadline;
+        match tokio::time::timeout(after, flow).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::warn!(flow = name, ?after, "flow deadline passed");
+                Err(FlowError::Deadline { flow: name, after })
+            }
+        }
     }
 
     /// How many 429 answers this client has received.
@@ -292,7 +352,13 @@ impl Ksef {
                 attempts += 1;
                 let permit = self.inner.limiter.acquire(context, op).await;
                 let started = Instant::now();
-                let result = make().await.decode_error().await;
+                let timeout = self.inner.call_timeout;
+                let attempt = make();
+                let exchange = async move { attempt.await.decode_error().await };
+                let result = match tokio::time::timeout(timeout, exchange).await {
+                    Ok(r) => r,
+                    Err(_) => Err(KsefError::TimedOut { after: timeout }),
+                };
                 drop(permit);
                 let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 tracing::Span::current().record("attempts", attempts);

@@ -289,6 +289,34 @@ pub enum FlowError {
     /// not finish within the client's poll timeout.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
+    /// A download was larger than the client accepts for it; the rest was not read.
+    #[error("{what} is larger than {limit} bytes; refused")]
+    ResponseTooLarge {
+        /// What was downloaded.
+        what: &'static str,
+        /// The most bytes accepted.
+        limit: u64,
+    },
+    /// A paged listing did not come to an end: the server kept answering with a continuation
+    /// token (the same one again, or more pages than the listing can have).
+    #[error("paging {operation} did not end after {pages} pages: {reason}")]
+    EndlessPaging {
+        /// Operation name.
+        operation: &'static str,
+        /// Pages read.
+        pages: u32,
+        /// Why the listing was given up.
+        reason: &'static str,
+    },
+    /// A flow did not finish within the client's deadline
+    /// ([`KsefBuilder::flow_deadline`](crate::KsefBuilder::flow_deadline)).
+    #[error("{flow} did not finish within {after:?}")]
+    Deadline {
+        /// The flow.
+        flow: &'static str,
+        /// The deadline.
+        after: std::time::Duration,
+    },
     /// `POST /invoices/query/metadata` failed.
     #[error("querying invoice metadata failed: {source}")]
     QueryMetadata {

@@ -47,6 +47,7 @@ pub mod export;
 mod limiter;
 mod lock;
 mod online;
+mod paging;
 pub mod progress;
 pub mod query;
 mod retrieval;
@@ -69,9 +70,9 @@ pub use online::{
     UpoPage, prepare_request,
 };
 pub use progress::{ExportEvent, Progress, SyncEvent};
-pub use retrieval::kod1_url_of;
+pub use retrieval::{MAX_INVOICE_SIZE, kod1_url_of};
 pub use retry::RetryPolicy;
-pub use upo::{Upo, UpoDocument, verify_meta_hash};
+pub use upo::{MAX_UPO_SIZE, Upo, UpoDocument, verify_meta_hash};
 
 /// The raw API crate.
 pub use ksef_api as api;

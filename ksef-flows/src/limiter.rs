@@ -202,12 +202,21 @@ impl RateLimiter {
     }
 
     /// Replaces the limits of the groups of one context (e.g. with the effective limits of
-    /// `GET /rate-limits`). Ignored in [`RateLimitMode::Spec`] and [`RateLimitMode::Off`].
-    pub fn set_context_limits(&self, context: &str, limits: HashMap<String, Limits>) {
+    /// `GET /rate-limits`). Ignored in [`RateLimitMode::Spec`] and [`RateLimitMode::Off`]. A
+    /// group with a limit of 0 is ignored (it keeps its current limits): no request could ever
+    /// be sent in it, and waiting for a slot would never end.
+    pub fn set_context_limits(&self, context: &str, mut limits: HashMap<String, Limits>) {
         let mut inner = self.lock();
         if inner.mode != RateLimitMode::Effective {
             return;
         }
+        limits.retain(|group, l| {
+            let usable = l.caps().iter().all(|c| *c > 0);
+            if !usable {
+                tracing::warn!(group = %group, limits = ?l, "ignoring a rate limit of 0");
+            }
+            usable
+        });
         for ((ctx, bucket), b) in inner.buckets.iter_mut() {
             if ctx == context
                 && let Some(l) = limits.get(*bucket)
@@ -381,6 +390,37 @@ mod tests {
                 .is_some()
         );
         drop(open);
+    }
+
+    #[tokio::test]
+    async fn a_limit_of_zero_is_ignored_not_waited_for() {
+        use futures::FutureExt as _;
+        let l = RateLimiter::new(RateLimitMode::Effective, Duration::ZERO);
+        let mut o = HashMap::new();
+        for (group, per_second) in [("invoiceSend", 0), ("sessionInvoiceList", 5)] {
+            o.insert(
+                group.to_string(),
+                Limits {
+                    per_second,
+                    per_minute: 100,
+                    per_hour: 1000,
+                },
+            );
+        }
+        l.set_context_limits("c", o);
+        // the spec's limits stay for the group reported as 0, the other one is replaced
+        assert_eq!(
+            l.limits_for("c", "online_session_send_invoice")
+                .unwrap()
+                .caps(),
+            [10, 30, 180]
+        );
+        assert_eq!(l.limits_for("c", "session_invoices").unwrap().caps()[0], 5);
+        assert!(
+            l.acquire("c", op::ONLINE_SESSION_SEND_INVOICE)
+                .now_or_never()
+                .is_some()
+        );
     }
 
     #[test]

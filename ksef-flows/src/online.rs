@@ -16,8 +16,12 @@ use ksef_crypto::{CertificateUsage, SymmetricKey};
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result, SESSION_UNAVAILABLE, boxed};
 use crate::lock::lock;
+use crate::paging::{MAX_SESSION_INVOICES, Pages};
 use crate::retry::{Idempotency, is_ambiguous};
-use crate::upo::{ReadError, Upo, read_verified};
+
+/// Page size of the session invoice listing (the largest KSeF serves).
+const LIST_PAGE_SIZE: i32 = 1000;
+use crate::upo::{MAX_UPO_SIZE, ReadError, Upo, read_verified};
 use crate::wait::Polling;
 
 /// One invoice to send: its exact bytes (never re-encoded) and how to send it.
@@ -258,6 +262,12 @@ impl AuthSession {
     /// Opens an online session for invoices of `form`. A withdrawn encryption key (21470) makes
     /// the client refetch the public-key certificates and retry once.
     pub async fn open_online_session_for(&self, form: FormCode) -> Result<OnlineSession> {
+        self.ksef()
+            .within_deadline("opening the online session", self.open_online(form))
+            .await
+    }
+
+    async fn open_online(&self, form: FormCode) -> Result<OnlineSession> {
         let key = SymmetricKey::generate().map_err(|source| FlowError::Crypto {
             step: "generating the session key",
             source,
@@ -525,9 +535,21 @@ impl OnlineSession {
 
     /// Every invoice of the session (`GET /sessions/{ref}/invoices`, all pages).
     pub async fn list_invoices(&self) -> Result<Vec<types::SessionInvoiceStatusResponse>> {
+        self.auth
+            .ksef()
+            .within_deadline("listing the session's invoices", self.list_all_invoices())
+            .await
+    }
+
+    async fn list_all_invoices(&self) -> Result<Vec<types::SessionInvoiceStatusResponse>> {
         let reference = self.reference_number.as_str();
         let mut out = Vec::new();
         let mut continuation: Option<String> = None;
+        let mut pages = Pages::new(
+            op::SESSION_INVOICES.name,
+            MAX_SESSION_INVOICES,
+            LIST_PAGE_SIZE as usize,
+        );
         loop {
             let token = continuation.clone();
             let token = &token;
@@ -537,7 +559,7 @@ impl OnlineSession {
                     let b = api
                         .session_invoices()
                         .reference_number(reference.to_string())
-                        .page_size(1000);
+                        .page_size(LIST_PAGE_SIZE);
                     match token {
                         Some(t) => b.x_continuation_token(t.clone()).send(),
                         None => b.send(),
@@ -546,10 +568,11 @@ impl OnlineSession {
                 .await
                 .map_err(|e| e.into_flow(|source| FlowError::InvoiceStatus { source }))?
                 .into_inner();
+            let count = page.invoices.len();
             out.extend(page.invoices);
-            match page.continuation_token {
-                Some(t) if !t.is_empty() => continuation = Some(t),
-                _ => return Ok(out),
+            continuation = pages.next(count, page.continuation_token)?;
+            if continuation.is_none() {
+                return Ok(out);
             }
         }
     }
@@ -744,6 +767,13 @@ impl OnlineSession {
 
     /// Closes the session and waits for its final status and UPO.
     pub async fn close_and_wait(&self) -> Result<SessionSummary> {
+        self.auth
+            .ksef()
+            .within_deadline("closing the session", self.close_then_wait())
+            .await
+    }
+
+    async fn close_then_wait(&self) -> Result<SessionSummary> {
         self.close().await?;
         let mut polling = Polling::start(self.auth.ksef().poll_schedule());
         loop {
@@ -761,6 +791,16 @@ impl OnlineSession {
 
     /// Downloads a page of the session UPO, verifies `x-ms-meta-hash` and parses it.
     pub async fn session_upo(&self, page: &UpoPage) -> Result<Upo> {
+        self.auth
+            .ksef()
+            .within_deadline(
+                "downloading the session UPO",
+                self.download_session_upo(page),
+            )
+            .await
+    }
+
+    async fn download_session_upo(&self, page: &UpoPage) -> Result<Upo> {
         let reference = self.reference_number.as_str();
         let upo_ref = page.reference_number.as_str();
         let r = self
@@ -773,11 +813,22 @@ impl OnlineSession {
             })
             .await
             .map_err(|e| e.into_flow(|source| FlowError::DownloadUpo { source }))?;
-        Upo::parse(read_body("session UPO", r).await?)
+        let timeout = self.auth.ksef().call_timeout();
+        Upo::parse(read_body("session UPO", r, timeout).await?)
     }
 
     /// Downloads the UPO of one invoice, verifies `x-ms-meta-hash` and parses it.
     pub async fn invoice_upo(&self, invoice_reference_number: &str) -> Result<Upo> {
+        self.auth
+            .ksef()
+            .within_deadline(
+                "downloading the invoice UPO",
+                self.download_invoice_upo(invoice_reference_number),
+            )
+            .await
+    }
+
+    async fn download_invoice_upo(&self, invoice_reference_number: &str) -> Result<Upo> {
         let reference = self.reference_number.as_str();
         let r = self
             .auth
@@ -789,20 +840,27 @@ impl OnlineSession {
             })
             .await
             .map_err(|e| e.into_flow(|source| FlowError::DownloadUpo { source }))?;
-        Upo::parse(read_body("invoice UPO", r).await?)
+        let timeout = self.auth.ksef().call_timeout();
+        Upo::parse(read_body("invoice UPO", r, timeout).await?)
     }
 }
 
 pub(crate) async fn read_body(
     what: &'static str,
     r: ksef_api::ResponseValue<ksef_api::ByteStream>,
+    timeout: std::time::Duration,
 ) -> Result<Bytes> {
-    read_verified(what, r).await.map_err(|e| match e {
-        ReadError::Transport(t) => FlowError::DownloadUpo {
-            source: boxed(ksef_api::KsefError::Transport(t)),
-        },
-        ReadError::Hash(h) => h,
-    })
+    read_verified(what, r, MAX_UPO_SIZE, timeout)
+        .await
+        .map_err(|e| match e {
+            ReadError::Transport(t) => FlowError::DownloadUpo {
+                source: boxed(ksef_api::KsefError::Transport(t)),
+            },
+            ReadError::TimedOut(after) => FlowError::DownloadUpo {
+                source: boxed(ksef_api::KsefError::TimedOut { after }),
+            },
+            ReadError::Flow(f) => f,
+        })
 }
 
 /// Builds the `SendInvoiceRequest` of one invoice with a session key: pre-flight validation

@@ -11,6 +11,10 @@ use crate::export::InvoiceMetadata;
 use crate::retry::Idempotency;
 use crate::upo::{ReadError, read_verified};
 
+/// Most bytes accepted for one downloaded invoice: KSeF stores none larger (3 000 000 B with
+/// attachments).
+pub const MAX_INVOICE_SIZE: u64 = 3_000_000;
+
 impl AuthSession {
     /// Downloads an invoice's XML, exactly as stored by KSeF, and checks it against the
     /// `x-ms-meta-hash` header (a missing header is an error too). 21164 (not found) and 21165
@@ -33,13 +37,20 @@ impl AuthSession {
                     source,
                 })
             })?;
-        read_verified("invoice", r).await.map_err(|e| match e {
-            ReadError::Transport(t) => FlowError::DownloadInvoice {
-                ksef_number: ksef_number.to_string(),
-                source: boxed(ksef_api::KsefError::Transport(t)),
-            },
-            ReadError::Hash(h) => h,
-        })
+        let timeout = self.ksef().call_timeout();
+        read_verified("invoice", r, MAX_INVOICE_SIZE, timeout)
+            .await
+            .map_err(|e| {
+                let source = match e {
+                    ReadError::Transport(t) => ksef_api::KsefError::Transport(t),
+                    ReadError::TimedOut(after) => ksef_api::KsefError::TimedOut { after },
+                    ReadError::Flow(f) => return f,
+                };
+                FlowError::DownloadInvoice {
+                    ksef_number: ksef_number.to_string(),
+                    source: boxed(source),
+                }
+            })
     }
 }
 

@@ -142,6 +142,12 @@ impl RetryPolicy {
                     Decision::Fail
                 }
             }
+            // No complete answer in time: repeated only when repeating cannot do harm.
+            KsefError::TimedOut { .. }
+                if idempotency == Idempotency::Safe && attempts < self.max_attempts =>
+            {
+                Decision::Transient(self.backoff(attempts))
+            }
             _ => Decision::Fail,
         }
     }
@@ -152,6 +158,7 @@ pub(crate) fn is_ambiguous(error: &KsefError) -> bool {
     match error {
         KsefError::Api(r) => r.status.is_server_error(),
         KsefError::Transport(e) => !e.is_connect(),
+        KsefError::TimedOut { .. } => true,
         _ => false,
     }
 }

@@ -218,19 +218,45 @@ impl Upo {
     }
 }
 
-/// Reads a streamed body completely and checks it against `x-ms-meta-hash`.
+/// Most bytes accepted for one UPO document. A session UPO page lists at most 10 000 invoices
+/// of well under 1 KB each; anything far larger is not a UPO.
+pub const MAX_UPO_SIZE: u64 = 32 * 1024 * 1024;
+
+/// Reads a streamed body completely, at most `limit` bytes and within `timeout`, and checks it
+/// against `x-ms-meta-hash`. A body announced or found larger than `limit` is refused without
+/// reading the rest.
 pub(crate) async fn read_verified(
     what: &'static str,
     response: ResponseValue<ByteStream>,
+    limit: u64,
+    timeout: std::time::Duration,
 ) -> std::result::Result<Bytes, ReadError> {
+    let too_large = || ReadError::Flow(FlowError::ResponseTooLarge { what, limit });
     let expected = response.meta_hash().map(str::to_string);
-    let mut stream = response.into_inner().into_inner();
-    let mut buf = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(ReadError::Transport)?;
-        buf.extend_from_slice(&chunk);
+    let announced = response
+        .headers()
+        .get(reqwest::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit) {
+        return Err(too_large());
     }
-    verify_meta_hash(what, expected.as_deref(), &buf).map_err(ReadError::Hash)?;
+    let mut stream = response.into_inner().into_inner();
+    let read = async {
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(ReadError::Transport)?;
+            if (buf.len() as u64).saturating_add(chunk.len() as u64) > limit {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf)
+    };
+    let buf = tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| ReadError::TimedOut(timeout))??;
+    verify_meta_hash(what, expected.as_deref(), &buf).map_err(ReadError::Flow)?;
     Ok(Bytes::from(buf))
 }
 
@@ -250,7 +276,9 @@ pub fn verify_meta_hash(what: &'static str, header: Option<&str>, body: &[u8]) -
 #[derive(Debug)]
 pub(crate) enum ReadError {
     Transport(reqwest::Error),
-    Hash(FlowError),
+    TimedOut(std::time::Duration),
+    /// The body was refused (too large, hash mismatch).
+    Flow(FlowError),
 }
 
 #[cfg(test)]

@@ -21,6 +21,9 @@ pub(crate) mod control;
 pub(crate) mod error;
 pub(crate) mod fallback;
 pub(crate) mod faults;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod http;
 pub(crate) mod identifiers;
 pub(crate) mod invoicing;

@@ -5,6 +5,7 @@
 //! cargo xtask regen-spec --check               offline: lock, document and snapshots agree
 //! cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs: lock, local copy, surface snapshot
 //! cargo xtask regen-schemas --check            lock, schemas and surface snapshot agree
+//! cargo xtask fuzz TARGET [--time SECONDS]     run one fuzz target of fuzz/ (cargo-fuzz, libFuzzer)
 //! cargo xtask module-cycles CRATE_DIR...       import cycles between a crate's modules (exit 1 if any)
 //! cargo xtask bench batch [--sizes N,N,..]      batch preparation against the Python peer, side by side
 //! ```
@@ -12,6 +13,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod fuzz;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -28,6 +30,8 @@ const USAGE: &str = "usage:
                                                spec/ksef-schemas.lock, spec/ksef-schemas/ (git-ignored) and the
                                                schema surface snapshot
   cargo xtask regen-schemas --check            fail with a diff when lock, schemas and surface snapshot disagree
+  cargo xtask fuzz TARGET [--time SECONDS]     run one fuzz target of fuzz/fuzz_targets/ for SECONDS (default 60)
+                                               with libFuzzer (installs cargo-fuzz when missing); prints the figures
   cargo xtask module-cycles CRATE_DIR...       report import cycles between the modules of each crate
                                                (paths relative to the workspace root); exit 1 if any
 ";
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
                 std::env::var(SCHEMAS_ENV).ok().as_deref(),
             )
         }),
+        Some("fuzz") => fuzz::run(&workspace_root(), &args[1..]),
         Some("bench") => bench::run(&workspace_root(), &args[1..]),
         Some("-h" | "--help" | "help") | None => Ok(vec![usage()]),
         Some(other) => Err(format!("unknown command `{other}`\n{}", usage())),

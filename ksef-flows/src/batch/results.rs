@@ -11,6 +11,7 @@ use super::manifest::InputRecord;
 use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
 use crate::online::InvoiceOutcome;
+use crate::paging::{MAX_SESSION_INVOICES, Pages};
 use crate::retry::Idempotency;
 use crate::upo::Upo;
 
@@ -214,6 +215,12 @@ pub(crate) async fn collect(
 ) -> Result<usize> {
     let mut listed = 0usize;
     let mut continuation: Option<String> = None;
+    let operation = if failed {
+        op::SESSION_FAILED_INVOICES
+    } else {
+        op::SESSION_INVOICES
+    };
+    let mut pages = Pages::new(operation.name, MAX_SESSION_INVOICES, 1000);
     loop {
         let token = continuation.take();
         let token = &token;
@@ -248,9 +255,9 @@ pub(crate) async fn collect(
         for inv in &page.invoices {
             matcher.add(inv);
         }
-        match page.continuation_token {
-            Some(t) if !t.is_empty() => continuation = Some(t),
-            _ => return Ok(listed),
+        continuation = pages.next(page.invoices.len(), page.continuation_token)?;
+        if continuation.is_none() {
+            return Ok(listed);
         }
     }
 }

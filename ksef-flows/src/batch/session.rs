@@ -666,6 +666,7 @@ impl Runner<'_> {
             })
             .await
             .map_err(|e| e.into_flow(|source| FlowError::DownloadUpo { source }))?;
-        Upo::parse(crate::online::read_body("session UPO", r).await?)
+        let timeout = self.auth.ksef().call_timeout();
+        Upo::parse(crate::online::read_body("session UPO", r, timeout).await?)
     }
 }
