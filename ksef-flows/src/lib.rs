@@ -32,13 +32,19 @@
 //! * [`FlowError`]: one error enum, a variant per failing step.
 
 mod auth;
+mod auth_sessions;
 mod client;
 pub mod date_range;
 mod error;
 mod limiter;
+mod limits;
 mod online;
+mod pages;
 mod retry;
 pub mod sample;
+mod saved;
+mod sessions;
+mod tokens;
 pub mod upo;
 
 pub use auth::{AuthSession, Credentials};
@@ -55,6 +61,12 @@ pub use online::{
 };
 pub use retry::RetryPolicy;
 pub use upo::{Upo, UpoDocument, verify_meta_hash};
+
+pub use limits::EffectiveLimits;
+pub use pages::Page;
+pub use saved::{SavedSession, parse_context};
+pub use sessions::{InvoiceSelection, SessionFilter, UpoOf};
+pub use tokens::TokenFilter;
 
 /// The raw API crate.
 pub use ksef_api as api;
