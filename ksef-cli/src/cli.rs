@@ -346,7 +346,7 @@ pub enum TokenCmd {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("dest").required(true).args(["to_profile", "output"])))]
+#[command(group(clap::ArgGroup::new("dest").required(true).multiple(true).args(["to_profile", "output"])))]
 pub struct TokenCreate {
     /// Description (5–256 characters).
     #[arg(long)]

@@ -99,7 +99,9 @@ pub fn environment(s: &str) -> CliResult<Environment> {
             if is_production_url(s) {
                 return Ok(Environment::Production);
             }
-            Ok(Environment::Custom(s.trim().trim_end_matches('/').to_string()))
+            Ok(Environment::Custom(
+                s.trim().trim_end_matches('/').to_string(),
+            ))
         }
     }
 }
@@ -204,9 +206,7 @@ impl Config {
             .cloned()
             .map(|p| (name.clone(), p))
             .ok_or_else(|| {
-                CliError::usage(format!(
-                    "no profile {name:?} (see `ksef profile list`)"
-                ))
+                CliError::usage(format!("no profile {name:?} (see `ksef profile list`)"))
             })
     }
 }
@@ -236,7 +236,13 @@ mod tests {
         assert!(context("Nip:5265877635").is_ok());
         assert!(context("nip:5265877636").is_err(), "bad checksum");
         assert!(context("5265877635").is_err());
-        for ok in ["env:KSEF_TOKEN", "file:/tmp/t", "prompt", "sealed", "keyring"] {
+        for ok in [
+            "env:KSEF_TOKEN",
+            "file:/tmp/t",
+            "prompt",
+            "sealed",
+            "keyring",
+        ] {
             check_secret_source(ok).unwrap();
         }
         for bad in ["env:", "abcd-token-value", "file:"] {

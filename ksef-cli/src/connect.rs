@@ -95,7 +95,9 @@ impl Ctx {
             .read_line(&mut answer)
             .map_err(|e| CliError::usage(format!("cannot read the answer: {e}")))?;
         if answer.trim() != t.context.value() {
-            return Err(CliError::usage("production not confirmed; nothing was sent"));
+            return Err(CliError::usage(
+                "production not confirmed; nothing was sent",
+            ));
         }
         Ok(())
     }
@@ -136,9 +138,12 @@ impl Ctx {
                         "a generated test identity needs a Nip context",
                     ));
                 };
-                let identity =
-                    SigningIdentity::self_signed_personal_at(nip, KeyAlgorithm::EcdsaP256, ksef.now())
-                        .map_err(|e| CliError::new(Exit::Failure, e))?;
+                let identity = SigningIdentity::self_signed_personal_at(
+                    nip,
+                    KeyAlgorithm::EcdsaP256,
+                    ksef.now(),
+                )
+                .map_err(|e| CliError::new(Exit::Failure, e))?;
                 Ok(Credentials::xades(identity, t.context.clone()))
             }
         }

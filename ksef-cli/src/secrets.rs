@@ -19,9 +19,8 @@ pub fn read(source: &str, profile: &str, what: &str) -> CliResult<SecretString> 
             ))
         })?
     } else if let Some(path) = source.strip_prefix("file:") {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::auth(format!("cannot read the {what} from {path}: {e}"))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::auth(format!("cannot read the {what} from {path}: {e}")))?;
         let value = text.trim().to_string();
         let mut text = text;
         zeroize::Zeroize::zeroize(&mut text);

@@ -61,10 +61,11 @@ impl SavedSession {
 
     /// Reads the JSON of [`SavedSession::to_json`].
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let mut w: Wire = serde_json::from_slice(bytes).map_err(|e| FlowError::InvalidArgument {
-            field: "saved session",
-            rule: format!("not a saved session: {e}"),
-        })?;
+        let mut w: Wire =
+            serde_json::from_slice(bytes).map_err(|e| FlowError::InvalidArgument {
+                field: "saved session",
+                rule: format!("not a saved session: {e}"),
+            })?;
         let context = parse_context(&w.context_type, &w.context_value);
         let access = SecretString::new(std::mem::take(&mut w.access_token));
         let refresh = SecretString::new(std::mem::take(&mut w.refresh_token));

@@ -104,7 +104,9 @@ impl AuthSession {
         }
         let r = self
             .call("sessions_list", Idempotency::Safe, |api| {
-                let mut b = api.sessions_list().session_type(filter.session_type.clone());
+                let mut b = api
+                    .sessions_list()
+                    .session_type(filter.session_type.clone());
                 if !filter.statuses.is_empty() {
                     b = b.statuses(filter.statuses.clone());
                 }
@@ -227,12 +229,16 @@ impl AuthSession {
                     .as_str()
                     .to_string();
                 let r = self
-                    .call("session_invoice_upo_by_ksef_number", Idempotency::Safe, |api| {
-                        api.session_invoice_upo_by_ksef_number()
-                            .reference_number(s.clone())
-                            .ksef_number(number.clone())
-                            .send()
-                    })
+                    .call(
+                        "session_invoice_upo_by_ksef_number",
+                        Idempotency::Safe,
+                        |api| {
+                            api.session_invoice_upo_by_ksef_number()
+                                .reference_number(s.clone())
+                                .ksef_number(number.clone())
+                                .send()
+                        },
+                    )
                     .await
                     .map_err(err)?;
                 ("invoice UPO", r)

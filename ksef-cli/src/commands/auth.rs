@@ -76,7 +76,11 @@ pub async fn run(ctx: &Ctx, cmd: AuthCmd) -> CliResult {
                             s.authentication_method.to_string(),
                             time(s.start_date),
                             s.refresh_token_valid_until.map_or("-".into(), time),
-                            if s.is_current == Some(true) { "*".into() } else { String::new() },
+                            if s.is_current == Some(true) {
+                                "*".into()
+                            } else {
+                                String::new()
+                            },
                         ]);
                     }
                     match page.continuation_token {
@@ -97,8 +101,10 @@ pub async fn run(ctx: &Ctx, cmd: AuthCmd) -> CliResult {
                 session.revoke_auth_session(&reference).await?;
                 ctx.out
                     .json(&json!({ "referenceNumber": reference.trim(), "revoked": true }));
-                ctx.out
-                    .note(format!("authentication session {} revoked", reference.trim()));
+                ctx.out.note(format!(
+                    "authentication session {} revoked",
+                    reference.trim()
+                ));
                 Ok(())
             })
             .await
@@ -164,7 +170,11 @@ fn status(ctx: &Ctx) -> CliResult {
                 "access token".into(),
                 format!(
                     "{} until {}",
-                    if saved.access_token_expires > now { "valid" } else { "expired" },
+                    if saved.access_token_expires > now {
+                        "valid"
+                    } else {
+                        "expired"
+                    },
                     time(saved.access_token_expires)
                 ),
             ],

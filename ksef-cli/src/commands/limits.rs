@@ -57,7 +57,8 @@ pub async fn rate_limits(ctx: &Ctx) -> CliResult {
                     .collect()
             })
             .unwrap_or_default();
-        ctx.out.table(&["GROUP", "PER SECOND", "PER MINUTE", "PER HOUR"], &rows);
+        ctx.out
+            .table(&["GROUP", "PER SECOND", "PER MINUTE", "PER HOUR"], &rows);
         Ok(())
     })
     .await

@@ -45,7 +45,9 @@ pub fn run(ctx: &Ctx, cmd: ProfileCmd) -> CliResult {
                     ],
                     vec![
                         "key".into(),
-                        p.key.as_ref().map_or("-".into(), |c| c.display().to_string()),
+                        p.key
+                            .as_ref()
+                            .map_or("-".into(), |c| c.display().to_string()),
                     ],
                     vec!["default".into(), is_default.to_string()],
                     vec!["logged in".into(), logged_in.to_string()],
@@ -149,16 +151,19 @@ fn add(ctx: &Ctx, a: ProfileAdd) -> CliResult {
                 "credential certificate needs --certificate FILE (and --key FILE unless PKCS#12)",
             ));
         }
-        Credential::TestIdentity if !matches!(env, ksef_api::Environment::Test | ksef_api::Environment::Custom(_)) => {
+        Credential::TestIdentity
+            if !matches!(
+                env,
+                ksef_api::Environment::Test | ksef_api::Environment::Custom(_)
+            ) =>
+        {
             return Err(CliError::usage(
                 "credential test-identity works on TEST and simulators only",
             ));
         }
         _ => {}
     }
-    let abs = |p: Option<std::path::PathBuf>| {
-        p.map(|p| std::path::absolute(&p).unwrap_or(p))
-    };
+    let abs = |p: Option<std::path::PathBuf>| p.map(|p| std::path::absolute(&p).unwrap_or(p));
     let profile = Profile {
         environment: a.environment.trim().to_string(),
         context: a.context.trim().to_string(),
@@ -179,7 +184,8 @@ fn add(ctx: &Ctx, a: ProfileAdd) -> CliResult {
         seal::remove(Kind::Session, &a.name)?;
     }
     let is_default = c.default.as_deref() == Some(a.name.as_str());
-    ctx.out.json(&describe(&a.name, &profile, is_default, false));
+    ctx.out
+        .json(&describe(&a.name, &profile, is_default, false));
     ctx.out.note(format!(
         "profile {} {} ({} {}, credential {}){}",
         a.name,
@@ -200,7 +206,11 @@ fn list(ctx: &Ctx) -> CliResult {
         let logged_in = seal::path(Kind::Session, name)?.exists();
         ctx.out.json_line(&describe(name, p, is_default, logged_in));
         rows.push(vec![
-            if is_default { format!("* {name}") } else { format!("  {name}") },
+            if is_default {
+                format!("* {name}")
+            } else {
+                format!("  {name}")
+            },
             p.environment.clone(),
             p.context.clone(),
             p.credential.name().to_string(),
@@ -211,7 +221,15 @@ fn list(ctx: &Ctx) -> CliResult {
         ctx.out.note("no profiles; add one with `ksef profile add`");
         return Ok(());
     }
-    ctx.out
-        .table(&["  PROFILE", "ENVIRONMENT", "CONTEXT", "CREDENTIAL", "LOGGED IN"], &rows);
+    ctx.out.table(
+        &[
+            "  PROFILE",
+            "ENVIRONMENT",
+            "CONTEXT",
+            "CREDENTIAL",
+            "LOGGED IN",
+        ],
+        &rows,
+    );
     Ok(())
 }

@@ -38,7 +38,10 @@ fn facts(path: &std::path::Path) -> CliResult<ksef_flows::crypto::InvoiceFacts> 
 fn render(ctx: &Ctx, url: &str, label: &str, o: &QrOutput) -> CliResult {
     let fail = |e: ksef_flows::crypto::CryptoError| CliError::new(Exit::Failure, e);
     let io = |p: &std::path::Path, e: std::io::Error| {
-        CliError::new(Exit::Failure, anyhow::anyhow!("cannot write {}: {e}", p.display()))
+        CliError::new(
+            Exit::Failure,
+            anyhow::anyhow!("cannot write {}: {e}", p.display()),
+        )
     };
     if let Some(p) = &o.png {
         let png = qr::render_png(url, label, 6).map_err(fail)?;
@@ -109,6 +112,8 @@ pub fn run(ctx: &Ctx, cmd: QrCmd) -> CliResult {
 
 fn load_identity(cert: &std::path::Path, key: &std::path::Path) -> CliResult<SigningIdentity> {
     crate::identity::load_files(cert, Some(key), || {
-        Err(CliError::usage("KOD II takes a PEM or DER certificate and key"))
+        Err(CliError::usage(
+            "KOD II takes a PEM or DER certificate and key",
+        ))
     })
 }

@@ -114,10 +114,17 @@ async fn online(ctx: &Ctx, a: SendOnline) -> CliResult {
         }
         inputs.push(input);
     }
-    let names: Vec<String> = a.files.iter().map(|p: &PathBuf| p.display().to_string()).collect();
+    let names: Vec<String> = a
+        .files
+        .iter()
+        .map(|p: &PathBuf| p.display().to_string())
+        .collect();
     let form = form_code(a.form);
     with_session(ctx, |t, _, auth| async move {
-        let pb = spinner(ctx, format!("opening an online session in {}", t.environment_label()));
+        let pb = spinner(
+            ctx,
+            format!("opening an online session in {}", t.environment_label()),
+        );
         let session = auth.open_online_session_for(form).await?;
         pb.set_message(format!(
             "session {}: sending {} invoices",
@@ -165,7 +172,8 @@ async fn online(ctx: &Ctx, a: SendOnline) -> CliResult {
             })),
             "upoPages": upo_pages,
         }));
-        ctx.out.table(&["FILE", "RESULT", "KSEF NUMBER / REASON"], &rows);
+        ctx.out
+            .table(&["FILE", "RESULT", "KSEF NUMBER / REASON"], &rows);
         match &summary {
             Some(s) => ctx.out.note(format!(
                 "session {} closed: {} {}; {accepted} of {} accepted; UPO: ksef session upo {}",

@@ -150,7 +150,9 @@ async fn list(ctx: &Ctx, a: SessionList) -> CliResult {
             }
         }
         ctx.out.table(
-            &["SESSION", "CREATED", "STATUS", "INVOICES", "ACCEPTED", "REJECTED"],
+            &[
+                "SESSION", "CREATED", "STATUS", "INVOICES", "ACCEPTED", "REJECTED",
+            ],
             &rows,
         );
         Ok(())

@@ -65,7 +65,13 @@ pub async fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult {
                     }
                 }
                 ctx.out.table(
-                    &["REFERENCE", "STATUS", "CREATED", "PERMISSIONS", "DESCRIPTION"],
+                    &[
+                        "REFERENCE",
+                        "STATUS",
+                        "CREATED",
+                        "PERMISSIONS",
+                        "DESCRIPTION",
+                    ],
                     &rows,
                 );
                 Ok(())
@@ -82,10 +88,7 @@ pub async fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult {
                         vec!["reference".into(), t.reference_number.0.clone()],
                         vec!["status".into(), t.status.to_string()],
                         vec!["created".into(), time(t.date_created)],
-                        vec![
-                            "last used".into(),
-                            t.last_use_date.map_or("-".into(), time),
-                        ],
+                        vec!["last used".into(), t.last_use_date.map_or("-".into(), time)],
                         vec![
                             "permissions".into(),
                             t.requested_permissions
@@ -106,7 +109,8 @@ pub async fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult {
                 auth.revoke_ksef_token(&reference).await?;
                 ctx.out
                     .json(&json!({ "referenceNumber": reference.trim(), "revoked": true }));
-                ctx.out.note(format!("KSeF token {} revoked", reference.trim()));
+                ctx.out
+                    .note(format!("KSeF token {} revoked", reference.trim()));
                 Ok(())
             })
             .await
@@ -117,7 +121,9 @@ pub async fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult {
 async fn create(ctx: &Ctx, a: TokenCreate) -> CliResult {
     let len = a.description.chars().count();
     if !(5..=256).contains(&len) {
-        return Err(CliError::usage("--description must have 5 to 256 characters"));
+        return Err(CliError::usage(
+            "--description must have 5 to 256 characters",
+        ));
     }
     if let Some(p) = &a.output
         && p.exists()
@@ -130,7 +136,8 @@ async fn create(ctx: &Ctx, a: TokenCreate) -> CliResult {
     if let Some(p) = &a.to_profile {
         seal::path(Kind::Secret, p)?;
     }
-    let permissions: Vec<TokenPermissionType> = a.permissions.iter().map(|p| permission(*p)).collect();
+    let permissions: Vec<TokenPermissionType> =
+        a.permissions.iter().map(|p| permission(*p)).collect();
     with_session(ctx, |t, _, auth| async move {
         let (reference, token) = auth.create_ksef_token(&permissions, &a.description).await?;
         let mut stored = serde_json::Map::new();

@@ -87,7 +87,9 @@ pub fn man_pages(dir: &Path) -> CliResult {
 }
 
 fn write_man(dir: &Path, cmd: clap::Command, name: &str) -> CliResult {
-    let cmd = cmd.display_name(name.to_string()).bin_name(name.replace('-', " "));
+    let cmd = cmd
+        .display_name(name.to_string())
+        .bin_name(name.replace('-', " "));
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd.clone())
         .render(&mut buf)
