@@ -252,8 +252,10 @@ mod tests {
 
     #[test]
     fn a_profile_round_trips_through_toml() {
-        let mut c = Config::default();
-        c.default = Some("t".into());
+        let mut c = Config {
+            default: Some("t".into()),
+            ..Config::default()
+        };
         c.profiles.insert(
             "t".into(),
             Profile {

@@ -11,7 +11,7 @@ fn send_online_then_inspect_the_session_and_its_upo() {
     let h = Harness::start();
     h.login("t");
     let a = h.invoice("FV/CLI/1");
-    let b = h.invoice_with("FV/CLI/2", |i| i.net(123_45));
+    let b = h.invoice_with("FV/CLI/2", |i| i.net(12_345));
     let sent = h.json(&["send", "online", s(&a), s(&b)], 0);
     let session = sent["session"].as_str().unwrap().to_string();
     assert!(session.contains("-SO-"), "{session}");

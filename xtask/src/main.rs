@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask regen-spec [--from PATH_OR_URL]   pin a document: validate, copy, lock, refresh snapshots
 //! cargo xtask regen-spec --check               offline: lock, document and snapshots agree
+//! cargo xtask man [DIR]                        man pages of `ksef` (default target/man)
 //! ```
 //! The logic lives in `ksef_codegen::regen` so that tests exercise it on a scratch workspace.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -15,7 +16,8 @@ const USAGE: &str = "usage:
   cargo xtask regen-spec [--from PATH_OR_URL]   download (default: the official TEST endpoint) or read a
                                                document, validate it, write spec/ksef-openapi.json (git-ignored),
                                                spec/ksef-openapi.lock and the drift snapshots
-  cargo xtask regen-spec --check               offline: fail with a diff when lock, document and snapshots disagree";
+  cargo xtask regen-spec --check               offline: fail with a diff when lock, document and snapshots disagree
+  cargo xtask man [DIR]                        write the man pages of `ksef` (one per command) to DIR (default target/man)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
                 std::env::var(SPEC_ENV).ok().as_deref(),
             )
         }),
+        Some("man") => man(args.get(1).map(PathBuf::from)),
         Some("-h" | "--help" | "help") | None => Ok(vec![USAGE.to_string()]),
         Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
     };
@@ -42,6 +45,32 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Man pages: the `ksef` binary renders them from its own command definitions (clap_mangen).
+fn man(dir: Option<PathBuf>) -> Result<Vec<String>, String> {
+    let root = workspace_root();
+    let dir = dir.unwrap_or_else(|| root.join("target").join("man"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "--package",
+            "ksef-cli",
+            "--",
+            "man-pages",
+            "--out",
+        ])
+        .arg(&dir)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("`ksef man-pages` failed ({status})"));
+    }
+    Ok(vec![format!("man pages written to {}", dir.display())])
 }
 
 /// The workspace root (xtask lives one level below it).
