@@ -233,23 +233,32 @@ fn version_and_short_help() {
     assert!(!help.contains("man-pages"), "hidden");
 }
 
+/// Kills the child process when dropped, also when an assertion fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn sim_prints_its_url_and_serves() {
-    let mut child = Command::new(ksef())
-        .args(["sim"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(ksef())
+            .args(["sim"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
     use std::io::BufRead as _;
-    std::io::BufReader::new(child.stdout.take().unwrap())
+    std::io::BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().to_string();
-    assert!(
-        url.starts_with("http://127.0.0.1:") && url.ends_with("/v2"),
-        "{url}"
-    );
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/v2"), "{url}");
     // A full login through the running simulator.
     let h = Harness::start();
     h.ok(&[
@@ -264,6 +273,4 @@ fn sim_prints_its_url_and_serves() {
         "test-identity",
     ]);
     h.ok(&["auth", "login"]);
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
