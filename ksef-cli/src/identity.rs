@@ -52,10 +52,9 @@ pub fn load_files(
 ) -> CliResult<SigningIdentity> {
     let cert = read(cert_path, "certificate")?;
     if is_pkcs12(cert_path) {
-        let _pass = passphrase()?;
-        return Err(CliError::usage(
-            "PKCS#12 identities are not supported yet: export the certificate and key as PEM",
-        ));
+        let pass = passphrase()?;
+        return SigningIdentity::from_pkcs12(&cert, &pass)
+            .map_err(|e| CliError::auth(format!("{}: {e}", cert_path.display())));
     }
     let key_path = key_path.ok_or_else(|| {
         CliError::usage(format!(

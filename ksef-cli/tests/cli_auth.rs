@@ -257,3 +257,171 @@ fn token_profiles_log_in_and_a_revoked_token_is_refused() {
     let shown = h.json(&["profile", "show", "fromenv"], 0);
     assert_eq!(shown["secret"], "sealed");
 }
+
+/// Certificate profiles: PEM, DER and PKCS#12 (made by openssl), each logging in with XAdES.
+#[test]
+fn certificate_profiles_in_pem_der_and_pkcs12() {
+    let h = Harness::start();
+    let d = h.dir.path();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // A TEST-style personal certificate: serialNumber TINPL-<NIP> authenticates as the owner.
+    let subj = format!(
+        "/GN=Jan/SN=Kowalski/serialNumber=TINPL-{}/CN=Jan Kowalski/C=PL",
+        h.nip
+    );
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "id.key",
+        "-out",
+        "id.pem",
+        "-days",
+        "2",
+        "-subj",
+        &subj,
+    ]);
+    run(&["x509", "-in", "id.pem", "-outform", "DER", "-out", "id.der"]);
+    run(&[
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        "id.key",
+        "-outform",
+        "DER",
+        "-out",
+        "id.key.der",
+    ]);
+    run(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        "id.key",
+        "-in",
+        "id.pem",
+        "-out",
+        "id.p12",
+        "-passout",
+        "pass:p12-passphrase",
+    ]);
+    let ctx = format!("Nip:{}", h.nip);
+    let p = |n: &str| h.path(n).to_str().unwrap().to_string();
+    h.ok(&[
+        "profile",
+        "add",
+        "pem",
+        "-e",
+        &h.url,
+        "-c",
+        &ctx,
+        "--credential",
+        "certificate",
+        "--certificate",
+        &p("id.pem"),
+        "--key",
+        &p("id.key"),
+    ]);
+    h.ok(&[
+        "profile",
+        "add",
+        "der",
+        "-e",
+        &h.url,
+        "-c",
+        &ctx,
+        "--credential",
+        "certificate",
+        "--certificate",
+        &p("id.der"),
+        "--key",
+        &p("id.key.der"),
+    ]);
+    h.ok(&[
+        "profile",
+        "add",
+        "p12",
+        "-e",
+        &h.url,
+        "-c",
+        &ctx,
+        "--credential",
+        "certificate",
+        "--certificate",
+        &p("id.p12"),
+        "--secret",
+        "env:P12_PASS",
+    ]);
+    for profile in ["pem", "der"] {
+        let login = h.json(&["--profile", profile, "auth", "login"], 0);
+        assert_eq!(login["context"]["value"], h.nip.as_str(), "{profile}");
+    }
+    let out = h.run_env(
+        &["--profile", "p12", "auth", "login"],
+        &[("P12_PASS", "p12-passphrase")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A wrong passphrase is an authentication failure that names the file, and sends nothing.
+    let out = h.run_env(
+        &["--profile", "p12", "auth", "login"],
+        &[("P12_PASS", "wrong")],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("id.p12"));
+    // A key that is not the certificate's: a usage error before anything is sent.
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "other.key",
+        "-out",
+        "other.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=other",
+    ]);
+    h.ok(&[
+        "profile",
+        "add",
+        "mismatch",
+        "-e",
+        &h.url,
+        "-c",
+        &ctx,
+        "--credential",
+        "certificate",
+        "--certificate",
+        &p("id.pem"),
+        "--key",
+        &p("other.key"),
+    ]);
+    let out = h.run(&["--profile", "mismatch", "auth", "login"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not match"));
+}

@@ -258,7 +258,10 @@ fn sim_prints_its_url_and_serves() {
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().to_string();
-    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/v2"), "{url}");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/v2"),
+        "{url}"
+    );
     // A full login through the running simulator.
     let h = Harness::start();
     h.ok(&[
