@@ -1,5 +1,7 @@
 //! Per-operation facts of the pinned spec, generated from it: which token an operation needs, its
 //! `x-rate-limits` and `x-required-permissions`. The flows' rate limiter and auth layer use them.
+//! [`op`] names every operation as a constant (`op::SESSION_STATUS`), so that a misspelled name
+//! does not compile.
 
 /// Which bearer token an operation needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +71,20 @@ mod tests {
             assert_eq!(find(op.name).map(|m| m.path), Some(op.path));
         }
         assert!(find("no_such_operation").is_none());
+    }
+
+    #[test]
+    fn named_constants_are_the_rows_of_their_operations() {
+        assert_eq!(op::AUTH_CHALLENGE.name, "auth_challenge");
+        assert_eq!(op::AUTH_CHALLENGE.path, "/auth/challenge");
+        assert_eq!(
+            op::ONLINE_SESSION_SEND_INVOICE.name,
+            "online_session_send_invoice"
+        );
+        assert_eq!(op::SESSION_STATUS.method, "GET");
+        assert_eq!(Some(op::SESSION_STATUS), find("session_status"));
+        assert_eq!(Some(op::AUTH_CHALLENGE), find("auth_challenge"));
+        assert_eq!(Some(op::SESSION_INVOICE_UPO), find("session_invoice_upo"));
     }
 
     #[test]

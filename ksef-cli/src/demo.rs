@@ -7,7 +7,7 @@ use ksef_api::Environment;
 use ksef_api::types::TokenPermissionType;
 use ksef_flows::crypto::xades::ContextIdentifier;
 use ksef_flows::crypto::{KeyAlgorithm, Nip, SigningIdentity};
-use ksef_flows::sample::SampleInvoice;
+use ksef_flows::invoice::{Amount, Invoice, InvoiceBuilder, Line, Party, VatRate};
 use ksef_flows::{Credentials, InvoiceInput, InvoiceOutcome, Ksef};
 use ksef_time::SharedClock;
 
@@ -86,10 +86,13 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
         auth.reference_number()
     );
 
-    let session = auth
+    let mut session = auth
         .open_online_session()
         .await
         .context("opening an online session")?;
+    // One send at a time: KSeF judges a duplicate by which invoice it registered first, so the
+    // duplicate (#3) must reach it after its original (#0); concurrent sends would race.
+    session.set_concurrency(1);
     println!(
         "6. online session {} (FA (3)) opened",
         session.reference_number()
@@ -101,32 +104,83 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
     let tomorrow = today.succ_opt().unwrap_or(today);
     let n = nip.as_str();
     let suffix = ksef_time::to_warsaw(now).format("%H%M%S");
-    let sample = |number: &str| SampleInvoice::new_at(n, number, now);
+    // Invoices built with ksef-invoice's builder: totals per VAT rate are computed, every value
+    // is checked against the FA (3) schema, and InvoiceInput::from_invoice sends exactly the
+    // bytes it serialized once.
+    let seller = Party::with_nip(n, "Sprzedawca Testowy sp. z o.o.")
+        .address("ul. Prosta 1", Some("00-001 Warszawa"));
+    let buyer = Party::with_nip("5265877635", "Nabywca Testowy S.A.")
+        .address("ul. Krzywa 2", Some("30-002 Kraków"));
+    let amount = |s: &str| s.parse::<Amount>().context("a demo amount");
+    let invoice = |number: &str, issued, lines: Vec<Line>| -> anyhow::Result<InvoiceInput> {
+        let built = lines
+            .into_iter()
+            .fold(
+                Invoice::vat(seller.clone(), buyer.clone(), number, issued),
+                InvoiceBuilder::line,
+            )
+            .created_at(now)
+            .build()
+            .with_context(|| format!("building invoice {number}"))?;
+        Ok(InvoiceInput::from_invoice(&built)?)
+    };
+    let service = |qty: &str, price: &str| -> anyhow::Result<Line> {
+        Ok(Line::new(
+            "Usługa programistyczna",
+            amount(qty)?,
+            amount(price)?,
+            VatRate::R23,
+        )
+        .unit("h"))
+    };
     let inputs: Vec<(&str, InvoiceInput)> = vec![
         (
             "valid",
-            InvoiceInput::new(sample(&format!("FV/{suffix}/1")).to_xml()),
+            invoice(
+                &format!("FV/{suffix}/1"),
+                today,
+                vec![service("1", "100.00")?],
+            )?,
         ),
         (
             "valid",
-            InvoiceInput::new(sample(&format!("FV/{suffix}/2")).net(250_000).to_xml()),
+            invoice(
+                &format!("FV/{suffix}/2"),
+                today,
+                vec![
+                    service("20", "125.00")?,
+                    Line::new("Książka", amount("2")?, amount("45.00")?, VatRate::R5).unit("szt."),
+                ],
+            )?,
         ),
         (
             "valid",
-            InvoiceInput::new(
-                sample(&format!("FV/{suffix}/3"))
-                    .net(99)
-                    .item("Licencja")
-                    .to_xml(),
-            ),
+            invoice(
+                &format!("FV/{suffix}/3"),
+                today,
+                vec![Line::new(
+                    "Licencja",
+                    amount("1")?,
+                    amount("0.99")?,
+                    VatRate::R23,
+                )],
+            )?,
         ),
         (
             "duplicate of #0 (same seller, kind and number)",
-            InvoiceInput::new(sample(&format!("FV/{suffix}/1")).net(777).to_xml()),
+            invoice(
+                &format!("FV/{suffix}/1"),
+                today,
+                vec![service("1", "7.77")?],
+            )?,
         ),
         (
             "invalid: issue date in the future",
-            InvoiceInput::new(sample(&format!("FV/{suffix}/4")).issued(tomorrow).to_xml()),
+            invoice(
+                &format!("FV/{suffix}/4"),
+                tomorrow,
+                vec![service("1", "100.00")?],
+            )?,
         ),
         (
             "invalid: not well-formed XML",

@@ -49,4 +49,7 @@ pub enum SpecError {
     /// progenitor refused the normalised document.
     #[error("code generation failed: {0}")]
     Generate(String),
+    /// The invoice schemas (XSD), their lock or their discovery failed.
+    #[error("{0}")]
+    Schemas(String),
 }

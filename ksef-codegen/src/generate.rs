@@ -16,7 +16,8 @@ pub const TYPES_PATH: &str = "crate::generated::types";
 pub struct Generated {
     /// progenitor's client and types, with the open enums inserted into `types`.
     pub client: String,
-    /// The operation table (`OPERATIONS`) and version constants.
+    /// The operation table (`OPERATIONS`), one named constant per operation (module `op`) and
+    /// the version constants.
     pub operations: String,
 }
 
@@ -69,7 +70,7 @@ pub fn generate(
     );
     Ok(Generated {
         client,
-        operations: operation_table(spec, surface, sha256),
+        operations: operation_table(spec, surface, sha256) + &operation_constants(surface),
     })
 }
 
@@ -260,6 +261,28 @@ fn operation_table(spec: &NormalizedSpec, surface: &Surface, sha256: &str) -> St
     c
 }
 
+/// Module `op`: one constant per operation, named after it in upper case and pointing at its row
+/// of `OPERATIONS` (the same order as [`operation_table`]), so that code naming an operation does
+/// not compile when the name is misspelled or the operation leaves the spec.
+fn operation_constants(surface: &Surface) -> String {
+    let mut ops: Vec<_> = surface.operations.iter().collect();
+    ops.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut c = String::from(
+        "\n/// One constant per operation of the pinned document, named after it: `op::SESSION_STATUS`\n/// is the row of `session_status` in [`OPERATIONS`]. Naming an operation through these makes a\n/// misspelled or withdrawn name a compile error.\npub mod op {\n    use super::{OPERATIONS, OperationMeta};\n",
+    );
+    for (i, op) in ops.iter().enumerate() {
+        let _ = writeln!(
+            c,
+            "    /// `{} {}`.\n    pub const {}: &OperationMeta = &OPERATIONS[{i}];",
+            op.method,
+            op.path,
+            op.name.to_uppercase()
+        );
+    }
+    c.push_str("}\n");
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +301,38 @@ mod tests {
         let code = open_enum_code("Mode", &["Online", "Offline"], Some("Tryb \"x\"\nmore"));
         let file: syn::File = syn::parse_str(&code).unwrap();
         assert!(file.items.len() >= 6);
+    }
+
+    #[test]
+    fn operation_constants_point_at_their_rows() {
+        let op = |name: &str, method: &str, path: &str| crate::surface::Operation {
+            name: name.into(),
+            method: method.into(),
+            path: path.into(),
+            token: crate::surface::TokenKind::Access,
+            rate_limits: None,
+            rate_limit_group: None,
+            permissions: Vec::new(),
+            params: Vec::new(),
+            request: None,
+            responses: Vec::new(),
+            success: None,
+            json_body_required: None,
+        };
+        let surface = Surface {
+            api_version: "0".into(),
+            // the surface's order (by path) differs from the table's (by name)
+            operations: vec![
+                op("session_status", "GET", "/sessions/{referenceNumber}"),
+                op("auth_challenge", "POST", "/auth/challenge"),
+            ],
+            schemas: Default::default(),
+        };
+        let code = operation_constants(&surface);
+        assert!(code.contains("pub const AUTH_CHALLENGE: &OperationMeta = &OPERATIONS[0];"));
+        assert!(code.contains("pub const SESSION_STATUS: &OperationMeta = &OPERATIONS[1];"));
+        assert!(code.contains("/// `GET /sessions/{referenceNumber}`."));
+        let file: syn::File = syn::parse_str(&code).unwrap();
+        assert_eq!(file.items.len(), 1);
     }
 }

@@ -11,6 +11,9 @@
 //!   drift. `ksef-api` generates its operation table from them, `ksef-sim` its own.
 //! - [`examples`]: example bodies (the spec's, or a minimal instance of a schema).
 //! - [`diff`]: what changed between two documents (operations and schemas added, removed, changed).
+//! - [`schemas`]: the pin of the invoice XSDs (`spec/ksef-schemas.lock`, env `KSEF_SCHEMAS_DIR`);
+//!   `schemas_surface` and `schemas_regen` (feature `schemas-surface`): their drift snapshot and
+//!   `cargo xtask regen-schemas`.
 //! - `generate` (feature `generate`): the progenitor run and the extra generated tables.
 
 pub mod diff;
@@ -21,6 +24,11 @@ pub mod lock;
 pub mod names;
 pub mod normalize;
 pub mod regen;
+pub mod schemas;
+#[cfg(feature = "schemas-surface")]
+pub mod schemas_regen;
+#[cfg(feature = "schemas-surface")]
+pub mod schemas_surface;
 pub mod snapshots;
 pub mod surface;
 

@@ -1,4 +1,5 @@
-//! Public-key certificates of `GET /security/public-key-certificates` (rules §3).
+//! Public-key certificates of `GET /security/public-key-certificates`, the choice of the one to use
+//! for a purpose, and the KSeF-token encryption under the `KsefTokenEncryption` key.
 
 use std::fmt;
 
@@ -8,6 +9,7 @@ use pkcs8::DecodePublicKey;
 use x509_cert::Certificate;
 
 use crate::error::{CryptoError, Result};
+use crate::secret::SecretString;
 
 /// What a KSeF public key may be used for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -102,8 +104,36 @@ impl PublicKeyCertificate {
         })
     }
 
-    /// Parse one API entry: `certificate` (Base64 DER, no PEM armour), `validFrom`, `validTo`
-    /// (RFC 3339), `usage[]`. The API's validity dates take precedence over the certificate's.
+    /// One API entry with typed fields: `certificate` (Base64 DER, no PEM armour), `validFrom`,
+    /// `validTo` and `usage[]`. The API's validity dates take precedence over the certificate's.
+    pub fn new(
+        certificate_b64: &str,
+        valid_from: DateTime<Utc>,
+        valid_to: DateTime<Utc>,
+        usage: Vec<CertificateUsage>,
+    ) -> Result<Self> {
+        Self::new_indexed(certificate_b64, valid_from, valid_to, usage, None)
+    }
+
+    fn new_indexed(
+        certificate_b64: &str,
+        valid_from: DateTime<Utc>,
+        valid_to: DateTime<Utc>,
+        usage: Vec<CertificateUsage>,
+        index: Option<usize>,
+    ) -> Result<Self> {
+        let der = crate::b64::decode("certificate", certificate_b64).map_err(|e| {
+            CryptoError::ParseCertificate {
+                index,
+                detail: e.to_string(),
+            }
+        })?;
+        Ok(Self::from_der_indexed(&der, index)?.with_metadata(valid_from, valid_to, usage))
+    }
+
+    /// Parse one API entry from its JSON strings: `certificate` (Base64 DER, no PEM armour),
+    /// `validFrom`, `validTo` (RFC 3339), `usage[]`. The API's validity dates take precedence over
+    /// the certificate's.
     pub fn parse(
         certificate_b64: &str,
         valid_from: &str,
@@ -133,19 +163,22 @@ impl PublicKeyCertificate {
         usage: &[&str],
         index: Option<usize>,
     ) -> Result<Self> {
-        let perr = |detail: String| CryptoError::ParseCertificate { index, detail };
-        let der =
-            crate::b64::decode("certificate", certificate_b64).map_err(|e| perr(e.to_string()))?;
-        let mut c = Self::from_der_indexed(&der, index)?;
         let time = |s: &str| {
             DateTime::parse_from_rfc3339(s)
                 .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| perr(format!("date {s:?}: {e}")))
+                .map_err(|e| CryptoError::ParseCertificate {
+                    index,
+                    detail: format!("date {s:?}: {e}"),
+                })
         };
-        c.valid_from = time(valid_from)?;
-        c.valid_to = time(valid_to)?;
-        c.usage = usage.iter().map(|u| CertificateUsage::parse(u)).collect();
-        Ok(c)
+        let usage = usage.iter().map(|u| CertificateUsage::parse(u)).collect();
+        Self::new_indexed(
+            certificate_b64,
+            time(valid_from)?,
+            time(valid_to)?,
+            usage,
+            index,
+        )
     }
 
     /// Replace validity and usage (e.g. from a typed API response).
@@ -216,5 +249,56 @@ impl PublicKeyCertificate {
     /// Encrypt with RSA-OAEP-SHA256 under this certificate's key.
     pub fn encrypt_oaep(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
         crate::rsa_oaep::encrypt(self.rsa_public_key()?, plaintext)
+    }
+}
+
+/// Encrypts a KSeF token for `/auth/ksef-token`: RSA-OAEP-SHA256 of the UTF-8 bytes of
+/// `"{token}|{timestamp_ms}"` under the `KsefTokenEncryption` certificate; standard Base64.
+pub fn encrypt_ksef_token(
+    cert: &PublicKeyCertificate,
+    token: &SecretString,
+    timestamp_ms: i64,
+) -> Result<String> {
+    let plain = zeroize::Zeroizing::new(format!("{}|{}", token.expose(), timestamp_ms));
+    let ct = cert.encrypt_oaep(plain.as_bytes())?;
+    Ok(crate::b64::encode(ct))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{KeyAlgorithm, TestIdentity};
+    use crate::ids::Nip;
+
+    #[test]
+    fn typed_entry_takes_the_api_validity_and_usage() {
+        let id =
+            TestIdentity::self_signed_personal(&Nip::random(), KeyAlgorithm::EcdsaP256).unwrap();
+        let b64 = crate::b64::encode(id.certificate_der());
+        let from = DateTime::parse_from_rfc3339("2025-01-01T00:00:00.123+01:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let to = DateTime::parse_from_rfc3339("2027-06-30T23:59:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let usage = vec![CertificateUsage::SymmetricKeyEncryption];
+        let typed = PublicKeyCertificate::new(&b64, from, to, usage.clone()).unwrap();
+        assert_eq!(typed.valid_from(), from);
+        assert_eq!(typed.valid_to(), to);
+        assert_eq!(typed.usage(), usage.as_slice());
+        assert_eq!(typed.der(), id.certificate_der());
+        // the string form of the same entry gives the same certificate
+        let parsed = PublicKeyCertificate::parse(
+            &b64,
+            "2025-01-01T00:00:00.123+01:00",
+            "2027-06-30T23:59:59Z",
+            &["SymmetricKeyEncryption"],
+        )
+        .unwrap();
+        assert_eq!(format!("{parsed:?}"), format!("{typed:?}"));
+        assert!(matches!(
+            PublicKeyCertificate::new("not base64!", from, to, Vec::new()),
+            Err(CryptoError::ParseCertificate { index: None, .. })
+        ));
     }
 }

@@ -1,4 +1,4 @@
-//! PKCS#10 certificate requests for KSeF certificate enrollment (rules §9).
+//! PKCS#10 certificate requests for KSeF certificate enrollment.
 //!
 //! The subject must equal, attribute for attribute, the data returned by
 //! `GET /certificates/enrollments/data` (error 25003 otherwise). String types: `countryName` and

@@ -1,5 +1,5 @@
 //! Signing identities: an X.509 certificate plus its private key (RSA or ECDSA P-256), and
-//! self-signed certificates for the KSeF TEST environment (rules §2, §9).
+//! self-signed certificates for the KSeF TEST environment.
 
 use std::fmt;
 use std::str::FromStr;

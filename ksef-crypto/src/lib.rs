@@ -1,9 +1,11 @@
 #![warn(missing_docs)]
 //! KSeF 2.0 cryptography and identifier rules, without HTTP.
 //!
-//! * [`symmetric`]: AES-256-CBC/PKCS#7 streams with one-pass SHA-256 of plaintext and ciphertext.
-//! * [`rsa_oaep`]: RSA-OAEP-SHA256 key wrap and KSeF-token encryption.
-//! * [`certs`]: the public-key certificates of `/security/public-key-certificates`.
+//! * [`symmetric`]: the session key and its wrap, AES-256-CBC/PKCS#7 streams with one-pass SHA-256
+//!   of plaintext and ciphertext.
+//! * [`rsa_oaep`]: the RSA-OAEP-SHA256 primitive.
+//! * [`certs`]: the public-key certificates of `/security/public-key-certificates`, KSeF-token
+//!   encryption.
 //! * [`identity`]: signing identities (certificate + key), self-signed TEST certificates.
 //! * [`xades`]: the `AuthTokenRequest` document and its enveloped XAdES-BES signature.
 //! * [`csr`]: PKCS#10 requests for KSeF certificate enrollment.
@@ -48,12 +50,11 @@ pub mod secret;
 pub mod symmetric;
 pub mod xades;
 
-pub use certs::{CertificateUsage, PublicKeyCertificate};
+pub use certs::{CertificateUsage, PublicKeyCertificate, encrypt_ksef_token};
 pub use error::{CryptoError, PreflightRule, Result};
 pub use identity::{KeyAlgorithm, SigningIdentity, TestIdentity};
 pub use ids::{InternalId, KsefNumber, Nip, NipVatUe, PeppolId, Pesel, ReferenceNumber};
 pub use invoice::{InvoiceFacts, preflight};
-pub use rsa_oaep::{encrypt_ksef_token, wrap_key};
 pub use secret::{SecretBytes, SecretString};
-pub use symmetric::{EncryptedData, FileDigest, StreamDigests, SymmetricKey};
+pub use symmetric::{EncryptedData, FileDigest, StreamDigests, SymmetricKey, wrap_key};
 pub use xades::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};

@@ -8,18 +8,21 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use ksef_api::operations::TokenKind;
+use ksef_api::operations::{OperationMeta, TokenKind, op};
 use ksef_api::types;
 use ksef_api::{
-    BearerToken, ByteStream, ClientState, KsefClient, KsefError, RawError, ResponseValue,
+    BearerToken, ByteStream, ClientState, KsefClient, KsefError, KsefHeaders as _, RawError,
+    ResponseValue,
 };
 use ksef_crypto::xades::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};
 use ksef_crypto::{CertificateUsage, SecretString, SigningIdentity};
 
 use crate::client::{ANONYMOUS, Ksef};
 use crate::error::{AuthFailure, AuthStep, FlowError, Result, boxed};
-use crate::limiter::Limits;
+use crate::limiter::{Limits, RateLimitMode};
+use crate::lock::lock;
 use crate::retry::Idempotency;
+use crate::wait::Polling;
 
 /// How to authenticate.
 #[derive(Debug, Clone)]
@@ -149,13 +152,6 @@ pub struct AuthSession {
     inner: Arc<Inner>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
 impl Ksef {
     /// Authenticates: challenge, submit (KSeF token or XAdES), poll the status with backoff,
     /// redeem the tokens. With [`RateLimitMode::Effective`](crate::RateLimitMode::Effective) the
@@ -199,7 +195,7 @@ impl Ksef {
             }
         };
         let challenge = self
-            .execute("auth_challenge", ANONYMOUS, Idempotency::Safe, || {
+            .execute(op::AUTH_CHALLENGE, ANONYMOUS, Idempotency::Safe, || {
                 api.auth_challenge().send()
             })
             .await
@@ -223,14 +219,14 @@ impl Ksef {
                     })?;
                 let doc = &doc;
                 self.execute(
-                    "auth_xades_signature",
+                    op::AUTH_XADES_SIGNATURE,
                     ANONYMOUS,
                     Idempotency::Unsafe,
                     || api.auth_xades_signature().body(doc.clone()).send(),
                 )
                 .await
                 .map_err(|e| {
-                    FlowError::of_call("auth_xades_signature", e, |source| {
+                    FlowError::of_call(op::AUTH_XADES_SIGNATURE.name, e, |source| {
                         FlowError::Authenticate {
                             step: AuthStep::Submit,
                             source,
@@ -248,31 +244,22 @@ impl Ksef {
             Some(BearerToken::new(init.authentication_token.token)),
         );
         let op_api = api.with_state(op_state.clone());
-        // Poll with backoff until the operation leaves status 100.
-        let deadline = tokio::time::Instant::now() + self.poll_timeout();
-        let mut delay = Duration::from_millis(100);
+        // Poll until the operation leaves status 100.
+        let mut polling = Polling::start(self.poll_schedule());
         loop {
-            let op_api = &op_api;
-            let reference = &reference;
-            let status = self
-                .execute("auth_status", ANONYMOUS, Idempotency::Safe, || {
+            let answer = self
+                .execute(op::AUTH_STATUS, ANONYMOUS, Idempotency::Safe, || {
                     op_api
                         .auth_status()
                         .reference_number(reference.to_string())
                         .send()
                 })
                 .await
-                .map_err(auth_err(AuthStep::Status))?
-                .into_inner()
-                .status;
+                .map_err(auth_err(AuthStep::Status))?;
+            let retry_after = answer.retry_after();
+            let status = answer.into_inner().status;
             match status.code {
-                100 => {
-                    if tokio::time::Instant::now() + delay > deadline {
-                        return Err(FlowError::Timeout("the authentication status"));
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 3 / 2).min(Duration::from_secs(2));
-                }
+                100 => {}
                 200 => break,
                 code => {
                     let reason = AuthFailure::from_code(code);
@@ -285,12 +272,18 @@ impl Ksef {
                     });
                 }
             }
+            if !polling.pause(retry_after).await {
+                return Err(FlowError::Timeout("the authentication status"));
+            }
         }
         let op_api_ref = &op_api;
         let tokens = self
-            .execute("auth_token_redeem", ANONYMOUS, Idempotency::Unsafe, || {
-                op_api_ref.auth_token_redeem().send()
-            })
+            .execute(
+                op::AUTH_TOKEN_REDEEM,
+                ANONYMOUS,
+                Idempotency::Unsafe,
+                || op_api_ref.auth_token_redeem().send(),
+            )
             .await
             .map_err(auth_err(AuthStep::Redeem))?
             .into_inner();
@@ -325,7 +318,7 @@ impl Ksef {
             }),
         };
         tracing::info!(access_token_expires = %expires, "authenticated");
-        if self.rate_limiter().mode() == crate::RateLimitMode::Effective
+        if self.rate_limiter().mode() == RateLimitMode::Effective
             && let Err(e) = session.load_effective_rate_limits().await
         {
             tracing::warn!(error = %e, "could not read the effective rate limits; using the spec's");
@@ -333,6 +326,7 @@ impl Ksef {
         Ok(session)
     }
 
+    /// Submits a KSeF token, encrypted under the current `KsefTokenEncryption` key.
     async fn submit_ksef_token(
         &self,
         challenge: &types::AuthenticationChallengeResponse,
@@ -340,10 +334,7 @@ impl Ksef {
         context: &ContextIdentifier,
     ) -> Result<types::AuthenticationInitResponse> {
         let api = self.api();
-        for attempt in 0..2 {
-            let cert = self
-                .public_key(CertificateUsage::KsefTokenEncryption)
-                .await?;
+        self.with_public_key(CertificateUsage::KsefTokenEncryption, |cert| async move {
             let encrypted = ksef_crypto::encrypt_ksef_token(&cert, token, challenge.timestamp_ms)
                 .map_err(|source| FlowError::Crypto {
                 step: "encrypting the KSeF token",
@@ -357,28 +348,21 @@ impl Ksef {
                 public_key_id: Some(cert.public_key_id().to_string()),
             };
             let body = &body;
-            match self
-                .execute("auth_ksef_token", ANONYMOUS, Idempotency::Unsafe, || {
-                    api.auth_ksef_token().body(body.clone()).send()
+            self.execute(op::AUTH_KSEF_TOKEN, ANONYMOUS, Idempotency::Unsafe, || {
+                api.auth_ksef_token().body(body.clone()).send()
+            })
+            .await
+            .map(ResponseValue::into_inner)
+            .map_err(|e| {
+                FlowError::of_call(op::AUTH_KSEF_TOKEN.name, e, |source| {
+                    FlowError::Authenticate {
+                        step: AuthStep::Submit,
+                        source,
+                    }
                 })
-                .await
-            {
-                Ok(v) => return Ok(v.into_inner()),
-                Err(e) if attempt == 0 && e.has_code(21470) => {
-                    tracing::warn!("public key withdrawn (21470); refetching the certificates");
-                    self.refresh_public_keys().await?;
-                }
-                Err(e) => {
-                    return Err(FlowError::of_call("auth_ksef_token", e, |source| {
-                        FlowError::Authenticate {
-                            step: AuthStep::Submit,
-                            source,
-                        }
-                    }));
-                }
-            }
-        }
-        Err(FlowError::Timeout("a usable KsefTokenEncryption key"))
+            })
+        })
+        .await
     }
 }
 
@@ -459,7 +443,7 @@ impl AuthSession {
             .inner
             .ksef
             .execute(
-                "auth_token_refresh",
+                op::AUTH_TOKEN_REFRESH,
                 &self.inner.context_key,
                 Idempotency::Safe,
                 || api.auth_token_refresh().send(),
@@ -501,7 +485,7 @@ impl AuthSession {
     /// refresh-and-retry after a 401.
     pub(crate) async fn call<'s, T, F, Fut>(
         &'s self,
-        operation: &'static str,
+        op: &'static OperationMeta,
         idempotency: Idempotency,
         make: F,
     ) -> std::result::Result<ResponseValue<T>, CallError>
@@ -517,12 +501,12 @@ impl AuthSession {
         let first = self
             .inner
             .ksef
-            .execute(operation, ctx, idempotency, || make(api))
+            .execute(op, ctx, idempotency, || make(api))
             .await;
         match first {
             Err(e) if e.status().is_some_and(|s| s.as_u16() == 401) => {
                 tracing::info!(
-                    operation,
+                    operation = op.name,
                     "401 Unauthorized; refreshing the access token once"
                 );
                 self.refresh_if_generation(generation)
@@ -533,11 +517,11 @@ impl AuthSession {
                     .fetch_add(1, Ordering::Relaxed);
                 self.inner
                     .ksef
-                    .execute(operation, ctx, idempotency, || make(api))
+                    .execute(op, ctx, idempotency, || make(api))
                     .await
-                    .map_err(|e| CallError::Api(operation, e))
+                    .map_err(|e| CallError::Api(op.name, e))
             }
-            other => other.map_err(|e| CallError::Api(operation, e)),
+            other => other.map_err(|e| CallError::Api(op.name, e)),
         }
     }
 
@@ -546,13 +530,13 @@ impl AuthSession {
         &self,
     ) -> Result<std::collections::HashMap<String, Limits>> {
         let r = self
-            .call("rate_limits", Idempotency::Safe, |api| {
+            .call(op::RATE_LIMITS, Idempotency::Safe, |api| {
                 api.rate_limits().send()
             })
             .await
             .map_err(|e| {
                 e.into_flow(|source| FlowError::Call {
-                    operation: "rate_limits",
+                    operation: op::RATE_LIMITS.name,
                     source,
                 })
             })?
@@ -569,7 +553,7 @@ impl AuthSession {
     /// Revokes this authentication session (`DELETE /auth/sessions/current`): the refresh token
     /// stops working. The tokens are forgotten.
     pub async fn revoke(&self) -> Result<()> {
-        self.call("auth_session_revoke_current", Idempotency::Safe, |api| {
+        self.call(op::AUTH_SESSION_REVOKE_CURRENT, Idempotency::Safe, |api| {
             api.auth_session_revoke_current().send()
         })
         .await
@@ -592,7 +576,7 @@ impl AuthSession {
         };
         let body = &body;
         let created = self
-            .call("ksef_token_create", Idempotency::Unsafe, |api| {
+            .call(op::KSEF_TOKEN_CREATE, Idempotency::Unsafe, |api| {
                 api.ksef_token_create().body(body.clone()).send()
             })
             .await
@@ -600,35 +584,30 @@ impl AuthSession {
             .into_inner();
         let reference = created.reference_number.0.clone();
         let token = SecretString::new(created.token);
-        let deadline = tokio::time::Instant::now() + self.inner.ksef.poll_timeout();
-        let mut delay = Duration::from_millis(100);
+        let mut polling = Polling::start(self.inner.ksef.poll_schedule());
         loop {
             let r = reference.as_str();
-            let status = self
-                .call("ksef_token_status", Idempotency::Safe, |api| {
+            let answer = self
+                .call(op::KSEF_TOKEN_STATUS, Idempotency::Safe, |api| {
                     api.ksef_token_status()
                         .reference_number(r.to_string())
                         .send()
                 })
                 .await
-                .map_err(|e| e.into_flow(|source| FlowError::KsefToken { source }))?
-                .into_inner()
-                .status;
-            match status {
+                .map_err(|e| e.into_flow(|source| FlowError::KsefToken { source }))?;
+            let retry_after = answer.retry_after();
+            match answer.into_inner().status {
                 types::AuthenticationTokenStatus::Active => break,
-                types::AuthenticationTokenStatus::Pending => {
-                    if tokio::time::Instant::now() + delay > deadline {
-                        return Err(FlowError::Timeout("the KSeF token to become active"));
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 3 / 2).min(Duration::from_secs(2));
-                }
+                types::AuthenticationTokenStatus::Pending => {}
                 other => {
                     return Err(FlowError::KsefTokenNotActive {
                         reference_number: reference,
                         status: other.to_string(),
                     });
                 }
+            }
+            if !polling.pause(retry_after).await {
+                return Err(FlowError::Timeout("the KSeF token to become active"));
             }
         }
         tracing::info!(reference_number = %reference, "KSeF token active");

@@ -1,5 +1,6 @@
 //! Authentication sessions of the context (`GET /auth/sessions`) and revoking one of them.
 
+use ksef_api::operations::op;
 use ksef_api::types;
 
 use crate::auth::AuthSession;
@@ -18,7 +19,7 @@ impl AuthSession {
     ) -> Result<Page<types::AuthenticationListItem>> {
         let page_size = check_page_size("page size", page_size, 10, 100)?;
         let r = self
-            .call("auth_sessions_list", Idempotency::Safe, |api| {
+            .call(op::AUTH_SESSIONS_LIST, Idempotency::Safe, |api| {
                 let mut b = api.auth_sessions_list();
                 if let Some(n) = page_size {
                     b = b.page_size(n);
@@ -31,7 +32,7 @@ impl AuthSession {
             .await
             .map_err(|e| {
                 e.into_flow(|source| FlowError::Call {
-                    operation: "auth_sessions_list",
+                    operation: op::AUTH_SESSIONS_LIST.name,
                     source,
                 })
             })?
@@ -43,7 +44,7 @@ impl AuthSession {
     /// its refresh token stops working. Revoke this session with [`AuthSession::revoke`].
     pub async fn revoke_auth_session(&self, reference_number: &str) -> Result<()> {
         let r = reference(reference_number)?;
-        self.call("auth_session_revoke", Idempotency::Safe, |api| {
+        self.call(op::AUTH_SESSION_REVOKE, Idempotency::Safe, |api| {
             api.auth_session_revoke().reference_number(r.clone()).send()
         })
         .await

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ksef_api::operations::{OperationMeta, op};
 use ksef_api::{
     ByteStream, DecodeError as _, Environment, KsefClient, KsefError, KsefHeaders as _, RawError,
     ResponseValue, SystemWarning,
@@ -15,9 +16,11 @@ use ksef_crypto::{CertificateUsage, PublicKeyCertificate};
 use ksef_time::SharedClock;
 use tracing::Instrument as _;
 
-use crate::error::{FlowError, Result, boxed};
+use crate::error::{FlowError, KEY_WITHDRAWN, Result, boxed};
 use crate::limiter::{RateLimitMode, RateLimiter};
+use crate::lock::lock;
 use crate::retry::{Decision, Idempotency, RetryPolicy};
+use crate::wait::PollSchedule;
 
 /// Context key of calls made before authentication (limited per IP by KSeF).
 pub(crate) const ANONYMOUS: &str = "-";
@@ -169,13 +172,6 @@ pub struct Ksef {
     inner: Arc<Inner>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
 impl Ksef {
     /// Starts building a client for `environment` (TEST, DEMO, production or any base URL with
     /// its `/v2` stem, e.g. a local `ksef-sim`).
@@ -235,8 +231,9 @@ impl Ksef {
         &self.inner.retry
     }
 
-    pub(crate) fn poll_timeout(&self) -> Duration {
-        self.inner.poll_timeout
+    /// How this client polls a status: the status curve, up to the poll timeout.
+    pub(crate) fn poll_schedule(&self) -> PollSchedule {
+        PollSchedule::status(self.inner.poll_timeout)
     }
 
     /// How many 429 answers this client has received.
@@ -276,7 +273,7 @@ impl Ksef {
     /// `make` builds and sends the request anew for each attempt.
     pub(crate) async fn execute<'s, T, F, Fut>(
         &'s self,
-        operation: &'static str,
+        op: &'static OperationMeta,
         context: &'s str,
         idempotency: Idempotency,
         mut make: F,
@@ -286,13 +283,14 @@ impl Ksef {
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<ResponseValue<T>, RawError<ByteStream>>>,
     {
+        let operation = op.name;
         let span = tracing::debug_span!("ksef_call", operation, attempts = tracing::field::Empty);
         async move {
             let mut attempts = 0u32;
             let mut rate_limited = 0u32;
             loop {
                 attempts += 1;
-                let permit = self.inner.limiter.acquire(context, operation).await;
+                let permit = self.inner.limiter.acquire(context, op).await;
                 let started = Instant::now();
                 let result = make().await.decode_error().await;
                 drop(permit);
@@ -324,7 +322,7 @@ impl Ksef {
                                     wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                                     "429 Too Many Requests; waiting Retry-After"
                                 );
-                                self.inner.limiter.block(context, operation, wait);
+                                self.inner.limiter.block(context, op, wait);
                                 tokio::time::sleep(wait).await;
                             }
                             Decision::Transient(wait) => {
@@ -354,7 +352,7 @@ impl Ksef {
         let api = self.api();
         let list = self
             .execute(
-                "public_key_certificates",
+                op::PUBLIC_KEY_CERTIFICATES,
                 ANONYMOUS,
                 Idempotency::Safe,
                 || api.public_key_certificates().send(),
@@ -369,13 +367,8 @@ impl Ksef {
                 .iter()
                 .map(|u| CertificateUsage::parse(&u.to_string()))
                 .collect();
-            match PublicKeyCertificate::parse(
-                &c.certificate,
-                &c.valid_from.to_rfc3339(),
-                &c.valid_to.to_rfc3339(),
-                &[],
-            ) {
-                Ok(p) => parsed.push(p.with_metadata(c.valid_from, c.valid_to, usage)),
+            match PublicKeyCertificate::new(&c.certificate, c.valid_from, c.valid_to, usage) {
+                Ok(p) => parsed.push(p),
                 Err(e) => {
                     tracing::warn!(index = i, error = %e, "skipping an unparsable public-key certificate")
                 }
@@ -406,6 +399,33 @@ impl Ksef {
                         source,
                     })
             }
+        }
+    }
+
+    /// Runs `call` with the certificate to use now for `usage`. When KSeF answers 21470 (the key
+    /// was withdrawn), the certificates are fetched anew and `call` runs once more with the
+    /// current one; a second 21470 is returned as it is.
+    pub(crate) async fn with_public_key<T, F, Fut>(
+        &self,
+        usage: CertificateUsage,
+        mut call: F,
+    ) -> Result<T>
+    where
+        F: FnMut(PublicKeyCertificate) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let cert = self.public_key(usage.clone()).await?;
+        match call(cert).await {
+            Err(e) if e.has_code(KEY_WITHDRAWN) => {
+                tracing::warn!(
+                    %usage,
+                    "public key withdrawn (21470); refetching the certificates and retrying once"
+                );
+                self.refresh_public_keys().await?;
+                let cert = self.public_key(usage).await?;
+                call(cert).await
+            }
+            other => other,
         }
     }
 }

@@ -5,6 +5,8 @@ use ksef_crypto::CryptoError;
 
 /// KSeF code 21001: the request body cannot be read.
 pub(crate) const UNREADABLE_BODY: i64 = 21001;
+/// KSeF code 21470: the public key named in the request was withdrawn.
+pub(crate) const KEY_WITHDRAWN: i64 = 21470;
 /// KSeF code 21184: the session is temporarily unavailable (maintenance).
 pub(crate) const SESSION_UNAVAILABLE: i64 = 21184;
 
@@ -216,6 +218,13 @@ pub enum FlowError {
         #[source]
         source: CryptoError,
     },
+    /// An invoice built with `ksef-invoice` could not be written as valid XML; nothing was sent.
+    #[error("the invoice could not be serialized: {source}")]
+    SerializeInvoice {
+        /// What is wrong, with the XML path.
+        #[source]
+        source: ksef_invoice::InvoiceError,
+    },
     /// The invoice's schema does not match the session's form code; nothing was sent.
     #[error("invoice #{index} is {found}, the session expects {expected}")]
     FormMismatch {
@@ -276,7 +285,8 @@ pub enum FlowError {
     /// A UPO document could not be parsed.
     #[error("the UPO could not be parsed: {0}")]
     ParseUpo(String),
-    /// Waiting for an asynchronous operation took too long.
+    /// An asynchronous operation (authentication, KSeF token activation, session processing) did
+    /// not finish within the client's poll timeout.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
 }
@@ -354,6 +364,7 @@ pub(crate) fn boxed(e: KsefError) -> Box<KsefError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ksef_api::operations::op;
     use ksef_api::{ErrorResponse, KsefError};
     use reqwest::StatusCode;
     use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -376,8 +387,8 @@ mod tests {
             "application/json",
             r#"{"exception":{"exceptionDetailList":[{"exceptionCode":21001,"exceptionDescription":"Nieczytelna treść.","details":["Unexpected end of JSON input"]}],"serviceCode":"x"}}"#,
         );
-        let f = FlowError::of_call("online_session_open", e, |source| FlowError::OpenSession {
-            source,
+        let f = FlowError::of_call(op::ONLINE_SESSION_OPEN.name, e, |source| {
+            FlowError::OpenSession { source }
         });
         let FlowError::UnreadableBody {
             operation, details, ..
@@ -398,8 +409,8 @@ mod tests {
             "application/problem+json",
             r#"{"title":"Bad Request","status":400,"errors":[{"code":21405,"description":"Błąd walidacji danych wejściowych.","details":["formCode"]}]}"#,
         );
-        let f = FlowError::of_call("online_session_open", e, |source| FlowError::OpenSession {
-            source,
+        let f = FlowError::of_call(op::ONLINE_SESSION_OPEN.name, e, |source| {
+            FlowError::OpenSession { source }
         });
         assert!(matches!(f, FlowError::OpenSession { .. }), "{f:?}");
         assert!(!f.needs_new_session());

@@ -38,6 +38,7 @@ pub mod date_range;
 mod error;
 mod limiter;
 mod limits;
+mod lock;
 mod online;
 mod pages;
 mod retry;
@@ -46,6 +47,7 @@ mod saved;
 mod sessions;
 mod tokens;
 pub mod upo;
+mod wait;
 
 pub use auth::{AuthSession, Credentials};
 pub use client::{Ksef, KsefBuilder, Warning};
@@ -72,6 +74,8 @@ pub use tokens::TokenFilter;
 pub use ksef_api as api;
 /// The crypto crate.
 pub use ksef_crypto as crypto;
+/// The invoice model and builder (FA (3), FA_RR (1)).
+pub use ksef_invoice as invoice;
 
 /// Installs rustls' `ring` provider as the process default if none is installed yet. The
 /// workspace builds reqwest without a default TLS provider; call this before building your own
@@ -90,16 +94,52 @@ impl Ksef {
         let nip = facts
             .seller_nip
             .as_deref()
-            .ok_or_else(|| FlowError::Setup("the invoice has no seller NIP".into()))?;
+            .ok_or_else(|| FlowError::InvalidArgument {
+                field: "invoice (Podmiot1/DaneIdentyfikacyjne/NIP)",
+                rule: "a KOD I link needs the seller's NIP".into(),
+            })?;
         let nip = ksef_crypto::Nip::parse_pattern_only(nip).map_err(crypto)?;
-        let date = facts
-            .issue_date
-            .ok_or_else(|| FlowError::Setup("the invoice has no issue date".into()))?;
+        let date = facts.issue_date.ok_or_else(|| FlowError::InvalidArgument {
+            field: "invoice (Fa/P_1)",
+            rule: "a KOD I link needs the issue date".into(),
+        })?;
         Ok(ksef_crypto::qr::kod1_url(
             self.qr_environment(),
             &nip,
             date,
             &facts.sha256,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ksef_crypto::xades::ContextIdentifier;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    /// The flows' futures can be spawned on a multi-threaded runtime (their polling closures
+    /// included): this module does not compile otherwise. The futures are built, never run.
+    #[test]
+    fn futures_are_send() {
+        let ksef = Ksef::builder(api::Environment::Custom("http://127.0.0.1:9/v2".into()))
+            .build()
+            .unwrap();
+        let nip = ksef_crypto::Nip::random();
+        let credentials = Credentials::ksef_token("token", ContextIdentifier::Nip(nip));
+        let auth = ksef.authenticate(&credentials);
+        is_send(&auth);
+        is_send(&ksef.refresh_public_keys());
+    }
+
+    /// Compile-time only, like [`futures_are_send`]: sessions cannot be made without a server.
+    #[allow(dead_code)]
+    fn session_futures_are_send(auth: &AuthSession, session: &OnlineSession, i: &[InvoiceInput]) {
+        is_send(&auth.open_online_session());
+        is_send(&auth.create_ksef_token(&[], "x"));
+        is_send(&session.send_and_wait(i));
+        is_send(&session.wait_for(&[]));
+        is_send(&session.close_and_wait());
     }
 }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use ksef_api::operations::{OPERATIONS, OperationMeta, RateLimits};
 use tokio::sync::Notify;
 
+use crate::lock::lock;
+
 const WINDOWS: [Duration; 3] = [
     Duration::from_secs(1),
     Duration::from_secs(60),
@@ -191,10 +193,7 @@ impl RateLimiter {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        lock(&self.inner)
     }
 
     /// The mode.
@@ -219,7 +218,8 @@ impl RateLimiter {
         inner.overrides.insert(context.to_string(), limits);
     }
 
-    /// The limits that apply to an operation in a context.
+    /// The limits that apply to an operation (by name, e.g. `"session_status"`) in a context;
+    /// `None` for an operation the pinned spec does not have or does not limit.
     pub fn limits_for(&self, context: &str, operation: &str) -> Option<Limits> {
         let op = ksef_api::operations::find(operation)?;
         let inner = self.lock();
@@ -243,11 +243,8 @@ impl RateLimiter {
         })
     }
 
-    /// Blocks a bucket until `until` (after a 429 with `Retry-After`).
-    pub(crate) fn block(&self, context: &str, operation: &str, for_: Duration) {
-        let Some(op) = ksef_api::operations::find(operation) else {
-            return;
-        };
+    /// Blocks the bucket of `op` in `context` for `for_` (after a 429 with `Retry-After`).
+    pub(crate) fn block(&self, context: &str, op: &'static OperationMeta, for_: Duration) {
         let mut inner = self.lock();
         if inner.mode == RateLimitMode::Off {
             return;
@@ -265,11 +262,9 @@ impl RateLimiter {
         b.blocked_until = Some(b.blocked_until.map_or(until, |u| u.max(until)));
     }
 
-    /// Waits until the operation may be sent in `context`, and takes a slot.
-    pub(crate) async fn acquire(&self, context: &str, operation: &str) -> Permit {
-        let Some(op) = ksef_api::operations::find(operation) else {
-            return Permit { limiter: None };
-        };
+    /// Waits until `op` may be sent in `context`, and takes a slot. An operation the spec does
+    /// not limit gets a slot at once.
+    pub(crate) async fn acquire(&self, context: &str, op: &'static OperationMeta) -> Permit {
         let bucket = bucket_of(op);
         loop {
             let notified = self.notify.notified();
@@ -296,7 +291,7 @@ impl RateLimiter {
                     Err(w) => w,
                 }
             };
-            tracing::trace!(operation, bucket, ?wait, "rate limiter: waiting");
+            tracing::trace!(operation = op.name, bucket, ?wait, "rate limiter: waiting");
             match wait {
                 Some(d) => {
                     tokio::select! {
@@ -318,6 +313,7 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ksef_api::operations::op;
 
     #[test]
     fn bucket_counts_in_flight_and_completed() {
@@ -353,9 +349,8 @@ mod tests {
     #[tokio::test]
     async fn closing_a_session_counts_in_its_own_group() {
         use futures::FutureExt as _;
-        let op = |n| ksef_api::operations::find(n).unwrap();
-        assert_eq!(bucket_of(op("online_session_close")), "onlineSessionClose");
-        assert_eq!(bucket_of(op("batch_session_close")), "batchSessionClose");
+        assert_eq!(bucket_of(op::ONLINE_SESSION_CLOSE), "onlineSessionClose");
+        assert_eq!(bucket_of(op::BATCH_SESSION_CLOSE), "batchSessionClose");
         let l = RateLimiter::new(RateLimitMode::Spec, Duration::ZERO);
         // the values the spec documents for the close groups (20/60/240 and 20/40/120)
         let caps = |n| l.limits_for("c", n).unwrap().caps();
@@ -365,23 +360,23 @@ mod tests {
         // ten opens in flight fill onlineSession's second; a close still gets its slot at once
         let open: Vec<Permit> = (0..10)
             .map(|_| {
-                l.acquire("c", "online_session_open")
+                l.acquire("c", op::ONLINE_SESSION_OPEN)
                     .now_or_never()
                     .unwrap()
             })
             .collect();
         assert!(
-            l.acquire("c", "online_session_open")
+            l.acquire("c", op::ONLINE_SESSION_OPEN)
                 .now_or_never()
                 .is_none()
         );
         assert!(
-            l.acquire("c", "online_session_close")
+            l.acquire("c", op::ONLINE_SESSION_CLOSE)
                 .now_or_never()
                 .is_some()
         );
         assert!(
-            l.acquire("c", "batch_session_close")
+            l.acquire("c", op::BATCH_SESSION_CLOSE)
                 .now_or_never()
                 .is_some()
         );
@@ -393,10 +388,7 @@ mod tests {
         let l = RateLimiter::new(RateLimitMode::Effective, Duration::ZERO);
         let send = l.limits_for("c", "online_session_send_invoice").unwrap();
         assert_eq!(send.caps(), [10, 30, 180]);
-        assert_eq!(
-            bucket_of(ksef_api::operations::find("auth_challenge").unwrap()),
-            "auth_challenge"
-        );
+        assert_eq!(bucket_of(op::AUTH_CHALLENGE), "auth_challenge");
         let mut o = HashMap::new();
         o.insert(
             "invoiceSend".to_string(),

@@ -1,6 +1,7 @@
 //! The limits KSeF applies to the authenticated context and subject, and its effective rate
 //! limits.
 
+use ksef_api::operations::op;
 use ksef_api::types;
 
 use crate::auth::AuthSession;
@@ -27,18 +28,18 @@ impl AuthSession {
             }
         };
         let context = self
-            .call("limits_context", Idempotency::Safe, |api| {
+            .call(op::LIMITS_CONTEXT, Idempotency::Safe, |api| {
                 api.limits_context().send()
             })
             .await
-            .map_err(err("limits_context"))?
+            .map_err(err(op::LIMITS_CONTEXT.name))?
             .into_inner();
         let subject = self
-            .call("limits_subject", Idempotency::Safe, |api| {
+            .call(op::LIMITS_SUBJECT, Idempotency::Safe, |api| {
                 api.limits_subject().send()
             })
             .await
-            .map_err(err("limits_subject"))?
+            .map_err(err(op::LIMITS_SUBJECT.name))?
             .into_inner();
         Ok(EffectiveLimits { context, subject })
     }
@@ -48,13 +49,13 @@ impl AuthSession {
     /// client-side limiter.
     pub async fn rate_limits(&self) -> Result<types::EffectiveApiRateLimits> {
         Ok(self
-            .call("rate_limits", Idempotency::Safe, |api| {
+            .call(op::RATE_LIMITS, Idempotency::Safe, |api| {
                 api.rate_limits().send()
             })
             .await
             .map_err(|e| {
                 e.into_flow(|source| FlowError::Call {
-                    operation: "rate_limits",
+                    operation: op::RATE_LIMITS.name,
                     source,
                 })
             })?

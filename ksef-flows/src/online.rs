@@ -3,20 +3,22 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use ksef_api::KsefHeaders as _;
+use ksef_api::operations::op;
 use ksef_api::types;
 use ksef_crypto::invoice::FormCode;
 use ksef_crypto::{CertificateUsage, SymmetricKey};
 
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result, SESSION_UNAVAILABLE, boxed};
+use crate::lock::lock;
 use crate::retry::{Idempotency, is_ambiguous};
 use crate::upo::{ReadError, Upo, read_verified};
+use crate::wait::Polling;
 
 /// One invoice to send: its exact bytes (never re-encoded) and how to send it.
 #[derive(Debug, Clone)]
@@ -39,6 +41,16 @@ impl InvoiceInput {
             offline_mode: false,
             hash_of_corrected_invoice: None,
         }
+    }
+
+    /// An invoice built or read with `ksef-invoice`: serialized once; the bytes are checked by
+    /// reading them back strictly, and exactly these bytes are hashed, encrypted and sent.
+    pub fn from_invoice(invoice: &ksef_invoice::Invoice) -> Result<Self> {
+        let bytes = invoice
+            .to_xml()
+            .and_then(|bytes| ksef_invoice::Invoice::parse(&bytes).map(|_| bytes))
+            .map_err(|source| FlowError::SerializeInvoice { source })?;
+        Ok(Self::new(bytes))
     }
 
     /// Marks the invoice as issued offline (`offlineMode: true`).
@@ -223,13 +235,6 @@ pub struct OnlineSession {
     claimed: Mutex<HashSet<String>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
 fn api_form(form: FormCode) -> types::FormCode {
     types::FormCode {
         system_code: form.system_code().to_string(),
@@ -251,40 +256,36 @@ impl AuthSession {
             step: "generating the session key",
             source,
         })?;
-        let ksef = self.ksef();
-        let mut attempt = 0;
-        let opened = loop {
-            attempt += 1;
-            let cert = ksef
-                .public_key(CertificateUsage::SymmetricKeyEncryption)
-                .await?;
-            let wrapped = key.wrap_for(&cert).map_err(|source| FlowError::Crypto {
-                step: "wrapping the session key",
-                source,
-            })?;
-            let body = types::OpenOnlineSessionRequest {
-                encryption: types::EncryptionInfo {
-                    encrypted_symmetric_key: wrapped,
-                    initialization_vector: key.iv_b64(),
-                    public_key_id: Some(cert.public_key_id().to_string()),
+        let key_ref = &key;
+        let opened = self
+            .ksef()
+            .with_public_key(
+                CertificateUsage::SymmetricKeyEncryption,
+                |cert| async move {
+                    let wrapped = key_ref
+                        .wrap_for(&cert)
+                        .map_err(|source| FlowError::Crypto {
+                            step: "wrapping the session key",
+                            source,
+                        })?;
+                    let body = types::OpenOnlineSessionRequest {
+                        encryption: types::EncryptionInfo {
+                            encrypted_symmetric_key: wrapped,
+                            initialization_vector: key_ref.iv_b64(),
+                            public_key_id: Some(cert.public_key_id().to_string()),
+                        },
+                        form_code: api_form(form),
+                    };
+                    let body = &body;
+                    self.call(op::ONLINE_SESSION_OPEN, Idempotency::Unsafe, |api| {
+                        api.online_session_open().body(body.clone()).send()
+                    })
+                    .await
+                    .map(ksef_api::ResponseValue::into_inner)
+                    .map_err(|e| e.into_flow(|source| FlowError::OpenSession { source }))
                 },
-                form_code: api_form(form),
-            };
-            let body = &body;
-            match self
-                .call("online_session_open", Idempotency::Unsafe, |api| {
-                    api.online_session_open().body(body.clone()).send()
-                })
-                .await
-            {
-                Ok(v) => break v.into_inner(),
-                Err(CallError::Api(_, e)) if attempt == 1 && e.has_code(21470) => {
-                    tracing::warn!("public key withdrawn (21470); refetching the certificates");
-                    ksef.refresh_public_keys().await?;
-                }
-                Err(e) => return Err(e.into_flow(|source| FlowError::OpenSession { source })),
-            }
-        };
+            )
+            .await?;
         tracing::info!(reference_number = %opened.reference_number.0, form = form.system_code(), "online session opened");
         Ok(OnlineSession {
             auth: self.clone(),
@@ -328,6 +329,39 @@ fn outcome_of(s: &types::SessionInvoiceStatusResponse) -> Option<InvoiceOutcome>
                 })
                 .unwrap_or_default(),
         }),
+    }
+}
+
+/// The outcome of `reference` among the final ones found; an invoice without one was still
+/// processing when waiting ended.
+fn take_outcome(done: &mut HashMap<String, InvoiceOutcome>, reference: &str) -> InvoiceOutcome {
+    done.remove(reference)
+        .unwrap_or_else(|| InvoiceOutcome::Pending {
+            reference_number: reference.to_string(),
+        })
+}
+
+fn summary_of(s: types::SessionStatusResponse) -> SessionSummary {
+    SessionSummary {
+        code: s.status.code,
+        description: s.status.description,
+        details: s.status.details.unwrap_or_default(),
+        invoice_count: s.invoice_count,
+        successful_invoice_count: s.successful_invoice_count,
+        failed_invoice_count: s.failed_invoice_count,
+        upo_pages: s
+            .upo
+            .map(|u| {
+                u.pages
+                    .into_iter()
+                    .map(|p| UpoPage {
+                        reference_number: p.reference_number.0,
+                        download_url: p.download_url,
+                        expires: p.download_url_expiration_date,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -389,21 +423,23 @@ impl OnlineSession {
     ) -> Result<SentInvoice> {
         let reference = self.reference_number.as_str();
         let policy = self.auth.ksef().retry_policy();
-        let max = 6u32;
-        let mut attempt = 0u32;
+        let mut lost = 0u32;
         let mut unavailable = 0u32;
         loop {
-            attempt += 1;
             let result = self
                 .auth
-                .call("online_session_send_invoice", Idempotency::Unsafe, |api| {
-                    api.online_session_send_invoice()
-                        .reference_number(reference.to_string())
-                        .body(request.clone())
-                        .send()
-                })
+                .call(
+                    op::ONLINE_SESSION_SEND_INVOICE,
+                    Idempotency::Unsafe,
+                    |api| {
+                        api.online_session_send_invoice()
+                            .reference_number(reference.to_string())
+                            .body(request.clone())
+                            .send()
+                    },
+                )
                 .await;
-            match result {
+            let error = match result {
                 Ok(v) => {
                     let warnings = v.system_warnings();
                     let r = v.into_inner().reference_number.0;
@@ -417,47 +453,53 @@ impl OnlineSession {
                         warnings,
                     });
                 }
+                // 21184: nothing was registered; the session may take it after maintenance.
                 Err(CallError::Api(_, e)) if e.has_code(SESSION_UNAVAILABLE) => {
-                    if unavailable >= policy.session_unavailable_retries {
-                        tracing::warn!(
-                            session = %reference,
-                            "session temporarily unavailable (21184); a new session is needed"
-                        );
-                        return Err(FlowError::SessionUnavailable {
-                            index,
-                            session: self.reference_number.clone(),
-                            source: Some(boxed(e)),
-                        });
-                    }
                     unavailable += 1;
-                    attempt -= 1;
-                    let wait = policy.session_unavailable_wait(unavailable);
-                    tracing::warn!(
-                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                        "session temporarily unavailable (21184); trying again later"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) if attempt < max && e.api().is_some_and(is_ambiguous) => {
-                    tracing::warn!(
-                        error = %e.api().map(ToString::to_string).unwrap_or_default(),
-                        "ambiguous send failure; reconciling through the session's invoice list"
-                    );
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-                    if let Some(r) = self.reconcile(&hash).await? {
-                        tracing::info!(reference_number = %r, "the invoice had been registered; not resending");
-                        return Ok(SentInvoice {
-                            index,
-                            reference_number: r,
-                            invoice_hash: hash,
-                            reconciled: true,
-                            warnings: Vec::new(),
-                        });
+                    if let Some(wait) = policy.retry_unavailable(unavailable) {
+                        tracing::warn!(
+                            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                            "session temporarily unavailable (21184); trying again later"
+                        );
+                        tokio::time::sleep(wait).await;
+                        continue;
                     }
+                    tracing::warn!(
+                        session = %reference,
+                        "session temporarily unavailable (21184); a new session is needed"
+                    );
+                    return Err(FlowError::SessionUnavailable {
+                        index,
+                        session: self.reference_number.clone(),
+                        source: Some(boxed(e)),
+                    });
                 }
-                Err(e) => {
-                    return Err(e.into_flow(|source| FlowError::SendInvoice { index, source }));
-                }
+                Err(e) => e,
+            };
+            // An ambiguous failure: look for the invoice on the server before sending it again.
+            let resend = if error.api().is_some_and(is_ambiguous) {
+                lost += 1;
+                policy.resend_after_ambiguous(lost)
+            } else {
+                None
+            };
+            let Some(wait) = resend else {
+                return Err(error.into_flow(|source| FlowError::SendInvoice { index, source }));
+            };
+            tracing::warn!(
+                error = %error.api().map(ToString::to_string).unwrap_or_default(),
+                "ambiguous send failure; reconciling through the session's invoice list"
+            );
+            tokio::time::sleep(wait).await;
+            if let Some(r) = self.reconcile(&hash).await? {
+                tracing::info!(reference_number = %r, "the invoice had been registered; not resending");
+                return Ok(SentInvoice {
+                    index,
+                    reference_number: r,
+                    invoice_hash: hash,
+                    reconciled: true,
+                    warnings: Vec::new(),
+                });
             }
         }
     }
@@ -485,7 +527,7 @@ impl OnlineSession {
             let token = &token;
             let page = self
                 .auth
-                .call("session_invoices", Idempotency::Safe, |api| {
+                .call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
                     let b = api
                         .session_invoices()
                         .reference_number(reference.to_string())
@@ -512,29 +554,43 @@ impl OnlineSession {
     /// they fail with [`FlowError::SessionUnavailable`] without a source, ready for a new session.
     pub async fn send_all(&self, invoices: &[InvoiceInput]) -> Vec<Result<SentInvoice>> {
         let unavailable = AtomicBool::new(false);
-        let unavailable = &unavailable;
-        let mut results: Vec<(usize, Result<SentInvoice>)> =
-            futures::stream::iter(invoices.iter().enumerate())
-                .map(|(i, inv)| async move {
-                    if unavailable.load(Ordering::Acquire) {
-                        let held_back = FlowError::SessionUnavailable {
-                            index: i,
-                            session: self.reference_number.clone(),
-                            source: None,
-                        };
-                        return (i, Err(held_back));
-                    }
-                    let r = self.send(i, inv).await;
-                    if r.as_ref().err().is_some_and(FlowError::needs_new_session) {
-                        unavailable.store(true, Ordering::Release);
-                    }
-                    (i, r)
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
+        // The futures are made first and then run as a stream: a stream that maps over borrowed
+        // inputs with a closure would make this future lose `Send`.
+        let sends: Vec<_> = invoices
+            .iter()
+            .enumerate()
+            .map(|(i, inv)| self.send_unless_unavailable(i, inv, &unavailable))
+            .collect();
+        let mut results: Vec<(usize, Result<SentInvoice>)> = futures::stream::iter(sends)
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
         results.sort_by_key(|(i, _)| *i);
         results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// One send of [`send_all`](Self::send_all): held back once another invoice found the
+    /// session unavailable, else sent (and, if it finds the session unavailable, it holds back
+    /// the rest).
+    async fn send_unless_unavailable(
+        &self,
+        index: usize,
+        invoice: &InvoiceInput,
+        unavailable: &AtomicBool,
+    ) -> (usize, Result<SentInvoice>) {
+        if unavailable.load(Ordering::Acquire) {
+            let held_back = FlowError::SessionUnavailable {
+                index,
+                session: self.reference_number.clone(),
+                source: None,
+            };
+            return (index, Err(held_back));
+        }
+        let r = self.send(index, invoice).await;
+        if r.as_ref().err().is_some_and(FlowError::needs_new_session) {
+            unavailable.store(true, Ordering::Release);
+        }
+        (index, r)
     }
 
     /// Waits until KSeF has processed the sent invoices (or the client's poll timeout passes:
@@ -542,119 +598,114 @@ impl OnlineSession {
     /// position `i` belongs to `sent[i]`. Many pending invoices are polled through the session's
     /// invoice list, a few through their own status.
     pub async fn wait_for(&self, sent: &[SentInvoice]) -> Result<Vec<InvoiceOutcome>> {
-        let mut outcomes: Vec<Option<InvoiceOutcome>> = sent.iter().map(|_| None).collect();
-        let mut pending: HashMap<String, usize> = sent
+        let mut done = self
+            .outcomes_of(sent.iter().map(|s| s.reference_number.clone()).collect())
+            .await?;
+        Ok(sent
             .iter()
-            .enumerate()
-            .map(|(i, s)| (s.reference_number.clone(), i))
-            .collect();
-        let deadline = tokio::time::Instant::now() + self.auth.ksef().poll_timeout();
-        let mut delay = Duration::from_millis(250);
+            .map(|s| take_outcome(&mut done, &s.reference_number))
+            .collect())
+    }
+
+    /// Polls the invoices with these reference numbers until each has a final status or the
+    /// poll timeout passes; returns the final outcomes found, by reference number.
+    async fn outcomes_of(
+        &self,
+        mut pending: HashSet<String>,
+    ) -> Result<HashMap<String, InvoiceOutcome>> {
+        let mut done = HashMap::with_capacity(pending.len());
         let reference = self.reference_number.as_str();
+        let mut polling = Polling::start(self.auth.ksef().poll_schedule());
         while !pending.is_empty() {
+            let mut retry_after = None;
             if pending.len() > 3 {
                 for inv in self.list_invoices().await? {
-                    if let Some(i) = pending.get(&inv.reference_number.0).copied()
+                    if pending.contains(&inv.reference_number.0)
                         && let Some(o) = outcome_of(&inv)
                     {
-                        outcomes[i] = Some(o);
                         pending.remove(&inv.reference_number.0);
+                        done.insert(inv.reference_number.0, o);
                     }
                 }
             } else {
-                let refs: Vec<(String, usize)> =
-                    pending.iter().map(|(r, i)| (r.clone(), *i)).collect();
-                for (r, i) in refs {
+                for r in pending.clone() {
                     let rr = r.as_str();
-                    let s = self
+                    let answer = self
                         .auth
-                        .call("session_invoice_status", Idempotency::Safe, |api| {
+                        .call(op::SESSION_INVOICE_STATUS, Idempotency::Safe, |api| {
                             api.session_invoice_status()
                                 .reference_number(reference.to_string())
                                 .invoice_reference_number(rr.to_string())
                                 .send()
                         })
                         .await
-                        .map_err(|e| e.into_flow(|source| FlowError::InvoiceStatus { source }))?
-                        .into_inner();
-                    if let Some(o) = outcome_of(&s) {
-                        outcomes[i] = Some(o);
+                        .map_err(|e| e.into_flow(|source| FlowError::InvoiceStatus { source }))?;
+                    retry_after = retry_after.max(answer.retry_after());
+                    if let Some(o) = outcome_of(&answer.into_inner()) {
                         pending.remove(&r);
+                        done.insert(r, o);
                     }
                 }
             }
-            if pending.is_empty() {
-                break;
-            }
-            if tokio::time::Instant::now() + delay > deadline {
+            if !pending.is_empty() && !polling.pause(retry_after).await {
                 tracing::warn!(
                     pending = pending.len(),
                     "invoices still processing when waiting ended"
                 );
                 break;
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(2));
         }
-        Ok(outcomes
-            .into_iter()
-            .zip(sent)
-            .map(|(o, s)| {
-                o.unwrap_or_else(|| InvoiceOutcome::Pending {
-                    reference_number: s.reference_number.clone(),
-                })
-            })
-            .collect())
+        Ok(done)
     }
 
     /// Sends all invoices and waits for their outcomes: `result[i]` is the outcome of
     /// `invoices[i]`, whatever happened to it (not sent, rejected with its code, accepted with
-    /// its KSeF number). Only a failure that prevents finding out (status queries failing) is an
-    /// `Err`.
+    /// its KSeF number, still pending when the poll timeout passed). Only a failure that
+    /// prevents finding out (status queries failing) is an `Err`.
     pub async fn send_and_wait(&self, invoices: &[InvoiceInput]) -> Result<Vec<InvoiceResult>> {
         let sent = self.send_all(invoices).await;
-        let ok: Vec<SentInvoice> = sent
-            .iter()
-            .filter_map(|r| r.as_ref().ok().cloned())
-            .collect();
-        let mut waited = self.wait_for(&ok).await?.into_iter();
-        let mut out = Vec::with_capacity(invoices.len());
-        for (index, (r, input)) in sent.into_iter().zip(invoices).enumerate() {
-            let invoice_hash = ksef_crypto::b64::sha256_b64(&input.bytes);
-            let (outcome, warnings) = match r {
-                Ok(s) => (
-                    waited
-                        .next()
-                        .unwrap_or(InvoiceOutcome::NotSent(FlowError::Timeout(
-                            "the invoice status",
-                        ))),
-                    s.warnings,
-                ),
-                Err(e) => (InvoiceOutcome::NotSent(e), Vec::new()),
-            };
-            out.push(InvoiceResult {
-                index,
-                invoice_hash,
-                outcome,
-                warnings,
-            });
-        }
-        Ok(out)
+        let mut done = self
+            .outcomes_of(
+                sent.iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .map(|s| s.reference_number.clone())
+                    .collect(),
+            )
+            .await?;
+        Ok(sent
+            .into_iter()
+            .zip(invoices)
+            .enumerate()
+            .map(|(index, (r, input))| {
+                let (outcome, warnings) = match r {
+                    Ok(s) => (take_outcome(&mut done, &s.reference_number), s.warnings),
+                    Err(e) => (InvoiceOutcome::NotSent(e), Vec::new()),
+                };
+                InvoiceResult {
+                    index,
+                    invoice_hash: ksef_crypto::b64::sha256_b64(&input.bytes),
+                    outcome,
+                    warnings,
+                }
+            })
+            .collect())
     }
 
     /// Session status (`GET /sessions/{ref}`).
     pub async fn status(&self) -> Result<types::SessionStatusResponse> {
+        Ok(self.status_answer().await?.into_inner())
+    }
+
+    async fn status_answer(&self) -> Result<ksef_api::ResponseValue<types::SessionStatusResponse>> {
         let reference = self.reference_number.as_str();
-        Ok(self
-            .auth
-            .call("session_status", Idempotency::Safe, |api| {
+        self.auth
+            .call(op::SESSION_STATUS, Idempotency::Safe, |api| {
                 api.session_status()
                     .reference_number(reference.to_string())
                     .send()
             })
             .await
-            .map_err(|e| e.into_flow(|source| FlowError::SessionStatus { source }))?
-            .into_inner())
+            .map_err(|e| e.into_flow(|source| FlowError::SessionStatus { source }))
     }
 
     /// Closes the session (UPO generation starts). After an ambiguous failure the session
@@ -663,7 +714,7 @@ impl OnlineSession {
         let reference = self.reference_number.as_str();
         match self
             .auth
-            .call("online_session_close", Idempotency::Unsafe, |api| {
+            .call(op::ONLINE_SESSION_CLOSE, Idempotency::Unsafe, |api| {
                 api.online_session_close()
                     .reference_number(reference.to_string())
                     .send()
@@ -688,38 +739,17 @@ impl OnlineSession {
     /// Closes the session and waits for its final status and UPO.
     pub async fn close_and_wait(&self) -> Result<SessionSummary> {
         self.close().await?;
-        let deadline = tokio::time::Instant::now() + self.auth.ksef().poll_timeout();
-        let mut delay = Duration::from_millis(200);
+        let mut polling = Polling::start(self.auth.ksef().poll_schedule());
         loop {
-            let s = self.status().await?;
+            let answer = self.status_answer().await?;
+            let retry_after = answer.retry_after();
+            let s = answer.into_inner();
             if !matches!(s.status.code, 100 | 150 | 170) {
-                return Ok(SessionSummary {
-                    code: s.status.code,
-                    description: s.status.description,
-                    details: s.status.details.unwrap_or_default(),
-                    invoice_count: s.invoice_count,
-                    successful_invoice_count: s.successful_invoice_count,
-                    failed_invoice_count: s.failed_invoice_count,
-                    upo_pages: s
-                        .upo
-                        .map(|u| {
-                            u.pages
-                                .into_iter()
-                                .map(|p| UpoPage {
-                                    reference_number: p.reference_number.0,
-                                    download_url: p.download_url,
-                                    expires: p.download_url_expiration_date,
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                });
+                return Ok(summary_of(s));
             }
-            if tokio::time::Instant::now() + delay > deadline {
+            if !polling.pause(retry_after).await {
                 return Err(FlowError::Timeout("the session to be processed"));
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(2));
         }
     }
 
@@ -729,7 +759,7 @@ impl OnlineSession {
         let upo_ref = page.reference_number.as_str();
         let r = self
             .auth
-            .call("session_upo", Idempotency::Safe, |api| {
+            .call(op::SESSION_UPO, Idempotency::Safe, |api| {
                 api.session_upo()
                     .reference_number(reference.to_string())
                     .upo_reference_number(upo_ref.to_string())
@@ -745,7 +775,7 @@ impl OnlineSession {
         let reference = self.reference_number.as_str();
         let r = self
             .auth
-            .call("session_invoice_upo", Idempotency::Safe, |api| {
+            .call(op::SESSION_INVOICE_UPO, Idempotency::Safe, |api| {
                 api.session_invoice_upo()
                     .reference_number(reference.to_string())
                     .invoice_reference_number(invoice_reference_number.to_string())

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use ksef_api::KsefError;
-use rand::RngExt as _;
+
+use crate::wait::Backoff;
 
 /// Whether repeating a call cannot do harm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,11 +21,14 @@ pub(crate) enum Idempotency {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RetryPolicy {
-    /// Most attempts of a call after 502/503/504 or a transport failure (safe calls only).
+    /// Most attempts of a call after 502/503/504 or a transport failure: of a call that is safe
+    /// to repeat, and of an invoice send whose earlier attempts reconciliation did not find on
+    /// the server.
     pub max_attempts: u32,
     /// Most 429 answers tolerated for one call.
     pub max_rate_limited: u32,
-    /// First backoff delay.
+    /// First backoff delay (capped exponential with equal jitter: each delay lies between half
+    /// and all of `base_delay × 2^(attempt−1)`, capped at `max_delay`).
     pub base_delay: Duration,
     /// Largest backoff delay.
     pub max_delay: Duration,
@@ -34,7 +38,8 @@ pub struct RetryPolicy {
     /// unavailable during maintenance; nothing was registered) is repeated in the same session
     /// before the invoice is given up with [`FlowError::SessionUnavailable`](crate::FlowError).
     pub session_unavailable_retries: u32,
-    /// Wait before the first such repetition; doubled for each further one.
+    /// Wait before the first such repetition; doubled for each further one up to `max_delay`
+    /// (or this delay, when larger), with the same jitter as every backoff.
     pub session_unavailable_delay: Duration,
 }
 
@@ -64,26 +69,36 @@ pub(crate) enum Decision {
 }
 
 impl RetryPolicy {
-    /// Wait before repetition `n` (1-based) of a send that found its session unavailable.
-    pub(crate) fn session_unavailable_wait(&self, n: u32) -> Duration {
-        self.session_unavailable_delay
-            .saturating_mul(2u32.saturating_pow(n.saturating_sub(1).min(16)))
+    /// The backoff curve of retries: `base_delay` doubling up to `max_delay`, with jitter.
+    pub(crate) fn curve(&self) -> Backoff {
+        Backoff {
+            first: self.base_delay,
+            max: self.max_delay,
+        }
     }
 
-    /// Capped exponential backoff with jitter ("equal jitter": half fixed, half random).
+    /// Wait before repetition `attempt` (1-based) of a call, on [`curve`](Self::curve).
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)));
-        let d = exp.min(self.max_delay);
-        let half = d / 2;
-        let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
-        let r = if jitter_ms == 0 {
-            0
-        } else {
-            rand::rng().random_range(0..=jitter_ms)
+        self.curve().delay(attempt)
+    }
+
+    /// Whether to send an invoice again after its `lost`-th send (1-based) ended ambiguously (5xx,
+    /// broken connection) and reconciliation did not find it: the wait before reconciling, or
+    /// `None` once `max_attempts` sends were made.
+    pub(crate) fn resend_after_ambiguous(&self, lost: u32) -> Option<Duration> {
+        (lost < self.max_attempts).then(|| self.backoff(lost))
+    }
+
+    /// Whether to send an invoice again after its session answered 21184 (temporarily
+    /// unavailable) for the `n`-th time (1-based): the wait, or `None` once
+    /// `session_unavailable_retries` repetitions were made. The curve starts at
+    /// `session_unavailable_delay` and doubles up to `max_delay` (or that delay, when larger).
+    pub(crate) fn retry_unavailable(&self, n: u32) -> Option<Duration> {
+        let curve = Backoff {
+            first: self.session_unavailable_delay,
+            max: self.max_delay.max(self.session_unavailable_delay),
         };
-        half + Duration::from_millis(r)
+        (n <= self.session_unavailable_retries).then(|| curve.delay(n))
     }
 
     pub(crate) fn decide(
@@ -146,13 +161,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_is_capped_and_jittered() {
+    fn backoff_follows_the_policy_curve() {
         let p = RetryPolicy::default();
         for attempt in 1..20 {
             let d = p.backoff(attempt);
-            let full = (p.base_delay * 2u32.pow((attempt - 1).min(16))).min(p.max_delay);
+            let full = p.curve().ceiling(attempt);
             assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
         }
-        assert!(p.backoff(30) <= p.max_delay);
+        assert_eq!(p.curve().ceiling(1), p.base_delay);
+        assert_eq!(p.curve().ceiling(30), p.max_delay);
+    }
+
+    #[test]
+    fn sends_are_repeated_as_the_policy_allows() {
+        let mut p = RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        };
+        assert!(p.resend_after_ambiguous(1).is_some());
+        assert!(p.resend_after_ambiguous(2).is_some());
+        assert_eq!(p.resend_after_ambiguous(3), None);
+        p.session_unavailable_retries = 2;
+        p.session_unavailable_delay = Duration::from_secs(5);
+        p.max_delay = Duration::from_secs(8);
+        let first = p.retry_unavailable(1).unwrap();
+        assert!(first >= Duration::from_millis(2500) && first <= Duration::from_secs(5));
+        let second = p.retry_unavailable(2).unwrap();
+        assert!(second >= Duration::from_secs(4) && second <= Duration::from_secs(8));
+        assert_eq!(p.retry_unavailable(3), None);
+        // a delay above max_delay is kept, not cut
+        p.max_delay = Duration::from_secs(1);
+        assert!(p.retry_unavailable(1).unwrap() >= Duration::from_millis(2500));
     }
 }

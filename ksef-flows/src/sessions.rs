@@ -2,6 +2,7 @@
 //! list, status, invoices, UPO (each UPO checked against its `x-ms-meta-hash`).
 
 use chrono::{DateTime, Utc};
+use ksef_api::operations::op;
 use ksef_api::types;
 
 use crate::auth::{AuthSession, CallError};
@@ -103,7 +104,7 @@ impl AuthSession {
             });
         }
         let r = self
-            .call("sessions_list", Idempotency::Safe, |api| {
+            .call(op::SESSIONS_LIST, Idempotency::Safe, |api| {
                 let mut b = api
                     .sessions_list()
                     .session_type(filter.session_type.clone());
@@ -137,7 +138,7 @@ impl AuthSession {
     ) -> Result<types::SessionStatusResponse> {
         let r = reference(reference_number)?;
         Ok(self
-            .call("session_status", Idempotency::Safe, |api| {
+            .call(op::SESSION_STATUS, Idempotency::Safe, |api| {
                 api.session_status().reference_number(r.clone()).send()
             })
             .await
@@ -158,7 +159,7 @@ impl AuthSession {
         let err = |e: CallError| e.into_flow(|source| FlowError::InvoiceStatus { source });
         let page = match which {
             InvoiceSelection::All => self
-                .call("session_invoices", Idempotency::Safe, |api| {
+                .call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
                     let mut b = api.session_invoices().reference_number(r.clone());
                     if let Some(n) = page_size {
                         b = b.page_size(n);
@@ -172,7 +173,7 @@ impl AuthSession {
                 .map_err(err)?
                 .into_inner(),
             InvoiceSelection::Failed => self
-                .call("session_failed_invoices", Idempotency::Safe, |api| {
+                .call(op::SESSION_FAILED_INVOICES, Idempotency::Safe, |api| {
                     let mut b = api.session_failed_invoices().reference_number(r.clone());
                     if let Some(n) = page_size {
                         b = b.page_size(n);
@@ -197,7 +198,7 @@ impl AuthSession {
             UpoOf::SessionPage(page) => {
                 let page = reference(page)?;
                 let r = self
-                    .call("session_upo", Idempotency::Safe, |api| {
+                    .call(op::SESSION_UPO, Idempotency::Safe, |api| {
                         api.session_upo()
                             .reference_number(s.clone())
                             .upo_reference_number(page.clone())
@@ -210,7 +211,7 @@ impl AuthSession {
             UpoOf::Invoice(invoice) => {
                 let invoice = reference(invoice)?;
                 let r = self
-                    .call("session_invoice_upo", Idempotency::Safe, |api| {
+                    .call(op::SESSION_INVOICE_UPO, Idempotency::Safe, |api| {
                         api.session_invoice_upo()
                             .reference_number(s.clone())
                             .invoice_reference_number(invoice.clone())
@@ -230,7 +231,7 @@ impl AuthSession {
                     .to_string();
                 let r = self
                     .call(
-                        "session_invoice_upo_by_ksef_number",
+                        op::SESSION_INVOICE_UPO_BY_KSEF_NUMBER,
                         Idempotency::Safe,
                         |api| {
                             api.session_invoice_upo_by_ksef_number()

@@ -1,6 +1,7 @@
 //! KSeF tokens of the authenticated context: list, status, revoke (creation is
 //! [`AuthSession::create_ksef_token`]).
 
+use ksef_api::operations::op;
 use ksef_api::types;
 
 use crate::auth::AuthSession;
@@ -67,7 +68,7 @@ impl AuthSession {
             });
         }
         let r = self
-            .call("ksef_tokens_list", Idempotency::Safe, |api| {
+            .call(op::KSEF_TOKENS_LIST, Idempotency::Safe, |api| {
                 let mut b = api.ksef_tokens_list();
                 if !filter.statuses.is_empty() {
                     b = b.status(filter.statuses.clone());
@@ -96,7 +97,7 @@ impl AuthSession {
     ) -> Result<types::TokenStatusResponse> {
         let r = reference(reference_number)?;
         Ok(self
-            .call("ksef_token_status", Idempotency::Safe, |api| {
+            .call(op::KSEF_TOKEN_STATUS, Idempotency::Safe, |api| {
                 api.ksef_token_status().reference_number(r.clone()).send()
             })
             .await
@@ -108,7 +109,7 @@ impl AuthSession {
     /// their own tokens expire.
     pub async fn revoke_ksef_token(&self, reference_number: &str) -> Result<()> {
         let r = reference(reference_number)?;
-        self.call("ksef_token_revoke", Idempotency::Safe, |api| {
+        self.call(op::KSEF_TOKEN_REVOKE, Idempotency::Safe, |api| {
             api.ksef_token_revoke().reference_number(r.clone()).send()
         })
         .await

@@ -3,6 +3,8 @@
 //! ```text
 //! cargo xtask regen-spec [--from PATH_OR_URL]   pin a document: validate, copy, lock, refresh snapshots
 //! cargo xtask regen-spec --check               offline: lock, document and snapshots agree
+//! cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs: lock, local copy, surface snapshot
+//! cargo xtask regen-schemas --check            lock, schemas and surface snapshot agree
 //! cargo xtask man [DIR]                        man pages of `ksef` (default target/man)
 //! ```
 //! The logic lives in `ksef_codegen::regen` so that tests exercise it on a scratch workspace.
@@ -10,13 +12,17 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use ksef_codegen::{locate::SPEC_ENV, regen};
+use ksef_codegen::{locate::SPEC_ENV, regen, schemas::SCHEMAS_ENV, schemas_regen};
 
 const USAGE: &str = "usage:
   cargo xtask regen-spec [--from PATH_OR_URL]   download (default: the official TEST endpoint) or read a
                                                document, validate it, write spec/ksef-openapi.json (git-ignored),
                                                spec/ksef-openapi.lock and the drift snapshots
   cargo xtask regen-spec --check               offline: fail with a diff when lock, document and snapshots disagree
+  cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs of DIR (default: $KSEF_SCHEMAS_DIR): write
+                                               spec/ksef-schemas.lock, spec/ksef-schemas/ (git-ignored) and the
+                                               schema surface snapshot
+  cargo xtask regen-schemas --check            fail with a diff when lock, schemas and surface snapshot disagree
   cargo xtask man [DIR]                        write the man pages of `ksef` (one per command) to DIR (default target/man)";
 
 fn main() -> ExitCode {
@@ -30,6 +36,13 @@ fn main() -> ExitCode {
             )
         }),
         Some("man") => man(args.get(1).map(PathBuf::from)),
+        Some("regen-schemas") => schemas_regen::Options::parse(&args[1..]).and_then(|o| {
+            schemas_regen::run(
+                &workspace_root(),
+                &o,
+                std::env::var(SCHEMAS_ENV).ok().as_deref(),
+            )
+        }),
         Some("-h" | "--help" | "help") | None => Ok(vec![USAGE.to_string()]),
         Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
     };

@@ -1,4 +1,4 @@
-//! KSeF identifiers (rules §7): KSeF numbers with CRC-8, reference numbers, NIP, PESEL,
+//! KSeF identifiers: KSeF numbers with CRC-8, reference numbers, NIP, PESEL,
 //! InternalId, NipVatUe, PeppolId and KSeF certificate serial numbers.
 //!
 //! Every type validates on construction (`parse` / `FromStr`), so holding one means the value

@@ -3,7 +3,7 @@ use proptest::prelude::*;
 
 #[test]
 fn ksef_number_known_example() {
-    // ksef-rules.md §7
+    // the KSeF number given as an example in the KSeF documentation
     let n = KsefNumber::parse("5265877635-20250826-0100001AF629-AF").unwrap();
     assert_eq!(n.nip(), "5265877635");
     assert_eq!(n.date(), chrono::NaiveDate::from_ymd_opt(2025, 8, 26));

@@ -1,4 +1,4 @@
-//! Invoice pre-flight (rules §4 "Invoice validation"): checks KSeF applies to every invoice, done
+//! Invoice pre-flight: checks KSeF applies to every invoice, done
 //! locally on the raw bytes (never re-encoded), plus extraction of the facts needed for the
 //! duplicate rule (Podmiot1 NIP, RodzajFaktury, P_2), for KOD I (P_1, seller NIP, hash) and for
 //! opening the right session (form code).

@@ -1,4 +1,4 @@
-//! KSeF verification QR codes (rules §8): KOD I (invoice) and KOD II (offline certificate) links,
+//! KSeF verification QR codes: KOD I (invoice) and KOD II (offline certificate) links,
 //! the KOD II signature, and rendering to PNG and SVG with the label under the code.
 
 mod font;
@@ -250,7 +250,7 @@ pub fn render_svg(data: &str, label: &str) -> Result<String> {
             "<text x=\"{}\" y=\"{}\" font-family=\"monospace\" font-size=\"3\" text-anchor=\"middle\" fill=\"#000\">{}</text>",
             side as f32 / 2.0,
             side + 3,
-            crate::xades::escape_text(label).replace('"', "&quot;")
+            crate::xades::c14n::escape_text(label).replace('"', "&quot;")
         ));
     }
     s.push_str("</svg>");

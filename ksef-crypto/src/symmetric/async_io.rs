@@ -7,18 +7,24 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::core::{Core, Direction};
-use super::io::to_io;
-use super::{CHUNK, StreamDigests, SymmetricKey};
+use super::digest::StreamDigests;
+use super::io::{CHUNK, ReadBuffers, to_io};
+use super::key::SymmetricKey;
+
+/// tokio `AsyncRead` adapter producing ciphertext.
+pub type AsyncEncryptReader<R> = AsyncCryptReader<R>;
+/// tokio `AsyncRead` adapter producing plaintext.
+pub type AsyncDecryptReader<R> = AsyncCryptReader<R>;
+/// tokio `AsyncWrite` adapter accepting plaintext.
+pub type AsyncEncryptWriter<W> = AsyncCryptWriter<W>;
+/// tokio `AsyncWrite` adapter accepting ciphertext.
+pub type AsyncDecryptWriter<W> = AsyncCryptWriter<W>;
 
 /// An `AsyncRead` adapter that encrypts or decrypts what it reads from `inner`, hashing both sides.
 #[derive(Debug)]
 pub struct AsyncCryptReader<R> {
     inner: R,
-    core: Core,
-    inbuf: Vec<u8>,
-    out: Vec<u8>,
-    pos: usize,
-    eof: bool,
+    buffers: ReadBuffers,
 }
 
 impl<R: AsyncRead + Unpin> AsyncCryptReader<R> {
@@ -35,17 +41,13 @@ impl<R: AsyncRead + Unpin> AsyncCryptReader<R> {
     fn new(key: &SymmetricKey, dir: Direction, inner: R) -> Self {
         Self {
             inner,
-            core: Core::new(key, dir, true),
-            inbuf: vec![0; CHUNK],
-            out: Vec::with_capacity(CHUNK + 32),
-            pos: 0,
-            eof: false,
+            buffers: ReadBuffers::new(key, dir),
         }
     }
 
     /// Digests, once end-of-file has been returned.
     pub fn digests(&self) -> Option<StreamDigests> {
-        self.core.digests()
+        self.buffers.digests()
     }
 
     /// The inner reader.
@@ -65,28 +67,14 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncCryptReader<R> {
             return Poll::Ready(Ok(()));
         }
         loop {
-            if this.pos < this.out.len() {
-                let n = buf.remaining().min(this.out.len() - this.pos);
-                buf.put_slice(&this.out[this.pos..this.pos + n]);
-                this.pos += n;
+            if let Some(out) = this.buffers.output(buf.remaining()) {
+                buf.put_slice(out);
                 return Poll::Ready(Ok(()));
             }
-            if this.eof {
-                return Poll::Ready(Ok(()));
-            }
-            let mut rb = ReadBuf::new(&mut this.inbuf);
+            let mut rb = ReadBuf::new(this.buffers.input());
             ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
             let n = rb.filled().len();
-            this.out.clear();
-            this.pos = 0;
-            if n == 0 {
-                this.core.finish(&mut this.out).map_err(to_io)?;
-                this.eof = true;
-            } else {
-                this.core
-                    .update(&this.inbuf[..n], &mut this.out)
-                    .map_err(to_io)?;
-            }
+            this.buffers.consume(n)?;
         }
     }
 }

@@ -5,10 +5,11 @@ use cbc::cipher::array::Array;
 use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
 use sha2::{Digest, Sha256};
 
-use super::{FileDigest, StreamDigests, SymmetricKey};
+use super::cbc_enc::CbcEncryptor as Enc;
+use super::digest::{FileDigest, StreamDigests};
+use super::key::SymmetricKey;
 use crate::error::CryptoError;
 
-use super::cbc_enc::CbcEncryptor as Enc;
 type Dec = cbc::Decryptor<Aes256>;
 
 const BLOCK: usize = 16;
@@ -214,6 +215,25 @@ impl Core {
             sha256: hout.clone().finalize().into(),
             size: self.out_size,
         };
-        Some(StreamDigests::from_in_out(self.direction(), input, output))
+        Some(stream_digests(self.direction(), input, output))
+    }
+}
+
+/// The digests of a finished transform, named by side: the input of an encryption is the
+/// plaintext, the input of a decryption the ciphertext.
+pub(crate) fn stream_digests(
+    dir: Direction,
+    input: FileDigest,
+    output: FileDigest,
+) -> StreamDigests {
+    match dir {
+        Direction::Encrypt => StreamDigests {
+            plain: input,
+            encrypted: output,
+        },
+        Direction::Decrypt => StreamDigests {
+            plain: output,
+            encrypted: input,
+        },
     }
 }

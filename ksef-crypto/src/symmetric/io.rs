@@ -3,8 +3,42 @@
 use std::io::{self, Read, Write};
 
 use super::core::{Core, Direction};
-use super::{CHUNK, StreamDigests, SymmetricKey};
+use super::digest::StreamDigests;
+use super::key::SymmetricKey;
 use crate::error::CryptoError;
+
+/// Buffer size used by the adapters.
+pub(crate) const CHUNK: usize = 64 * 1024;
+
+/// `std::io::Read` adapter: reads plaintext from the inner reader, yields ciphertext.
+pub type EncryptReader<R> = CryptReader<R>;
+/// `std::io::Read` adapter: reads ciphertext from the inner reader, yields plaintext.
+pub type DecryptReader<R> = CryptReader<R>;
+/// `std::io::Write` adapter: accepts plaintext, writes ciphertext to the inner writer.
+pub type EncryptWriter<W> = CryptWriter<W>;
+/// `std::io::Write` adapter: accepts ciphertext, writes plaintext to the inner writer.
+pub type DecryptWriter<W> = CryptWriter<W>;
+impl SymmetricKey {
+    /// A streaming encryptor over a `Read` of plaintext.
+    pub fn encrypt_reader<R: std::io::Read>(&self, inner: R) -> EncryptReader<R> {
+        CryptReader::new(self, Direction::Encrypt, inner)
+    }
+
+    /// A streaming decryptor over a `Read` of ciphertext.
+    pub fn decrypt_reader<R: std::io::Read>(&self, inner: R) -> DecryptReader<R> {
+        CryptReader::new(self, Direction::Decrypt, inner)
+    }
+
+    /// A `Write` that encrypts into `inner`; call [`CryptWriter::finish`] at the end.
+    pub fn encrypt_writer<W: std::io::Write>(&self, inner: W) -> EncryptWriter<W> {
+        CryptWriter::new(self, Direction::Encrypt, inner)
+    }
+
+    /// A `Write` that decrypts into `inner`; call [`CryptWriter::finish`] at the end.
+    pub fn decrypt_writer<W: std::io::Write>(&self, inner: W) -> DecryptWriter<W> {
+        CryptWriter::new(self, Direction::Decrypt, inner)
+    }
+}
 
 pub(crate) fn to_io(e: CryptoError) -> io::Error {
     match e {
@@ -20,28 +54,20 @@ pub(crate) fn to_io(e: CryptoError) -> io::Error {
 #[derive(Debug)]
 pub struct CryptReader<R> {
     inner: R,
-    core: Core,
-    inbuf: Vec<u8>,
-    out: Vec<u8>,
-    pos: usize,
-    eof: bool,
+    buffers: ReadBuffers,
 }
 
 impl<R: Read> CryptReader<R> {
     pub(crate) fn new(key: &SymmetricKey, dir: Direction, inner: R) -> Self {
         Self {
             inner,
-            core: Core::new(key, dir, true),
-            inbuf: vec![0; CHUNK],
-            out: Vec::with_capacity(CHUNK + 32),
-            pos: 0,
-            eof: false,
+            buffers: ReadBuffers::new(key, dir),
         }
     }
 
     /// Digests of plaintext and ciphertext, once the end of the stream has been read.
     pub fn digests(&self) -> Option<StreamDigests> {
-        self.core.digests()
+        self.buffers.digests()
     }
 
     /// The inner reader.
@@ -56,27 +82,76 @@ impl<R: Read> Read for CryptReader<R> {
             return Ok(0);
         }
         loop {
-            if self.pos < self.out.len() {
-                let n = buf.len().min(self.out.len() - self.pos);
-                buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-                self.pos += n;
+            if let Some(out) = self.buffers.output(buf.len()) {
+                let n = out.len();
+                buf.get_mut(..n)
+                    .ok_or_else(|| io::Error::other("output longer than the buffer"))?
+                    .copy_from_slice(out);
                 return Ok(n);
             }
-            if self.eof {
-                return Ok(0);
-            }
-            self.out.clear();
-            self.pos = 0;
-            let n = self.inner.read(&mut self.inbuf)?;
-            if n == 0 {
-                self.core.finish(&mut self.out).map_err(to_io)?;
-                self.eof = true;
-            } else {
-                self.core
-                    .update(&self.inbuf[..n], &mut self.out)
-                    .map_err(to_io)?;
-            }
+            let n = self.inner.read(self.buffers.input())?;
+            self.buffers.consume(n)?;
         }
+    }
+}
+
+/// What a transforming reader holds between calls: the input it read from its inner reader and
+/// the transformed output not yet handed out. Shared by [`CryptReader`] and the tokio reader.
+#[derive(Debug)]
+pub(crate) struct ReadBuffers {
+    core: Core,
+    input: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+    eof: bool,
+}
+
+impl ReadBuffers {
+    pub(crate) fn new(key: &SymmetricKey, dir: Direction) -> Self {
+        Self {
+            core: Core::new(key, dir, true),
+            input: vec![0; CHUNK],
+            out: Vec::with_capacity(CHUNK + 32),
+            pos: 0,
+            eof: false,
+        }
+    }
+
+    /// Up to `max` bytes of transformed output, taken; an empty slice once the stream has ended;
+    /// `None` when more input is needed first.
+    pub(crate) fn output(&mut self, max: usize) -> Option<&[u8]> {
+        if self.pos < self.out.len() {
+            let start = self.pos;
+            self.pos = self.out.len().min(start.saturating_add(max));
+            return self.out.get(start..self.pos);
+        }
+        self.eof.then_some(&[])
+    }
+
+    /// The buffer the next input goes into.
+    pub(crate) fn input(&mut self) -> &mut [u8] {
+        &mut self.input
+    }
+
+    /// Transforms the first `n` bytes of the input buffer; `n == 0` (end of the inner stream)
+    /// finishes the transform.
+    pub(crate) fn consume(&mut self, n: usize) -> io::Result<()> {
+        self.out.clear();
+        self.pos = 0;
+        if n == 0 {
+            self.core.finish(&mut self.out).map_err(to_io)?;
+            self.eof = true;
+            return Ok(());
+        }
+        let input = self
+            .input
+            .get(..n)
+            .ok_or_else(|| io::Error::other("the inner reader returned more bytes than asked"))?;
+        self.core.update(input, &mut self.out).map_err(to_io)
+    }
+
+    pub(crate) fn digests(&self) -> Option<StreamDigests> {
+        self.core.digests()
     }
 }
 

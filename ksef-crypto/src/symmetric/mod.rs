@@ -1,4 +1,4 @@
-//! AES-256-CBC with PKCS#7 padding, the KSeF symmetric envelope (rules §4, §5, §6).
+//! AES-256-CBC with PKCS#7 padding, the KSeF symmetric envelope.
 //!
 //! One key and IV per session; every invoice (online) or archive part (batch) is a complete,
 //! independent CBC stream with the same key and IV and **no IV prefix** on the ciphertext.
@@ -6,8 +6,9 @@
 //! ciphertext, which are exactly the values KSeF asks for (`invoiceHash`/`invoiceSize`,
 //! `encryptedInvoiceHash`/`encryptedInvoiceSize`, `fileHash`/`fileSize` of parts).
 //!
+//! * [`SymmetricKey`]: the session's key and IV, wrapped for KSeF with [`SymmetricKey::wrap_for`].
 //! * [`encrypt_bytes`] / [`decrypt_bytes`]: whole buffers (invoices ≤ 3 MB).
-//! * [`encrypt_stream`] / [`decrypt_stream`]: `Read` → `Write` pipelines; hashing runs on a
+//! * [`encrypt_stream`] / [`decrypt_stream`]: `Read` → `Write` pipelines; hashing runs on
 //!   two helper threads, memory is bounded (a few MiB) whatever the input size.
 //! * [`EncryptReader`], [`EncryptWriter`], [`DecryptReader`], [`DecryptWriter`]: `std::io`
 //!   adapters; [`AsyncEncryptReader`], [`AsyncEncryptWriter`], [`AsyncDecryptReader`],
@@ -15,244 +16,32 @@
 
 #[cfg(feature = "tokio")]
 mod async_io;
+mod buffer;
 mod cbc_enc;
 mod core;
+mod digest;
 mod io;
+mod key;
 mod pipeline;
 
-use std::fmt;
-
-use rand::TryRng as _;
-use zeroize::{Zeroize, ZeroizeOnDrop};
-
 #[cfg(feature = "tokio")]
-pub use self::async_io::{AsyncCryptReader, AsyncCryptWriter};
+pub use self::async_io::{
+    AsyncCryptReader, AsyncCryptWriter, AsyncDecryptReader, AsyncDecryptWriter, AsyncEncryptReader,
+    AsyncEncryptWriter,
+};
+pub use self::buffer::{EncryptedData, decrypt_bytes, encrypt_bytes};
 pub use self::core::Direction;
-pub use self::io::{CryptReader, CryptWriter};
+pub use self::digest::{FileDigest, StreamDigests};
+pub use self::io::{
+    CryptReader, CryptWriter, DecryptReader, DecryptWriter, EncryptReader, EncryptWriter,
+};
+pub use self::key::{SymmetricKey, wrap_key};
 pub use self::pipeline::{decrypt_stream, encrypt_stream};
-use crate::error::{CryptoError, Result};
-
-/// `std::io::Read` adapter: reads plaintext from the inner reader, yields ciphertext.
-pub type EncryptReader<R> = CryptReader<R>;
-/// `std::io::Read` adapter: reads ciphertext from the inner reader, yields plaintext.
-pub type DecryptReader<R> = CryptReader<R>;
-/// `std::io::Write` adapter: accepts plaintext, writes ciphertext to the inner writer.
-pub type EncryptWriter<W> = CryptWriter<W>;
-/// `std::io::Write` adapter: accepts ciphertext, writes plaintext to the inner writer.
-pub type DecryptWriter<W> = CryptWriter<W>;
-/// tokio `AsyncRead` adapter producing ciphertext.
-#[cfg(feature = "tokio")]
-pub type AsyncEncryptReader<R> = AsyncCryptReader<R>;
-/// tokio `AsyncRead` adapter producing plaintext.
-#[cfg(feature = "tokio")]
-pub type AsyncDecryptReader<R> = AsyncCryptReader<R>;
-/// tokio `AsyncWrite` adapter accepting plaintext.
-#[cfg(feature = "tokio")]
-pub type AsyncEncryptWriter<W> = AsyncCryptWriter<W>;
-/// tokio `AsyncWrite` adapter accepting ciphertext.
-#[cfg(feature = "tokio")]
-pub type AsyncDecryptWriter<W> = AsyncCryptWriter<W>;
-
-/// Buffer size used by the adapters.
-pub(crate) const CHUNK: usize = 64 * 1024;
-
-/// AES-256 key and CBC IV of one session. Zeroized on drop, redacted in `Debug`.
-#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
-pub struct SymmetricKey {
-    key: [u8; 32],
-    iv: [u8; 16],
-}
-
-impl fmt::Debug for SymmetricKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SymmetricKey([redacted])")
-    }
-}
-
-impl SymmetricKey {
-    /// A fresh random 32-byte key and 16-byte IV from the operating system RNG.
-    pub fn generate() -> Result<Self> {
-        let mut key = [0u8; 32];
-        let mut iv = [0u8; 16];
-        let mut rng = rand::rngs::SysRng;
-        rng.try_fill_bytes(&mut key)
-            .map_err(|_| CryptoError::Random)?;
-        rng.try_fill_bytes(&mut iv)
-            .map_err(|_| CryptoError::Random)?;
-        let k = Self { key, iv };
-        key.zeroize();
-        Ok(k)
-    }
-
-    /// From raw parts (e.g. a key unwrapped by a server, or a test vector).
-    pub fn from_parts(key: [u8; 32], iv: [u8; 16]) -> Self {
-        Self { key, iv }
-    }
-
-    /// From slices, checking the lengths.
-    pub fn from_slices(key: &[u8], iv: &[u8]) -> Result<Self> {
-        let k: [u8; 32] = key.try_into().map_err(|_| CryptoError::KeyLength {
-            expected: 32,
-            got: key.len(),
-        })?;
-        let v: [u8; 16] = iv.try_into().map_err(|_| CryptoError::KeyLength {
-            expected: 16,
-            got: iv.len(),
-        })?;
-        Ok(Self { key: k, iv: v })
-    }
-
-    /// The raw key. Secret: do not log.
-    pub fn key_bytes(&self) -> &[u8; 32] {
-        &self.key
-    }
-
-    /// The IV (not secret).
-    pub fn iv(&self) -> &[u8; 16] {
-        &self.iv
-    }
-
-    /// The IV as standard Base64 (`initializationVector` of session open requests).
-    pub fn iv_b64(&self) -> String {
-        crate::b64::encode(self.iv)
-    }
-
-    /// A streaming encryptor over a `Read` of plaintext.
-    pub fn encrypt_reader<R: std::io::Read>(&self, inner: R) -> EncryptReader<R> {
-        CryptReader::new(self, Direction::Encrypt, inner)
-    }
-
-    /// A streaming decryptor over a `Read` of ciphertext.
-    pub fn decrypt_reader<R: std::io::Read>(&self, inner: R) -> DecryptReader<R> {
-        CryptReader::new(self, Direction::Decrypt, inner)
-    }
-
-    /// A `Write` that encrypts into `inner`; call [`CryptWriter::finish`] at the end.
-    pub fn encrypt_writer<W: std::io::Write>(&self, inner: W) -> EncryptWriter<W> {
-        CryptWriter::new(self, Direction::Encrypt, inner)
-    }
-
-    /// A `Write` that decrypts into `inner`; call [`CryptWriter::finish`] at the end.
-    pub fn decrypt_writer<W: std::io::Write>(&self, inner: W) -> DecryptWriter<W> {
-        CryptWriter::new(self, Direction::Decrypt, inner)
-    }
-
-    /// Wrap the key for `encryption.encryptedSymmetricKey` (RSA-OAEP-SHA256 under the
-    /// `SymmetricKeyEncryption` certificate, standard Base64). Same as [`crate::wrap_key`].
-    pub fn wrap_for(&self, cert: &crate::certs::PublicKeyCertificate) -> Result<String> {
-        crate::rsa_oaep::wrap_key(cert, self)
-    }
-
-    /// Encrypt a whole buffer (an invoice), returning ciphertext and both digests.
-    pub fn encrypt(&self, plaintext: &[u8]) -> EncryptedData {
-        encrypt_bytes(self, plaintext)
-    }
-}
-
-/// SHA-256 and size of one byte sequence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FileDigest {
-    /// SHA-256 of the bytes.
-    pub sha256: [u8; 32],
-    /// Number of bytes.
-    pub size: u64,
-}
-
-impl FileDigest {
-    /// Digest of a buffer.
-    pub fn of(data: &[u8]) -> Self {
-        Self {
-            sha256: crate::b64::sha256(data),
-            size: data.len() as u64,
-        }
-    }
-
-    /// Standard Base64 of the SHA-256 (the form KSeF uses, 44 characters).
-    pub fn sha256_b64(&self) -> String {
-        crate::b64::encode(self.sha256)
-    }
-}
-
-/// Digests of the plaintext and of the ciphertext of one CBC stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StreamDigests {
-    /// Over the plaintext (`invoiceHash`/`invoiceSize`, batch `fileHash` of the whole archive part).
-    pub plain: FileDigest,
-    /// Over the ciphertext (`encryptedInvoiceHash`/`encryptedInvoiceSize`, part `fileHash`).
-    pub encrypted: FileDigest,
-}
-
-impl StreamDigests {
-    pub(crate) fn from_in_out(dir: Direction, input: FileDigest, output: FileDigest) -> Self {
-        match dir {
-            Direction::Encrypt => Self {
-                plain: input,
-                encrypted: output,
-            },
-            Direction::Decrypt => Self {
-                plain: output,
-                encrypted: input,
-            },
-        }
-    }
-}
-
-/// Result of [`encrypt_bytes`]: ciphertext plus the four values of `SendInvoiceRequest`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct EncryptedData {
-    /// The ciphertext (no IV prefix).
-    pub ciphertext: Vec<u8>,
-    /// Digests of plaintext and ciphertext.
-    pub digests: StreamDigests,
-}
-
-impl fmt::Debug for EncryptedData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EncryptedData")
-            .field("ciphertext_len", &self.ciphertext.len())
-            .field("digests", &self.digests)
-            .finish()
-    }
-}
-
-impl EncryptedData {
-    /// Standard Base64 of the ciphertext (`encryptedInvoiceContent`).
-    pub fn ciphertext_b64(&self) -> String {
-        crate::b64::encode(&self.ciphertext)
-    }
-}
-
-/// Encrypt a whole buffer with AES-256-CBC/PKCS#7.
-pub fn encrypt_bytes(key: &SymmetricKey, plaintext: &[u8]) -> EncryptedData {
-    let mut core = self::core::Core::new(key, Direction::Encrypt, false);
-    let mut out = Vec::with_capacity(plaintext.len() + 16);
-    // update/finish only fail on a finished core or when decrypting: a fresh encrypting core
-    // cannot fail, so the result carries no information here.
-    let _infallible = core
-        .update(plaintext, &mut out)
-        .and_then(|()| core.finish(&mut out));
-    let digests = StreamDigests {
-        plain: FileDigest::of(plaintext),
-        encrypted: FileDigest::of(&out),
-    };
-    EncryptedData {
-        ciphertext: out,
-        digests,
-    }
-}
-
-/// Decrypt a whole buffer; fails with [`CryptoError::Decrypt`] on bad length or padding.
-pub fn decrypt_bytes(key: &SymmetricKey, ciphertext: &[u8]) -> Result<Vec<u8>> {
-    let mut core = self::core::Core::new(key, Direction::Decrypt, false);
-    let mut out = Vec::with_capacity(ciphertext.len());
-    core.update(ciphertext, &mut out)?;
-    core.finish(&mut out)?;
-    Ok(out)
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::CryptoError;
 
     fn key() -> SymmetricKey {
         SymmetricKey::from_parts([0x42; 32], [0x24; 16])

@@ -8,8 +8,9 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use sha2::{Digest, Sha256};
 
-use super::core::{Core, Direction};
-use super::{FileDigest, StreamDigests, SymmetricKey};
+use super::core::{Core, Direction, stream_digests};
+use super::digest::{FileDigest, StreamDigests};
+use super::key::SymmetricKey;
 use crate::error::{CryptoError, Result};
 
 /// Buffer size. Measured on the 2-core dev box: 64–128 KiB buffers stay cache-resident between
@@ -120,7 +121,7 @@ fn run<R: Read, W: Write>(
             _ => return Err(wrap(io::Error::other("hash thread panicked"))),
         };
         let (in_size, out_size) = core.sizes();
-        Ok(StreamDigests::from_in_out(
+        Ok(stream_digests(
             dir,
             FileDigest {
                 sha256: hin.finalize().into(),

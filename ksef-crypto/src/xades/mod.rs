@@ -1,4 +1,4 @@
-//! XAdES-BES enveloped signature of the `AuthTokenRequest` (rules §2).
+//! XAdES-BES enveloped signature of the `AuthTokenRequest`.
 //!
 //! We produce the document ourselves, so we serialize every digested node directly in its
 //! exclusive-C14N form (no whitespace between elements, attributes in canonical order, namespace
@@ -14,12 +14,14 @@
 //! 3. `ds:SignedInfo` in exc-C14N form with its own `xmlns:ds` declaration; this is what the
 //!    private key signs (RSA PKCS#1 v1.5 SHA-256, or ECDSA P-256 SHA-256 as raw r||s).
 
+pub(crate) mod c14n;
 mod request;
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use self::c14n::{escape_attr, escape_text};
 pub use self::request::{
     AllowedIps, AuthNamespace, AuthTokenRequest, ContextIdentifier, SubjectIdentifierType,
 };
@@ -35,38 +37,6 @@ const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 const SIGNED_PROPS_TYPE: &str = "http://uri.etsi.org/01903#SignedProperties";
 const SIG_ID: &str = "Signature-KSeF";
 const PROPS_ID: &str = "SignedProperties-KSeF";
-
-/// Escape character data as C14N does (`&`, `<`, `>`, CR).
-pub(crate) fn escape_text(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '\r' => o.push_str("&#xD;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-/// Escape an attribute value as C14N does (`&`, `<`, `"`, TAB, LF, CR).
-pub(crate) fn escape_attr(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '"' => o.push_str("&quot;"),
-            '\t' => o.push_str("&#x9;"),
-            '\n' => o.push_str("&#xA;"),
-            '\r' => o.push_str("&#xD;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
 
 /// The canonical `xades:SignedProperties` element.
 fn signed_properties(identity: &SigningIdentity, signing_time: DateTime<Utc>) -> String {

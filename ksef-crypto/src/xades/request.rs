@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::c14n::escape_text;
 use crate::error::{CryptoError, Result};
 use crate::ids::{InternalId, Nip, NipVatUe, PeppolId};
 
@@ -256,8 +257,8 @@ impl AuthTokenRequest {
         let _ = write!(
             s,
             "<Challenge>{}</Challenge><ContextIdentifier><{t}>{}</{t}></ContextIdentifier><SubjectIdentifierType>{}</SubjectIdentifierType>",
-            super::escape_text(&self.challenge),
-            super::escape_text(self.context.value()),
+            escape_text(&self.challenge),
+            escape_text(self.context.value()),
             self.subject_type.as_str(),
             t = self.context.type_name(),
         );
@@ -269,7 +270,7 @@ impl AuthTokenRequest {
                 ("Ip4Mask", &self.allowed_ips.ip4_masks),
             ] {
                 for v in list {
-                    let _ = write!(s, "<{tag}>{}</{tag}>", super::escape_text(v));
+                    let _ = write!(s, "<{tag}>{}</{tag}>", escape_text(v));
                 }
             }
             s.push_str("</AllowedIps></AuthorizationPolicy>");
