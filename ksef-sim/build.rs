@@ -97,5 +97,16 @@ fn render(surface: &Surface, sha256: &str) -> String {
         );
     }
     s.push_str("];\n");
+    // One constant per operation, named after it, to name an operation in code (fault
+    // injection in tests, for instance) without spelling its method and path.
+    for (i, op) in surface.operations.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "\n/// `{method} {path}`.\npub const {name}: &OperationInfo = &OPERATIONS[{i}];",
+            method = op.method,
+            path = op.path,
+            name = op.name.to_uppercase(),
+        );
+    }
     s
 }

@@ -37,11 +37,13 @@ pub struct SimConfig {
     /// of per-IP limits). Default `false`.
     pub trust_forwarded_for: bool,
     /// Configuration of the invoicing part (sessions, invoices, UPO, retrieval).
-    pub invoicing: crate::invoicing::InvoicingConfig,
+    pub invoicing: InvoicingConfig,
     /// The clock every rule reads: dates of KSeF and reference numbers, the issue-date rule,
-    /// query ranges, token and URL expiry, certificate validity. Default: the machine's clock.
-    /// Tests pass a [`ksef_time::ShiftedClock`] to run at 23:30 UTC, on DST switch nights or
-    /// on New Year's Eve.
+    /// query ranges, token and URL expiry, certificate validity, and when asynchronous work
+    /// (an authentication, an invoice, a closed session, an export) leaves its interim status.
+    /// Default: the machine's clock. Tests pass a [`ksef_time::ShiftedClock`] to run at 23:30
+    /// UTC, on DST switch nights or on New Year's Eve; with a clock that stands still
+    /// ([`ksef_time::FixedClock`]) processing waits until the clock is moved.
     pub clock: ksef_time::SharedClock,
 }
 
@@ -60,7 +62,7 @@ impl Default for SimConfig {
             presigned_url_validity: Duration::from_secs(3600),
             data_dir: None,
             trust_forwarded_for: false,
-            invoicing: crate::invoicing::InvoicingConfig::default(),
+            invoicing: InvoicingConfig::default(),
             clock: ksef_time::system_clock(),
         }
     }
@@ -147,8 +149,132 @@ impl SimConfig {
     }
     /// Replace the invoicing configuration.
     #[must_use]
-    pub fn with_invoicing(mut self, invoicing: crate::invoicing::InvoicingConfig) -> Self {
+    pub fn with_invoicing(mut self, invoicing: InvoicingConfig) -> Self {
         self.invoicing = invoicing;
+        self
+    }
+}
+
+/// Configuration of the invoicing part (sessions, invoices, UPO, retrieval, exports).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct InvoicingConfig {
+    /// Time an accepted invoice stays at status 150 before its KSeF number and
+    /// `acquisitionDate` appear (and before it can be downloaded or queried).
+    /// Default 200 ms.
+    pub processing_delay: Duration,
+    /// Time between `acquisitionDate` and `permanentStorageDate`. Default 0.
+    pub permanent_storage_delay: Duration,
+    /// Time a closed online session stays at 170 (a batch session at 150 after
+    /// its processing) before its final status and UPO appear. Default 200 ms.
+    pub session_close_delay: Duration,
+    /// Lifetime of a session (`validUntil`). Default 12 hours.
+    pub session_validity: Duration,
+    /// Most invoices per session. Default 10 000.
+    pub max_invoices_per_session: usize,
+    /// Records a metadata query can reach before `isTruncated` (the real cap is 10 000).
+    pub query_truncation_cap: usize,
+    /// Most invoices in one export package (real: 10 000).
+    pub export_max_invoices: usize,
+    /// Size of export parts before encryption (real: 50 MB).
+    pub export_part_size: u64,
+    /// Concurrent exports per context (real: 10).
+    pub max_concurrent_exports: usize,
+    /// How long a built export package can be downloaded before its status
+    /// becomes 210 (expired). Default 7 days.
+    pub export_package_validity: Duration,
+    /// Documents per session UPO page (real and maximum: 10 000).
+    pub upo_page_size: usize,
+    /// Whether invoices with attachments (`Zalacznik`) are accepted in batch sessions
+    /// of every taxpayer. Default `false`: as on TEST, only taxpayers enabled through
+    /// `/testdata/attachment` may send them (online sessions never accept them).
+    pub attachments_allowed: bool,
+}
+
+impl Default for InvoicingConfig {
+    fn default() -> Self {
+        Self {
+            processing_delay: Duration::from_millis(200),
+            permanent_storage_delay: Duration::ZERO,
+            session_close_delay: Duration::from_millis(200),
+            session_validity: Duration::from_secs(12 * 3600),
+            max_invoices_per_session: 10_000,
+            query_truncation_cap: 10_000,
+            export_max_invoices: 10_000,
+            export_part_size: 50_000_000,
+            max_concurrent_exports: 10,
+            upo_page_size: 10_000,
+            export_package_validity: Duration::from_secs(7 * 24 * 3600),
+            attachments_allowed: false,
+        }
+    }
+}
+
+impl InvoicingConfig {
+    /// Sets the invoice processing delay.
+    #[must_use]
+    pub fn with_processing_delay(mut self, d: Duration) -> Self {
+        self.processing_delay = d;
+        self
+    }
+    /// Sets the delay between acquisition and permanent storage.
+    #[must_use]
+    pub fn with_permanent_storage_delay(mut self, d: Duration) -> Self {
+        self.permanent_storage_delay = d;
+        self
+    }
+    /// Sets the session close delay.
+    #[must_use]
+    pub fn with_session_close_delay(mut self, d: Duration) -> Self {
+        self.session_close_delay = d;
+        self
+    }
+    /// Sets the metadata query truncation cap.
+    #[must_use]
+    pub fn with_query_truncation_cap(mut self, cap: usize) -> Self {
+        self.query_truncation_cap = cap;
+        self
+    }
+    /// Sets the most invoices in one export package.
+    #[must_use]
+    pub fn with_export_max_invoices(mut self, n: usize) -> Self {
+        self.export_max_invoices = n;
+        self
+    }
+    /// Sets the export part size (before encryption).
+    #[must_use]
+    pub fn with_export_part_size(mut self, bytes: u64) -> Self {
+        self.export_part_size = bytes.max(16);
+        self
+    }
+    /// Sets the limit of concurrent exports per context.
+    #[must_use]
+    pub fn with_max_concurrent_exports(mut self, n: usize) -> Self {
+        self.max_concurrent_exports = n;
+        self
+    }
+    /// Sets the limit of invoices per session.
+    #[must_use]
+    pub fn with_max_invoices_per_session(mut self, n: usize) -> Self {
+        self.max_invoices_per_session = n;
+        self
+    }
+    /// Sets how long export packages stay downloadable.
+    #[must_use]
+    pub fn with_export_package_validity(mut self, d: Duration) -> Self {
+        self.export_package_validity = d;
+        self
+    }
+    /// Sets the number of documents per session UPO page (1..=10 000).
+    #[must_use]
+    pub fn with_upo_page_size(mut self, n: usize) -> Self {
+        self.upo_page_size = n;
+        self
+    }
+    /// Allows or forbids attachments in batch sessions.
+    #[must_use]
+    pub fn with_attachments_allowed(mut self, allowed: bool) -> Self {
+        self.attachments_allowed = allowed;
         self
     }
 }

@@ -9,10 +9,16 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::auth::access_tokens;
+use crate::auth::permissions::OWNER_PERMISSIONS;
+use crate::auth::store::AuthOperation;
 use crate::error::{ApiError, SimError};
-use crate::faults::Fault;
+use crate::faults::{Fault, FaultKey};
+use crate::identifiers::{RefKind, reference_number};
+use crate::jwt::TokenKind;
 use crate::keys::KeyUsage;
 use crate::state::AppState;
+use crate::tokens::store::NewToken;
 
 /// Handle for changing a running simulator's behaviour (faults, rate limits, keys, test data).
 /// Cheap to clone.
@@ -22,10 +28,12 @@ pub struct SimControl {
 }
 
 impl SimControl {
-    /// Arms a fault for an operation key (`"POST /sessions/online/{referenceNumber}/invoices"`,
-    /// `"PUT /__presigned/<kind>"`, or `"*"`).
-    pub fn inject(&self, operation: &str, fault: Fault) {
-        self.state.faults.inject(operation, fault);
+    /// Arms a fault for an operation (`ksef_sim::ops::ONLINE_SESSION_SEND_INVOICE`, or as text
+    /// `"POST /sessions/online/{referenceNumber}/invoices"`), a kind of presigned URL
+    /// ([`crate::PresignedRoute`], `"PUT /__presigned/batch-part"`), or every request
+    /// ([`FaultKey::all`], `"*"`).
+    pub fn inject(&self, target: impl Into<FaultKey>, fault: Fault) {
+        self.state.faults.inject(target.into(), fault);
     }
 
     /// Removes every armed fault.
@@ -35,17 +43,17 @@ impl SimControl {
 
     /// Enables or disables rate limiting.
     pub fn set_rate_limits_enabled(&self, enabled: bool) {
-        self.state.limits.set_enabled(enabled);
+        self.state.rate_limiter.set_enabled(enabled);
     }
 
     /// Scales every rate limit (2.0 = twice as many requests allowed).
     pub fn set_rate_limit_scale(&self, scale: f64) {
-        self.state.limits.set_scale(scale);
+        self.state.rate_limiter.set_scale(scale);
     }
 
     /// Forgets all rate-limit counters.
     pub fn reset_rate_limit_counters(&self) {
-        self.state.limits.reset_counters();
+        self.state.rate_limiter.reset_counters();
     }
 
     /// Adds a new key pair and certificate for `usage` valid in `[from, to]`; returns its
@@ -69,23 +77,15 @@ impl SimControl {
     /// Returns the token string to encrypt in `/auth/ksef-token`.
     pub fn create_ksef_token(&self, nip: &str, permissions: &[&str]) -> String {
         let now = self.state.now();
-        let reference = crate::ids::reference_number("EC", ksef_time::business_date(now));
-        let mut secret = [0u8; 32];
-        rand::fill(&mut secret);
-        let token = format!("{reference}|nip-{nip}|{}", hex::encode(secret));
-        self.state.tokens.insert(crate::tokens::KsefToken {
-            reference,
-            token: token.clone(),
-            permissions: permissions.iter().map(|p| (*p).to_string()).collect(),
-            description: "created by SimControl".into(),
+        let (_, token) = self.state.tokens.issue(NewToken {
             context_type: "Nip".into(),
             context_value: nip.to_string(),
             author_type: "Nip".into(),
             author_value: nip.to_string(),
+            permissions: permissions.iter().map(|p| (*p).to_string()).collect(),
+            description: "created by SimControl".into(),
             created: now,
             active_from: now,
-            revoked: false,
-            last_use: None,
         });
         token
     }
@@ -99,6 +99,45 @@ impl SimControl {
         } else {
             self.state.testdata.unblock(&key);
         }
+    }
+
+    /// Registers a completed owner authentication in the `Nip` context `nip`
+    /// (all owner permissions, KSeF-token method) and returns an access token for
+    /// it, skipping the challenge and signature steps. Meant for tests of the
+    /// invoicing endpoints that do not exercise authentication itself.
+    pub fn issue_test_access_token(&self, nip: &str) -> String {
+        let state = &self.state;
+        let now = state.now();
+        let date = ksef_time::business_date(now);
+        let reference = reference_number(RefKind::Auth, date);
+        let token_ref = reference_number(RefKind::KsefToken, date);
+        let op = AuthOperation {
+            reference: reference.clone(),
+            start: now,
+            method: "Token".into(),
+            method_category: "Token".into(),
+            context_type: "Nip".into(),
+            context_value: nip.to_string(),
+            subject_type: "Nip".into(),
+            subject_value: nip.to_string(),
+            permissions: OWNER_PERMISSIONS.iter().map(|p| (*p).to_string()).collect(),
+            ready_at: now,
+            status_code: 200,
+            status_description: "Uwierzytelnianie zakończone sukcesem".into(),
+            status_details: Vec::new(),
+            redeemed: true,
+            refresh_jti: None,
+            refresh_valid_until: None,
+            last_refresh: None,
+            revoked_refresh: false,
+            revoked_access: false,
+            allowed_ips: Vec::new(),
+            ksef_token_reference: Some(token_ref),
+        };
+        state.auth.insert(op.clone());
+        let lifetime = chrono::Duration::from_std(state.config.access_token_lifetime)
+            .unwrap_or(chrono::Duration::minutes(15));
+        access_tokens::issue(state, &op, TokenKind::Access, now + lifetime).0
     }
 
     /// The base URL, `http://127.0.0.1:PORT/v2`.
@@ -128,7 +167,7 @@ struct FaultRequest {
 async fn inject_fault(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     match serde_json::from_slice::<FaultRequest>(&body) {
         Ok(r) => {
-            state.faults.inject(&r.operation, r.fault);
+            state.faults.inject(FaultKey::from(r.operation), r.fault);
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => ApiError::validation(e.to_string()).into_response(),
@@ -141,7 +180,7 @@ async fn clear_faults(State(state): State<AppState>) -> StatusCode {
 }
 
 async fn clear_op(State(state): State<AppState>, Path(op): Path<String>) -> StatusCode {
-    state.faults.clear(Some(&op));
+    state.faults.clear(Some(&FaultKey::from(op)));
     StatusCode::NO_CONTENT
 }
 
@@ -158,13 +197,13 @@ async fn rate_limits(State(state): State<AppState>, body: axum::body::Bytes) -> 
     match serde_json::from_slice::<RateLimitRequest>(&body) {
         Ok(r) => {
             if let Some(e) = r.enabled {
-                state.limits.set_enabled(e);
+                state.rate_limiter.set_enabled(e);
             }
             if let Some(s) = r.scale {
-                state.limits.set_scale(s);
+                state.rate_limiter.set_scale(s);
             }
             if r.reset_counters {
-                state.limits.reset_counters();
+                state.rate_limiter.reset_counters();
             }
             StatusCode::NO_CONTENT.into_response()
         }

@@ -1,17 +1,99 @@
-//! Fault injection, configurable per operation at run time.
+//! Fault injection, armed per [`FaultKey`] at run time.
 //!
-//! Operation keys are `"METHOD /path/template"` as in the spec (without `/v2`), e.g.
-//! `"POST /sessions/online/{referenceNumber}/invoices"`, or the key of a presigned route
-//! (`"PUT /__presigned/..."`), or `"*"` for every operation. Parameter names do not matter.
+//! The request pipeline applies the generic faults (latency, 5xx, 429 storms, dropped
+//! connections) to every request; handlers ask for the faults of asynchronous work
+//! (`AsyncFailure`, `StuckProcessing`, `ExpiredPresignedUrls`, `SessionUnavailable`) with the
+//! operation of their request.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ops::normalise;
+use crate::ops::{OperationInfo, normalise};
+use crate::presign::{PRESIGNED_PREFIX, PresignedRoute};
 use crate::sync::lock;
+
+/// What an armed fault applies to: one operation of the spec, the requests to one kind of
+/// presigned URL, or every request.
+///
+/// Name an operation by its constant (`ksef_sim::ops::BATCH_SESSION_OPEN`), a presigned route by
+/// [`PresignedRoute`], every request by [`FaultKey::all`] — or write the key as text:
+/// `"POST /sessions/online/{referenceNumber}/invoices"` (parameter names do not matter, a leading
+/// `/v2` is allowed), `"PUT /__presigned/batch-part"`, `"*"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FaultKey(String);
+
+impl FaultKey {
+    /// Every request.
+    pub fn all() -> Self {
+        Self("*".to_string())
+    }
+
+    /// The key of a request to `path` (below `/v2`) that matches no operation of the spec.
+    pub(crate) fn unmatched(method: &str, path: &str) -> Self {
+        Self::from(format!("{method} {path}").as_str())
+    }
+}
+
+impl From<&str> for FaultKey {
+    fn from(text: &str) -> Self {
+        let text = text.trim();
+        if text == "*" {
+            return Self::all();
+        }
+        Self(match text.split_once(' ') {
+            Some((method, path)) => {
+                let path = path.trim();
+                let path = path.strip_prefix("/v2").unwrap_or(path);
+                format!("{} {}", method.to_ascii_uppercase(), normalise(path))
+            }
+            None => normalise(text),
+        })
+    }
+}
+
+impl From<&String> for FaultKey {
+    fn from(text: &String) -> Self {
+        Self::from(text.as_str())
+    }
+}
+
+impl From<String> for FaultKey {
+    fn from(text: String) -> Self {
+        Self::from(text.as_str())
+    }
+}
+
+impl From<&OperationInfo> for FaultKey {
+    fn from(op: &OperationInfo) -> Self {
+        Self(format!("{} {}", op.method, normalise(op.path)))
+    }
+}
+
+impl From<PresignedRoute> for FaultKey {
+    fn from(route: PresignedRoute) -> Self {
+        Self(format!(
+            "{} {PRESIGNED_PREFIX}{}",
+            route.method(),
+            route.segment()
+        ))
+    }
+}
+
+impl From<&FaultKey> for FaultKey {
+    fn from(key: &FaultKey) -> Self {
+        key.clone()
+    }
+}
+
+impl fmt::Display for FaultKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// A fault to inject.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,27 +178,12 @@ struct Armed {
 /// Registry of armed faults.
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
-    armed: Mutex<HashMap<String, Vec<Armed>>>,
-}
-
-fn key_of(op: &str) -> String {
-    let op = op.trim();
-    if op == "*" {
-        return "*".to_string();
-    }
-    match op.split_once(' ') {
-        Some((m, p)) => {
-            let p = p.trim();
-            let p = p.strip_prefix("/v2").unwrap_or(p);
-            format!("{} {}", m.to_ascii_uppercase(), normalise(p))
-        }
-        None => normalise(op),
-    }
+    armed: Mutex<HashMap<FaultKey, Vec<Armed>>>,
 }
 
 impl Faults {
-    /// Arms a fault for an operation key.
-    pub(crate) fn inject(&self, op: &str, fault: Fault) {
+    /// Arms a fault.
+    pub(crate) fn inject(&self, key: FaultKey, fault: Fault) {
         let remaining = match &fault {
             Fault::ServerError { count, .. }
             | Fault::RateLimitStorm { count, .. }
@@ -128,26 +195,26 @@ impl Faults {
             Fault::Latency { count, .. } => *count,
         };
         lock(&self.armed)
-            .entry(key_of(op))
+            .entry(key)
             .or_default()
             .push(Armed { fault, remaining });
     }
 
-    /// Removes all faults (of one operation when `op` is given).
-    pub(crate) fn clear(&self, op: Option<&str>) {
+    /// Removes all faults (those of one key when `key` is given).
+    pub(crate) fn clear(&self, key: Option<&FaultKey>) {
         let mut armed = lock(&self.armed);
-        match op {
-            Some(op) => {
-                armed.remove(&key_of(op));
+        match key {
+            Some(key) => {
+                armed.remove(key);
             }
             None => armed.clear(),
         }
     }
 
-    /// Consumes one use of the first armed fault matching `pred` for `op` (or `*`).
-    fn take<T>(&self, op: &str, mut pred: impl FnMut(&Fault) -> Option<T>) -> Option<T> {
+    /// Consumes one use of the first armed fault matching `pred` for `key` (or every request).
+    fn take<T>(&self, key: &FaultKey, mut pred: impl FnMut(&Fault) -> Option<T>) -> Option<T> {
         let mut armed = lock(&self.armed);
-        for key in [key_of(op), "*".to_string()] {
+        for key in [key.clone(), FaultKey::all()] {
             let Some(list) = armed.get_mut(&key) else {
                 continue;
             };
@@ -168,8 +235,8 @@ impl Faults {
         None
     }
 
-    /// Faults the generic request pipeline applies to one request of `op`.
-    pub(crate) fn for_request(&self, op: &str) -> RequestFaults {
+    /// Faults the request pipeline applies to one request of `op`.
+    pub(crate) fn for_request(&self, op: &FaultKey) -> RequestFaults {
         RequestFaults {
             latency: self.take(op, |f| match f {
                 Fault::Latency { delay_ms, .. } => Some(Duration::from_millis(*delay_ms)),
@@ -191,32 +258,32 @@ impl Faults {
     }
 
     /// Whether a presigned URL issued now by `op` must be already expired (consumes one use).
-    pub(crate) fn take_expired_presigned(&self, op: &str) -> bool {
-        self.take(op, |f| {
+    pub(crate) fn take_expired_presigned(&self, op: impl Into<FaultKey>) -> bool {
+        self.take(&op.into(), |f| {
             matches!(f, Fault::ExpiredPresignedUrls { .. }).then_some(())
         })
         .is_some()
     }
 
     /// Whether an asynchronous operation started now by `op` must end with 550 (consumes one use).
-    pub fn take_async_failure(&self, op: &str) -> bool {
-        self.take(op, |f| {
+    pub(crate) fn take_async_failure(&self, op: impl Into<FaultKey>) -> bool {
+        self.take(&op.into(), |f| {
             matches!(f, Fault::AsyncFailure { .. }).then_some(())
         })
         .is_some()
     }
 
     /// Whether this request of `op` finds its session temporarily unavailable (consumes one use).
-    pub fn take_session_unavailable(&self, op: &str) -> bool {
-        self.take(op, |f| {
+    pub(crate) fn take_session_unavailable(&self, op: impl Into<FaultKey>) -> bool {
+        self.take(&op.into(), |f| {
             matches!(f, Fault::SessionUnavailable { .. }).then_some(())
         })
         .is_some()
     }
 
     /// Extra processing time for an asynchronous operation started now by `op` (consumes one use).
-    pub fn take_stuck_processing(&self, op: &str) -> Option<Duration> {
-        self.take(op, |f| match f {
+    pub(crate) fn take_stuck_processing(&self, op: impl Into<FaultKey>) -> Option<Duration> {
+        self.take(&op.into(), |f| match f {
             Fault::StuckProcessing { duration_ms, .. } => Some(Duration::from_millis(*duration_ms)),
             _ => None,
         })
@@ -226,38 +293,55 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops;
+
+    #[test]
+    fn keys_written_as_text_name_the_same_operation_as_its_constant() {
+        let typed = FaultKey::from(ops::ONLINE_SESSION_SEND_INVOICE);
+        for text in [
+            "POST /sessions/online/{referenceNumber}/invoices",
+            "post /v2/sessions/online/{x}/invoices",
+            " POST  /sessions/online/{ref}/invoices ",
+        ] {
+            assert_eq!(FaultKey::from(text), typed, "{text}");
+        }
+        assert_ne!(FaultKey::from(ops::ONLINE_SESSION_CLOSE), typed);
+        assert_eq!(
+            FaultKey::from(PresignedRoute::BatchPart),
+            FaultKey::from("PUT /__presigned/batch-part")
+        );
+        assert_eq!(FaultKey::from("*"), FaultKey::all());
+    }
 
     #[test]
     fn counts_and_wildcards() {
         let f = Faults::default();
         f.inject(
-            "post /v2/sessions/online/{x}/invoices",
+            "post /v2/sessions/online/{x}/invoices".into(),
             Fault::ServerError {
                 status: 503,
                 count: 2,
             },
         );
-        let op = "POST /sessions/online/{referenceNumber}/invoices";
-        assert_eq!(f.for_request(op).server_error, Some(503));
-        assert_eq!(f.for_request(op).server_error, Some(503));
-        assert_eq!(f.for_request(op).server_error, None);
-        f.inject("*", Fault::AsyncFailure { count: 1 });
-        assert!(f.take_async_failure("POST /sessions/batch"));
-        assert!(!f.take_async_failure("POST /sessions/batch"));
+        let op = FaultKey::from(ops::ONLINE_SESSION_SEND_INVOICE);
+        assert_eq!(f.for_request(&op).server_error, Some(503));
+        assert_eq!(f.for_request(&op).server_error, Some(503));
+        assert_eq!(f.for_request(&op).server_error, None);
+        f.inject(FaultKey::all(), Fault::AsyncFailure { count: 1 });
+        assert!(f.take_async_failure(ops::BATCH_SESSION_OPEN));
+        assert!(!f.take_async_failure(ops::BATCH_SESSION_OPEN));
+        let x = FaultKey::from("GET /x");
         f.inject(
-            "GET /x",
+            x.clone(),
             Fault::Latency {
                 delay_ms: 5,
                 count: None,
             },
         );
         for _ in 0..3 {
-            assert_eq!(
-                f.for_request("GET /x").latency,
-                Some(Duration::from_millis(5))
-            );
+            assert_eq!(f.for_request(&x).latency, Some(Duration::from_millis(5)));
         }
         f.clear(None);
-        assert_eq!(f.for_request("GET /x"), RequestFaults::default());
+        assert_eq!(f.for_request(&x), RequestFaults::default());
     }
 }

@@ -1,6 +1,7 @@
 //! The simulator's own RSA-2048 key pairs and self-signed X.509 certificates for
 //! `KsefTokenEncryption` and `SymmetricKeyEncryption`, with rotation controls.
 
+use ksef_time::format_utc_millis;
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
@@ -169,10 +170,6 @@ pub(crate) struct PublicKeyCertificateWire {
     pub usage: Vec<String>,
 }
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 impl KeyStore {
     /// Creates the store with one key per usage, valid from an hour ago for two years.
     pub(crate) fn generate(now: DateTime<Utc>) -> Result<Self, SimError> {
@@ -232,8 +229,8 @@ impl KeyStore {
                 certificate: STANDARD.encode(&e.cert_der),
                 certificate_id: e.certificate_id.clone(),
                 public_key_id: e.public_key_id.clone(),
-                valid_from: ts(e.valid_from),
-                valid_to: ts(e.valid_to),
+                valid_from: format_utc_millis(e.valid_from),
+                valid_to: format_utc_millis(e.valid_to),
                 usage: vec![e.usage.as_str().to_string()],
             })
             .collect()

@@ -14,37 +14,43 @@
 //! ```
 
 pub(crate) mod auth;
+pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod control;
 pub(crate) mod error;
-pub(crate) mod extract;
+pub(crate) mod fallback;
 pub(crate) mod faults;
-pub(crate) mod generic;
-pub(crate) mod ids;
+pub(crate) mod http;
+pub(crate) mod identifiers;
 pub(crate) mod invoicing;
 pub(crate) mod jwt;
 pub(crate) mod keys;
+pub(crate) mod limits;
 pub mod ops;
-pub(crate) mod platform;
+pub(crate) mod peppol;
+pub(crate) mod permissions;
+pub(crate) mod pipeline;
 pub(crate) mod presign;
+pub(crate) mod public_keys;
 pub(crate) mod ratelimit;
 pub(crate) mod server;
 pub(crate) mod state;
 pub(crate) mod sync;
 pub(crate) mod testdata;
 pub(crate) mod tokens;
+pub(crate) mod validate;
 pub(crate) mod xml;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use config::SimConfig;
+pub use config::{InvoicingConfig, SimConfig};
 pub use control::SimControl;
 pub use error::{ApiError, ErrorEntry, SimError};
-pub use faults::Fault;
-pub use invoicing::InvoicingConfig;
+pub use faults::{Fault, FaultKey};
 pub use keys::KeyUsage;
-pub use presign::PresignedUrl;
+pub use presign::PresignedRoute;
+pub use presign::signer::PresignedUrl;
 pub use ratelimit::RateLimitValues;
 
 use crate::state::{AppState, Shared};
@@ -121,18 +127,22 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         _tmp: tmp,
         jwt_secret,
         keys,
-        auth: auth::AuthStore::default(),
-        tokens: tokens::TokenStore::default(),
-        testdata: testdata::TestData::default(),
-        limits: ratelimit::RateLimiter::new(config.rate_limits_enabled, config.rate_limit_scale),
+        auth: auth::store::AuthStore::default(),
+        tokens: tokens::store::TokenStore::default(),
+        testdata: testdata::store::TestData::default(),
+        limits: limits::store::LimitStore::default(),
+        rate_limiter: ratelimit::RateLimiter::new(
+            config.rate_limits_enabled,
+            config.rate_limit_scale,
+        ),
         faults: faults::Faults::default(),
-        presign: presign::Presigner::new(
+        presign: presign::signer::Presigner::new(
             presign_secret,
             base_url,
             config.presigned_url_validity,
             config.clock.clone(),
         ),
-        invoicing: invoicing::InvoicingState::new(&config),
+        invoicing: invoicing::store::InvoicingState::new(&config),
         config,
     };
     Ok(AppState(Arc::new(shared)))
@@ -163,7 +173,9 @@ impl SimHandle {
         &self.control
     }
 
-    /// Stops the server and waits for the background task to end.
+    /// Stops the server at once: signals shutdown, aborts the serving task (requests in flight
+    /// are cut off, not drained) and waits until that task has ended. Dropping the handle does
+    /// the same without waiting.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

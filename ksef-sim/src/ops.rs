@@ -1,6 +1,17 @@
 //! The operation table generated at build time from the pinned spec through `ksef-codegen` (the
 //! same pipeline and pin as `ksef-api`'s client): paths, token kinds, `x-rate-limits` and groups,
-//! required permissions, success answers.
+//! required permissions, success answers; one constant per operation
+//! ([`ONLINE_SESSION_SEND_INVOICE`], ...).
+//!
+//! The request pipeline resolves every request under `/v2` to its operation and puts the
+//! `&'static OperationInfo` into the request's extensions; a handler takes it as an argument
+//! (`op: &'static OperationInfo`) when it needs it (fault injection, presigned URLs), and the
+//! access-token extractor checks the operation's required permissions.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
 
 /// One operation of the pinned spec.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +80,54 @@ pub fn find(method: &str, template: &str) -> Option<&'static OperationInfo> {
     OPERATIONS
         .iter()
         .find(|o| o.method.eq_ignore_ascii_case(method) && normalise(o.path) == n)
+}
+
+/// Matches a concrete path (without `/v2`) against the spec's templates; the template with the
+/// most literal segments wins.
+pub(crate) fn resolve(method: &str, path: &str) -> Option<&'static OperationInfo> {
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut best: Option<(&'static OperationInfo, usize)> = None;
+    for op in all() {
+        if !op.method.eq_ignore_ascii_case(method) {
+            continue;
+        }
+        let t: Vec<&str> = op.path.split('/').collect();
+        if t.len() != segs.len() {
+            continue;
+        }
+        let mut literal = 0;
+        let mut ok = true;
+        for (a, b) in t.iter().zip(&segs) {
+            if a.starts_with('{') {
+                if b.is_empty() {
+                    ok = false;
+                    break;
+                }
+            } else if a == b {
+                literal += 1;
+            } else {
+                ok = false;
+                break;
+            }
+        }
+        if ok && best.is_none_or(|(_, l)| literal > l) {
+            best = Some((op, literal));
+        }
+    }
+    best.map(|(o, _)| o)
+}
+
+/// The operation the pipeline resolved for this request.
+impl<S: Send + Sync> FromRequestParts<S> for &'static OperationInfo {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<&'static OperationInfo>()
+            .copied()
+            .ok_or_else(|| ApiError::internal("the request was not resolved to an operation"))
+    }
 }
 
 impl OperationInfo {

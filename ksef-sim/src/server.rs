@@ -1,267 +1,30 @@
-//! Router assembly and the request pipeline (client IP, fault injection, rate limits,
-//! error format, system warnings).
-
-use std::net::{IpAddr, SocketAddr};
+//! The application: every endpoint group's routes under `/v2`, the control API under `/__sim`,
+//! the fallbacks, and the request pipeline around all of them.
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures::StreamExt;
 
-use crate::error::ApiError;
-use crate::jwt;
-use crate::ops::{self, OperationInfo};
-use crate::presign::PRESIGNED_PREFIX;
-use crate::state::{AppState, ClientIp};
+use crate::state::AppState;
 
 /// Builds the whole application: everything under `/v2`, plus the control API under `/__sim`.
 pub(crate) fn app(state: AppState) -> Router {
     let v2 = Router::new()
-        .merge(crate::platform::routes())
-        .merge(crate::auth::handlers::routes())
+        .merge(crate::auth::routes())
+        .merge(crate::tokens::routes())
         .merge(crate::invoicing::routes())
-        .fallback(crate::generic::fallback)
-        .method_not_allowed_fallback(crate::generic::fallback);
+        .merge(crate::public_keys::routes())
+        .merge(crate::limits::routes())
+        .merge(crate::permissions::routes())
+        .merge(crate::testdata::routes())
+        .merge(crate::peppol::routes())
+        .fallback(crate::fallback::fallback)
+        .method_not_allowed_fallback(crate::fallback::fallback);
     Router::new()
         .nest("/v2", v2)
         .nest("/__sim", crate::control::routes())
-        .fallback(crate::generic::not_found)
+        .fallback(crate::fallback::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            pipeline,
+            crate::pipeline::pipeline,
         ))
         .with_state(state)
-}
-
-/// Matches a concrete path (without `/v2`) against the spec's templates; the template with the
-/// most literal segments wins.
-pub(crate) fn resolve(method: &str, path: &str) -> Option<&'static OperationInfo> {
-    let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let mut best: Option<(&'static OperationInfo, usize)> = None;
-    for op in ops::all() {
-        if !op.method.eq_ignore_ascii_case(method) {
-            continue;
-        }
-        let t: Vec<&str> = op.path.split('/').collect();
-        if t.len() != segs.len() {
-            continue;
-        }
-        let mut literal = 0;
-        let mut ok = true;
-        for (a, b) in t.iter().zip(&segs) {
-            if a.starts_with('{') {
-                if b.is_empty() {
-                    ok = false;
-                    break;
-                }
-            } else if a == b {
-                literal += 1;
-            } else {
-                ok = false;
-                break;
-            }
-        }
-        if ok && best.is_none_or(|(_, l)| literal > l) {
-            best = Some((op, literal));
-        }
-    }
-    best.map(|(o, _)| o)
-}
-
-fn client_ip(state: &AppState, req: &Request) -> IpAddr {
-    if state.config.trust_forwarded_for
-        && let Some(ip) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        return ip;
-    }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
-}
-
-/// Context key for rate limiting: from any valid bearer token, else empty (IP only).
-fn rate_context(state: &AppState, req: &Request) -> String {
-    let Some(token) = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return String::new();
-    };
-    match jwt::verify(&state.jwt_secret, token.trim(), state.now().timestamp()) {
-        Ok(c) => format!("{}:{}", c.ctt, c.ctv),
-        Err(_) => String::new(),
-    }
-}
-
-fn aborted_body() -> Body {
-    Body::from_stream(futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "ksef-sim: injected connection drop",
-        ))
-    }))
-}
-
-fn truncated(body: Body, limit: u64) -> Body {
-    let mut sent: u64 = 0;
-    let stream = body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(std::io::Error::other)?;
-        if sent >= limit {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionAborted,
-                "ksef-sim: injected connection drop",
-            ));
-        }
-        let room = limit - sent;
-        if (chunk.len() as u64) <= room {
-            sent += chunk.len() as u64;
-            Ok(chunk)
-        } else {
-            sent = limit;
-            Ok(chunk.slice(..usize::try_from(room).unwrap_or(0)))
-        }
-    });
-    // After the last chunk, if the limit was hit, the stream must still fail: chain an error.
-    let tail = futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "ksef-sim: injected connection drop",
-        ))
-    });
-    Body::from_stream(stream.chain(tail))
-}
-
-/// The middleware every request passes.
-pub(crate) async fn pipeline(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let ip = client_ip(&state, &req);
-    req.extensions_mut().insert(ClientIp(ip));
-    let problem = req
-        .headers()
-        .get("x-error-format")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("problem-details"));
-    let warning = req.headers().get("x-test-system-warning").cloned();
-    let full_path = req.uri().path().to_string();
-    let method = req.method().as_str().to_string();
-    let (op, op_key) = match full_path.strip_prefix("/v2") {
-        Some(rel) if rel.starts_with(PRESIGNED_PREFIX) => {
-            // presigned routes: fault key is "METHOD /__presigned/<kind>", never rate limited
-            let kind = rel
-                .trim_start_matches(PRESIGNED_PREFIX)
-                .split('/')
-                .next()
-                .unwrap_or("");
-            (None, format!("{method} {PRESIGNED_PREFIX}{kind}"))
-        }
-        Some(rel) => match resolve(&method, rel) {
-            Some(op) => (Some(op), op.key()),
-            None => (None, format!("{method} {rel}")),
-        },
-        None => (None, format!("{method} {full_path}")),
-    };
-    let is_control = full_path.starts_with("/__sim");
-    let faults = if is_control {
-        crate::faults::RequestFaults::default()
-    } else {
-        state.faults.for_request(&op_key)
-    };
-    let finish = |resp: Response| -> Response {
-        finish_response(resp, problem, &full_path, warning.clone(), state.now())
-    };
-
-    if let Some(d) = faults.latency {
-        tokio::time::sleep(d).await;
-    }
-    if let Some(status) = faults.server_error {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        return finish(
-            ApiError::plain(status, "Injected server error (ksef-sim fault injection).")
-                .into_response(),
-        );
-    }
-    if let Some(retry) = faults.rate_limit {
-        return finish(
-            ApiError::too_many_requests(retry, "Przekroczono limit żądań (wstrzyknięty).")
-                .into_response(),
-        );
-    }
-    if let Some(op) = op {
-        let ctx = rate_context(&state, &req);
-        if let Err(retry) = state.limits.check(op, &ctx, ip) {
-            return finish(
-                ApiError::too_many_requests(
-                    retry,
-                    format!("Przekroczono limit żądań dla {}.", op.bucket()),
-                )
-                .into_response(),
-            );
-        }
-    }
-    if let Some(limit) = faults.drop_after {
-        let has_body = req
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|n| n > 0)
-            || req
-                .headers()
-                .contains_key(axum::http::header::TRANSFER_ENCODING);
-        if has_body {
-            // Read `limit` bytes of the upload, then kill the connection.
-            let mut stream = req.into_body().into_data_stream();
-            let mut read: u64 = 0;
-            while read < limit {
-                match stream.next().await {
-                    Some(Ok(c)) => read += c.len() as u64,
-                    _ => break,
-                }
-            }
-            let mut resp = Response::new(aborted_body());
-            *resp.status_mut() = StatusCode::OK;
-            return resp;
-        }
-        let resp = next.run(req).await;
-        let (parts, body) = resp.into_parts();
-        return finish(Response::from_parts(parts, truncated(body, limit)));
-    }
-    let resp = finish(next.run(req).await);
-    tracing::debug!(%method, path = %full_path, status = %resp.status(), "ksef-sim request");
-    resp
-}
-
-/// Renders an error answer for this request (format, path, clock) and echoes the test system
-/// warning.
-fn finish_response(
-    mut resp: Response,
-    problem: bool,
-    instance: &str,
-    warning: Option<HeaderValue>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Response {
-    if let Some(err) = resp.extensions().get::<ApiError>().cloned() {
-        let mut rendered = err.to_response(problem, instance, now);
-        rendered.extensions_mut().insert(err);
-        resp = rendered;
-    }
-    if let Some(w) = warning {
-        resp.headers_mut().insert("x-system-warning", w);
-    }
-    resp
 }

@@ -5,15 +5,16 @@ use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::auth::AuthStore;
+use crate::auth::store::AuthStore;
 use crate::config::SimConfig;
 use crate::faults::Faults;
-use crate::invoicing::InvoicingState;
+use crate::invoicing::store::InvoicingState;
 use crate::keys::KeyStore;
-use crate::presign::Presigner;
+use crate::limits::store::LimitStore;
+use crate::presign::signer::Presigner;
 use crate::ratelimit::RateLimiter;
-use crate::testdata::TestData;
-use crate::tokens::TokenStore;
+use crate::testdata::store::TestData;
+use crate::tokens::store::TokenStore;
 
 /// Everything a handler needs. Cheap to clone (one `Arc`). Dereferences to [`Shared`].
 #[derive(Clone)]
@@ -52,10 +53,12 @@ pub(crate) struct Shared {
     pub auth: AuthStore,
     /// KSeF tokens.
     pub tokens: TokenStore,
-    /// Test data (subjects, persons, permissions, attachments, blocked contexts, limits).
+    /// Test data (subjects, persons, permissions, attachments, blocked contexts).
     pub testdata: TestData,
+    /// Session and certificate limits.
+    pub limits: LimitStore,
     /// Rate limiter.
-    pub limits: RateLimiter,
+    pub rate_limiter: RateLimiter,
     /// Fault injection registry.
     pub faults: Faults,
     /// Presigned URL signer.

@@ -1,13 +1,13 @@
 //! Challenge, status polling, redeem, refresh, token lifetimes and authentication sessions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support_a;
+mod harness;
 
 use std::time::Duration;
 
+use harness::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support_a::*;
 
 fn is_upper_hex(s: &str) -> bool {
     s.bytes()
@@ -241,6 +241,17 @@ async fn sessions_are_paged_with_continuation_tokens() {
     assert!(second.get("continuationToken").is_none_or(Value::is_null));
     let r = env.get("/auth/sessions?pageSize=5", Some(&last)).await;
     assert_eq!(error_code(r).await, 21405);
+    // A continuation token the list did not issue answers 21418, as every paged list does.
+    let r = env
+        .http
+        .get(env.url("/auth/sessions"))
+        .bearer_auth(&last)
+        .header("x-continuation-token", "not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, 21418);
 }
 
 #[tokio::test]

@@ -2,13 +2,13 @@
 //! plus key rotation.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support_a;
+mod harness;
 
 use std::time::Duration;
 
+use harness::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support_a::*;
 
 async fn create_token(env: &Env, access: &str, perms: &[&str]) -> (String, String) {
     let r = env
@@ -208,7 +208,6 @@ async fn key_rotation_add_and_withdraw() {
     let (old_id, _) = env.public_cert("KsefTokenEncryption").await;
     let now = chrono::Utc::now();
     let new_id = env
-        .sim
         .control()
         .add_key(
             ksef_sim::KeyUsage::KsefTokenEncryption,
@@ -229,7 +228,7 @@ async fn key_rotation_add_and_withdraw() {
     let r = token_auth(&env, &nip, |ts| format!("{token}|{ts}"), None).await;
     assert_eq!(final_status(&env, r).await.0, 200);
     // emergency withdrawal of the new key: 21470 for its id; the old one still works
-    assert!(env.sim.control().withdraw_key(&new_id));
+    assert!(env.control().withdraw_key(&new_id));
     let ch = env.challenge().await;
     let r = env
         .post_json(
@@ -249,7 +248,7 @@ async fn key_rotation_add_and_withdraw() {
 async fn authorization_policy_restricts_ips_and_control_tokens_work() {
     let env = start(fast_config()).await;
     let nip = random_nip();
-    let token = env.sim.control().create_ksef_token(&nip, &["InvoiceRead"]);
+    let token = env.control().create_ksef_token(&nip, &["InvoiceRead"]);
     let (id, cert) = env.public_cert("KsefTokenEncryption").await;
     let mut tokens = Vec::new();
     for allowed in [json!(["10.0.0.1"]), json!(["127.0.0.1"])] {

@@ -3,11 +3,11 @@
 //! r||s) and the negative cases.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support_a;
+mod harness;
 
+use harness::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support_a::*;
 
 const C14N10: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
 const C14N10_C: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments";

@@ -4,13 +4,13 @@
 //! KSeF business date, never the UTC date.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod invoicing_common;
+mod harness;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use invoicing_common::*;
+use harness::*;
 use ksef_sim::InvoicingConfig;
 use serde_json::{Value, json};
 

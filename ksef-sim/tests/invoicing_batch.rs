@@ -4,11 +4,11 @@
 //! on upload and expired presigned URLs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod invoicing_common;
+mod harness;
 
 use std::io::Write;
 
-use invoicing_common::*;
+use harness::*;
 use ksef_sim::Fault;
 use serde_json::{Value, json};
 
@@ -155,7 +155,7 @@ async fn happy_path(compression: Option<&str>) {
         let ksef = inv["ksefNumber"].as_str().unwrap();
         assert!(ksef_number_ok(ksef));
         // The stored invoice is byte-identical.
-        let r = env.get(&format!("/invoices/ksef/{ksef}")).await;
+        let r = env.get_as_owner(&format!("/invoices/ksef/{ksef}")).await;
         assert_eq!(r.bytes().await.unwrap().as_ref(), data.as_slice());
     }
     let failed = env
@@ -267,7 +267,7 @@ async fn presigned_upload_rules() {
 
     // Expired presigned URLs (fault injection on the opening operation).
     env.control().inject(
-        "POST /sessions/batch",
+        ksef_sim::ops::BATCH_SESSION_OPEN,
         Fault::ExpiredPresignedUrls { count: 1 },
     );
     let (_s2, reqs2) = open_batch(&env, &open_body(&env, &k, &archive, &parts, None)).await;
@@ -346,7 +346,7 @@ async fn open_validation_and_stuck_processing() {
 
     // Processing stuck at 150 for a while, then completes.
     env.control().inject(
-        "POST /sessions/batch/{referenceNumber}/close",
+        ksef_sim::ops::BATCH_SESSION_CLOSE,
         Fault::StuckProcessing {
             duration_ms: 2000,
             count: 1,
@@ -405,7 +405,7 @@ async fn dropped_upload_can_be_resumed() {
     let parts = encrypted_parts(&k, &archive, 1);
     let (session, reqs) = open_batch(&env, &open_body(&env, &k, &archive, &parts, None)).await;
     env.control().inject(
-        "PUT /__presigned/batch-part",
+        ksef_sim::PresignedRoute::BatchPart,
         Fault::DropConnection {
             after_bytes: 100,
             count: 1,

@@ -17,7 +17,7 @@
     clippy::print_stdout
 )]
 
-mod invoicing_common;
+mod harness;
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -25,7 +25,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cbc::cipher::{Array, BlockModeEncrypt, KeyIvInit, consts::U16};
-use invoicing_common::*;
+use harness::*;
 use ksef_sim::InvoicingConfig;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

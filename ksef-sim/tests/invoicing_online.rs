@@ -3,9 +3,9 @@
 //! rules → 450, session outcomes 440/445, failed list paging.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod invoicing_common;
+mod harness;
 
-use invoicing_common::*;
+use harness::*;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn online_happy_path_with_upos_and_download() {
 
     // Invoice UPO by invoice reference (authenticated) with x-ms-meta-hash.
     let r = env
-        .get(&format!("/sessions/{session}/invoices/{r1}/upo"))
+        .get_as_owner(&format!("/sessions/{session}/invoices/{r1}/upo"))
         .await;
     assert_eq!(r.status(), 200);
     let hash = r.headers()["x-ms-meta-hash"].to_str().unwrap().to_string();
@@ -52,7 +52,7 @@ async fn online_happy_path_with_upos_and_download() {
 
     // By KSeF number.
     let r = env
-        .get(&format!("/sessions/{session}/invoices/ksef/{ksef2}/upo"))
+        .get_as_owner(&format!("/sessions/{session}/invoices/ksef/{ksef2}/upo"))
         .await;
     assert_eq!(r.status(), 200);
     let upo2 = r.bytes().await.unwrap();
@@ -86,11 +86,13 @@ async fn online_happy_path_with_upos_and_download() {
     assert_upo_valid(&session_upo);
     // Same page through the authenticated endpoint.
     let upo_ref = pages[0]["referenceNumber"].as_str().unwrap();
-    let r = env.get(&format!("/sessions/{session}/upo/{upo_ref}")).await;
+    let r = env
+        .get_as_owner(&format!("/sessions/{session}/upo/{upo_ref}"))
+        .await;
     assert_eq!(r.bytes().await.unwrap(), session_upo);
 
     // Download the invoice by KSeF number: the exact bytes sent.
-    let r = env.get(&format!("/invoices/ksef/{ksef1}")).await;
+    let r = env.get_as_owner(&format!("/invoices/ksef/{ksef1}")).await;
     assert_eq!(r.status(), 200);
     let h = r.headers()["x-ms-meta-hash"].to_str().unwrap().to_string();
     let body = r.bytes().await.unwrap();
@@ -342,13 +344,28 @@ async fn invoice_rules_give_450_and_failed_list_pages() {
     let p2: Value = r.json().await.unwrap();
     assert_eq!(p2["invoices"].as_array().unwrap().len(), 2);
     assert!(p2.get("continuationToken").is_none());
+    // A continuation token the list did not issue answers 21418 (as GET /auth/sessions does).
+    for list in [
+        format!("/sessions/{session}/invoices"),
+        "/sessions?sessionType=Online".into(),
+    ] {
+        let r = env
+            .http
+            .get(env.url(&list))
+            .bearer_auth(&env.token)
+            .header("x-continuation-token", "not-a-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(exception_code(r).await, 21418, "{list}");
+    }
     let all = env
         .get_json(&format!("/sessions/{session}/invoices?pageSize=100"))
         .await;
     assert_eq!(all["invoices"].as_array().unwrap().len(), 13);
     // pageSize outside 10..1000 → 21405.
     let r = env
-        .get(&format!("/sessions/{session}/invoices?pageSize=5"))
+        .get_as_owner(&format!("/sessions/{session}/invoices?pageSize=5"))
         .await;
     assert_eq!(exception_code(r).await, 21405);
 }
@@ -453,7 +470,7 @@ async fn async_failure_gives_550_for_one_invoice() {
     let k = Keys::random();
     let session = env.open_online(&k).await;
     env.control().inject(
-        "POST /sessions/online/{referenceNumber}/invoices",
+        ksef_sim::ops::ONLINE_SESSION_SEND_INVOICE,
         ksef_sim::Fault::AsyncFailure { count: 1 },
     );
     let inv = invoice_fa3(&env.nip, &unique_number());
@@ -577,7 +594,10 @@ async fn session_list_pages_and_filters() {
         .await;
     assert!(open["sessions"].as_array().unwrap().len() >= 10);
     // sessionType is required.
-    assert_eq!(exception_code(env.get("/sessions").await).await, 21405);
+    assert_eq!(
+        exception_code(env.get_as_owner("/sessions").await).await,
+        21405
+    );
 }
 
 #[tokio::test]
@@ -586,7 +606,7 @@ async fn a_session_under_maintenance_answers_21184_and_accepts_the_invoice_later
     let k = Keys::random();
     let session = env.open_online(&k).await;
     env.control().inject(
-        "POST /sessions/online/{referenceNumber}/invoices",
+        ksef_sim::ops::ONLINE_SESSION_SEND_INVOICE,
         ksef_sim::Fault::SessionUnavailable { count: 1 },
     );
     let invoice = invoice_fa3(&env.nip, &unique_number());
@@ -603,4 +623,38 @@ async fn a_session_under_maintenance_answers_21184_and_accepts_the_invoice_later
     let reference = env.send(&session, &k, &invoice).await;
     let st = env.wait_invoice(&session, &reference).await;
     assert_eq!(st["status"]["code"], 200, "{st}");
+}
+
+/// Processing is timed by the simulator's clock, the same clock every date comes from: with a
+/// clock that stands still an invoice stays at 150 however long the test waits, and once the
+/// clock moves past the processing delay it is numbered, with `acquisitionDate` exactly that
+/// delay after `invoicingDate`.
+#[tokio::test]
+async fn processing_is_timed_by_the_simulators_clock() {
+    let start_at = chrono::DateTime::parse_from_rfc3339("2027-10-31T00:30:00Z")
+        .unwrap()
+        .to_utc();
+    let clock = std::sync::Arc::new(ksef_time::FixedClock::at(start_at));
+    let env = start(default_config().with_clock(clock.clone())).await;
+    let k = Keys::random();
+    let session = env.open_online(&k).await;
+    let yesterday = ksef_time::business_date(start_at).pred_opt().unwrap();
+    let invoice = invoice_fa3_on(&env.nip, &unique_number(), yesterday);
+    let inv = env.send(&session, &k, &invoice).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let still = env
+        .get_json(&format!("/sessions/{session}/invoices/{inv}"))
+        .await;
+    assert_eq!(still["status"]["code"], 150, "{still}");
+    assert!(still.get("ksefNumber").is_none());
+    clock.advance(chrono::TimeDelta::seconds(1));
+    let done = env.wait_invoice(&session, &inv).await;
+    assert_eq!(done["status"]["code"], 200, "{done}");
+    let received =
+        chrono::DateTime::parse_from_rfc3339(done["invoicingDate"].as_str().unwrap()).unwrap();
+    let acquired =
+        chrono::DateTime::parse_from_rfc3339(done["acquisitionDate"].as_str().unwrap()).unwrap();
+    assert_eq!(received.to_utc(), start_at);
+    // default_config(): 30 ms processing delay
+    assert_eq!(acquired - received, chrono::TimeDelta::milliseconds(30));
 }

@@ -3,11 +3,11 @@
 //! enforced and the UPO names the KSeF token used.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod invoicing_common;
+mod harness;
 
 use std::time::Duration;
 
-use invoicing_common::*;
+use harness::*;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -91,7 +91,7 @@ async fn invoicing_behind_ksef_token_authentication() {
     let st = env.wait_invoice(&session, &r).await;
     assert_eq!(st["status"]["code"], 200);
     let upo = env
-        .get(&format!("/sessions/{session}/invoices/{r}/upo"))
+        .get_as_owner(&format!("/sessions/{session}/invoices/{r}/upo"))
         .await
         .bytes()
         .await

@@ -3,13 +3,13 @@
 //! unpack in the test, onlyMetadata, truncation, concurrency limit 21182).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod invoicing_common;
+mod harness;
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::time::Duration;
 
-use invoicing_common::*;
+use harness::*;
 use ksef_sim::{Fault, InvoicingConfig};
 use serde_json::{Value, json};
 
@@ -231,7 +231,7 @@ async fn metadata_scenario(clock: ksef_time::SharedClock) {
 
     // Download by KSeF number: unknown → 21164.
     let unknown = format!("{}-20250101-000000000000-00", env.nip);
-    let r = env.get(&format!("/invoices/ksef/{unknown}")).await;
+    let r = env.get_as_owner(&format!("/invoices/ksef/{unknown}")).await;
     assert!(matches!(exception_code(r).await, 21164 | 21405));
 }
 
@@ -344,7 +344,7 @@ async fn export_zip_in_parts_decrypts_and_unpacks() {
 
     // A download dropped mid-body fails; the same presigned URL works again.
     env.control().inject(
-        "GET /__presigned/export-part",
+        ksef_sim::PresignedRoute::ExportPart,
         Fault::DropConnection {
             after_bytes: 1000,
             count: 1,
@@ -414,7 +414,7 @@ async fn export_targz_only_metadata_truncation_and_limits() {
 
     // Concurrency limit (1 here, 10 by default): a stuck export blocks a second one → 21182.
     env.control().inject(
-        "POST /invoices/exports",
+        ksef_sim::ops::INVOICE_EXPORT_START,
         Fault::StuckProcessing {
             duration_ms: 2000,
             count: 1,
@@ -450,8 +450,10 @@ async fn export_targz_only_metadata_truncation_and_limits() {
         .unwrap()
         .to_string();
     assert_eq!(env.wait_export(&bad).await["status"]["code"], 415);
-    env.control()
-        .inject("POST /invoices/exports", Fault::AsyncFailure { count: 1 });
+    env.control().inject(
+        ksef_sim::ops::INVOICE_EXPORT_START,
+        Fault::AsyncFailure { count: 1 },
+    );
     body["encryption"] = env.encryption(&k);
     let r = env.post("/invoices/exports", &body).await;
     let failed = r.json::<Value>().await.unwrap()["referenceNumber"]
@@ -565,12 +567,7 @@ async fn export_package_expires_with_210() {
     }
     assert_eq!(last["status"]["code"], 210, "{last}");
     assert!(last.get("package").is_none());
-    invoicing_common::spec::assert_response(
-        "GET",
-        "/invoices/exports/{referenceNumber}",
-        200,
-        &last,
-    );
+    harness::spec::assert_response("GET", "/invoices/exports/{referenceNumber}", 200, &last);
     // Parts are gone too (when the 200 state was observed at all on this machine).
     if let Some(url) = saw_package {
         assert_eq!(env.http.get(url).send().await.unwrap().status(), 404);

@@ -3,12 +3,12 @@
 //! shapes: required/unknown properties, types, enums, formats).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod invoicing_common;
+mod harness;
 
 use std::io::Read;
 
-use invoicing_common::spec::{assert_component, assert_problem, assert_response};
-use invoicing_common::*;
+use harness::spec::{assert_component, assert_problem, assert_response};
+use harness::*;
 use serde_json::{Value, json};
 
 async fn checked(

@@ -1,10 +1,10 @@
 //! Every operation of the pinned spec answers (no 404/405/501), with a valid owner token.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support_a;
+mod harness;
 
+use harness::*;
 use serde_json::Value;
-use support_a::*;
 
 /// Follows `$ref` and single-element `allOf`.
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
@@ -95,6 +95,7 @@ async fn all_83_operations_are_served() {
     let mut count = 0;
     let mut checked = 0;
     let mut failures = Vec::new();
+    let mut refused = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, _op) in item.as_object().unwrap() {
             if !["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {
@@ -129,6 +130,9 @@ async fn all_83_operations_are_served() {
             if [404, 405, 501].contains(&s) {
                 failures.push(format!("{} {path} -> {s}", method.to_uppercase()));
             }
+            if s == 403 {
+                refused.push(format!("{} {path}", method.to_uppercase()));
+            }
             // successful JSON answers must match the documented schema
             let ok_schema =
                 &_op["responses"][s.to_string()]["content"]["application/json"]["schema"];
@@ -145,8 +149,11 @@ async fn all_83_operations_are_served() {
     }
     assert_eq!(count, 83);
     assert!(failures.is_empty(), "{failures:#?}");
+    // The owner role holds every invoice and administrative permission except VatUeManage, the
+    // only permission granting EU entities permissions requires.
+    assert_eq!(refused, ["POST /permissions/eu-entities/grants"]);
     assert!(
-        checked >= 39,
+        checked >= 38,
         "only {checked} successful JSON answers were checked"
     );
 }
@@ -259,4 +266,92 @@ async fn generic_operations_validate_bodies_and_permissions() {
     assert_eq!(r.status(), 403);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["reasonCode"], "missing-permissions");
+}
+
+/// Authenticates by certificate fingerprint in the context `nip` holding only `permissions`
+/// (granted through test data); returns the access token.
+async fn login_holding(env: &Env, nip: &str, permissions: &[&str]) -> String {
+    let cert = TestCert::new(KeyKind::Rsa, "/CN=Pracownik");
+    let grants: Vec<Value> = permissions
+        .iter()
+        .map(|p| serde_json::json!({"permissionType": p, "description": "nadane w teście"}))
+        .collect();
+    let grant = serde_json::json!({
+        "contextIdentifier": {"type": "Nip", "value": nip},
+        "authorizedIdentifier": {"type": "Fingerprint", "value": cert.fingerprint()},
+        "permissions": grants,
+    });
+    let r = env.post_json("/testdata/permissions", &grant, None).await;
+    assert_eq!(r.status(), 200);
+    let ch = env.challenge().await;
+    let req = auth_request(
+        ch["challenge"].as_str().unwrap(),
+        "Nip",
+        nip,
+        "certificateFingerprint",
+    );
+    let r = env
+        .submit_xades(&manual_xades(&req, &cert, ManualAlg::RsaPkcs1))
+        .await;
+    let v: Value = r.json().await.unwrap();
+    let op = v["authenticationToken"]["token"].as_str().unwrap();
+    let st = env
+        .wait_auth(v["referenceNumber"].as_str().unwrap(), op)
+        .await;
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    env.redeem(op).await.0
+}
+
+/// The required permissions are checked in one place for every operation, whether a specific
+/// endpoint group or the generic answer serves it: a context holding none of them gets 403
+/// missing-permissions before anything else about the request is looked at.
+#[tokio::test]
+async fn every_operation_refuses_a_context_without_its_required_permissions() {
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(env!("KSEF_SIM_SPEC")).unwrap()).unwrap();
+    let env = start(fast_config().with_rate_limits(false)).await;
+    let nip = random_nip();
+    let subunit_manager = login_holding(&env, &nip, &["SubunitManage"]).await;
+    let invoice_reader = login_holding(&env, &nip, &["InvoiceRead"]).await;
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(required) = op["x-required-permissions"].as_array() else {
+                continue;
+            };
+            let (holder, held) = if required.iter().any(|p| p == "SubunitManage") {
+                (&invoice_reader, "InvoiceRead")
+            } else {
+                (&subunit_manager, "SubunitManage")
+            };
+            assert!(!required.iter().any(|p| p == held), "{method} {path}");
+            let mut concrete = String::new();
+            for seg in path.split('/').skip(1) {
+                concrete.push('/');
+                match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(p) => concrete.push_str(&sample(p, &nip)),
+                    None => concrete.push_str(seg),
+                }
+            }
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut req = env.http.request(m, env.url(&concrete)).bearer_auth(holder);
+            if method != "get" && method != "delete" {
+                req = req.header("content-type", "application/json").body("{}");
+            }
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            if status != 403 || body["reasonCode"] != "missing-permissions" {
+                failures.push(format!(
+                    "{} {path} -> {status} {body}",
+                    method.to_uppercase()
+                ));
+            }
+            checked += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // 2.9.0 documents required permissions for 38 operations
+    assert!(checked >= 30, "only {checked} operations checked");
 }

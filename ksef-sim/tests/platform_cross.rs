@@ -2,14 +2,14 @@
 //! limits and test-data endpoints.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support_a;
+mod harness;
 
 use std::collections::BTreeMap;
 
+use harness::*;
 use ksef_sim::Fault;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support_a::*;
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after_in_both_formats() {
@@ -47,7 +47,7 @@ async fn rate_limit_answers_429_with_retry_after_in_both_formats() {
     assert_eq!(v["status"], 429);
     assert!(v["traceId"].is_string());
     // switched off at run time
-    env.sim.control().set_rate_limits_enabled(false);
+    env.control().set_rate_limits_enabled(false);
     for _ in 0..10 {
         env.challenge().await;
     }
@@ -223,7 +223,7 @@ async fn error_format_switch_and_system_warning_echo() {
 #[tokio::test]
 async fn fault_injection_5xx_storms_latency_drops_and_async_550() {
     let env = start(fast_config()).await;
-    let ctl = env.sim.control();
+    let ctl = env.control();
     ctl.inject(
         "POST /auth/challenge",
         Fault::ServerError {

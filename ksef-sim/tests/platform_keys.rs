@@ -1,16 +1,16 @@
 //! Public-key certificates: identifiers checked with openssl as an independent oracle.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support_a;
+mod harness;
 
 use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use der::Decode;
+use harness::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support_a::*;
 
 fn openssl_spki_der(cert_der: &[u8]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@
 //! cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs: lock, local copy, surface snapshot
 //! cargo xtask regen-schemas --check            lock, schemas and surface snapshot agree
 //! cargo xtask man [DIR]                        man pages of `ksef` (default target/man)
+//! cargo xtask module-cycles CRATE_DIR...       import cycles between a crate's modules (exit 1 if any)
 //! ```
 //! The logic lives in `ksef_codegen::regen` so that tests exercise it on a scratch workspace.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -13,6 +14,8 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use ksef_codegen::{locate::SPEC_ENV, regen, schemas::SCHEMAS_ENV, schemas_regen};
+
+mod module_cycles;
 
 const USAGE: &str = "usage:
   cargo xtask regen-spec [--from PATH_OR_URL]   download (default: the official TEST endpoint) or read a
@@ -23,7 +26,9 @@ const USAGE: &str = "usage:
                                                spec/ksef-schemas.lock, spec/ksef-schemas/ (git-ignored) and the
                                                schema surface snapshot
   cargo xtask regen-schemas --check            fail with a diff when lock, schemas and surface snapshot disagree
-  cargo xtask man [DIR]                        write the man pages of `ksef` (one per command) to DIR (default target/man)";
+  cargo xtask man [DIR]                        write the man pages of `ksef` (one per command) to DIR (default target/man)
+  cargo xtask module-cycles CRATE_DIR...       report import cycles between the modules of each crate
+                                               (paths relative to the workspace root); exit 1 if any";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +41,11 @@ fn main() -> ExitCode {
             )
         }),
         Some("man") => man(args.get(1).map(PathBuf::from)),
+        Some("module-cycles") => match module_cycles::run(&workspace_root(), &args[1..]) {
+            Ok((lines, false)) => Ok(lines),
+            Ok((lines, true)) => Err(lines.join("\n")),
+            Err(e) => Err(e),
+        },
         Some("regen-schemas") => schemas_regen::Options::parse(&args[1..]).and_then(|o| {
             schemas_regen::run(
                 &workspace_root(),

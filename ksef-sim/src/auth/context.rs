@@ -8,10 +8,14 @@ use axum::http::request::Parts;
 
 use crate::error::ApiError;
 use crate::jwt::{self, Claims, JwtError, TokenKind};
+use crate::ops::OperationInfo;
 use crate::state::{AppState, ClientIp};
 
 /// Who is calling, in which context, with which permissions. Extract it in a handler
-/// (`ctx: AuthContext`) to require a valid access token.
+/// (`ctx: AuthContext`) to require a valid access token: 401 without one, 403 `ip-not-allowed`
+/// outside the authentication's IP policy, and 403 `missing-permissions` unless the context holds
+/// one of the permissions the request's operation requires (`x-required-permissions`) — the one
+/// place permissions are checked.
 #[derive(Debug, Clone)]
 pub(crate) struct AuthContext {
     /// Context identifier type: `Nip`, `InternalId`, `NipVatUe` or `PeppolId`.
@@ -36,6 +40,11 @@ impl AuthContext {
     /// `"Nip:5265877635"` — a stable key for per-context state.
     pub fn context_key(&self) -> String {
         format!("{}:{}", self.context_type, self.context_value)
+    }
+
+    /// `"Nip:5265877635"` — the authenticated subject, a key for per-subject state.
+    pub fn subject_key(&self) -> String {
+        format!("{}:{}", self.subject_type, self.subject_value)
     }
 
     /// Whether the context holds any of `perms` (true when `perms` is empty).
@@ -128,7 +137,7 @@ impl FromRequestParts<AppState> for AuthContext {
                 "Żądanie pochodzi z adresu IP innego niż wskazany podczas uwierzytelnienia.",
             ));
         }
-        Ok(AuthContext {
+        let ctx = AuthContext {
             nip: nip_of_context(&op.context_type, &op.context_value),
             context_type: op.context_type,
             context_value: op.context_value,
@@ -137,6 +146,10 @@ impl FromRequestParts<AppState> for AuthContext {
             permissions: op.permissions,
             auth_method: op.method,
             auth_reference: op.reference,
-        })
+        };
+        if let Some(operation) = parts.extensions.get::<&'static OperationInfo>() {
+            ctx.require_any(operation.required_permissions)?;
+        }
+        Ok(ctx)
     }
 }

@@ -9,9 +9,8 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
-use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,16 +22,19 @@ use tokio::io::AsyncWriteExt;
 
 use super::archive::{ArchiveError, Compression, unpack};
 use super::crypto::{StreamError, b64};
-use super::ksef_number::{RefKind, reference_number};
-use super::online::{
-    EncryptionWire, FormCodeWire, assign_upo_pages, decide, form_of, new_session, unwrap_key,
-};
+use super::intake::{Decided, ReceivedInvoice, decide};
+use super::opening::{EncryptionWire, FormCodeWire, form_of, new_session, unwrap_key};
 use super::rules::MAX_INVOICE_SIZE_WITH_ATTACHMENT;
 use super::store::{BatchInfo, PartInfo, Phase, SessionInvoice, SessionKind, Status};
-use super::util::{json as json_response, open_session_mut, parse_body, require};
-use crate::auth::AuthContext;
+use crate::auth::context::AuthContext;
+use crate::clock::after;
 use crate::error::ApiError;
-use crate::presign::Presigned;
+use crate::http::json_body::JsonBody;
+use crate::http::response::json as json_response;
+use crate::identifiers::{RefKind, reference_number};
+use crate::ops::OperationInfo;
+use crate::presign::PresignedRoute;
+use crate::presign::extractor::Presigned;
 use crate::state::AppState;
 
 /// Largest plaintext part (100 MB); an encrypted part may be one padding block longer.
@@ -61,7 +63,7 @@ struct BatchFileWire {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct OpenBatchRequest {
+pub(crate) struct OpenBatchRequest {
     form_code: FormCodeWire,
     batch_file: BatchFileWire,
     encryption: EncryptionWire,
@@ -76,11 +78,10 @@ fn is_sha256_b64(s: &str) -> bool {
 /// `POST /sessions/batch`.
 pub(crate) async fn open(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
-    body: Bytes,
+    JsonBody(req): JsonBody<OpenBatchRequest>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/sessions/batch")?;
-    let req: OpenBatchRequest = parse_body(&body)?;
     let form = form_of(&req.form_code)?;
     let bf = &req.batch_file;
     let compression = Compression::from_api(bf.compression_type.as_deref())
@@ -169,13 +170,9 @@ pub(crate) async fn open(
         .map(|p| {
             let u = state.presign.url(
                 &state.faults,
-                "POST /sessions/batch",
-                "PUT",
-                &format!(
-                    "/__presigned/batch-part/{}/{}",
-                    session.reference, p.ordinal
-                ),
-                None,
+                op,
+                PresignedRoute::BatchPart,
+                &[&session.reference, &p.ordinal.to_string()],
             );
             json!({
                 "ordinalNumber": p.ordinal,
@@ -339,21 +336,20 @@ pub(crate) async fn upload_part(
 /// `POST /sessions/batch/{referenceNumber}/close`.
 pub(crate) async fn close(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/sessions/batch/{referenceNumber}/close")?;
-    let now = Instant::now();
+    let now = state.now();
     state.invoicing.with(|s| {
-        let sess = open_session_mut(
-            s,
-            &ctx,
+        let sess = s.open_session_mut(
+            &ctx.context_key(),
             &reference,
             SessionKind::Batch,
             now,
             "jej zamknięcie",
         )?;
-        if now > sess.open_until {
+        if now > sess.valid_until {
             sess.phase = Phase::Failed(
                 Status::new(440, "Sesja anulowana").with_detail("Przekroczono czas wysyłki"),
             );
@@ -384,14 +380,11 @@ pub(crate) async fn close(
             ));
         }
         sess.phase = Phase::Processing;
-        let wall_now = state.now();
-        sess.closed_at = Some(wall_now);
-        sess.updated = wall_now;
+        sess.closed_at = Some(now);
+        sess.updated = now;
         Ok(())
     })?;
-    let extra = state
-        .faults
-        .take_stuck_processing("POST /sessions/batch/{referenceNumber}/close");
+    let extra = state.faults.take_stuck_processing(op);
     let st = state.clone();
     let r = reference.clone();
     tokio::task::spawn_blocking(move || {
@@ -407,12 +400,16 @@ fn finish(
     final_status: Status,
     extra: Option<std::time::Duration>,
 ) {
-    let ready_at =
-        Instant::now() + state.invoicing.config.session_close_delay + extra.unwrap_or_default();
+    let delay = state
+        .invoicing
+        .config
+        .session_close_delay
+        .saturating_add(extra.unwrap_or_default());
+    let ready_at = after(state.now(), delay);
     let dir = state.invoicing.with(|s| {
         let sess = s.sessions.get_mut(reference)?;
         if final_status.code == 200 {
-            assign_upo_pages(sess, state.today());
+            sess.assign_upo_pages(state.today());
         }
         let invoices_ready = sess
             .invoices
@@ -504,8 +501,8 @@ fn process(state: &AppState, reference: &str) -> Status {
     let max = state.invoicing.config.max_invoices_per_session.min(
         usize::try_from(
             state
-                .testdata
-                .context_limits(&context_key)
+                .limits
+                .context(&context_key)
                 .batch_session
                 .max_invoices,
         )
@@ -535,30 +532,30 @@ fn process(state: &AppState, reference: &str) -> Status {
             let received = state.now();
             let invoice_reference =
                 reference_number(RefKind::Invoice, ksef_time::business_date(received));
-            let ready_at = Instant::now() + state.invoicing.config.processing_delay;
+            let ready_at = after(received, state.invoicing.config.processing_delay);
             let hash = b64(&entry.sha256);
             let decided = match &entry.bytes {
                 Some(bytes) => decide(
                     state,
-                    reference,
-                    form,
-                    bytes,
-                    attachments,
-                    offline,
-                    None,
-                    received,
-                    ready_at,
+                    ReceivedInvoice {
+                        session_reference: reference,
+                        form,
+                        bytes,
+                        attachments_allowed: attachments,
+                        offline,
+                        hash_of_corrected: None,
+                        received_at: received,
+                        ready_at,
+                    },
                 ),
-                None => super::online::Decided {
-                    final_status: Status::new(450, "Błąd weryfikacji semantyki dokumentu faktury")
-                        .with_detail(format!(
+                None => Decided::refused(
+                    Status::new(450, "Błąd weryfikacji semantyki dokumentu faktury").with_detail(
+                        format!(
                             "Plik {} przekracza dopuszczalny rozmiar ({} B).",
                             entry.name, entry.size
-                        )),
-                    ksef_number: None,
-                    invoice_number: None,
-                    dates: None,
-                },
+                        ),
+                    ),
+                ),
             };
             state.invoicing.with(|s| {
                 if let Some(sess) = s.sessions.get_mut(reference) {

@@ -3,12 +3,12 @@
 //! parts before encryption, each part encrypted with the client's key;
 //! `GET /invoices/exports/{ref}` reports it with presigned download URLs.
 
+use ksef_time::format_utc_millis;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
-use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,14 +17,18 @@ use serde_json::{Value, json};
 
 use super::archive::{Compression, Packer};
 use super::crypto::{SessionKey, b64};
-use super::ksef_number::{RefKind, reference_number};
-use super::online::{EncryptionWire, unwrap_key};
+use super::opening::{EncryptionWire, unwrap_key};
 use super::query::{DateType, Filters, FiltersWire};
 use super::store::{Export, ExportPackage, ExportPart, Status, StoredInvoice};
-use super::util::{json as json_response, parse_body, require, ts};
-use crate::auth::AuthContext;
+use crate::auth::context::AuthContext;
+use crate::clock::after;
 use crate::error::ApiError;
-use crate::presign::Presigned;
+use crate::http::json_body::JsonBody;
+use crate::http::response::json as json_response;
+use crate::identifiers::{RefKind, reference_number};
+use crate::ops::OperationInfo;
+use crate::presign::PresignedRoute;
+use crate::presign::extractor::Presigned;
 use crate::state::AppState;
 
 /// Package size limit (compressed), as the real service: 1 GB.
@@ -32,7 +36,7 @@ const MAX_PACKAGE_BYTES: u64 = 1_000_000_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ExportRequest {
+pub(crate) struct ExportRequest {
     encryption: EncryptionWire,
     #[serde(default)]
     only_metadata: bool,
@@ -43,17 +47,16 @@ struct ExportRequest {
 /// `POST /invoices/exports`.
 pub(crate) async fn start(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
-    body: Bytes,
+    JsonBody(req): JsonBody<ExportRequest>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/invoices/exports")?;
-    let req: ExportRequest = parse_body(&body)?;
     let compression = Compression::from_api(req.compression_type.as_deref())
         .ok_or_else(|| ApiError::validation("compressionType must be Zip or TarGz."))?;
     let filters = Filters::parse(req.filters, state.now())?;
     let key = unwrap_key(&state, &req.encryption)?;
-    let now = Instant::now();
-    let created = state.now();
+    let now = state.now();
+    let created = now;
     let reference = reference_number(RefKind::Export, ksef_time::business_date(created));
     let context_key = ctx.context_key();
     let max = state.invoicing.config.max_concurrent_exports;
@@ -72,8 +75,8 @@ pub(crate) async fn start(
         );
         Ok(())
     })?;
-    let extra = state.faults.take_stuck_processing("POST /invoices/exports");
-    let fail = state.faults.take_async_failure("POST /invoices/exports");
+    let extra = state.faults.take_stuck_processing(op);
+    let fail = state.faults.take_async_failure(op);
     let st = state.clone();
     let r = reference.clone();
     let nip = ctx.nip.clone();
@@ -101,7 +104,7 @@ pub(crate) async fn start(
         st.invoicing.with(|s| {
             if let Some(e) = s.exports.get_mut(&r) {
                 e.result = Some((status, package, st.now()));
-                e.ready_at = Instant::now() + extra.unwrap_or_default();
+                e.ready_at = after(st.now(), extra.unwrap_or_default());
             }
         });
     });
@@ -128,11 +131,11 @@ fn build(
     only_metadata: bool,
     compression: Compression,
 ) -> (Status, Option<ExportPackage>) {
-    let now = Instant::now();
+    let now = state.now();
     let max = state.invoicing.config.export_max_invoices;
     // Select (ascending by the filter's date), then cut at the limits.
     let (selected, hwm): (Vec<StoredInvoice>, _) = match state.invoicing.with(|s| {
-        let hwm = s.hwm(now, state.now());
+        let hwm = s.hwm(now);
         if filters.restrict_hwm
             && filters.date_type == DateType::PermanentStorage
             && filters.from > hwm
@@ -234,8 +237,11 @@ fn build(
             "lastIssueDate",
             i.facts.issue_date.format("%Y-%m-%d").to_string(),
         ),
-        DateType::Invoicing => ("lastInvoicingDate", ts(&i.invoicing_date)),
-        DateType::PermanentStorage => ("lastPermanentStorageDate", ts(&i.permanent_storage_date)),
+        DateType::Invoicing => ("lastInvoicingDate", format_utc_millis(i.invoicing_date)),
+        DateType::PermanentStorage => (
+            "lastPermanentStorageDate",
+            format_utc_millis(i.permanent_storage_date),
+        ),
     });
     let package = ExportPackage {
         compression,
@@ -259,11 +265,11 @@ fn build(
 /// `GET /invoices/exports/{referenceNumber}`.
 pub(crate) async fn status(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "GET", "/invoices/exports/{referenceNumber}")?;
-    let now = Instant::now();
+    let now = state.now();
     let body = state.invoicing.with(|s| {
         let e = s
             .exports
@@ -288,12 +294,12 @@ pub(crate) async fn status(
         if package.is_some() && state.now() >= expires {
             let v = json!({
                 "status": Status::new(210, "Eksport faktur wygasł i nie jest już dostępny do pobrania").to_json(),
-                "completedDate": ts(completed),
-                "packageExpirationDate": ts(&expires),
+                "completedDate": format_utc_millis(*completed),
+                "packageExpirationDate": format_utc_millis(expires),
             });
             return Ok(v);
         }
-        let mut v = json!({ "status": st.to_json(), "completedDate": ts(completed) });
+        let mut v = json!({ "status": st.to_json(), "completedDate": format_utc_millis(*completed) });
         if let Some(p) = package {
             let parts: Vec<Value> = p
                 .parts
@@ -301,10 +307,9 @@ pub(crate) async fn status(
                 .map(|part| {
                     let u = state.presign.url(
                         &state.faults,
-                        "GET /invoices/exports/{referenceNumber}",
-                        "GET",
-                        &format!("/__presigned/export-part/{reference}/{}", part.ordinal),
-                        None,
+                        op,
+                        PresignedRoute::ExportPart,
+                        &[&reference, &part.ordinal.to_string()],
                     );
                     json!({
                         "ordinalNumber": part.ordinal,
@@ -315,7 +320,7 @@ pub(crate) async fn status(
                         "partHash": part.hash,
                         "encryptedPartSize": part.encrypted_size,
                         "encryptedPartHash": part.encrypted_hash,
-                        "expirationDate": ts(&u.expires_at),
+                        "expirationDate": format_utc_millis(u.expires_at),
                     })
                 })
                 .collect();
@@ -330,10 +335,10 @@ pub(crate) async fn status(
                 pkg[*k] = json!(d);
             }
             if let Some(h) = &p.hwm {
-                pkg["permanentStorageHwmDate"] = json!(ts(h));
+                pkg["permanentStorageHwmDate"] = json!(format_utc_millis(*h));
             }
             v["package"] = pkg;
-            v["packageExpirationDate"] = json!(ts(&expires));
+            v["packageExpirationDate"] = json!(format_utc_millis(expires));
         }
         Ok::<_, ApiError>(v)
     })?;

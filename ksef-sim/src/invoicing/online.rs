@@ -1,58 +1,37 @@
 //! Online (interactive) sessions: open, send invoice, close.
 
-use std::time::Instant;
-
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, Utc};
+use ksef_time::format_utc_millis;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use super::crypto::{SessionKey, b64, unb64};
-use super::ksef_number::{RefKind, reference_number};
-use super::rules::{FormKind, check_invoice};
-use super::store::{Phase, Registered, Session, SessionInvoice, SessionKind, Status};
-use super::upo::{AuthProof, ContextId, UpoHeader};
-use super::util::{
-    json as json_response, no_session, open_session_mut, parse_body, require,
-    session_status_forbids, ts,
+use super::crypto::unb64;
+use super::intake::{Decided, ReceivedInvoice, decide};
+use super::opening::{EncryptionWire, FormCodeWire, form_of, new_session, unwrap_key};
+use super::store::{
+    Phase, SessionInvoice, SessionKind, Status, no_session, session_status_forbids,
 };
-use crate::auth::AuthContext;
+use crate::auth::context::AuthContext;
+use crate::clock::after;
 use crate::error::ApiError;
-use crate::keys::KeyUsage;
+use crate::http::json_body::JsonBody;
+use crate::http::response::json as json_response;
+use crate::identifiers::{RefKind, reference_number};
+use crate::ops::OperationInfo;
 use crate::state::AppState;
 
-/// `FormCode`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct FormCodeWire {
-    pub(crate) system_code: String,
-    pub(crate) schema_version: String,
-    pub(crate) value: String,
-}
-
-/// `EncryptionInfo`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct EncryptionWire {
-    pub(crate) encrypted_symmetric_key: String,
-    pub(crate) initialization_vector: String,
-    pub(crate) public_key_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OpenOnlineRequest {
+pub(crate) struct OpenOnlineRequest {
     form_code: FormCodeWire,
     encryption: EncryptionWire,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SendInvoiceRequest {
+pub(crate) struct SendInvoiceRequest {
     invoice_hash: String,
     invoice_size: i64,
     encrypted_invoice_hash: String,
@@ -63,136 +42,16 @@ struct SendInvoiceRequest {
     hash_of_corrected_invoice: Option<String>,
 }
 
-/// Resolves a form code or answers 21405.
-pub(crate) fn form_of(f: &FormCodeWire) -> Result<FormKind, ApiError> {
-    FormKind::from_form_code(&f.system_code, &f.schema_version, &f.value).ok_or_else(|| {
-        ApiError::validation(format!(
-            "Unsupported formCode {{systemCode: {}, schemaVersion: {}, value: {}}}.",
-            f.system_code, f.schema_version, f.value
-        ))
-    })
-}
-
-/// Unwraps the session key. `Err` for an unknown key id (21470) or malformed
-/// Base64 (21405); `Ok(None)` when the key does not decrypt (status 415 later).
-pub(crate) fn unwrap_key(
-    state: &AppState,
-    enc: &EncryptionWire,
-) -> Result<Option<SessionKey>, ApiError> {
-    let wrapped = unb64(&enc.encrypted_symmetric_key)
-        .ok_or_else(|| ApiError::validation("encryptedSymmetricKey is not valid Base64."))?;
-    let iv = unb64(&enc.initialization_vector)
-        .ok_or_else(|| ApiError::validation("initializationVector is not valid Base64."))?;
-    if iv.len() != 16 {
-        return Err(ApiError::validation(
-            "initializationVector must be 16 bytes.",
-        ));
-    }
-    let raw = state.keys.oaep_decrypt(
-        KeyUsage::SymmetricKeyEncryption,
-        enc.public_key_id.as_deref(),
-        &wrapped,
-        state.now(),
-    )?;
-    Ok(raw.and_then(|k| {
-        let k = zeroize::Zeroizing::new(k);
-        SessionKey::from_parts(&k, &iv)
-    }))
-}
-
-/// The UPO header for a session opened by `ctx`.
-pub(crate) fn upo_header(
-    state: &AppState,
-    ctx: &AuthContext,
-    reference: &str,
-    form: FormKind,
-) -> UpoHeader {
-    let context = match ctx.context_type.as_str() {
-        "InternalId" => ContextId::InternalId(ctx.context_value.clone()),
-        "NipVatUe" => ContextId::NipVatUe(ctx.context_value.clone()),
-        "PeppolId" => ContextId::PeppolId(ctx.context_value.clone()),
-        _ => ContextId::Nip(ctx.context_value.clone()),
-    };
-    let token_ref = state
-        .auth
-        .operation(&ctx.auth_reference)
-        .and_then(|op| op.ksef_token_reference);
-    let auth = match token_ref {
-        Some(r) => AuthProof::KsefToken(r),
-        // The signed document itself is not kept; its stand-in digest is derived
-        // from the authentication operation's reference number.
-        None => AuthProof::SignedDocument(b64(&Sha256::digest(ctx.auth_reference.as_bytes()))),
-    };
-    UpoHeader {
-        session_reference: reference.to_string(),
-        context,
-        auth,
-        form,
-    }
-}
-
-/// A new session record.
-pub(crate) fn new_session(
-    state: &AppState,
-    ctx: &AuthContext,
-    kind: SessionKind,
-    form: FormKind,
-    key: Option<SessionKey>,
-    offline_mode: bool,
-) -> Session {
-    let now = state.now();
-    let reference = reference_number(
-        if kind == SessionKind::Online {
-            RefKind::OnlineSession
-        } else {
-            RefKind::BatchSession
-        },
-        ksef_time::business_date(now),
-    );
-    let validity = chrono::Duration::from_std(state.invoicing.config.session_validity)
-        .unwrap_or(chrono::Duration::hours(12));
-    Session {
-        upo_header: upo_header(state, ctx, &reference, form),
-        reference,
-        kind,
-        context_key: ctx.context_key(),
-        form,
-        phase: if key.is_none() && kind == SessionKind::Online {
-            Phase::Failed(Status::new(415, "Błąd odszyfrowania dostarczonego klucza"))
-        } else {
-            Phase::Open
-        },
-        key,
-        created: now,
-        updated: now,
-        closed_at: None,
-        valid_until: now + validity,
-        open_until: Instant::now() + validity.to_std().unwrap_or_default(),
-        invoices: Vec::new(),
-        offline_mode,
-        upo_pages: Vec::new(),
-        upo_page_size: state
-            .invoicing
-            .config
-            .upo_page_size
-            .clamp(1, super::upo::MAX_DOCUMENTS_PER_PAGE),
-        batch: None,
-    }
-}
-
 /// `POST /sessions/online`.
 pub(crate) async fn open(
     State(state): State<AppState>,
     ctx: AuthContext,
-    body: Bytes,
+    JsonBody(req): JsonBody<OpenOnlineRequest>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/sessions/online")?;
-    let req: OpenOnlineRequest = parse_body(&body)?;
     let form = form_of(&req.form_code)?;
     let key = unwrap_key(&state, &req.encryption)?;
     let session = new_session(&state, &ctx, SessionKind::Online, form, key, false);
-    let body =
-        json!({ "referenceNumber": session.reference, "validUntil": ts(&session.valid_until) });
+    let body = json!({ "referenceNumber": session.reference, "validUntil": format_utc_millis(session.valid_until) });
     state.invoicing.with(|s| {
         s.session_order.push(session.reference.clone());
         s.sessions.insert(session.reference.clone(), session);
@@ -200,119 +59,31 @@ pub(crate) async fn open(
     Ok(json_response(StatusCode::CREATED, &body))
 }
 
-fn invoices_dir(state: &AppState) -> std::path::PathBuf {
-    state.data_dir.join("invoicing").join("invoices")
-}
-
-/// Result of checking one decrypted invoice, shared by online and batch sessions.
-pub(crate) struct Decided {
-    pub(crate) final_status: Status,
-    pub(crate) ksef_number: Option<String>,
-    pub(crate) invoice_number: Option<String>,
-    pub(crate) dates: Option<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)>,
-}
-
-/// Runs the invoice rules and the duplicate check on `bytes`, and stores an
-/// accepted invoice. Must not be called with the store locked.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn decide(
-    state: &AppState,
-    session_reference: &str,
-    form: FormKind,
-    bytes: &[u8],
-    attachments_allowed: bool,
-    offline: bool,
-    hash_of_corrected: Option<String>,
-    received: chrono::DateTime<Utc>,
-    ready_at: Instant,
-) -> Decided {
-    let today = ksef_time::business_date(received);
-    let facts = match check_invoice(bytes, form, attachments_allowed, today) {
-        Ok(f) => f,
-        Err(e) => {
-            return Decided {
-                final_status: Status::new(e.status_code(), e.status_description())
-                    .with_detail(e.to_string()),
-                ksef_number: None,
-                invoice_number: None,
-                dates: None,
-            };
-        }
-    };
-    let dir = invoices_dir(state);
-    let hash = super::crypto::sha256_b64(bytes);
-    let registered = state.invoicing.with(|s| {
-        s.register(
-            &facts,
-            form,
-            &hash,
-            dir.clone(),
-            offline,
-            received,
-            &state.invoicing.config,
-            session_reference,
-            hash_of_corrected,
-            ready_at,
-            |p| {
-                std::fs::create_dir_all(&dir)?;
-                std::fs::write(p, bytes)
-            },
-        )
-    });
-    let invoice_number = Some(facts.invoice_number.clone());
-    match registered {
-        Ok((Registered::Accepted(k), dates)) => Decided {
-            final_status: Status::new(200, "Sukces"),
-            ksef_number: Some(k),
-            invoice_number,
-            dates,
-        },
-        Ok((Registered::Duplicate(orig_session, orig_ksef), _)) => {
-            let mut st = Status::new(440, "Duplikat faktury")
-                .with_detail(format!("Duplikat faktury. Faktura o numerze KSeF: {orig_ksef} została już prawidłowo przesłana do systemu w sesji: {orig_session}"));
-            st.extensions = Some(json!({
-                "originalSessionReferenceNumber": orig_session,
-                "originalKsefNumber": orig_ksef,
-            }));
-            Decided {
-                final_status: st,
-                ksef_number: None,
-                invoice_number,
-                dates: None,
-            }
-        }
-        Err(e) => Decided {
-            final_status: Status::new(500, "Nieznany błąd").with_detail(format!("storage: {e}")),
-            ksef_number: None,
-            invoice_number,
-            dates: None,
-        },
-    }
-}
-
 /// `POST /sessions/online/{referenceNumber}/invoices`.
 pub(crate) async fn send(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
-    body: Bytes,
+    JsonBody(req): JsonBody<SendInvoiceRequest>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/sessions/online/{referenceNumber}/invoices")?;
-    let req: SendInvoiceRequest = parse_body(&body)?;
-    let now = Instant::now();
+    let now = state.now();
     // Session checks first.
     let (form, key, count) = state.invoicing.with(|s| {
         let action = "wysyłkę faktur";
-        let sess = open_session_mut(s, &ctx, &reference, SessionKind::Online, now, action)?;
-        if now > sess.open_until {
+        let sess = s.open_session_mut(
+            &ctx.context_key(),
+            &reference,
+            SessionKind::Online,
+            now,
+            action,
+        )?;
+        if now > sess.valid_until {
             return Err(session_status_forbids(100, action));
         }
         Ok((sess.form, sess.key.clone(), sess.invoices.len()))
     })?;
-    if state
-        .faults
-        .take_session_unavailable("POST /sessions/online/{referenceNumber}/invoices")
-    {
+    if state.faults.take_session_unavailable(op) {
         return Err(ApiError::bad_request(
             21184,
             "Sesja tymczasowo niedostępna.",
@@ -325,8 +96,8 @@ pub(crate) async fn send(
     let limit = state.invoicing.config.max_invoices_per_session.min(
         usize::try_from(
             state
-                .testdata
-                .context_limits(&ctx.context_key())
+                .limits
+                .context(&ctx.context_key())
                 .online_session
                 .max_invoices,
         )
@@ -376,20 +147,14 @@ pub(crate) async fn send(
     }
     let received = state.now();
     let invoice_reference = reference_number(RefKind::Invoice, ksef_time::business_date(received));
-    let mut ready_at = Instant::now() + state.invoicing.config.processing_delay;
-    if let Some(extra) = state
-        .faults
-        .take_stuck_processing("POST /sessions/online/{referenceNumber}/invoices")
-    {
-        ready_at += extra;
-    }
+    let delay = state
+        .invoicing
+        .config
+        .processing_delay
+        .saturating_add(state.faults.take_stuck_processing(op).unwrap_or_default());
+    let ready_at = after(received, delay);
     let decided = match key.decrypt(&ciphertext) {
-        Err(_) => Decided {
-            final_status: Status::new(435, "Błąd odszyfrowania pliku"),
-            ksef_number: None,
-            invoice_number: None,
-            dates: None,
-        },
+        Err(_) => Decided::refused(Status::new(435, "Błąd odszyfrowania pliku")),
         Ok(plain) => {
             if i64::try_from(plain.len()).ok() != Some(req.invoice_size) {
                 return Err(size_mismatch());
@@ -397,27 +162,22 @@ pub(crate) async fn send(
             if super::crypto::sha256_b64(&plain) != req.invoice_hash {
                 return Err(hash_mismatch());
             }
-            if state
-                .faults
-                .take_async_failure("POST /sessions/online/{referenceNumber}/invoices")
-            {
-                Decided {
-                    final_status: Status::new(550, "Operacja została anulowana przez system"),
-                    ksef_number: None,
-                    invoice_number: None,
-                    dates: None,
-                }
+            if state.faults.take_async_failure(op) {
+                Decided::refused(Status::new(550, "Operacja została anulowana przez system"))
             } else {
                 decide(
                     &state,
-                    &reference,
-                    form,
-                    &plain,
-                    false,
-                    req.offline_mode,
-                    req.hash_of_corrected_invoice.clone(),
-                    received,
-                    ready_at,
+                    ReceivedInvoice {
+                        session_reference: &reference,
+                        form,
+                        bytes: &plain,
+                        // online sessions never accept attachments
+                        attachments_allowed: false,
+                        offline: req.offline_mode,
+                        hash_of_corrected: req.hash_of_corrected_invoice.clone(),
+                        received_at: received,
+                        ready_at,
+                    },
                 )
             }
         }
@@ -455,7 +215,7 @@ fn technical_correction_allowed(
     context_key: &str,
     corrected: &str,
 ) -> Result<(), ApiError> {
-    let now = Instant::now();
+    let now = state.now();
     state.invoicing.with(|s| {
         let originals = s
             .sessions
@@ -496,34 +256,21 @@ pub(crate) fn final_status_for(invoices: &[SessionInvoice]) -> Status {
     }
 }
 
-/// Assigns UPO page references (`upo_page_size` documents a page, 10 000 by default).
-pub(crate) fn assign_upo_pages(sess: &mut Session, today: NaiveDate) {
-    let accepted = sess.invoices.iter().filter(|i| i.accepted()).count();
-    let pages = accepted.div_ceil(sess.upo_page_size.max(1));
-    sess.upo_pages = (0..pages)
-        .map(|_| reference_number(RefKind::Upo, today))
-        .collect();
-}
-
 /// `POST /sessions/online/{referenceNumber}/close`.
 pub(crate) async fn close(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/sessions/online/{referenceNumber}/close")?;
-    let now = Instant::now();
+    let now = state.now();
     let mut delay = state.invoicing.config.session_close_delay;
-    if let Some(extra) = state
-        .faults
-        .take_stuck_processing("POST /sessions/online/{referenceNumber}/close")
-    {
-        delay += extra;
+    if let Some(extra) = state.faults.take_stuck_processing(op) {
+        delay = delay.saturating_add(extra);
     }
     state.invoicing.with(|s| {
-        let sess = open_session_mut(
-            s,
-            &ctx,
+        let sess = s.open_session_mut(
+            &ctx.context_key(),
             &reference,
             SessionKind::Online,
             now,
@@ -535,12 +282,11 @@ pub(crate) async fn close(
             .map(|i| i.ready_at)
             .max()
             .unwrap_or(now);
-        let ready_at = last_invoice.max(now) + delay;
+        let ready_at = after(last_invoice.max(now), delay);
         let final_status = final_status_for(&sess.invoices);
-        let wall_now = state.now();
-        assign_upo_pages(sess, ksef_time::business_date(wall_now));
-        sess.closed_at = Some(wall_now);
-        sess.updated = wall_now;
+        sess.assign_upo_pages(ksef_time::business_date(now));
+        sess.closed_at = Some(now);
+        sess.updated = now;
         sess.phase = Phase::Closed {
             interim: Status::new(170, "Sesja interaktywna zamknięta"),
             final_status,

@@ -1,25 +1,25 @@
 //! Retrieval: download by KSeF number and the metadata query, plus the filter
 //! logic shared with exports.
 
-use std::time::Instant;
-
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use ksef_time::format_utc_millis;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::rules::BuyerId;
-use super::sessions::query_pairs;
 use super::store::{Store, StoredInvoice};
-use super::util::{
-    json as json_response, parse_api_datetime, parse_body, require, ts, xml_with_hash,
-};
-use crate::auth::AuthContext;
+use crate::auth::context::AuthContext;
 use crate::error::ApiError;
+use crate::http::json_body::parse as parse_body;
+use crate::http::paging::PageSizes;
+use crate::http::query_string::QueryPairs;
+use crate::http::response::{json as json_response, xml_with_hash};
 use crate::state::AppState;
+use ksef_time::parse_api_datetime;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -235,7 +235,7 @@ impl Filters {
         &self,
         s: &'a Store,
         ctx_nip: Option<&str>,
-        now: Instant,
+        now: DateTime<Utc>,
         hwm: DateTime<Utc>,
         descending: bool,
     ) -> Vec<&'a StoredInvoice> {
@@ -289,13 +289,12 @@ pub(crate) async fn download(
     ctx: AuthContext,
     Path(ksef): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "GET", "/invoices/ksef/{ksefNumber}")?;
-    if !(super::ksef_number::is_valid_ksef_number(&ksef) || ksef.len() == 36) {
+    if !(crate::identifiers::is_ksef_number(&ksef) || ksef.len() == 36) {
         return Err(ApiError::validation(format!(
             "'{ksef}' is not a valid KSeF number."
         )));
     }
-    let now = Instant::now();
+    let now = state.now();
     let not_found = || {
         ApiError::bad_request(
             21164,
@@ -342,14 +341,8 @@ pub(crate) async fn metadata(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "POST", "/invoices/query/metadata")?;
-    let pairs = query_pairs(q.as_deref());
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let pairs = QueryPairs::parse(q.as_deref());
+    let get = |k: &str| pairs.first(k);
     let descending = match get("sortOrder") {
         None | Some("Asc") => false,
         Some("Desc") => true,
@@ -362,23 +355,13 @@ pub(crate) async fn metadata(
         })
         .transpose()?
         .unwrap_or(0);
-    let size = super::util::page_size(
-        get("pageSize")
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| ApiError::validation("pageSize must be an integer."))
-            })
-            .transpose()?,
-        10,
-        250,
-        10,
-    )?;
+    let size = PageSizes::new(10, 250, 10).check(pairs.int("pageSize")?)?;
     let wire: FiltersWire = parse_body(&body)?;
     let filters = Filters::parse(wire, state.now())?;
-    let now = Instant::now();
+    let now = state.now();
     let cap = state.invoicing.config.query_truncation_cap;
     let body = state.invoicing.with(|s| {
-        let hwm = s.hwm(now, state.now());
+        let hwm = s.hwm(now);
         if filters.restrict_hwm && filters.date_type == DateType::PermanentStorage && filters.from > hwm {
             return Err(ApiError::bad_request(
                 21183,
@@ -394,7 +377,7 @@ pub(crate) async fn metadata(
         let has_more = reachable.len() > start.saturating_add(size);
         let mut v = json!({ "hasMore": has_more, "isTruncated": is_truncated, "invoices": page });
         if filters.date_type == DateType::PermanentStorage {
-            v["permanentStorageHwmDate"] = json!(ts(&hwm));
+            v["permanentStorageHwmDate"] = json!(format_utc_millis(hwm));
         }
         Ok(v)
     })?;

@@ -1,5 +1,4 @@
-//! Invoice rules applied to the raw (decrypted) invoice bytes (ksef-rules §4
-//! "Invoice validation"), and extraction of the facts the simulator needs
+//! Invoice rules applied to the raw (decrypted) invoice bytes, and extraction of the facts the simulator needs
 //! (seller NIP, issue date, invoice number, invoice kind, amounts).
 //!
 //! This is an independent implementation of the rules: it works on the exact
@@ -13,7 +12,7 @@ pub(crate) const MAX_INVOICE_SIZE: usize = 1_000_000;
 /// Maximum invoice size with attachments.
 pub(crate) const MAX_INVOICE_SIZE_WITH_ATTACHMENT: usize = 3_000_000;
 
-/// The structured forms KSeF accepts (ksef-rules §4 "Form codes").
+/// The structured forms KSeF accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FormKind {
     /// `FA (2)` / `1-0E` / `FA`.
@@ -493,50 +492,54 @@ fn extract_fa(root: Node<'_, '_>, form: FormKind) -> Result<InvoiceFacts, RuleEr
     };
     let buyer_name = buyer.and_then(|b| text_at(b, &["Nazwa"]));
     let has_attachment = child(root, "Zalacznik").is_some();
-    if form == FormKind::FaRr1 {
+    // The invoice body and where the form keeps its date, number, kind and totals.
+    let (fa, issue_date, invoice_number, kind_raw, net, vat, gross) = if form == FormKind::FaRr1 {
         let fa = child(root, "FakturaRR").ok_or(RuleError::MissingField("FakturaRR"))?;
         let issue_date = date_of(text_at(fa, &["P_4B"]), "FakturaRR/P_4B")?;
         let invoice_number =
             text_at(fa, &["P_4C"]).ok_or(RuleError::MissingField("FakturaRR/P_4C"))?;
         let kind_raw = text_at(fa, &["RodzajFaktury"])
             .ok_or(RuleError::MissingField("FakturaRR/RodzajFaktury"))?;
-        return Ok(InvoiceFacts {
-            seller_nip,
-            seller_name,
-            buyer_id,
-            buyer_name,
+        let (net, vat) = (number_at(fa, &["P_11_1"]), number_at(fa, &["P_11_2"]));
+        (
+            fa,
             issue_date,
             invoice_number,
-            invoice_type: invoice_type_of(&kind_raw),
             kind_raw,
-            currency: text_at(fa, &["KodWaluty"]).unwrap_or_else(|| "PLN".into()),
-            net: number_at(fa, &["P_11_1"]),
-            vat: number_at(fa, &["P_11_2"]),
-            gross: number_at(fa, &["P_12_1"]),
-            has_attachment,
-            third_subjects: third_subjects(root),
-            authorized: authorized_subject(root),
-        });
-    }
-    let fa = child(root, "Fa").ok_or(RuleError::MissingField("Fa"))?;
-    let issue_date = date_of(text_at(fa, &["P_1"]), "Fa/P_1")?;
-    let invoice_number = text_at(fa, &["P_2"]).ok_or(RuleError::MissingField("Fa/P_2"))?;
-    let kind_raw =
-        text_at(fa, &["RodzajFaktury"]).ok_or(RuleError::MissingField("Fa/RodzajFaktury"))?;
-    let mut net = 0.0;
-    let mut vat = 0.0;
-    for n in fa.children().filter(Node::is_element) {
-        let name = n.tag_name().name();
-        let value = n
-            .text()
-            .and_then(|t| t.trim().parse::<f64>().ok())
-            .unwrap_or(0.0);
-        if name.starts_with("P_13_") {
-            net += value;
-        } else if name.starts_with("P_14_") && !name.ends_with('W') {
-            vat += value;
+            net,
+            vat,
+            number_at(fa, &["P_12_1"]),
+        )
+    } else {
+        let fa = child(root, "Fa").ok_or(RuleError::MissingField("Fa"))?;
+        let issue_date = date_of(text_at(fa, &["P_1"]), "Fa/P_1")?;
+        let invoice_number = text_at(fa, &["P_2"]).ok_or(RuleError::MissingField("Fa/P_2"))?;
+        let kind_raw =
+            text_at(fa, &["RodzajFaktury"]).ok_or(RuleError::MissingField("Fa/RodzajFaktury"))?;
+        let mut net = 0.0;
+        let mut vat = 0.0;
+        for n in fa.children().filter(Node::is_element) {
+            let name = n.tag_name().name();
+            let value = n
+                .text()
+                .and_then(|t| t.trim().parse::<f64>().ok())
+                .unwrap_or(0.0);
+            if name.starts_with("P_13_") {
+                net += value;
+            } else if name.starts_with("P_14_") && !name.ends_with('W') {
+                vat += value;
+            }
         }
-    }
+        (
+            fa,
+            issue_date,
+            invoice_number,
+            kind_raw,
+            net,
+            vat,
+            number_at(fa, &["P_15"]),
+        )
+    };
     Ok(InvoiceFacts {
         seller_nip,
         seller_name,
@@ -549,7 +552,7 @@ fn extract_fa(root: Node<'_, '_>, form: FormKind) -> Result<InvoiceFacts, RuleEr
         currency: text_at(fa, &["KodWaluty"]).unwrap_or_else(|| "PLN".into()),
         net,
         vat,
-        gross: number_at(fa, &["P_15"]),
+        gross,
         has_attachment,
         third_subjects: third_subjects(root),
         authorized: authorized_subject(root),

@@ -1,144 +1,76 @@
 //! Session status, session lists, invoice status lists and UPO downloads.
 
-use std::time::Instant;
-
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
+use ksef_time::format_utc_millis;
 use serde_json::{Value, json};
 
+use super::store::no_session;
 use super::store::{Session, SessionKind, Store};
 use super::upo::{UpoPage, render};
-use super::util::{
-    continuation_offset, continuation_token, json as json_response, no_session, page_size, require,
-    ts, xml_with_hash,
-};
-use crate::auth::AuthContext;
+use crate::auth::context::AuthContext;
 use crate::error::ApiError;
-use crate::presign::Presigned;
+use crate::http::paging::{ContinuationPage, PageSizes};
+use crate::http::query_string::QueryPairs;
+use crate::http::response::{json as json_response, xml_with_hash};
+use crate::ops::OperationInfo;
+use crate::presign::PresignedRoute;
+use crate::presign::extractor::Presigned;
+use crate::presign::signer::PresignedUrl;
 use crate::state::AppState;
 
-/// Decodes `%XX` and `+` in a query component.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) if hex.len() == 2 => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    _ => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+/// Page sizes of the session and session-invoice lists.
+const PAGE_SIZES: PageSizes = PageSizes::new(10, 1000, 10);
 
-/// Query pairs (keys may repeat).
-pub(crate) fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
-    q.unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
-fn int_param(pairs: &[(String, String)], key: &str) -> Result<Option<i64>, ApiError> {
-    first(pairs, key)
-        .map(|v| {
-            v.parse::<i64>()
-                .map_err(|_| ApiError::validation(format!("{key} must be an integer.")))
-        })
-        .transpose()
-}
-
-fn owned_session<'a>(
-    s: &'a Store,
-    ctx: &AuthContext,
-    reference: &str,
-) -> Result<&'a Session, ApiError> {
-    s.sessions
-        .get(reference)
-        .filter(|x| x.context_key == ctx.context_key())
-        .ok_or_else(|| no_session(reference))
-}
-
+/// A presigned URL of one session UPO page, issued by `op`.
 fn session_upo_url(
     state: &AppState,
+    op: &OperationInfo,
     sess: &Session,
     page_ref: &str,
-    issued_by: &str,
-) -> (String, chrono::DateTime<chrono::Utc>) {
-    let u = state.presign.url(
+) -> PresignedUrl {
+    state.presign.url(
         &state.faults,
-        issued_by,
-        "GET",
-        &format!("/__presigned/upo/{}/{page_ref}", sess.reference),
-        None,
-    );
-    (u.url, u.expires_at)
+        op,
+        PresignedRoute::SessionUpo,
+        &[&sess.reference, page_ref],
+    )
 }
 
+/// A presigned URL of one invoice's UPO, issued by `op`.
 fn invoice_upo_url(
     state: &AppState,
+    op: &OperationInfo,
     sess: &Session,
     inv_ref: &str,
-    issued_by: &str,
-) -> (String, chrono::DateTime<chrono::Utc>) {
-    let u = state.presign.url(
+) -> PresignedUrl {
+    state.presign.url(
         &state.faults,
-        issued_by,
-        "GET",
-        &format!("/__presigned/invoice-upo/{}/{inv_ref}", sess.reference),
-        None,
-    );
-    (u.url, u.expires_at)
+        op,
+        PresignedRoute::InvoiceUpo,
+        &[&sess.reference, inv_ref],
+    )
 }
 
 /// `GET /sessions/{referenceNumber}`.
 pub(crate) async fn status(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "GET", "/sessions/{referenceNumber}")?;
-    let now = Instant::now();
+    let now = state.now();
     let body = state.invoicing.with(|s| {
-        let sess = owned_session(s, &ctx, &reference)?;
+        let sess = s.session_of(&ctx.context_key(), &reference)?;
         let st = sess.status(now);
         let (total, ok, failed) = sess.counts(now);
         let mut v = json!({
             "status": st.to_json(),
-            "dateCreated": ts(&sess.created),
-            "dateUpdated": ts(&sess.updated),
-            "validUntil": ts(&sess.valid_until),
+            "dateCreated": format_utc_millis(sess.created),
+            "dateUpdated": format_utc_millis(sess.updated),
+            "validUntil": format_utc_millis(sess.valid_until),
             "invoiceCount": total,
             "successfulInvoiceCount": ok,
             "failedInvoiceCount": failed,
@@ -148,8 +80,8 @@ pub(crate) async fn status(
                 .upo_pages
                 .iter()
                 .map(|p| {
-                    let (url, exp) = session_upo_url(&state, sess, p, "GET /sessions/{referenceNumber}");
-                    json!({ "referenceNumber": p, "downloadUrl": url, "downloadUrlExpirationDate": ts(&exp) })
+                    let u = session_upo_url(&state, op, sess, p);
+                    json!({ "referenceNumber": p, "downloadUrl": u.url, "downloadUrlExpirationDate": format_utc_millis(u.expires_at) })
                 })
                 .collect();
             v["upo"] = json!({ "pages": pages });
@@ -166,9 +98,8 @@ pub(crate) async fn list(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "GET", "/sessions")?;
-    let pairs = query_pairs(q.as_deref());
-    let kind = match first(&pairs, "sessionType") {
+    let pairs = QueryPairs::parse(q.as_deref());
+    let kind = match pairs.first("sessionType") {
         Some("Online") => SessionKind::Online,
         Some("Batch") => SessionKind::Batch,
         _ => {
@@ -177,17 +108,13 @@ pub(crate) async fn list(
             ));
         }
     };
-    let size = page_size(int_param(&pairs, "pageSize")?, 10, 1000, 10)?;
-    let offset = continuation_offset(&headers)?;
-    let statuses: Vec<&str> = pairs
-        .iter()
-        .filter(|(k, _)| k == "statuses")
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let page = ContinuationPage::read(&headers, pairs.int("pageSize")?, PAGE_SIZES)?;
+    let statuses: Vec<&str> = pairs.all("statuses").collect();
     let date = |key: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
-        first(&pairs, key)
+        pairs
+            .first(key)
             .map(|v| {
-                super::util::parse_api_datetime(v)
+                ksef_time::parse_api_datetime(v)
                     .ok_or_else(|| ApiError::validation(format!("{key} is not a date-time.")))
             })
             .transpose()
@@ -200,8 +127,8 @@ pub(crate) async fn list(
         date("dateModifiedFrom")?,
         date("dateModifiedTo")?,
     );
-    let reference = first(&pairs, "referenceNumber");
-    let now = Instant::now();
+    let reference = pairs.first("referenceNumber");
+    let now = state.now();
     let body = state.invoicing.with(|s| {
         let matching: Vec<&Session> = s
             .session_order
@@ -219,27 +146,26 @@ pub(crate) async fn list(
                         .is_some_and(|c| clf.is_none_or(|d| c >= d) && clt.is_none_or(|d| c <= d))
             })
             .collect();
-        let page: Vec<Value> = matching
+        let (sessions, next) = page.of(&matching);
+        let sessions: Vec<Value> = sessions
             .iter()
-            .skip(offset)
-            .take(size)
             .map(|x| {
                 let (total, ok, failed) = x.counts(now);
                 json!({
                     "referenceNumber": x.reference,
                     "status": x.status(now).to_json(),
-                    "dateCreated": ts(&x.created),
-                    "dateUpdated": ts(&x.updated),
-                    "validUntil": ts(&x.valid_until),
+                    "dateCreated": format_utc_millis(x.created),
+                    "dateUpdated": format_utc_millis(x.updated),
+                    "validUntil": format_utc_millis(x.valid_until),
                     "totalInvoiceCount": total,
                     "successfulInvoiceCount": ok,
                     "failedInvoiceCount": failed,
                 })
             })
             .collect();
-        let mut v = json!({ "sessions": page });
-        if matching.len() > offset + size {
-            v["continuationToken"] = json!(continuation_token(offset + size));
+        let mut v = json!({ "sessions": sessions });
+        if let Some(next) = next {
+            v["continuationToken"] = json!(next);
         }
         v
     });
@@ -248,41 +174,35 @@ pub(crate) async fn list(
 
 fn invoice_page(
     state: &AppState,
+    op: &OperationInfo,
     ctx: &AuthContext,
     reference: &str,
     headers: &HeaderMap,
     q: Option<&str>,
     only_failed: bool,
 ) -> Result<Value, ApiError> {
-    let pairs = query_pairs(q);
-    let size = page_size(int_param(&pairs, "pageSize")?, 10, 1000, 10)?;
-    let offset = continuation_offset(headers)?;
-    let now = Instant::now();
-    let issued_by = if only_failed {
-        "GET /sessions/{referenceNumber}/invoices/failed"
-    } else {
-        "GET /sessions/{referenceNumber}/invoices"
-    };
+    let pairs = QueryPairs::parse(q);
+    let page = ContinuationPage::read(headers, pairs.int("pageSize")?, PAGE_SIZES)?;
+    let now = state.now();
     state.invoicing.with(|s| {
-        let sess = owned_session(s, ctx, reference)?;
+        let sess = s.session_of(&ctx.context_key(), reference)?;
         let selected: Vec<_> = sess
             .invoices
             .iter()
             .filter(|i| !only_failed || i.failed(now))
             .collect();
-        let page: Vec<Value> = selected
+        let (invoices, next) = page.of(&selected);
+        let invoices: Vec<Value> = invoices
             .iter()
-            .skip(offset)
-            .take(size)
             .map(|i| {
                 let url = (i.is_ready(now) && i.accepted())
-                    .then(|| invoice_upo_url(state, sess, &i.reference, issued_by));
+                    .then(|| invoice_upo_url(state, op, sess, &i.reference));
                 i.to_json(now, url)
             })
             .collect();
-        let mut v = json!({ "invoices": page });
-        if selected.len() > offset + size {
-            v["continuationToken"] = json!(continuation_token(offset + size));
+        let mut v = json!({ "invoices": invoices });
+        if let Some(next) = next {
+            v["continuationToken"] = json!(next);
         }
         Ok(v)
     })
@@ -291,43 +211,39 @@ fn invoice_page(
 /// `GET /sessions/{referenceNumber}/invoices`.
 pub(crate) async fn invoices(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "GET", "/sessions/{referenceNumber}/invoices")?;
-    let v = invoice_page(&state, &ctx, &reference, &headers, q.as_deref(), false)?;
+    let v = invoice_page(&state, op, &ctx, &reference, &headers, q.as_deref(), false)?;
     Ok(json_response(StatusCode::OK, &v))
 }
 
 /// `GET /sessions/{referenceNumber}/invoices/failed`.
 pub(crate) async fn failed_invoices(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path(reference): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    require(&ctx, "GET", "/sessions/{referenceNumber}/invoices/failed")?;
-    let v = invoice_page(&state, &ctx, &reference, &headers, q.as_deref(), true)?;
+    let v = invoice_page(&state, op, &ctx, &reference, &headers, q.as_deref(), true)?;
     Ok(json_response(StatusCode::OK, &v))
 }
 
 /// `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}`.
 pub(crate) async fn invoice_status(
     State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
     Path((reference, inv_ref)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    require(
-        &ctx,
-        "GET",
-        "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}",
-    )?;
-    let now = Instant::now();
+    let now = state.now();
     let v = state.invoicing.with(|s| {
-        let sess = owned_session(s, &ctx, &reference)?;
+        let sess = s.session_of(&ctx.context_key(), &reference)?;
         let inv = sess
             .invoices
             .iter()
@@ -341,14 +257,8 @@ pub(crate) async fn invoice_status(
                     )],
                 )
             })?;
-        let url = (inv.is_ready(now) && inv.accepted()).then(|| {
-            invoice_upo_url(
-                &state,
-                sess,
-                &inv.reference,
-                "GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}",
-            )
-        });
+        let url = (inv.is_ready(now) && inv.accepted())
+            .then(|| invoice_upo_url(&state, op, sess, &inv.reference));
         Ok::<_, ApiError>(inv.to_json(now, url))
     })?;
     Ok(json_response(StatusCode::OK, &v))
@@ -366,9 +276,9 @@ fn upo_not_available(what: &str) -> ApiError {
 fn render_invoice_upo(
     s: &Store,
     sess: &Session,
+    now: DateTime<Utc>,
     pick: impl Fn(&super::store::SessionInvoice) -> bool,
 ) -> Result<Vec<u8>, ApiError> {
-    let now = Instant::now();
     let inv = sess
         .invoices
         .iter()
@@ -385,8 +295,13 @@ fn render_invoice_upo(
 }
 
 /// Renders page `page_ref` of the session UPO.
-fn render_session_upo(s: &Store, sess: &Session, page_ref: &str) -> Result<Vec<u8>, ApiError> {
-    if !(sess.is_final(Instant::now()) && sess.status(Instant::now()).code == 200) {
+fn render_session_upo(
+    s: &Store,
+    sess: &Session,
+    page_ref: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, ApiError> {
+    if !(sess.is_final(now) && sess.status(now).code == 200) {
         return Err(upo_not_available("sesji"));
     }
     let idx = sess
@@ -418,14 +333,9 @@ pub(crate) async fn invoice_upo(
     ctx: AuthContext,
     Path((reference, inv_ref)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    require(
-        &ctx,
-        "GET",
-        "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo",
-    )?;
     let xml = state.invoicing.with(|s| {
-        let sess = owned_session(s, &ctx, &reference)?;
-        render_invoice_upo(s, sess, |i| i.reference == inv_ref)
+        let sess = s.session_of(&ctx.context_key(), &reference)?;
+        render_invoice_upo(s, sess, state.now(), |i| i.reference == inv_ref)
     })?;
     Ok(xml_with_hash(xml))
 }
@@ -436,14 +346,11 @@ pub(crate) async fn invoice_upo_by_ksef(
     ctx: AuthContext,
     Path((reference, ksef)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    require(
-        &ctx,
-        "GET",
-        "/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo",
-    )?;
     let xml = state.invoicing.with(|s| {
-        let sess = owned_session(s, &ctx, &reference)?;
-        render_invoice_upo(s, sess, |i| i.ksef_number.as_deref() == Some(ksef.as_str()))
+        let sess = s.session_of(&ctx.context_key(), &reference)?;
+        render_invoice_upo(s, sess, state.now(), |i| {
+            i.ksef_number.as_deref() == Some(ksef.as_str())
+        })
     })?;
     Ok(xml_with_hash(xml))
 }
@@ -454,14 +361,9 @@ pub(crate) async fn session_upo(
     ctx: AuthContext,
     Path((reference, upo_ref)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    require(
-        &ctx,
-        "GET",
-        "/sessions/{referenceNumber}/upo/{upoReferenceNumber}",
-    )?;
     let xml = state.invoicing.with(|s| {
-        let sess = owned_session(s, &ctx, &reference)?;
-        render_session_upo(s, sess, &upo_ref)
+        let sess = s.session_of(&ctx.context_key(), &reference)?;
+        render_session_upo(s, sess, &upo_ref, state.now())
     })?;
     Ok(xml_with_hash(xml))
 }
@@ -477,7 +379,7 @@ pub(crate) async fn presigned_session_upo(
             .sessions
             .get(&reference)
             .ok_or_else(|| no_session(&reference))?;
-        render_session_upo(s, sess, &upo_ref)
+        render_session_upo(s, sess, &upo_ref, state.now())
     })?;
     Ok(xml_with_hash(xml))
 }
@@ -493,23 +395,7 @@ pub(crate) async fn presigned_invoice_upo(
             .sessions
             .get(&reference)
             .ok_or_else(|| no_session(&reference))?;
-        render_invoice_upo(s, sess, |i| i.reference == inv_ref)
+        render_invoice_upo(s, sess, state.now(), |i| i.reference == inv_ref)
     })?;
     Ok(xml_with_hash(xml))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_parsing() {
-        let p = query_pairs(Some(
-            "sessionType=Online&statuses=Failed&statuses=Succeeded&d=2025-01-01T00%3A00%3A00%2B01%3A00&x=%zz",
-        ));
-        assert_eq!(first(&p, "sessionType"), Some("Online"));
-        assert_eq!(p.iter().filter(|(k, _)| k == "statuses").count(), 2);
-        assert_eq!(first(&p, "d"), Some("2025-01-01T00:00:00+01:00"));
-        assert_eq!(first(&p, "x"), Some("%zz"));
-    }
 }

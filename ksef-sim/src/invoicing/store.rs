@@ -8,19 +8,22 @@
 //! final status' `ready_at`. Batch processing and export building run in
 //! background blocking tasks and publish their results the same way.
 
+use ksef_time::format_utc_millis;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::InvoicingConfig;
 use super::crypto::SessionKey;
 use super::rules::{BuyerId, FormKind, InvoiceFacts};
 use super::upo::{UpoDocument, UpoHeader};
-use super::util::ts;
+use crate::clock::after;
+use crate::config::{InvoicingConfig, SimConfig};
+use crate::error::ApiError;
+use crate::identifiers::{RefKind, reference_number};
+use crate::presign::signer::PresignedUrl;
 use crate::sync::lock;
 
 /// A status triple (`StatusInfo` / `InvoiceStatusInfo`).
@@ -76,7 +79,7 @@ pub(crate) enum Phase {
     Closed {
         interim: Status,
         final_status: Status,
-        ready_at: Instant,
+        ready_at: DateTime<Utc>,
     },
     /// Batch processing running in the background (status 150).
     Processing,
@@ -117,11 +120,11 @@ pub(crate) struct SessionInvoice {
     pub(crate) permanent_storage_date: Option<DateTime<Utc>>,
     pub(crate) offline: bool,
     pub(crate) final_status: Status,
-    pub(crate) ready_at: Instant,
+    pub(crate) ready_at: DateTime<Utc>,
 }
 
 impl SessionInvoice {
-    pub(crate) fn is_ready(&self, now: Instant) -> bool {
+    pub(crate) fn is_ready(&self, now: DateTime<Utc>) -> bool {
         now >= self.ready_at
     }
 
@@ -131,18 +134,18 @@ impl SessionInvoice {
     }
 
     /// Failed (final status other than 200), once ready.
-    pub(crate) fn failed(&self, now: Instant) -> bool {
+    pub(crate) fn failed(&self, now: DateTime<Utc>) -> bool {
         self.is_ready(now) && !self.accepted()
     }
 
     /// `SessionInvoiceStatusResponse` as seen at `now`.
-    pub(crate) fn to_json(&self, now: Instant, upo_url: Option<(String, DateTime<Utc>)>) -> Value {
+    pub(crate) fn to_json(&self, now: DateTime<Utc>, upo_url: Option<PresignedUrl>) -> Value {
         let ready = self.is_ready(now);
         let mut v = json!({
             "ordinalNumber": self.ordinal,
             "referenceNumber": self.reference,
             "invoiceHash": self.invoice_hash,
-            "invoicingDate": ts(&self.invoicing_date),
+            "invoicingDate": format_utc_millis(self.invoicing_date),
             "invoicingMode": if self.offline { "Offline" } else { "Online" },
         });
         if let Some(n) = &self.invoice_number {
@@ -157,14 +160,14 @@ impl SessionInvoice {
                 v["ksefNumber"] = json!(k);
             }
             if let Some(d) = &self.acquisition_date {
-                v["acquisitionDate"] = json!(ts(d));
+                v["acquisitionDate"] = json!(format_utc_millis(*d));
             }
             if let Some(d) = &self.permanent_storage_date {
-                v["permanentStorageDate"] = json!(ts(d));
+                v["permanentStorageDate"] = json!(format_utc_millis(*d));
             }
-            if let Some((url, exp)) = upo_url.filter(|_| self.accepted()) {
-                v["upoDownloadUrl"] = json!(url);
-                v["upoDownloadUrlExpirationDate"] = json!(ts(&exp));
+            if let Some(u) = upo_url.filter(|_| self.accepted()) {
+                v["upoDownloadUrl"] = json!(u.url);
+                v["upoDownloadUrlExpirationDate"] = json!(format_utc_millis(u.expires_at));
             }
         } else {
             v["status"] = Status::new(150, "Trwa przetwarzanie").to_json();
@@ -186,8 +189,6 @@ pub(crate) struct Session {
     pub(crate) updated: DateTime<Utc>,
     pub(crate) closed_at: Option<DateTime<Utc>>,
     pub(crate) valid_until: DateTime<Utc>,
-    /// `valid_until` on the monotonic clock the session's phases are timed with.
-    pub(crate) open_until: Instant,
     pub(crate) phase: Phase,
     pub(crate) invoices: Vec<SessionInvoice>,
     pub(crate) offline_mode: bool,
@@ -200,9 +201,9 @@ pub(crate) struct Session {
 
 impl Session {
     /// The status as seen at `now`.
-    pub(crate) fn status(&self, now: Instant) -> Status {
+    pub(crate) fn status(&self, now: DateTime<Utc>) -> Status {
         match &self.phase {
-            Phase::Open if now > self.open_until => {
+            Phase::Open if now > self.valid_until => {
                 Status::new(440, "Sesja anulowana").with_detail("Przekroczono czas wysyłki")
             }
             Phase::Open if self.kind == SessionKind::Batch => {
@@ -226,7 +227,7 @@ impl Session {
     }
 
     /// Whether the session reached its final status.
-    pub(crate) fn is_final(&self, now: Instant) -> bool {
+    pub(crate) fn is_final(&self, now: DateTime<Utc>) -> bool {
         match &self.phase {
             Phase::Failed(_) => true,
             Phase::Closed { ready_at, .. } => now >= *ready_at,
@@ -235,7 +236,7 @@ impl Session {
     }
 
     /// `CommonSessionStatus` of the list filter.
-    pub(crate) fn common_status(&self, now: Instant) -> &'static str {
+    pub(crate) fn common_status(&self, now: DateTime<Utc>) -> &'static str {
         let code = self.status(now).code;
         match code {
             100 | 150 | 170 => "InProgress",
@@ -246,7 +247,7 @@ impl Session {
     }
 
     /// (total, successful, failed) counts visible at `now`.
-    pub(crate) fn counts(&self, now: Instant) -> (usize, usize, usize) {
+    pub(crate) fn counts(&self, now: DateTime<Utc>) -> (usize, usize, usize) {
         let ok = self
             .invoices
             .iter()
@@ -254,6 +255,15 @@ impl Session {
             .count();
         let failed = self.invoices.iter().filter(|i| i.failed(now)).count();
         (self.invoices.len(), ok, failed)
+    }
+
+    /// Assigns the UPO page reference numbers (`upo_page_size` documents a page), dated `today`.
+    pub(crate) fn assign_upo_pages(&mut self, today: chrono::NaiveDate) {
+        let accepted = self.invoices.iter().filter(|i| i.accepted()).count();
+        let pages = accepted.div_ceil(self.upo_page_size.max(1));
+        self.upo_pages = (0..pages)
+            .map(|_| reference_number(RefKind::Upo, today))
+            .collect();
     }
 
     /// Accepted invoices as UPO documents.
@@ -279,7 +289,7 @@ pub(crate) struct StoredInvoice {
     pub(crate) invoicing_date: DateTime<Utc>,
     pub(crate) acquisition_date: DateTime<Utc>,
     pub(crate) permanent_storage_date: DateTime<Utc>,
-    pub(crate) ready_at: Instant,
+    pub(crate) ready_at: DateTime<Utc>,
     pub(crate) hash_of_corrected: Option<String>,
 }
 
@@ -321,9 +331,9 @@ impl StoredInvoice {
             "ksefNumber": self.ksef_number,
             "invoiceNumber": f.invoice_number,
             "issueDate": f.issue_date.format("%Y-%m-%d").to_string(),
-            "invoicingDate": ts(&self.invoicing_date),
-            "acquisitionDate": ts(&self.acquisition_date),
-            "permanentStorageDate": ts(&self.permanent_storage_date),
+            "invoicingDate": format_utc_millis(self.invoicing_date),
+            "acquisitionDate": format_utc_millis(self.acquisition_date),
+            "permanentStorageDate": format_utc_millis(self.permanent_storage_date),
             "seller": seller,
             "buyer": buyer,
             "netAmount": f.net,
@@ -406,11 +416,11 @@ pub(crate) struct Export {
     /// Final result; `None` while building (status 100).
     pub(crate) result: Option<(Status, Option<ExportPackage>, DateTime<Utc>)>,
     /// Earliest instant the result may be shown (stuck-processing fault).
-    pub(crate) ready_at: Instant,
+    pub(crate) ready_at: DateTime<Utc>,
 }
 
 impl Export {
-    pub(crate) fn in_progress(&self, now: Instant) -> bool {
+    pub(crate) fn in_progress(&self, now: DateTime<Utc>) -> bool {
         self.result.is_none() || now < self.ready_at
     }
 }
@@ -435,9 +445,10 @@ pub(crate) struct InvoicingState {
 }
 
 impl InvoicingState {
-    pub(crate) fn with_config(config: InvoicingConfig) -> Self {
+    /// Creates the state when the simulator starts.
+    pub(crate) fn new(config: &SimConfig) -> Self {
         Self {
-            config,
+            config: config.invoicing.clone(),
             store: Mutex::new(Store::default()),
         }
     }
@@ -447,6 +458,23 @@ impl InvoicingState {
         let mut guard = lock(&self.store);
         f(&mut guard)
     }
+}
+
+/// A valid invoice to record.
+#[derive(Debug)]
+pub(crate) struct NewInvoice<'a> {
+    pub(crate) facts: &'a InvoiceFacts,
+    pub(crate) form: FormKind,
+    /// Base64 SHA-256 of the invoice.
+    pub(crate) hash: &'a str,
+    /// Directory the invoice's bytes go to (as `{ksefNumber}.xml`).
+    pub(crate) dir: &'a std::path::Path,
+    pub(crate) offline: bool,
+    pub(crate) received_at: DateTime<Utc>,
+    pub(crate) session_reference: &'a str,
+    pub(crate) hash_of_corrected: Option<String>,
+    /// When the invoice becomes visible.
+    pub(crate) ready_at: DateTime<Utc>,
 }
 
 /// (acquisitionDate, permanentStorageDate) of an accepted invoice.
@@ -462,31 +490,67 @@ pub(crate) enum Registered {
 }
 
 impl Store {
-    /// Records a valid invoice unless it duplicates an earlier one. `write`
-    /// stores the bytes at the given path (called outside no lock of its own,
-    /// but inside this store's lock; keep it to a single file write).
-    #[allow(clippy::too_many_arguments)]
+    /// The session `reference` of the context `context_key`; 21173 when it has none.
+    pub(crate) fn session_of(
+        &self,
+        context_key: &str,
+        reference: &str,
+    ) -> Result<&Session, ApiError> {
+        self.sessions
+            .get(reference)
+            .filter(|x| x.context_key == context_key)
+            .ok_or_else(|| no_session(reference))
+    }
+
+    /// The session `reference` of `kind` of the context `context_key` while it is open (status
+    /// 100): 21173 when the context has no such session, 21180 naming `action` when its status
+    /// forbids the operation.
+    pub(crate) fn open_session_mut(
+        &mut self,
+        context_key: &str,
+        reference: &str,
+        kind: SessionKind,
+        now: DateTime<Utc>,
+        action: &str,
+    ) -> Result<&mut Session, ApiError> {
+        let sess = self
+            .sessions
+            .get_mut(reference)
+            .filter(|x| x.kind == kind && x.context_key == context_key)
+            .ok_or_else(|| no_session(reference))?;
+        let code = sess.status(now).code;
+        if code != 100 {
+            return Err(session_status_forbids(code, action));
+        }
+        Ok(sess)
+    }
+
+    /// Records a valid invoice unless it duplicates an earlier one. `write` stores the bytes at
+    /// the given path (called inside this store's lock; keep it to a single file write).
     pub(crate) fn register(
         &mut self,
-        facts: &InvoiceFacts,
-        form: FormKind,
-        hash: &str,
-        path: PathBuf,
-        offline: bool,
-        received: DateTime<Utc>,
+        new: NewInvoice<'_>,
         config: &InvoicingConfig,
-        session_reference: &str,
-        hash_of_corrected: Option<String>,
-        ready_at: Instant,
         write: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
     ) -> std::io::Result<(Registered, Option<AssignedDates>)> {
+        let NewInvoice {
+            facts,
+            form,
+            hash,
+            dir,
+            offline,
+            received_at: received,
+            session_reference,
+            hash_of_corrected,
+            ready_at,
+        } = new;
         let key = facts.duplicate_key();
         if let Some((s, k)) = self.duplicates.get(&key) {
             return Ok((Registered::Duplicate(s.clone(), k.clone()), None));
         }
         let ksef =
-            super::ksef_number::ksef_number(&facts.seller_nip, ksef_time::business_date(received));
-        let path = path.join(format!("{ksef}.xml"));
+            crate::identifiers::ksef_number(&facts.seller_nip, ksef_time::business_date(received));
+        let path = dir.join(format!("{ksef}.xml"));
         write(&path)?;
         let acquisition = received
             + chrono::Duration::from_std(config.processing_delay)
@@ -508,7 +572,7 @@ impl Store {
                 invoicing_date: received,
                 acquisition_date: acquisition,
                 permanent_storage_date: storage,
-                ready_at: ready_at + config.permanent_storage_delay,
+                ready_at: after(ready_at, config.permanent_storage_delay),
                 hash_of_corrected,
             },
         );
@@ -516,10 +580,9 @@ impl Store {
         Ok((Registered::Accepted(ksef), Some((acquisition, storage))))
     }
 
-    /// The permanent-storage high-water mark at `now` (`wall_now` on the
-    /// simulator's clock): every invoice with a permanent-storage date at or
-    /// before it is visible.
-    pub(crate) fn hwm(&self, now: Instant, wall_now: DateTime<Utc>) -> DateTime<Utc> {
+    /// The permanent-storage high-water mark at `now`: every invoice with a permanent-storage
+    /// date at or before it is visible.
+    pub(crate) fn hwm(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         let pending = self
             .invoices
             .values()
@@ -528,7 +591,27 @@ impl Store {
             .min();
         match pending {
             Some(p) => p - chrono::Duration::milliseconds(1),
-            None => wall_now,
+            None => now,
         }
     }
+}
+
+/// 21180: the session's status does not allow `action`.
+pub(crate) fn session_status_forbids(code: i32, action: &str) -> ApiError {
+    ApiError::bad_request(
+        21180,
+        "Status sesji nie pozwala na wykonanie operacji.",
+        [format!("Status sesji {code} uniemożliwia {action}.")],
+    )
+}
+
+/// 21173: no session with this reference number (in this context).
+pub(crate) fn no_session(reference: &str) -> ApiError {
+    ApiError::bad_request(
+        21173,
+        "Brak sesji o wskazanym numerze referencyjnym.",
+        [format!(
+            "Sesja o numerze referencyjnym {reference} nie została znaleziona."
+        )],
+    )
 }

@@ -6,6 +6,7 @@
 //! fully against the official schema.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use ksef_time::format_utc_millis;
 
 use super::rules::FormKind;
 
@@ -97,10 +98,6 @@ fn escape(s: &str) -> String {
     out
 }
 
-fn timestamp(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
 /// Renders a UPO: one document (invoice UPO, `page = None`) or a page of a
 /// session UPO.
 pub(crate) fn render(header: &UpoHeader, page: Option<UpoPage>, docs: &[&UpoDocument]) -> String {
@@ -154,8 +151,8 @@ pub(crate) fn render(header: &UpoHeader, page: Option<UpoPage>, docs: &[&UpoDocu
             escape(&d.ksef_number),
             escape(&d.invoice_number),
             d.issue_date.format("%Y-%m-%d"),
-            timestamp(&d.received_at),
-            timestamp(&d.numbered_at),
+            format_utc_millis(d.received_at),
+            format_utc_millis(d.numbered_at),
             escape(&d.invoice_hash),
             if d.offline { "Offline" } else { "Online" },
         ));

@@ -8,7 +8,7 @@ use sha2::Digest;
 use x509_cert::Certificate;
 
 use super::c14n::{self, C14n};
-use crate::auth::IpRule;
+use crate::auth::ip_rules::{IpRule, parse_ip_rules};
 use crate::error::ApiError;
 
 const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -363,7 +363,7 @@ pub(crate) fn verify_auth_request(
         ));
     }
     let context_value = text_of(ctx_choice).trim().to_string();
-    crate::ids::validate_context(&context_type, &context_value).map_err(|d| {
+    crate::identifiers::validate_context(&context_type, &context_value).map_err(|d| {
         err(
             21117,
             "Nieprawidłowy identyfikator podmiotu dla wskazanego typu kontekstu.",
@@ -393,8 +393,7 @@ pub(crate) fn verify_auth_request(
             }
         }
     }
-    let allowed_ips =
-        crate::auth::handlers::parse_ip_rules(&addrs, &ranges, &masks).map_err(|d| xsd(&d))?;
+    let allowed_ips = parse_ip_rules(&addrs, &ranges, &masks).map_err(|d| xsd(&d))?;
 
     // The signature.
     let sigs: Vec<Node<'_, '_>> = doc
@@ -571,8 +570,8 @@ pub(crate) fn verify_auth_request(
     };
     if certificate_problem.is_none() {
         let valid = match subject_type.as_str() {
-            "Nip" => crate::ids::is_valid_nip(&subject_value),
-            "Pesel" => crate::ids::is_valid_pesel(&subject_value),
+            "Nip" => crate::identifiers::is_valid_nip(&subject_value),
+            "Pesel" => crate::identifiers::is_valid_pesel(&subject_value),
             _ => true,
         };
         if !valid {

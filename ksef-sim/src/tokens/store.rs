@@ -1,10 +1,11 @@
-//! KSeF tokens (`POST/GET/DELETE /tokens`).
+//! The KSeF tokens issued by `POST /tokens` (and `SimControl::create_ksef_token`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
+use crate::identifiers::{self, RefKind};
 use crate::sync::lock;
 
 /// One KSeF token.
@@ -38,6 +39,19 @@ impl KsefToken {
     }
 }
 
+/// What a new token is made of.
+#[derive(Debug)]
+pub(crate) struct NewToken {
+    pub context_type: String,
+    pub context_value: String,
+    pub author_type: String,
+    pub author_value: String,
+    pub permissions: Vec<String>,
+    pub description: String,
+    pub created: DateTime<Utc>,
+    pub active_from: DateTime<Utc>,
+}
+
 /// Store of KSeF tokens, ordered by reference number.
 #[derive(Debug, Default)]
 pub(crate) struct TokenStore {
@@ -45,8 +59,37 @@ pub(crate) struct TokenStore {
 }
 
 impl TokenStore {
-    pub(crate) fn insert(&self, t: KsefToken) {
-        lock(&self.tokens).insert(t.reference.clone(), t);
+    /// Issues a token (a fresh `EC` reference number and secret); returns its reference number
+    /// and the token string, `reference|context-type-value|secret`.
+    pub(crate) fn issue(&self, new: NewToken) -> (String, String) {
+        let reference = identifiers::reference_number(
+            RefKind::KsefToken,
+            ksef_time::business_date(new.created),
+        );
+        let mut secret = [0u8; 32];
+        rand::fill(&mut secret);
+        let token = format!(
+            "{reference}|{}-{}|{}",
+            new.context_type.to_lowercase(),
+            new.context_value,
+            hex::encode(secret)
+        );
+        let t = KsefToken {
+            reference: reference.clone(),
+            token: token.clone(),
+            permissions: new.permissions,
+            description: new.description,
+            context_type: new.context_type,
+            context_value: new.context_value,
+            author_type: new.author_type,
+            author_value: new.author_value,
+            created: new.created,
+            active_from: new.active_from,
+            revoked: false,
+            last_use: None,
+        };
+        lock(&self.tokens).insert(reference.clone(), t);
+        (reference, token)
     }
     pub(crate) fn get(&self, reference: &str) -> Option<KsefToken> {
         lock(&self.tokens).get(reference).cloned()

@@ -1,11 +1,10 @@
-//! Test data (`/testdata/*`): subjects, persons, permissions, attachments, blocked contexts,
-//! session and subject limits.
+//! Test data (`/testdata/*`): subjects, persons, granted permissions, attachment consent,
+//! blocked contexts.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::sync::lock;
 
@@ -26,55 +25,6 @@ pub(crate) struct Person {
     pub is_deceased: bool,
 }
 
-/// Per-session-type limits of a context (`/limits/context`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionTypeLimits {
-    /// Max invoice size without attachments, MB.
-    #[serde(rename = "maxInvoiceSizeInMB")]
-    pub max_invoice_size_mb: u32,
-    /// Max invoice size with attachments, MB.
-    #[serde(rename = "maxInvoiceWithAttachmentSizeInMB")]
-    pub max_invoice_with_attachment_size_mb: u32,
-    /// Max invoices in one session.
-    pub max_invoices: u32,
-}
-
-/// Limits of collective identifiers in a context (`/limits/context`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CollectiveIdentifierLimits {
-    /// Max invoices in one collective identifier (default 500).
-    pub max_invoices: u32,
-}
-
-/// Effective session limits of a context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContextLimits {
-    /// Online sessions.
-    pub online_session: SessionTypeLimits,
-    /// Batch sessions.
-    pub batch_session: SessionTypeLimits,
-    /// Collective identifiers.
-    pub collective_identifier: CollectiveIdentifierLimits,
-}
-
-impl Default for ContextLimits {
-    fn default() -> Self {
-        let l = SessionTypeLimits {
-            max_invoice_size_mb: 1,
-            max_invoice_with_attachment_size_mb: 3,
-            max_invoices: 10_000,
-        };
-        Self {
-            online_session: l,
-            batch_session: l,
-            collective_identifier: CollectiveIdentifierLimits { max_invoices: 500 },
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 struct Inner {
     subjects: HashMap<String, Subject>,
@@ -84,8 +34,6 @@ struct Inner {
     /// NIP -> revoked date (None = allowed without end)
     attachments: HashMap<String, Option<DateTime<Utc>>>,
     blocked: HashSet<String>,
-    context_limits: HashMap<String, ContextLimits>,
-    subject_limits: HashMap<String, (Option<u32>, Option<u32>)>,
 }
 
 /// Test data of one simulator.
@@ -186,36 +134,5 @@ impl TestData {
     }
     pub(crate) fn is_blocked(&self, ctx_key: &str) -> bool {
         lock(&self.inner).blocked.contains(ctx_key)
-    }
-    /// Effective session limits of a context key (`"Nip:..."`), for the invoicing part.
-    pub fn context_limits(&self, ctx_key: &str) -> ContextLimits {
-        lock(&self.inner)
-            .context_limits
-            .get(ctx_key)
-            .copied()
-            .unwrap_or_default()
-    }
-    pub(crate) fn set_context_limits(&self, ctx_key: &str, l: Option<ContextLimits>) {
-        let mut inner = lock(&self.inner);
-        match l {
-            Some(l) => inner.context_limits.insert(ctx_key.to_string(), l),
-            None => inner.context_limits.remove(ctx_key),
-        };
-    }
-    /// (maxEnrollments, maxCertificates) of a subject key.
-    pub(crate) fn subject_limits(&self, key: &str) -> (u32, u32) {
-        let (e, c) = lock(&self.inner)
-            .subject_limits
-            .get(key)
-            .copied()
-            .unwrap_or((None, None));
-        (e.unwrap_or(12), c.unwrap_or(6))
-    }
-    pub(crate) fn set_subject_limits(&self, key: &str, l: Option<(Option<u32>, Option<u32>)>) {
-        let mut inner = lock(&self.inner);
-        match l {
-            Some(l) => inner.subject_limits.insert(key.to_string(), l),
-            None => inner.subject_limits.remove(key),
-        };
     }
 }

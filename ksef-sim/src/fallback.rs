@@ -1,38 +1,32 @@
-//! Spec-valid answers for operations no specific handler implements, and 404 for paths
-//! outside the spec.
+//! The answer to every operation of the spec no endpoint group implements yet (bearer,
+//! required permissions and required body fields checked, then the spec's example of the
+//! success answer), and 404 for paths outside the spec.
 
 use axum::body::Body;
-use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::extract::{FromRequestParts, OriginalUri, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::context::AuthContext;
 use crate::error::ApiError;
+use crate::ops::OperationInfo;
 use crate::state::AppState;
 
-/// Fallback under `/v2`: answers spec operations generically, 404 otherwise.
+/// Fallback under `/v2`: answers the operation the pipeline resolved generically, 404 when the
+/// request matches no operation of the spec.
 pub(crate) async fn fallback(
     State(state): State<AppState>,
-    method: Method,
     OriginalUri(uri): OriginalUri,
-    req: axum::extract::Request,
+    req: Request,
 ) -> Response {
-    let path = uri.path().strip_prefix("/v2").unwrap_or(uri.path());
-    let Some(op) = crate::server::resolve(method.as_str(), path) else {
+    let (mut parts, body) = req.into_parts();
+    let Some(op) = parts.extensions.get::<&'static OperationInfo>().copied() else {
         return not_found_response(uri.path());
     };
-    let (mut parts, body) = req.into_parts();
     if op.bearer {
-        match <crate::auth::AuthContext as axum::extract::FromRequestParts<AppState>>::from_request_parts(
-            &mut parts, &state,
-        )
-        .await
-        {
-            Ok(ctx) => {
-                if let Err(e) = ctx.require_any(op.required_permissions) {
-                    return e.into_response();
-                }
-            }
-            Err(e) => return e.into_response(),
+        // the access-token extractor checks the operation's required permissions as well
+        if let Err(e) = AuthContext::from_request_parts(&mut parts, &state).await {
+            return e.into_response();
         }
     }
     if op.json_body {

@@ -1,23 +1,16 @@
-//! Presigned URLs: HMAC-signed, expiring URLs served by the simulator itself without
-//! `Authorization` (like the blob-storage URLs of the real system).
-//!
-//! Routes for presigned URLs must live under `/__presigned/` (relative to `/v2`); they are not
-//! rate limited. Issue a URL with [`Presigner::url`], accept it with the [`Presigned`] extractor.
+//! Signing and checking presigned URLs (HMAC-SHA-256 over method, path and expiry).
 
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use super::PresignedRoute;
 use crate::error::ApiError;
-use crate::state::AppState;
-
-/// Path prefix (below `/v2`) of presigned routes.
-pub const PRESIGNED_PREFIX: &str = "/__presigned/";
+use crate::faults::Faults;
+use crate::ops::OperationInfo;
 
 /// A presigned URL and its expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,39 +45,39 @@ impl Presigner {
         }
     }
 
-    fn sig(&self, method: &str, path: &str, exp: i64) -> String {
-        let Ok(mut m) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret) else {
-            return String::new();
-        };
+    /// The MAC over one URL's method, full path and expiry.
+    fn mac(&self, method: &str, full_path: &str, exp: i64) -> Option<Hmac<Sha256>> {
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret).ok()?;
         m.update(method.to_ascii_uppercase().as_bytes());
         m.update(b"\n");
-        m.update(path.as_bytes());
+        m.update(full_path.as_bytes());
         m.update(b"\n");
         m.update(exp.to_string().as_bytes());
-        hex::encode(m.finalize().into_bytes())
+        Some(m)
     }
 
-    /// Issues a URL for `method` and `path` (relative to `/v2`, must start with
-    /// `/__presigned/`). `issued_by` is the operation key whose `ExpiredPresignedUrls` fault makes
-    /// the URL expired from the start. `validity` overrides the configured lifetime.
+    /// Issues a URL of `route` with path parameters `params`, on behalf of the operation
+    /// `issued_by`: an armed `ExpiredPresignedUrls` fault of that operation makes it expired
+    /// from the start.
     pub(crate) fn url(
         &self,
-        faults: &crate::faults::Faults,
-        issued_by: &str,
-        method: &str,
-        path: &str,
-        validity: Option<Duration>,
+        faults: &Faults,
+        issued_by: &OperationInfo,
+        route: PresignedRoute,
+        params: &[&str],
     ) -> PresignedUrl {
         let now = self.clock.now();
         let expires_at = if faults.take_expired_presigned(issued_by) {
             now - chrono::Duration::seconds(1)
         } else {
-            let v = validity.unwrap_or(self.validity);
-            now + chrono::Duration::from_std(v).unwrap_or(chrono::Duration::hours(1))
+            now + chrono::Duration::from_std(self.validity).unwrap_or(chrono::Duration::hours(1))
         };
         let exp = expires_at.timestamp();
-        let full_path = format!("/v2{path}");
-        let sig = self.sig(method, &full_path, exp);
+        let path = route.path(params);
+        let sig = self
+            .mac(route.method(), &format!("/v2{path}"), exp)
+            .map(|m| hex::encode(m.finalize().into_bytes()))
+            .unwrap_or_default();
         PresignedUrl {
             url: format!("{}{path}?se={exp}&sig={sig}", self.base_url),
             expires_at,
@@ -110,14 +103,8 @@ impl Presigner {
         };
         // constant-time comparison via the MAC type
         let ok = hex::decode(sig).ok().is_some_and(|s| {
-            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret).is_ok_and(|mut m| {
-                m.update(method.to_ascii_uppercase().as_bytes());
-                m.update(b"\n");
-                m.update(path.as_bytes());
-                m.update(b"\n");
-                m.update(exp.to_string().as_bytes());
-                m.verify_slice(&s).is_ok()
-            })
+            self.mac(method, path, exp)
+                .is_some_and(|m| m.verify_slice(&s).is_ok())
         });
         if !ok {
             return Err(ApiError::plain(
@@ -135,34 +122,18 @@ impl Presigner {
     }
 }
 
-/// Extractor that accepts only a request whose presigned URL is valid (signature and expiry).
-/// Put it first among a presigned handler's arguments.
-#[derive(Debug, Clone, Copy)]
-pub struct Presigned;
-
-impl FromRequestParts<AppState> for Presigned {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // Inside the nested `/v2` router the URI is stripped; the signature covers the full path.
-        let uri = parts
-            .extensions
-            .get::<axum::extract::OriginalUri>()
-            .map(|o| o.0.clone())
-            .unwrap_or_else(|| parts.uri.clone());
-        let path = uri.path().to_string();
-        let query = uri.query().unwrap_or("");
-        state
-            .presign
-            .verify(parts.method.as_str(), &path, query)
-            .map(|()| Presigned)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::faults::{Fault, Faults};
+    use crate::faults::Fault;
+    use crate::ops;
+
+    fn split(url: &PresignedUrl) -> (&str, &str) {
+        url.url
+            .trim_start_matches("http://127.0.0.1:1")
+            .split_once('?')
+            .unwrap()
+    }
 
     #[test]
     fn sign_verify_tamper_and_expiry() {
@@ -175,42 +146,33 @@ mod tests {
         let faults = Faults::default();
         let u = p.url(
             &faults,
-            "POST /sessions/batch",
-            "PUT",
-            "/__presigned/part/abc",
-            None,
+            ops::BATCH_SESSION_OPEN,
+            PresignedRoute::BatchPart,
+            &["abc", "1"],
         );
-        let (path, query) = u
-            .url
-            .trim_start_matches("http://127.0.0.1:1")
-            .split_once('?')
-            .unwrap();
-        assert_eq!(path, "/v2/__presigned/part/abc");
+        let (path, query) = split(&u);
+        assert_eq!(path, "/v2/__presigned/batch-part/abc/1");
         p.verify("PUT", path, query).unwrap();
         assert!(p.verify("GET", path, query).is_err(), "method is signed");
         assert!(
-            p.verify("PUT", "/v2/__presigned/part/abd", query).is_err(),
+            p.verify("PUT", "/v2/__presigned/batch-part/abd/1", query)
+                .is_err(),
             "path is signed"
         );
         let later = query.replace("se=", "se=9");
         assert!(p.verify("PUT", path, &later).is_err(), "expiry is signed");
         assert!(p.verify("PUT", path, "").is_err());
         faults.inject(
-            "POST /sessions/batch",
+            ops::BATCH_SESSION_OPEN.into(),
             Fault::ExpiredPresignedUrls { count: 1 },
         );
         let e = p.url(
             &faults,
-            "POST /sessions/batch",
-            "PUT",
-            "/__presigned/part/x",
-            None,
+            ops::BATCH_SESSION_OPEN,
+            PresignedRoute::BatchPart,
+            &["x", "1"],
         );
-        let (path, query) = e
-            .url
-            .trim_start_matches("http://127.0.0.1:1")
-            .split_once('?')
-            .unwrap();
+        let (path, query) = split(&e);
         assert_eq!(
             p.verify("PUT", path, query).unwrap_err().status(),
             StatusCode::FORBIDDEN

@@ -1,244 +1,18 @@
-//! Helpers for the platform/auth integration tests: a started simulator, an HTTP client,
-//! certificates from openssl, XAdES documents signed by xmlsec1 (an independent signer) or
-//! assembled by hand in canonical form and signed with RustCrypto primitives.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    dead_code,
-    missing_debug_implementations
-)]
+//! Certificates made by openssl, and XAdES-signed `AuthTokenRequest` documents: signed by
+//! xmlsec1 (an independent signer) or assembled by hand in canonical form and signed with
+//! RustCrypto primitives.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use der::{Decode, Encode};
-use ksef_sim::{KsefSim, SimConfig, SimHandle};
-use reqwest::StatusCode;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+use super::b64;
 
 pub const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub const XADES: &str = "http://uri.etsi.org/01903/v1.3.2#";
 pub const EXC: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
-
-pub fn b64(d: &[u8]) -> String {
-    STANDARD.encode(d)
-}
-
-/// A random valid NIP (weights 6,5,7,2,3,4,5,6,7; check digit != 10).
-pub fn random_nip() -> String {
-    loop {
-        let mut d = [0u8; 9];
-        rand::fill(&mut d);
-        let mut digits: Vec<u32> = d.iter().map(|b| u32::from(*b) % 10).collect();
-        digits[0] = 1 + digits[0] % 9;
-        if digits[1] == 0 {
-            digits[1] = 3;
-        }
-        let w = [6, 5, 7, 2, 3, 4, 5, 6, 7];
-        let c: u32 = digits.iter().zip(w).map(|(a, b)| a * b).sum::<u32>() % 11;
-        if c == 10 {
-            continue;
-        }
-        digits.push(c);
-        return digits.iter().map(|d| char::from(b'0' + *d as u8)).collect();
-    }
-}
-
-/// A random valid PESEL.
-pub fn random_pesel() -> String {
-    // 8x-0m-dddddd + check digit: born 198x, month 01..09
-    let mut r = [0u8; 8];
-    rand::fill(&mut r);
-    let mut d: Vec<u32> = vec![8, u32::from(r[0]) % 10, 0, 1 + u32::from(r[1]) % 9];
-    for b in &r[2..8] {
-        d.push(u32::from(*b) % 10);
-    }
-    let w = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
-    let s: u32 = d.iter().zip(w).map(|(a, b)| a * b).sum();
-    d.push((10 - s % 10) % 10);
-    d.iter().map(|x| char::from(b'0' + *x as u8)).collect()
-}
-
-/// CRC-8 (poly 0x07), written here independently of the simulator.
-pub fn crc8(data: &[u8]) -> u8 {
-    let mut crc = 0u8;
-    for &b in data {
-        crc ^= b;
-        for _ in 0..8 {
-            crc = if crc & 0x80 != 0 {
-                (crc << 1) ^ 0x07
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-pub fn fast_config() -> SimConfig {
-    SimConfig::default()
-}
-
-pub struct Env {
-    pub sim: SimHandle,
-    pub base: String,
-    pub http: reqwest::Client,
-}
-
-pub async fn start(config: SimConfig) -> Env {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sim = KsefSim::start(config).await.unwrap();
-    let base = sim.base_url();
-    Env {
-        sim,
-        base,
-        http: reqwest::Client::builder().build().unwrap(),
-    }
-}
-
-impl Env {
-    pub fn url(&self, p: &str) -> String {
-        format!("{}{}", self.base, p)
-    }
-
-    pub async fn post_json(
-        &self,
-        p: &str,
-        body: &Value,
-        bearer: Option<&str>,
-    ) -> reqwest::Response {
-        let mut r = self.http.post(self.url(p)).json(body);
-        if let Some(t) = bearer {
-            r = r.bearer_auth(t);
-        }
-        r.send().await.unwrap()
-    }
-
-    pub async fn get(&self, p: &str, bearer: Option<&str>) -> reqwest::Response {
-        let mut r = self.http.get(self.url(p));
-        if let Some(t) = bearer {
-            r = r.bearer_auth(t);
-        }
-        r.send().await.unwrap()
-    }
-
-    pub async fn challenge(&self) -> Value {
-        let r = self.post_json("/auth/challenge", &json!({}), None).await;
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json().await.unwrap()
-    }
-
-    /// The published certificate of a usage: (publicKeyId, certificate DER).
-    pub async fn public_cert(&self, usage: &str) -> (String, Vec<u8>) {
-        let list: Value = self
-            .get("/security/public-key-certificates", None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        let e = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["usage"].as_array().unwrap().iter().any(|u| u == usage))
-            .max_by_key(|e| e["validFrom"].as_str().unwrap().to_string())
-            .unwrap();
-        (
-            e["publicKeyId"].as_str().unwrap().to_string(),
-            STANDARD.decode(e["certificate"].as_str().unwrap()).unwrap(),
-        )
-    }
-
-    /// Submits a signed AuthTokenRequest.
-    pub async fn submit_xades(&self, xml: &[u8]) -> reqwest::Response {
-        self.http
-            .post(self.url("/auth/xades-signature"))
-            .header("content-type", "application/xml")
-            .body(xml.to_vec())
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Polls the authentication status until it leaves 100; returns the status JSON.
-    pub async fn wait_auth(&self, reference: &str, op_token: &str) -> Value {
-        for _ in 0..500 {
-            let v: Value = self
-                .get(&format!("/auth/{reference}"), Some(op_token))
-                .await
-                .json()
-                .await
-                .unwrap();
-            if v["status"]["code"] != 100 {
-                return v;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        panic!("authentication stayed at 100");
-    }
-
-    /// Redeems an operation token: (accessToken, refreshToken).
-    pub async fn redeem(&self, op_token: &str) -> (String, String) {
-        let r = self
-            .post_json("/auth/token/redeem", &json!({}), Some(op_token))
-            .await;
-        assert_eq!(r.status(), StatusCode::OK);
-        let v: Value = r.json().await.unwrap();
-        (
-            v["accessToken"]["token"].as_str().unwrap().to_string(),
-            v["refreshToken"]["token"].as_str().unwrap().to_string(),
-        )
-    }
-
-    /// Full XAdES authentication as the owner of `nip` (self-signed RSA TINPL certificate).
-    pub async fn login_owner(&self, nip: &str) -> (String, String) {
-        let cert = TestCert::new(KeyKind::Rsa, &person_subject(nip));
-        let ch = self.challenge().await;
-        let xml = manual_xades(
-            &auth_request(
-                ch["challenge"].as_str().unwrap(),
-                "Nip",
-                nip,
-                "certificateSubject",
-            ),
-            &cert,
-            ManualAlg::RsaPkcs1,
-        );
-        let r = self.submit_xades(&xml).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::ACCEPTED,
-            "{}",
-            r.text().await.unwrap()
-        );
-        let v: Value = r.json().await.unwrap();
-        let op = v["authenticationToken"]["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let st = self
-            .wait_auth(v["referenceNumber"].as_str().unwrap(), &op)
-            .await;
-        assert_eq!(st["status"]["code"], 200, "{st}");
-        self.redeem(&op).await
-    }
-}
-
-/// Reads the first KSeF exception code of a 400 body (legacy or problem+json).
-pub async fn error_code(r: reqwest::Response) -> i64 {
-    let v: Value = r.json().await.unwrap();
-    v["exception"]["exceptionDetailList"][0]["exceptionCode"]
-        .as_i64()
-        .or_else(|| v["errors"][0]["code"].as_i64())
-        .unwrap_or_else(|| panic!("no error code in {v}"))
-}
-
-// ------------------------------------------------------------------ certificates
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyKind {
@@ -332,8 +106,6 @@ impl TestCert {
         hex::encode_upper(Sha256::digest(&self.cert_der))
     }
 }
-
-// ------------------------------------------------------------------ XAdES documents
 
 /// The unsigned AuthTokenRequest in canonical form (no whitespace, explicit end tags).
 pub fn auth_request(
@@ -591,26 +363,4 @@ pub fn xmlsec_verifies(xml: &[u8], cert: &TestCert) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
-}
-
-/// SubjectPublicKeyInfo DER of a certificate.
-pub fn spki_der(cert_der: &[u8]) -> Vec<u8> {
-    let c = x509_cert::Certificate::from_der(cert_der).unwrap();
-    c.tbs_certificate()
-        .subject_public_key_info()
-        .to_der()
-        .unwrap()
-}
-
-/// RSA-OAEP-SHA256 encryption under a certificate's key.
-pub fn oaep_encrypt(cert_der: &[u8], data: &[u8]) -> Vec<u8> {
-    use rsa::pkcs8::DecodePublicKey;
-    let key = rsa::PublicKey::from_public_key_der(&spki_der(cert_der)).unwrap();
-    let mut rng = rand::rng();
-    key.encrypt(&mut rng, rsa::Oaep::<Sha256>::new(), data)
-        .unwrap()
-}
-
-pub fn path_exists(p: &Path) -> bool {
-    p.exists()
 }

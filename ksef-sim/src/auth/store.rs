@@ -1,0 +1,213 @@
+//! State of authentication: issued challenges and authentication operations (which become the
+//! authentication sessions once their tokens are redeemed).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use ksef_time::format_utc_millis;
+use serde_json::{Value, json};
+
+use super::ip_rules::IpRule;
+use crate::error::ApiError;
+use crate::jwt::{Claims, TokenKind};
+use crate::sync::lock;
+
+/// One issued challenge.
+#[derive(Debug, Clone)]
+pub(crate) struct ChallengeRecord {
+    pub timestamp: DateTime<Utc>,
+    pub used: bool,
+}
+
+/// One authentication operation (and the session it becomes once redeemed).
+#[derive(Debug, Clone)]
+pub(crate) struct AuthOperation {
+    pub reference: String,
+    pub start: DateTime<Utc>,
+    /// `AuthenticationMethod` value (`Token`, `QualifiedSeal`, `QualifiedSignature`...).
+    pub method: String,
+    /// `AuthenticationMethodInfo.category` (`Token`, `XadesSignature`).
+    pub method_category: String,
+    pub context_type: String,
+    pub context_value: String,
+    pub subject_type: String,
+    pub subject_value: String,
+    pub permissions: Vec<String>,
+    /// When status 100 turns into the final status.
+    pub ready_at: DateTime<Utc>,
+    pub status_code: u16,
+    pub status_description: String,
+    pub status_details: Vec<String>,
+    pub redeemed: bool,
+    /// jti of the current refresh token (set on redeem).
+    pub refresh_jti: Option<String>,
+    pub refresh_valid_until: Option<DateTime<Utc>>,
+    pub last_refresh: Option<DateTime<Utc>>,
+    pub revoked_refresh: bool,
+    pub revoked_access: bool,
+    pub allowed_ips: Vec<IpRule>,
+    /// Reference of the KSeF token used, for `Token` authentication.
+    pub ksef_token_reference: Option<String>,
+}
+
+impl AuthOperation {
+    /// The claims of a new token of `kind` for this operation (a fresh `jti`).
+    pub(crate) fn claims(
+        &self,
+        kind: TokenKind,
+        issued: DateTime<Utc>,
+        valid_until: DateTime<Utc>,
+    ) -> Claims {
+        Claims {
+            typ: kind,
+            reference: self.reference.clone(),
+            ctt: self.context_type.clone(),
+            ctv: self.context_value.clone(),
+            sub: format!("{}:{}", self.subject_type, self.subject_value),
+            iat: issued.timestamp(),
+            exp: valid_until.timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    pub(crate) fn ip_allowed(&self, ip: IpAddr) -> bool {
+        self.allowed_ips.is_empty() || self.allowed_ips.iter().any(|r| r.matches(ip))
+    }
+
+    /// The status code at `now` (100 until `ready_at`).
+    pub(crate) fn current_code(&self, now: DateTime<Utc>) -> u16 {
+        if now < self.ready_at {
+            100
+        } else {
+            self.status_code
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct AuthInner {
+    challenges: HashMap<String, ChallengeRecord>,
+    operations: HashMap<String, AuthOperation>,
+}
+
+/// Store of challenges and authentication operations.
+#[derive(Debug, Default)]
+pub(crate) struct AuthStore {
+    inner: Mutex<AuthInner>,
+}
+
+impl AuthStore {
+    pub(crate) fn add_challenge(&self, challenge: String, rec: ChallengeRecord) {
+        lock(&self.inner).challenges.insert(challenge, rec);
+    }
+
+    pub(crate) fn challenge(&self, challenge: &str) -> Option<ChallengeRecord> {
+        lock(&self.inner).challenges.get(challenge).cloned()
+    }
+
+    pub(crate) fn mark_challenge_used(&self, challenge: &str) {
+        if let Some(c) = lock(&self.inner).challenges.get_mut(challenge) {
+            c.used = true;
+        }
+    }
+
+    pub(crate) fn insert(&self, op: AuthOperation) {
+        lock(&self.inner)
+            .operations
+            .insert(op.reference.clone(), op);
+    }
+
+    /// A copy of one operation.
+    pub(crate) fn operation(&self, reference: &str) -> Option<AuthOperation> {
+        lock(&self.inner).operations.get(reference).cloned()
+    }
+
+    /// Modifies one operation in place; returns the closure's result.
+    pub(crate) fn update<T>(
+        &self,
+        reference: &str,
+        f: impl FnOnce(&mut AuthOperation) -> T,
+    ) -> Option<T> {
+        lock(&self.inner).operations.get_mut(reference).map(f)
+    }
+
+    /// Copies of all operations matching `pred`.
+    pub(crate) fn filter(&self, pred: impl Fn(&AuthOperation) -> bool) -> Vec<AuthOperation> {
+        lock(&self.inner)
+            .operations
+            .values()
+            .filter(|o| pred(o))
+            .cloned()
+            .collect()
+    }
+}
+
+fn method_info(op: &AuthOperation) -> Value {
+    let display = match op.method.as_str() {
+        "Token" => "Token KSeF",
+        "QualifiedSeal" => "Pieczęć kwalifikowana",
+        "QualifiedSignature" => "Podpis kwalifikowany",
+        "PersonalSignature" => "Podpis osobisty",
+        _ => "Inna metoda",
+    };
+    json!({ "category": op.method_category, "code": op.method, "displayName": display })
+}
+
+fn status_json(op: &AuthOperation, now: DateTime<Utc>) -> Value {
+    let code = op.current_code(now);
+    let (code, description, details) = if op.revoked_refresh && code == 200 {
+        (
+            425,
+            "Uwierzytelnienie unieważnione".to_string(),
+            vec!["Uwierzytelnienie i powiązane refresh tokeny zostały unieważnione przez użytkownika".to_string()],
+        )
+    } else if code == 100 {
+        (100, "Uwierzytelnianie w toku".to_string(), Vec::new())
+    } else {
+        (
+            code,
+            op.status_description.clone(),
+            op.status_details.clone(),
+        )
+    };
+    let mut status = json!({ "code": code, "description": description });
+    if !details.is_empty()
+        && let Some(o) = status.as_object_mut()
+    {
+        o.insert("details".into(), json!(details));
+    }
+    status
+}
+
+/// `AuthenticationOperationStatusResponse` as seen at `now`.
+pub(crate) fn operation_json(op: &AuthOperation, now: DateTime<Utc>) -> Value {
+    let mut v = json!({
+        "startDate": format_utc_millis(op.start),
+        "authenticationMethod": op.method,
+        "authenticationMethodInfo": method_info(op),
+        "status": status_json(op, now),
+        "isTokenRedeemed": op.redeemed,
+    });
+    if let Some(o) = v.as_object_mut() {
+        if let Some(t) = op.last_refresh {
+            o.insert("lastTokenRefreshDate".into(), json!(format_utc_millis(t)));
+        }
+        if let Some(t) = op.refresh_valid_until {
+            o.insert("refreshTokenValidUntil".into(), json!(format_utc_millis(t)));
+        }
+    }
+    v
+}
+
+/// 21304: no authentication operation with this reference number.
+pub(crate) fn unknown_operation(reference: &str) -> ApiError {
+    ApiError::bad_request(
+        21304,
+        "Brak uwierzytelnienia.",
+        [format!(
+            "Operacja uwierzytelniania o numerze referencyjnym {reference} nie została znaleziona."
+        )],
+    )
+}
