@@ -191,30 +191,7 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
     let results = session.send_and_wait(&invoices).await?;
     println!("7. sent {} invoices:", invoices.len());
     for (r, (label, _)) in results.iter().zip(&inputs) {
-        let line = match &r.outcome {
-            InvoiceOutcome::Accepted { ksef_number, .. } => {
-                format!("accepted, KSeF number {ksef_number}")
-            }
-            InvoiceOutcome::Rejected {
-                code,
-                description,
-                details,
-                extensions,
-                ..
-            } => {
-                let mut s = format!("rejected {code} {description}");
-                if !details.is_empty() {
-                    s.push_str(&format!(" ({})", details.join("; ")));
-                }
-                if let Some(orig) = extensions.get("originalKsefNumber") {
-                    s.push_str(&format!(", original KSeF number {orig}"));
-                }
-                s
-            }
-            InvoiceOutcome::NotSent(e) => format!("not sent: {e}"),
-            InvoiceOutcome::Pending { .. } => "still processing".to_string(),
-            _ => "unknown outcome".to_string(),
-        };
+        let line = describe(&r.outcome);
         println!("   #{} [{label}] {line}", r.index);
     }
 
@@ -303,6 +280,9 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
         accepted[0]
     );
 
+    let original = format!("FV/{suffix}/1");
+    batch_step(&ksef, &auth, (&seller, &buyer), &original, accepted[0]).await?;
+
     auth.revoke().await.context("revoking the token session")?;
     xades.revoke().await.context("revoking the XAdES session")?;
     let warnings = ksef.system_warnings();
@@ -314,6 +294,140 @@ pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> 
         sim.shutdown().await;
     }
     Ok(())
+}
+
+/// Step 11: a small batch session — valid invoices, one KSeF rejects, one duplicate of the online
+/// session's first invoice — with each input's outcome printed and checked.
+async fn batch_step(
+    ksef: &Ksef,
+    auth: &ksef_flows::AuthSession,
+    (seller, buyer): (&Party, &Party),
+    original_number: &str,
+    original: &str,
+) -> anyhow::Result<()> {
+    use ksef_flows::batch::{Batch, BatchInput, BatchOptions, StateKey};
+
+    let now = ksef.now();
+    let today = ksef_time::business_date(now);
+    let tomorrow = today.succ_opt().unwrap_or(today);
+    let suffix = ksef_time::to_warsaw(now).format("%H%M%S");
+    let invoice = |number: &str, issued, net: &str| -> anyhow::Result<Vec<u8>> {
+        let line = Line::new(
+            "Usługa programistyczna",
+            "1".parse::<Amount>().context("a demo amount")?,
+            net.parse::<Amount>().context("a demo amount")?,
+            VatRate::R23,
+        )
+        .unit("h");
+        let built = Invoice::vat(seller.clone(), buyer.clone(), number, issued)
+            .line(line)
+            .created_at(now)
+            .build()
+            .with_context(|| format!("building invoice {number}"))?;
+        Ok(InvoiceInput::from_invoice(&built)?.bytes.to_vec())
+    };
+    // FB/...: numbers of their own; the duplicate repeats the online invoice #0's number
+    let inputs: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "valid",
+            invoice(&format!("FB/{suffix}/1"), today, "100.00")?,
+        ),
+        (
+            "valid",
+            invoice(&format!("FB/{suffix}/2"), today, "420.00")?,
+        ),
+        ("valid", invoice(&format!("FB/{suffix}/3"), today, "12.50")?),
+        (
+            "invalid: issue date in the future",
+            invoice(&format!("FB/{suffix}/4"), tomorrow, "100.00")?,
+        ),
+        (
+            "duplicate of online invoice #0",
+            invoice(original_number, today, "5.55")?,
+        ),
+    ];
+    let work_dir = std::env::temp_dir().join(format!(
+        "ksef-demo-batch-{}-{}",
+        std::process::id(),
+        now.timestamp_millis()
+    ));
+    let batch = Batch::new(work_dir, StateKey::generate()?)
+        .with_options(BatchOptions::default())
+        .clock(ksef.clock().clone());
+    let batch_inputs: Vec<BatchInput> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, xml))| BatchInput::bytes(format!("invoice-{i}.xml"), xml.clone()))
+        .collect();
+    let prepared = batch
+        .prepare_async(batch_inputs)
+        .await
+        .context("preparing the batch")?;
+    let report = batch.send(auth).await.context("sending the batch")?;
+    println!(
+        "11. batch session {}: {} invoices in a {}-byte Zip, {} encrypted part(s), status {}; \
+         the session UPO lists {} invoices (x-ms-meta-hash verified):",
+        report.reference_number.as_deref().unwrap_or("-"),
+        prepared.packed,
+        prepared.archive_size,
+        prepared.parts.len(),
+        report.status.as_ref().map_or(0, |s| s.code),
+        report.upo.iter().map(|u| u.documents.len()).sum::<usize>(),
+    );
+    for (r, (label, _)) in report.results.iter().zip(&inputs) {
+        println!(
+            "   #{} {} [{label}] {}",
+            r.index,
+            r.file_name.as_deref().unwrap_or("-"),
+            describe(&r.outcome)
+        );
+    }
+    let results = &report.results;
+    ensure!(
+        results.len() == 5
+            && results[..3]
+                .iter()
+                .all(|r| r.outcome.ksef_number().is_some()),
+        "batch invoices #0-#2 were not all accepted"
+    );
+    ensure!(
+        results[3].outcome.rejection_code().is_some(),
+        "batch invoice #3 (future date) was not rejected"
+    );
+    ensure!(
+        results[4].outcome.rejection_code() == Some(440)
+            && results[4].outcome.original_ksef_number() == Some(original),
+        "batch invoice #4 was not rejected as a duplicate of the online invoice #0"
+    );
+    Ok(())
+}
+
+fn describe(outcome: &InvoiceOutcome) -> String {
+    match outcome {
+        InvoiceOutcome::Accepted { ksef_number, .. } => {
+            format!("accepted, KSeF number {ksef_number}")
+        }
+        InvoiceOutcome::Rejected {
+            code,
+            description,
+            details,
+            extensions,
+            ..
+        } => {
+            let mut s = format!("rejected {code} {description}");
+            if !details.is_empty() {
+                s.push_str(&format!(" ({})", details.join("; ")));
+            }
+            if let Some(orig) = extensions.get("originalKsefNumber") {
+                s.push_str(&format!(", original KSeF number {orig}"));
+            }
+            s
+        }
+        InvoiceOutcome::NotSent(e) => format!("not sent: {e}"),
+        InvoiceOutcome::Pending { .. } => "still processing".to_string(),
+        InvoiceOutcome::Unknown { why } => format!("unknown: {why}"),
+        _ => "unknown outcome".to_string(),
+    }
 }
 
 /// Whether `url` points at the production API, whatever its case, port, path or trailing dot.

@@ -289,6 +289,103 @@ pub enum FlowError {
     /// not finish within the client's poll timeout.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
+    /// An input of a batch could not be read; it was left out of the archive.
+    #[error("input #{index} could not be read: {source}")]
+    ReadInput {
+        /// Position of the input (0-based).
+        index: usize,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A batch exceeds a limit of batch sessions; nothing was sent.
+    #[error("the batch exceeds the limit of {limit}: at most {max}, the batch needs {actual}")]
+    BatchLimit {
+        /// Which limit.
+        limit: crate::batch::BatchLimit,
+        /// The limit.
+        max: u64,
+        /// What the batch needs (at least).
+        actual: u64,
+    },
+    /// Reading or writing the batch's work directory failed.
+    #[error("{step}: {source}")]
+    BatchFiles {
+        /// What was being done.
+        step: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The batch state file is missing, unreadable, sealed under another key, altered, or
+    /// belongs to another environment or context.
+    #[error("batch state{}: {detail}", .path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default())]
+    BatchState {
+        /// The state file, when known.
+        path: Option<std::path::PathBuf>,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Opening a batch session failed.
+    #[error("opening the batch session failed: {source}")]
+    OpenBatchSession {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// Uploading a part failed (a 4xx answer, or transient failures beyond the retries). The
+    /// session stays open and unclosed; the batch can be resumed.
+    #[error("uploading part {ordinal} failed{}: {detail}", .status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    UploadPart {
+        /// 1-based part number.
+        ordinal: u32,
+        /// HTTP status of the last answer, if there was one.
+        status: Option<u16>,
+        /// What went wrong (never the URL: it is a credential).
+        detail: String,
+    },
+    /// A part's presigned upload URL no longer grants the upload (401/403: its time ran out).
+    /// KSeF gives no new URLs: the session cannot be completed, see
+    /// `Batch::resend_in_new_session`.
+    #[error("the upload URL of part {ordinal} was refused (HTTP {status}, expired): {detail}")]
+    PartUrlExpired {
+        /// 1-based part number.
+        ordinal: u32,
+        /// HTTP status.
+        status: u16,
+        /// The answer's body (shortened).
+        detail: String,
+    },
+    /// The batch session can no longer be completed (cancelled, unknown to KSeF, upload time
+    /// exceeded). Nothing was registered in it; see `Batch::resend_in_new_session`.
+    #[error("batch session {reference_number} cannot be completed: {reason}")]
+    BatchPastSaving {
+        /// The session.
+        reference_number: String,
+        /// Why.
+        reason: String,
+    },
+    /// KSeF ended the batch session with a failure status. The report carries every input's
+    /// outcome (for 445, each rejection).
+    #[error("KSeF failed the batch session ({failure:?}, status {code}): {description}{}", details_suffix(.details))]
+    BatchRejected {
+        /// Typed reason.
+        failure: crate::batch::BatchFailure,
+        /// Status code.
+        code: i32,
+        /// Status description.
+        description: String,
+        /// Status details.
+        details: Vec<String>,
+        /// Every input's outcome.
+        report: Box<crate::batch::BatchReport>,
+    },
+    /// The session UPO does not match the results.
+    #[error("the session UPO does not match the results: {detail}")]
+    UpoMismatch {
+        /// The discrepancy.
+        detail: String,
+    },
 }
 
 fn details_suffix(details: &[String]) -> String {
@@ -315,7 +412,8 @@ impl FlowError {
             | Self::CloseSession { source }
             | Self::SessionStatus { source }
             | Self::UnreadableBody { source, .. }
-            | Self::DownloadUpo { source } => Some(source),
+            | Self::DownloadUpo { source }
+            | Self::OpenBatchSession { source } => Some(source),
             Self::SessionUnavailable { source, .. } => source.as_deref(),
             _ => None,
         }
@@ -347,6 +445,20 @@ impl FlowError {
     /// Whether any KSeF code of the answer equals `code`.
     pub fn has_code(&self, code: i64) -> bool {
         self.api_error().is_some_and(|e| e.has_code(code))
+    }
+
+    /// Whether a batch must be sent again in a new session: its session can no longer be
+    /// completed ([`FlowError::BatchPastSaving`], [`FlowError::PartUrlExpired`]).
+    pub fn batch_needs_new_session(&self) -> bool {
+        matches!(
+            self,
+            Self::BatchPastSaving { .. } | Self::PartUrlExpired { .. }
+        )
+    }
+
+    /// A local I/O failure of a batch's work directory.
+    pub fn batch_io(step: &'static str, source: std::io::Error) -> Self {
+        Self::BatchFiles { step, source }
     }
 
     /// HTTP status of the answer, if there was one.

@@ -33,6 +33,7 @@
 
 mod auth;
 mod auth_sessions;
+pub mod batch;
 mod client;
 pub mod date_range;
 mod error;
@@ -141,5 +142,16 @@ mod tests {
         is_send(&session.send_and_wait(i));
         is_send(&session.wait_for(&[]));
         is_send(&session.close_and_wait());
+    }
+
+    /// Compile-time only: the batch futures can be spawned too.
+    #[allow(dead_code)]
+    fn batch_futures_are_send(auth: &AuthSession, batch: &batch::Batch) {
+        is_send(&batch.send(auth));
+        is_send(&batch.resume(auth));
+        is_send(&batch.resend_in_new_session(auth));
+        is_send(&batch.send_inputs(auth, Vec::<batch::BatchInput>::new()));
+        is_send(&batch.prepare_async(Vec::<batch::BatchInput>::new()));
+        is_send(&batch.prepare_stream(futures::stream::empty::<batch::BatchInput>()));
     }
 }

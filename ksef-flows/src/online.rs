@@ -121,6 +121,12 @@ pub enum InvoiceOutcome {
         /// The invoice's reference number.
         reference_number: String,
     },
+    /// The invoice was sent (in a batch archive) but KSeF reported nothing that can be matched
+    /// to it, e.g. because the whole session failed.
+    Unknown {
+        /// Why the outcome is unknown.
+        why: String,
+    },
 }
 
 impl InvoiceOutcome {
@@ -162,7 +168,7 @@ impl InvoiceOutcome {
                 reference_number, ..
             }
             | Self::Pending { reference_number } => Some(reference_number),
-            Self::NotSent(_) => None,
+            Self::NotSent(_) | Self::Unknown { .. } => None,
         }
     }
 }
@@ -787,7 +793,7 @@ impl OnlineSession {
     }
 }
 
-async fn read_body(
+pub(crate) async fn read_body(
     what: &'static str,
     r: ksef_api::ResponseValue<ksef_api::ByteStream>,
 ) -> Result<Bytes> {

@@ -51,69 +51,167 @@ pub struct Upo {
     pub documents: Vec<UpoDocument>,
 }
 
-fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
-    n.children()
-        .find(|c| c.is_element() && c.tag_name().name() == name)
+/// Fields of one `Dokument` while it is read.
+#[derive(Default)]
+struct DocumentFields([Option<String>; 8]);
+
+const DOCUMENT_FIELDS: [&str; 8] = [
+    "NipSprzedawcy",
+    "NumerKSeFDokumentu",
+    "NumerFaktury",
+    "DataWystawieniaFaktury",
+    "DataPrzeslaniaDokumentu",
+    "DataNadaniaNumeruKSeF",
+    "SkrotDokumentu",
+    "TrybWysylki",
+];
+
+impl DocumentFields {
+    fn finish(self) -> Result<UpoDocument> {
+        let [nip, number, invoice, issued, sent, assigned, hash, mode] = self.0;
+        let need = |v: Option<String>, i: usize| {
+            v.ok_or_else(|| {
+                FlowError::ParseUpo(format!(
+                    "Dokument/{} is missing",
+                    DOCUMENT_FIELDS.get(i).copied().unwrap_or("?")
+                ))
+            })
+        };
+        Ok(UpoDocument {
+            seller_nip: need(nip, 0)?,
+            ksef_number: need(number, 1)?,
+            invoice_number: need(invoice, 2)?,
+            issue_date: need(issued, 3)?,
+            sent_at: need(sent, 4)?,
+            ksef_number_assigned_at: need(assigned, 5)?,
+            invoice_hash: need(hash, 6)?,
+            sending_mode: mode,
+        })
+    }
 }
 
-fn text(n: roxmltree::Node<'_, '_>, name: &str) -> Option<String> {
-    child(n, name)
-        .and_then(|c| c.text())
-        .map(|t| t.trim().to_string())
+fn parse_error(e: impl std::fmt::Display) -> FlowError {
+    FlowError::ParseUpo(e.to_string())
+}
+
+fn set_once(slot: &mut Option<String>, text: &str) {
+    if slot.is_none() {
+        *slot = Some(text.trim().to_string());
+    }
 }
 
 impl Upo {
-    /// Parses a UPO document (namespace-agnostic on element names).
+    /// Parses a UPO document (namespace-agnostic on element names). The document is read as a
+    /// stream of events, without building a tree: a session UPO page lists up to 10 000
+    /// invoices.
     pub fn parse(raw: Bytes) -> Result<Self> {
-        let s = std::str::from_utf8(&raw).map_err(|e| FlowError::ParseUpo(e.to_string()))?;
-        let doc = roxmltree::Document::parse(s).map_err(|e| FlowError::ParseUpo(e.to_string()))?;
-        let root = doc.root_element();
-        if root.tag_name().name() != "Potwierdzenie" {
+        use quick_xml::events::Event;
+        let text = std::str::from_utf8(&raw).map_err(parse_error)?;
+        let mut reader = quick_xml::Reader::from_str(text);
+        // local names of the open elements
+        let mut open: Vec<String> = Vec::new();
+        let mut content = String::new();
+        let mut root_seen = false;
+        let (mut entity, mut session, mut structure, mut form) = (None, None, None, None);
+        let (mut page_no, mut pages, mut total) = (None, None, None);
+        let mut document: Option<DocumentFields> = None;
+        let mut documents = Vec::new();
+        loop {
+            match reader.read_event().map_err(parse_error)? {
+                Event::Start(e) | Event::Empty(e)
+                    if !root_seen && e.local_name().as_ref() != b"Potwierdzenie" =>
+                {
+                    return Err(FlowError::ParseUpo(format!(
+                        "root element is {}, expected Potwierdzenie",
+                        String::from_utf8_lossy(e.local_name().as_ref())
+                    )));
+                }
+                Event::Start(e) => {
+                    root_seen = true;
+                    let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                    if open.len() == 1 && name == "Dokument" {
+                        document = Some(DocumentFields::default());
+                    }
+                    open.push(name);
+                    content.clear();
+                }
+                Event::Empty(e) => {
+                    root_seen = true;
+                    if open.len() == 1 && e.local_name().as_ref() == b"Dokument" {
+                        documents.push(DocumentFields::default().finish()?);
+                    }
+                }
+                Event::Text(t) => content.push_str(&t.decode().map_err(parse_error)?),
+                Event::CData(c) => content.push_str(&c.decode().map_err(parse_error)?),
+                Event::GeneralRef(r) => match r.resolve_char_ref().map_err(parse_error)? {
+                    Some(c) => content.push(c),
+                    None => {
+                        let name = r.decode().map_err(parse_error)?;
+                        let resolved = quick_xml::escape::resolve_predefined_entity(&name)
+                            .ok_or_else(|| parse_error(format!("unknown entity &{name};")))?;
+                        content.push_str(resolved);
+                    }
+                },
+                Event::End(_) => {
+                    let name = open.pop().unwrap_or_default();
+                    let parent = open.last().map(String::as_str);
+                    match (open.len(), parent, name.as_str()) {
+                        (1, _, "NazwaPodmiotuPrzyjmujacego") => set_once(&mut entity, &content),
+                        (1, _, "NumerReferencyjnySesji") => set_once(&mut session, &content),
+                        (1, _, "NazwaStrukturyLogicznej") => set_once(&mut structure, &content),
+                        (1, _, "KodFormularza") => set_once(&mut form, &content),
+                        (1, _, "Dokument") => {
+                            if let Some(d) = document.take() {
+                                documents.push(d.finish()?);
+                            }
+                        }
+                        (2, Some("OpisPotwierdzenia"), "Strona") => {
+                            set_once(&mut page_no, &content)
+                        }
+                        (2, Some("OpisPotwierdzenia"), "LiczbaStron") => {
+                            set_once(&mut pages, &content)
+                        }
+                        (2, Some("OpisPotwierdzenia"), "CalkowitaLiczbaDokumentow") => {
+                            set_once(&mut total, &content)
+                        }
+                        (2, Some("Dokument"), field) => {
+                            if let (Some(d), Some(i)) = (
+                                document.as_mut(),
+                                DOCUMENT_FIELDS.iter().position(|f| *f == field),
+                            ) && let Some(slot) = d.0.get_mut(i)
+                            {
+                                set_once(slot, &content);
+                            }
+                        }
+                        _ => {}
+                    }
+                    content.clear();
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        if !root_seen {
+            return Err(FlowError::ParseUpo("no root element".into()));
+        }
+        if let Some(name) = open.last() {
             return Err(FlowError::ParseUpo(format!(
-                "root element is {}, expected Potwierdzenie",
-                root.tag_name().name()
+                "the document ends inside <{name}>"
             )));
         }
-        let need = |name: &'static str| {
-            text(root, name).ok_or_else(|| FlowError::ParseUpo(format!("{name} is missing")))
+        let need = |v: Option<String>, name: &str| {
+            v.ok_or_else(|| FlowError::ParseUpo(format!("{name} is missing")))
         };
-        let receiving_entity = need("NazwaPodmiotuPrzyjmujacego")?;
-        let session_reference_number = need("NumerReferencyjnySesji")?;
-        let desc = child(root, "OpisPotwierdzenia");
-        let page = desc.and_then(|d| {
-            Some((
-                text(d, "Strona")?.parse().ok()?,
-                text(d, "LiczbaStron")?.parse().ok()?,
-            ))
-        });
-        let total_documents = desc.and_then(|d| text(d, "CalkowitaLiczbaDokumentow")?.parse().ok());
-        let mut documents = Vec::new();
-        for d in root
-            .children()
-            .filter(|c| c.is_element() && c.tag_name().name() == "Dokument")
-        {
-            let need = |name: &'static str| {
-                text(d, name)
-                    .ok_or_else(|| FlowError::ParseUpo(format!("Dokument/{name} is missing")))
-            };
-            documents.push(UpoDocument {
-                seller_nip: need("NipSprzedawcy")?,
-                ksef_number: need("NumerKSeFDokumentu")?,
-                invoice_number: need("NumerFaktury")?,
-                issue_date: need("DataWystawieniaFaktury")?,
-                sent_at: need("DataPrzeslaniaDokumentu")?,
-                ksef_number_assigned_at: need("DataNadaniaNumeruKSeF")?,
-                invoice_hash: need("SkrotDokumentu")?,
-                sending_mode: text(d, "TrybWysylki"),
-            });
-        }
+        let page = page_no
+            .zip(pages)
+            .and_then(|(p, n)| Some((p.parse().ok()?, n.parse().ok()?)));
         Ok(Self {
-            receiving_entity,
-            session_reference_number,
+            receiving_entity: need(entity, "NazwaPodmiotuPrzyjmujacego")?,
+            session_reference_number: need(session, "NumerReferencyjnySesji")?,
             page,
-            total_documents,
-            logical_structure: text(root, "NazwaStrukturyLogicznej"),
-            form_code: text(root, "KodFormularza"),
+            total_documents: total.and_then(|t| t.parse().ok()),
+            logical_structure: structure,
+            form_code: form,
             documents,
             raw,
         })
@@ -211,5 +309,20 @@ mod tests {
         assert_eq!(upo.documents[0].sending_mode.as_deref(), Some("Online"));
         assert!(Upo::parse(Bytes::from("<Other/>")).is_err());
         assert!(Upo::parse(Bytes::from("<Potwierdzenie/>")).is_err());
+
+        // references and CDATA are resolved; a Dokument without a required field is an error
+        let escaped = xml
+            .replace("FA/1", "FA&amp;1&#x2F;&lt;x&gt;")
+            .replace("Ministerstwo Finansów", "<![CDATA[MF & co]]>");
+        let upo = Upo::parse(Bytes::from(escaped)).unwrap();
+        assert_eq!(upo.documents[0].invoice_number, "FA&1/<x>");
+        assert_eq!(upo.receiving_entity, "MF & co");
+        let broken = xml.replace(
+            "<SkrotDokumentu>AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=</SkrotDokumentu>",
+            "",
+        );
+        let e = Upo::parse(Bytes::from(broken)).unwrap_err();
+        assert!(e.to_string().contains("Dokument/SkrotDokumentu"), "{e}");
+        assert!(Upo::parse(Bytes::from(xml.replace("</Potwierdzenie>", ""))).is_err());
     }
 }

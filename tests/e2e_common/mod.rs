@@ -127,3 +127,5 @@ pub fn valid_invoices(nip: &Nip, prefix: &str, n: usize) -> Vec<Vec<u8>> {
         })
         .collect()
 }
+
+pub mod batch;

@@ -7,9 +7,12 @@
 //! cargo xtask regen-schemas --check            lock, schemas and surface snapshot agree
 //! cargo xtask man [DIR]                        man pages of `ksef` (default target/man)
 //! cargo xtask module-cycles CRATE_DIR...       import cycles between a crate's modules (exit 1 if any)
+//! cargo xtask bench batch [--sizes N,N,..]      batch preparation against the Python peer, side by side
 //! ```
 //! The logic lives in `ksef_codegen::regen` so that tests exercise it on a scratch workspace.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod bench;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -28,7 +31,12 @@ const USAGE: &str = "usage:
   cargo xtask regen-schemas --check            fail with a diff when lock, schemas and surface snapshot disagree
   cargo xtask man [DIR]                        write the man pages of `ksef` (one per command) to DIR (default target/man)
   cargo xtask module-cycles CRATE_DIR...       report import cycles between the modules of each crate
-                                               (paths relative to the workspace root); exit 1 if any";
+                                               (paths relative to the workspace root); exit 1 if any
+";
+
+fn usage() -> String {
+    format!("{USAGE}{}", bench::USAGE)
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -53,8 +61,9 @@ fn main() -> ExitCode {
                 std::env::var(SCHEMAS_ENV).ok().as_deref(),
             )
         }),
-        Some("-h" | "--help" | "help") | None => Ok(vec![USAGE.to_string()]),
-        Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
+        Some("bench") => bench::run(&workspace_root(), &args[1..]),
+        Some("-h" | "--help" | "help") | None => Ok(vec![usage()]),
+        Some(other) => Err(format!("unknown command `{other}`\n{}", usage())),
     };
     match result {
         Ok(lines) => {

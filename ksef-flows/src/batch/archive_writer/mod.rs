@@ -1,0 +1,185 @@
+//! Writers of batch archives (Zip and TarGz) built for a parallel, streaming pipeline.
+//!
+//! Each invoice is compressed on its own by a worker thread ([`EntryPacker`]); the single writer
+//! thread then appends the finished entries in input order ([`ArchiveWriter`]). Nothing but the
+//! entry being appended is held in memory: the Zip central directory is spilled to a file next
+//! to the parts and copied to the end of the archive when it is finished.
+//!
+//! * Zip: every entry is a complete raw-deflate stream (or stored, when deflate does not
+//!   shrink it), with its CRC-32 and sizes in the local header (no data descriptors). Zip64
+//!   records are written when the archive grows past 4 GiB or 65 535 entries.
+//! * TarGz: one gzip member over a ustar stream. Each entry (header, content, padding) is
+//!   deflated independently and ends with a sync flush, so the concatenation of the entries'
+//!   deflate output is one valid deflate stream; the gzip CRC-32 is combined from the entries'.
+//!
+//! Archives are deterministic: the same inputs, names and timestamp give the same bytes.
+
+mod deflate;
+mod targz;
+mod zip;
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use chrono::{DateTime, Datelike as _, Timelike as _, Utc};
+
+pub(crate) use self::targz::TarGzWriter;
+pub(crate) use self::zip::ZipWriter;
+use super::Compression;
+
+/// One entry compressed by a worker, ready to be appended by the writer.
+#[derive(Debug)]
+pub(crate) struct PackedEntry {
+    /// Entry name (ASCII, unique in the archive).
+    pub(crate) name: String,
+    /// Zip: the compressed (or stored) content. TarGz: the deflated tar record.
+    pub(crate) data: Vec<u8>,
+    /// CRC-32 of the uncompressed bytes the entry stands for (Zip: the content; TarGz: the
+    /// whole tar record).
+    pub(crate) crc32: u32,
+    /// Length of those uncompressed bytes.
+    pub(crate) uncompressed: u64,
+    /// Zip only: stored instead of deflated.
+    pub(crate) stored: bool,
+}
+
+/// Compresses entries (one per worker thread, reused for every entry).
+pub(crate) struct EntryPacker {
+    format: Compression,
+    compress: flate2::Compress,
+    mtime: u64,
+}
+
+impl std::fmt::Debug for EntryPacker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryPacker")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EntryPacker {
+    pub(crate) fn new(format: Compression, level: u32, timestamp: DateTime<Utc>) -> Self {
+        Self {
+            format,
+            compress: flate2::Compress::new(flate2::Compression::new(level.min(9)), false),
+            mtime: u64::try_from(timestamp.timestamp()).unwrap_or(0),
+        }
+    }
+
+    /// Compresses the content of one entry.
+    pub(crate) fn pack(&mut self, name: String, content: &[u8]) -> io::Result<PackedEntry> {
+        match self.format {
+            Compression::Zip => {
+                let mut data = Vec::new();
+                deflate::deflate(&mut self.compress, &[content], &mut data, true)?;
+                let crc32 = crc32fast::hash(content);
+                let stored = data.len() >= content.len();
+                if stored {
+                    data.clear();
+                    data.extend_from_slice(content);
+                }
+                Ok(PackedEntry {
+                    name,
+                    data,
+                    crc32,
+                    uncompressed: content.len() as u64,
+                    stored,
+                })
+            }
+            Compression::TarGz => {
+                let header = targz::header(&name, content.len() as u64, self.mtime)?;
+                let pad = targz::padding(content.len() as u64);
+                let zeros = [0u8; 512];
+                let pad = zeros.get(..pad).unwrap_or_default();
+                let pieces = [&header[..], content, pad];
+                let mut data = Vec::new();
+                deflate::deflate(&mut self.compress, &pieces, &mut data, false)?;
+                let mut crc = crc32fast::Hasher::new();
+                for p in pieces {
+                    crc.update(p);
+                }
+                Ok(PackedEntry {
+                    name,
+                    data,
+                    crc32: crc.finalize(),
+                    uncompressed: (header.len() + content.len() + pad.len()) as u64,
+                    stored: false,
+                })
+            }
+        }
+    }
+}
+
+/// The writer of one archive, in the chosen format.
+#[derive(Debug)]
+pub(crate) enum ArchiveWriter<W: Write> {
+    /// Zip.
+    Zip(ZipWriter<W>),
+    /// TarGz.
+    TarGz(TarGzWriter<W>),
+}
+
+impl<W: Write> ArchiveWriter<W> {
+    /// Starts an archive. `spill` is a file path the Zip writer may use for its central
+    /// directory (removed when the archive is finished); `timestamp` dates the entries.
+    pub(crate) fn new(
+        format: Compression,
+        out: W,
+        spill: PathBuf,
+        timestamp: DateTime<Utc>,
+        level: u32,
+    ) -> io::Result<Self> {
+        Ok(match format {
+            Compression::Zip => Self::Zip(ZipWriter::new(out, spill, dos_datetime(timestamp))?),
+            Compression::TarGz => Self::TarGz(TarGzWriter::new(out, timestamp, level)?),
+        })
+    }
+
+    /// Appends an entry packed by an [`EntryPacker`] of the same format.
+    pub(crate) fn add(&mut self, entry: &PackedEntry) -> io::Result<()> {
+        match self {
+            Self::Zip(z) => z.add(entry),
+            Self::TarGz(t) => t.add(entry),
+        }
+    }
+
+    /// Writes the archive's trailer and returns the sink.
+    pub(crate) fn finish(self) -> io::Result<W> {
+        match self {
+            Self::Zip(z) => z.finish(),
+            Self::TarGz(t) => t.finish(),
+        }
+    }
+
+    /// The sink.
+    pub(crate) fn get_mut(&mut self) -> &mut W {
+        match self {
+            Self::Zip(z) => z.get_mut(),
+            Self::TarGz(t) => t.get_mut(),
+        }
+    }
+}
+
+/// MS-DOS date and time of the entries: the Europe/Warsaw wall clock of `t` (Zip stores local
+/// time without a zone), clamped to the DOS range (1980–2107).
+fn dos_datetime(t: DateTime<Utc>) -> (u16, u16) {
+    let local = ksef_time::to_warsaw(t);
+    let year = local.year().clamp(1980, 2107);
+    let date = (((year - 1980) as u32) << 9) | (local.month() << 5) | local.day();
+    let time = (local.hour() << 11) | (local.minute() << 5) | (local.second() / 2);
+    (
+        u16::try_from(time).unwrap_or(0),
+        u16::try_from(date).unwrap_or(0),
+    )
+}
+
+/// Copies a spilled file into `out`, returning the number of bytes.
+fn copy_file(path: &std::path::Path, out: &mut impl Write) -> io::Result<u64> {
+    let mut f = io::BufReader::with_capacity(256 * 1024, File::open(path)?);
+    io::copy(&mut f, out)
+}
+
+#[cfg(test)]
+mod tests;

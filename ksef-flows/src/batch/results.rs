@@ -1,0 +1,292 @@
+//! Results of a processed batch session mapped back to the inputs, and the session UPO checked
+//! against them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use ksef_api::operations::op;
+use ksef_api::types;
+
+use super::input::index_of_entry;
+use super::manifest::InputRecord;
+use crate::auth::AuthSession;
+use crate::error::{FlowError, Result};
+use crate::online::InvoiceOutcome;
+use crate::retry::Idempotency;
+use crate::upo::Upo;
+
+/// One input of a batch and what became of it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BatchInvoiceResult {
+    /// Position of the input (0-based).
+    pub index: usize,
+    /// The input's name.
+    pub name: String,
+    /// Its entry in the archive (`invoiceFileName`), when it was packed.
+    pub file_name: Option<String>,
+    /// Base64 SHA-256 of its bytes, when it was packed.
+    pub invoice_hash: Option<String>,
+    /// Accepted (KSeF number), rejected (code, description, details, the original KSeF number
+    /// of a duplicate), not sent (the pre-flight error), or unknown (with why).
+    pub outcome: InvoiceOutcome,
+}
+
+/// An invoice KSeF lists in the session that matches no input (it should not happen).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnmatchedInvoice {
+    /// `invoiceFileName`.
+    pub file_name: Option<String>,
+    /// `invoiceHash`.
+    pub invoice_hash: String,
+    /// Status code.
+    pub code: i32,
+    /// KSeF number, when accepted.
+    pub ksef_number: Option<String>,
+}
+
+pub(crate) fn outcome_of(s: &types::SessionInvoiceStatusResponse) -> InvoiceOutcome {
+    let reference_number = s.reference_number.0.clone();
+    match s.status.code {
+        100 | 150 => InvoiceOutcome::Pending { reference_number },
+        200 => InvoiceOutcome::Accepted {
+            reference_number,
+            ksef_number: s
+                .ksef_number
+                .as_ref()
+                .map(|k| k.0.clone())
+                .unwrap_or_default(),
+            ordinal_number: s.ordinal_number.get(),
+            acquisition_date: s.acquisition_date,
+        },
+        code => InvoiceOutcome::Rejected {
+            reference_number,
+            code,
+            description: s.status.description.clone(),
+            details: s.status.details.clone().unwrap_or_default(),
+            extensions: s
+                .status
+                .extensions
+                .as_ref()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+                        .collect::<BTreeMap<_, _>>()
+                })
+                .unwrap_or_default(),
+        },
+    }
+}
+
+/// Maps KSeF's per-invoice statuses to the inputs.
+pub(crate) struct Matcher<'r> {
+    records: &'r [InputRecord],
+    by_hash: HashMap<&'r str, Vec<usize>>,
+    outcomes: Vec<Option<InvoiceOutcome>>,
+    claimed_by: HashMap<usize, String>,
+    seen: HashSet<String>,
+    pub(crate) unmatched: Vec<UnmatchedInvoice>,
+}
+
+impl<'r> Matcher<'r> {
+    pub(crate) fn new(records: &'r [InputRecord]) -> Self {
+        let mut by_hash: HashMap<&str, Vec<usize>> = HashMap::new();
+        for r in records {
+            if let Some(h) = r.hash.as_deref() {
+                by_hash.entry(h).or_default().push(r.index);
+            }
+        }
+        Self {
+            records,
+            by_hash,
+            outcomes: records.iter().map(|_| None).collect(),
+            claimed_by: HashMap::new(),
+            seen: HashSet::new(),
+            unmatched: Vec::new(),
+        }
+    }
+
+    /// The input a listed invoice belongs to: by its file name (which carries the input's
+    /// position), else by its hash among the inputs not yet matched.
+    fn find(&self, s: &types::SessionInvoiceStatusResponse) -> Option<usize> {
+        if let Some(name) = s.invoice_file_name.as_deref()
+            && let Some(i) = index_of_entry(name)
+            && self
+                .records
+                .get(i)
+                .is_some_and(|r| r.entry.as_deref() == Some(name))
+        {
+            return Some(i);
+        }
+        self.by_hash
+            .get(s.invoice_hash.0.as_str())?
+            .iter()
+            .copied()
+            .find(|i| !self.claimed_by.contains_key(i))
+    }
+
+    pub(crate) fn add(&mut self, s: &types::SessionInvoiceStatusResponse) {
+        let reference = s.reference_number.0.clone();
+        let Some(i) = self.find(s) else {
+            if self.seen.insert(reference) {
+                self.unmatched.push(UnmatchedInvoice {
+                    file_name: s.invoice_file_name.clone(),
+                    invoice_hash: s.invoice_hash.0.clone(),
+                    code: s.status.code,
+                    ksef_number: s.ksef_number.as_ref().map(|k| k.0.clone()),
+                });
+            }
+            return;
+        };
+        self.seen.insert(reference.clone());
+        let expected = self.records.get(i).and_then(|r| r.hash.as_deref());
+        if expected != Some(s.invoice_hash.0.as_str()) {
+            if let Some(slot) = self.outcomes.get_mut(i) {
+                *slot = Some(InvoiceOutcome::Unknown {
+                    why: format!(
+                        "KSeF lists this file ({}) with invoice hash {}, not the input's {}",
+                        s.invoice_file_name.as_deref().unwrap_or("no name"),
+                        s.invoice_hash.0,
+                        expected.unwrap_or("-")
+                    ),
+                });
+            }
+            return;
+        }
+        match self.claimed_by.get(&i) {
+            // the same invoice again (listed by both lists): the later, final status wins
+            Some(r) if *r == reference => {}
+            Some(_) => {
+                self.unmatched.push(UnmatchedInvoice {
+                    file_name: s.invoice_file_name.clone(),
+                    invoice_hash: s.invoice_hash.0.clone(),
+                    code: s.status.code,
+                    ksef_number: s.ksef_number.as_ref().map(|k| k.0.clone()),
+                });
+                return;
+            }
+            None => {
+                self.claimed_by.insert(i, reference);
+            }
+        }
+        if let Some(slot) = self.outcomes.get_mut(i) {
+            *slot = Some(outcome_of(s));
+        }
+    }
+
+    /// One result per input; `why_missing` explains packed inputs KSeF did not list.
+    pub(crate) fn finish(
+        self,
+        why_missing: &str,
+    ) -> (Vec<super::BatchInvoiceResult>, Vec<UnmatchedInvoice>) {
+        let results = self
+            .records
+            .iter()
+            .zip(self.outcomes)
+            .map(|(r, o)| {
+                let outcome = match (o, &r.stopped) {
+                    (Some(o), _) => o,
+                    (None, Some(stopped)) => InvoiceOutcome::NotSent(stopped.to_error(r.index)),
+                    (None, None) => InvoiceOutcome::Unknown {
+                        why: why_missing.to_string(),
+                    },
+                };
+                BatchInvoiceResult {
+                    index: r.index,
+                    name: r.name.clone(),
+                    file_name: r.entry.clone(),
+                    invoice_hash: r.hash.clone(),
+                    outcome,
+                }
+            })
+            .collect();
+        (results, self.unmatched)
+    }
+}
+
+/// Pages through `GET /sessions/{ref}/invoices` (and `/invoices/failed` when KSeF counts
+/// failures), feeding every listed invoice to the matcher.
+pub(crate) async fn collect(
+    auth: &AuthSession,
+    reference: &str,
+    matcher: &mut Matcher<'_>,
+    failed: bool,
+) -> Result<usize> {
+    let mut listed = 0usize;
+    let mut continuation: Option<String> = None;
+    loop {
+        let token = continuation.take();
+        let token = &token;
+        let page = if failed {
+            auth.call(op::SESSION_FAILED_INVOICES, Idempotency::Safe, |api| {
+                let b = api
+                    .session_failed_invoices()
+                    .reference_number(reference.to_string())
+                    .page_size(1000);
+                match token {
+                    Some(t) => b.x_continuation_token(t.clone()).send(),
+                    None => b.send(),
+                }
+            })
+            .await
+        } else {
+            auth.call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
+                let b = api
+                    .session_invoices()
+                    .reference_number(reference.to_string())
+                    .page_size(1000);
+                match token {
+                    Some(t) => b.x_continuation_token(t.clone()).send(),
+                    None => b.send(),
+                }
+            })
+            .await
+        }
+        .map_err(|e| e.into_flow(|source| FlowError::InvoiceStatus { source }))?
+        .into_inner();
+        listed += page.invoices.len();
+        for inv in &page.invoices {
+            matcher.add(inv);
+        }
+        match page.continuation_token {
+            Some(t) if !t.is_empty() => continuation = Some(t),
+            _ => return Ok(listed),
+        }
+    }
+}
+
+/// Checks a session UPO page against the results: every document is an accepted input with
+/// the same KSeF number and invoice hash, listed once.
+pub(crate) fn check_upo(
+    upo: &Upo,
+    accepted: &HashMap<&str, &str>,
+    seen: &mut HashSet<String>,
+) -> Result<()> {
+    for d in &upo.documents {
+        match accepted.get(d.ksef_number.as_str()) {
+            Some(hash) if *hash == d.invoice_hash => {}
+            Some(hash) => {
+                return Err(FlowError::UpoMismatch {
+                    detail: format!(
+                        "the UPO gives {} the invoice hash {}, the input's is {hash}",
+                        d.ksef_number, d.invoice_hash
+                    ),
+                });
+            }
+            None => {
+                return Err(FlowError::UpoMismatch {
+                    detail: format!(
+                        "the UPO lists {}, which is not an accepted input of this batch",
+                        d.ksef_number
+                    ),
+                });
+            }
+        }
+        if !seen.insert(d.ksef_number.clone()) {
+            return Err(FlowError::UpoMismatch {
+                detail: format!("the UPO lists {} twice", d.ksef_number),
+            });
+        }
+    }
+    Ok(())
+}
