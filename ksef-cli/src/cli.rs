@@ -214,6 +214,90 @@ pub enum SendCmd {
     /// Send invoice files in an online session: open, send, wait for every outcome, close,
     /// list the UPO. Exits 3 when some invoices were rejected.
     Online(SendOnline),
+    /// Send many invoices in a batch session: pre-flight, pack, encrypt, upload the parts in
+    /// parallel, wait for processing, match every result to its file and check the UPO. Progress
+    /// bars on a terminal; a table (or --json) of every file's outcome at the end. Exits 3 when
+    /// some invoices were rejected or not sent. An interrupted batch continues with
+    /// `--resume WORK_DIR`: no part is uploaded twice, no second session is opened.
+    Batch(SendBatch),
+}
+
+#[derive(Debug, Args)]
+pub struct SendBatch {
+    /// Invoice XML files, or directories (their .xml files, recursively, sorted by path).
+    #[arg(
+        value_name = "DIR|FILE",
+        required_unless_present = "resume",
+        conflicts_with = "resume"
+    )]
+    pub inputs: Vec<PathBuf>,
+    /// Continue the batch prepared in this work directory (printed when it started).
+    #[arg(long, value_name = "WORK_DIR")]
+    pub resume: Option<PathBuf>,
+    /// With --resume, when the first session can no longer be completed (upload URLs expired,
+    /// session cancelled): send the same package in a new session. Invoices the first one
+    /// registered come back as duplicates, never twice.
+    #[arg(long, requires = "resume")]
+    pub new_session: bool,
+    /// Work directory for the encrypted parts and the state file (default: a new directory
+    /// under the state directory).
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub work_dir: Option<PathBuf>,
+    /// Where the key sealing the batch state comes from: env:NAME, file:PATH or prompt (Base64
+    /// or hex of 32 bytes). Default: a random key per batch, kept sealed by ksef.
+    #[arg(long, value_name = "SOURCE")]
+    pub state_key: Option<String>,
+    /// Form of the invoices.
+    #[arg(long, value_enum, default_value = "fa3", conflicts_with = "resume")]
+    pub form: Form,
+    /// Archive format.
+    #[arg(long, value_enum, default_value = "zip", conflicts_with = "resume")]
+    pub compression: BatchCompression,
+    /// Largest part before encryption: bytes, or with a unit (kB, MB, KiB, MiB); at most 100MB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "100MB", conflicts_with = "resume")]
+    pub part_size: u64,
+    /// Parts uploaded at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub parallel: u16,
+    /// Mark the invoices as issued offline (offline24, offline or emergency mode).
+    #[arg(long, conflicts_with = "resume")]
+    pub offline: bool,
+    /// Write the session UPO pages into this directory (UPO-REFERENCE.xml).
+    #[arg(long, value_name = "DIR")]
+    pub upo_dir: Option<PathBuf>,
+    /// Keep the work directory once the results are in (default: removed).
+    #[arg(long)]
+    pub keep_work_dir: bool,
+}
+
+/// Archive formats of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BatchCompression {
+    /// Zip.
+    Zip,
+    /// A tar archive compressed with gzip.
+    TarGz,
+}
+
+/// A size in bytes: digits, optionally followed by k/kB (1000), M/MB, KiB (1024) or MiB.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (examples: 1000000, 512KiB, 20MB)"))?;
+    let mul: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1_024,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1_048_576,
+        other => return Err(format!("unknown unit {other:?} (use kB, MB, KiB or MiB)")),
+    };
+    n.checked_mul(mul)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("{s:?} is out of range"))
 }
 
 #[derive(Debug, Args)]

@@ -112,7 +112,8 @@ fn classify_flow(f: &FlowError) -> Exit {
             }
         }
         FlowError::AuthRejected { .. } | FlowError::RefreshToken { .. } => Exit::Auth,
-        FlowError::InvalidArgument { .. } => Exit::Usage,
+        FlowError::InvalidArgument { .. } | FlowError::BatchLimit { .. } => Exit::Usage,
+        FlowError::UploadPart { status, .. } => classify_status(*status, status.is_none()),
         FlowError::Timeout(_) | FlowError::SessionUnavailable { .. } => Exit::Unavailable,
         other => match other.api_error() {
             Some(e) => classify_status(other.http_status(), is_transport(e)),

@@ -11,6 +11,7 @@ mod identity;
 mod keyring;
 mod output;
 mod paths;
+mod progress;
 mod seal;
 mod secrets;
 

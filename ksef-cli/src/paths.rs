@@ -4,7 +4,8 @@
 //!   never a secret).
 //! * `$KSEF_STATE_DIR` or `$XDG_STATE_HOME/ksef` or `~/.local/state/ksef`: the sealed session
 //!   cache and sealed secrets (`sessions/`, `secrets/`, AES-256-GCM, mode 0600) and the key that
-//!   seals them (`seal.key`, mode 0600) unless it comes from `$KSEF_SEAL_KEY` or the OS keyring.
+//!   seals them (`seal.key`, mode 0600) unless it comes from `$KSEF_SEAL_KEY` or the OS keyring;
+//!   the sealed keys of batches (`batch-keys/`) and their default work directories (`batches/`).
 
 use std::path::PathBuf;
 

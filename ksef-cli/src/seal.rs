@@ -1,5 +1,6 @@
-//! Sealed files: the session cache (`sessions/PROFILE.sealed`) and stored secrets
-//! (`secrets/PROFILE.sealed`) under the state directory, AES-256-GCM with a random nonce per
+//! Sealed files: the session cache (`sessions/PROFILE.sealed`), stored secrets
+//! (`secrets/PROFILE.sealed`) and batch state keys (`batch-keys/ID.sealed`) under the state
+//! directory, AES-256-GCM with a random nonce per
 //! write, mode 0600. The additional data binds a file to its kind and profile, so a file copied
 //! to another name does not open.
 //!
@@ -26,6 +27,8 @@ pub enum Kind {
     Session,
     /// A stored secret (a KSeF token, a passphrase).
     Secret,
+    /// The key sealing a batch's state file, named after its work directory.
+    BatchKey,
 }
 
 impl Kind {
@@ -33,6 +36,7 @@ impl Kind {
         match self {
             Kind::Session => "sessions",
             Kind::Secret => "secrets",
+            Kind::BatchKey => "batch-keys",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `ksef send online FILES…`.
+//! `ksef send online FILES…` (and the outcome rendering `ksef send batch` shares).
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -14,10 +14,11 @@ use crate::exit::{CliError, CliResult, Exit};
 pub async fn run(ctx: &Ctx, cmd: SendCmd) -> CliResult {
     match cmd {
         SendCmd::Online(a) => online(ctx, a).await,
+        SendCmd::Batch(a) => super::send_batch::run(ctx, a).await,
     }
 }
 
-fn form_code(f: Form) -> FormCode {
+pub fn form_code(f: Form) -> FormCode {
     match f {
         Form::Fa3 => FormCode::Fa3,
         Form::FaRr1 => FormCode::FaRr1,
@@ -38,7 +39,7 @@ pub fn spinner(ctx: &Ctx, message: String) -> indicatif::ProgressBar {
 }
 
 /// The outcome of one file, as printed.
-fn outcome_json(file: &str, index: usize, o: &InvoiceOutcome) -> serde_json::Value {
+pub fn outcome_json(file: &str, index: usize, o: &InvoiceOutcome) -> serde_json::Value {
     match o {
         InvoiceOutcome::Accepted {
             reference_number,
@@ -68,11 +69,14 @@ fn outcome_json(file: &str, index: usize, o: &InvoiceOutcome) -> serde_json::Val
             "file": file, "index": index, "status": "pending",
             "referenceNumber": reference_number,
         }),
+        InvoiceOutcome::Unknown { why } => json!({
+            "file": file, "index": index, "status": "unknown", "reason": why,
+        }),
         _ => json!({ "file": file, "index": index, "status": "unknown" }),
     }
 }
 
-fn outcome_row(file: &str, o: &InvoiceOutcome) -> Vec<String> {
+pub fn outcome_row(file: &str, o: &InvoiceOutcome) -> Vec<String> {
     match o {
         InvoiceOutcome::Accepted { ksef_number, .. } => {
             vec![file.into(), "accepted".into(), ksef_number.clone()]
@@ -99,6 +103,7 @@ fn outcome_row(file: &str, o: &InvoiceOutcome) -> Vec<String> {
             "processing".into(),
             format!("still processing ({reference_number})"),
         ],
+        InvoiceOutcome::Unknown { why } => vec![file.into(), "unknown".into(), why.clone()],
         _ => vec![file.into(), "unknown".into(), String::new()],
     }
 }

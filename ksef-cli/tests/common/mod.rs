@@ -42,6 +42,11 @@ impl Harness {
         }
     }
 
+    /// The simulator's control handle (faults, rate limits).
+    pub fn control(&self) -> &ksef_sim::SimControl {
+        self.sim.as_ref().unwrap().control()
+    }
+
     pub fn config_dir(&self) -> PathBuf {
         self.dir.path().join("config")
     }
@@ -55,12 +60,27 @@ impl Harness {
         let mut c = assert_cmd::Command::new(bin());
         c.env("KSEF_CONFIG_DIR", self.config_dir())
             .env("KSEF_STATE_DIR", self.state_dir())
+            .env("KSEF_DATA_DIR", self.dir.path().join("data"))
             .env("HOME", self.dir.path())
             .env_remove("KSEF_PROFILE")
             .env_remove("KSEF_SEAL_KEY")
             .env_remove("RUST_LOG")
             .current_dir(self.dir.path())
             .timeout(std::time::Duration::from_secs(300));
+        c
+    }
+
+    /// The `ksef` command as a plain process (for runs that are killed or watched).
+    pub fn process(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(bin());
+        c.env("KSEF_CONFIG_DIR", self.config_dir())
+            .env("KSEF_STATE_DIR", self.state_dir())
+            .env("KSEF_DATA_DIR", self.dir.path().join("data"))
+            .env("HOME", self.dir.path())
+            .env_remove("KSEF_PROFILE")
+            .env_remove("KSEF_SEAL_KEY")
+            .env_remove("RUST_LOG")
+            .current_dir(self.dir.path());
         c
     }
 
