@@ -289,6 +289,123 @@ pub enum FlowError {
     /// not finish within the client's poll timeout.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
+    /// `POST /invoices/query/metadata` failed.
+    #[error("querying invoice metadata failed: {source}")]
+    QueryMetadata {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// The metadata query cannot move past `date`: every record it can reach (the API stops at
+    /// its truncation cap) carries that same date, so moving `from` to the last record's date
+    /// does not advance.
+    #[error(
+        "the metadata query cannot advance past {date}: more records than the API returns for one filter set share that date"
+    )]
+    QueryStalled {
+        /// The date all reachable records share.
+        date: chrono::DateTime<chrono::Utc>,
+    },
+    /// `GET /invoices/ksef/{ksefNumber}` failed.
+    #[error("downloading invoice {ksef_number} failed: {source}")]
+    DownloadInvoice {
+        /// The KSeF number.
+        ksef_number: String,
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// `POST /invoices/exports` failed (after waiting for a free export slot on 21182, if the
+    /// wait allowed it).
+    #[error("starting the export failed: {source}")]
+    StartExport {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// `GET /invoices/exports/{referenceNumber}` failed.
+    #[error("querying the status of export {reference_number} failed: {source}")]
+    ExportStatus {
+        /// The export's reference number.
+        reference_number: String,
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// KSeF finished the export with a failure status (210 expired, 415 key decryption, 420
+    /// range past the high-water mark, 500, 550 cancelled).
+    #[error("export {reference_number} ended with status {code}: {description}{}", details_suffix(.details))]
+    ExportFailed {
+        /// The export's reference number.
+        reference_number: String,
+        /// Status code.
+        code: i32,
+        /// Status description.
+        description: String,
+        /// Status details.
+        details: Vec<String>,
+    },
+    /// A part of an export package could not be downloaded or verified (after the retries the
+    /// failure allowed).
+    #[error("export part {ordinal} ({part_name}): {failure}")]
+    ExportPart {
+        /// `ordinalNumber` of the part.
+        ordinal: u32,
+        /// `partName` of the part.
+        part_name: String,
+        /// What went wrong.
+        failure: crate::export::PartFailure,
+    },
+    /// The decrypted export package is not a readable archive of the declared type, or holds
+    /// something it must not.
+    #[error("the export package cannot be unpacked: {0}")]
+    Unpack(String),
+    /// An invoice of an export package does not match the hash its metadata declares.
+    #[error(
+        "invoice {ksef_number} of the package: SHA-256 {actual} does not match invoiceHash {expected}"
+    )]
+    InvoiceHash {
+        /// The invoice's KSeF number.
+        ksef_number: String,
+        /// `invoiceHash` of its metadata.
+        expected: String,
+        /// Base64 SHA-256 of the bytes in the package.
+        actual: String,
+    },
+    /// The export package and its `_metadata.json` disagree: an invoice listed in the metadata is
+    /// missing from the package, or a file has no metadata.
+    #[error("the export package is inconsistent: {0}")]
+    PackageInconsistent(String),
+    /// A local file operation failed.
+    #[error("{step}: {source}")]
+    Io {
+        /// What was being done.
+        step: &'static str,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The synchronisation store failed.
+    #[error("store: {step}: {source}")]
+    Store {
+        /// What was being done.
+        step: &'static str,
+        /// The store's error.
+        #[source]
+        source: crate::sync::StoreError,
+    },
+    /// Incremental synchronisation cannot advance past `date`: a truncated package ended at the
+    /// date its window started (more invoices than one package holds share that
+    /// permanent-storage date).
+    #[error(
+        "synchronisation of {subject} cannot advance past {date}: more invoices than one package holds share that permanent-storage date"
+    )]
+    SyncStalled {
+        /// Subject type.
+        subject: String,
+        /// The date.
+        date: chrono::DateTime<chrono::Utc>,
+    },
     /// An input of a batch could not be read; it was left out of the archive.
     #[error("input #{index} could not be read: {source}")]
     ReadInput {
@@ -411,6 +528,10 @@ impl FlowError {
             | Self::InvoiceStatus { source }
             | Self::CloseSession { source }
             | Self::SessionStatus { source }
+            | Self::QueryMetadata { source }
+            | Self::DownloadInvoice { source, .. }
+            | Self::StartExport { source }
+            | Self::ExportStatus { source, .. }
             | Self::UnreadableBody { source, .. }
             | Self::DownloadUpo { source }
             | Self::OpenBatchSession { source } => Some(source),

@@ -27,6 +27,13 @@
 //!   and once on 401, revoke, KSeF token creation.
 //! * [`OnlineSession`]: open, send (pre-flight, encryption, hashes, concurrency), per-invoice
 //!   outcomes mapped to the inputs, close, UPO with `x-ms-meta-hash` verification.
+//! * [`query`]: invoice filters and the metadata query as a stream (paging, truncation,
+//!   deduplication, long ranges split).
+//! * [`export`]: exports: start with a fresh key, wait, parallel verified download and
+//!   decryption of the parts, streaming unpack checked against `_metadata.json`.
+//! * [`sync`]: crash-safe incremental synchronisation per subject type into a
+//!   [`SyncStore`](sync::SyncStore) (an embedded SQLite one is in the `ksef-store` crate).
+//! * [`AuthSession::download_invoice`]: one invoice by KSeF number, `x-ms-meta-hash` checked.
 //! * [`split_date_range`]: the windows of at most 100 days (UTC) KSeF accepts in one invoice
 //!   query or export.
 //! * [`FlowError`]: one error enum, a variant per failing step.
@@ -37,15 +44,20 @@ pub mod batch;
 mod client;
 pub mod date_range;
 mod error;
+pub mod export;
 mod limiter;
 mod limits;
 mod lock;
 mod online;
 mod pages;
+pub mod progress;
+pub mod query;
+mod retrieval;
 mod retry;
 pub mod sample;
 mod saved;
 mod sessions;
+pub mod sync;
 mod tokens;
 pub mod upo;
 mod wait;
@@ -62,6 +74,8 @@ pub use online::{
     InvoiceInput, InvoiceOutcome, InvoiceResult, OnlineSession, SentInvoice, SessionSummary,
     UpoPage, prepare_request,
 };
+pub use progress::{ExportEvent, Progress, SyncEvent};
+pub use retrieval::kod1_url_of;
 pub use retry::RetryPolicy;
 pub use upo::{Upo, UpoDocument, verify_meta_hash};
 

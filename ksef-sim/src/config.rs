@@ -38,6 +38,14 @@ pub struct SimConfig {
     pub trust_forwarded_for: bool,
     /// Configuration of the invoicing part (sessions, invoices, UPO, retrieval).
     pub invoicing: InvoicingConfig,
+    /// How often expired challenges, authentication operations, abandoned batch parts and
+    /// expired export files are removed (real time). Default 30 seconds.
+    pub retention_sweep_interval: Duration,
+    /// Most challenges kept at once (the oldest are forgotten first). Default 100 000.
+    pub max_challenges: usize,
+    /// The token of the HTTP control API (`/__sim/...`). Default: a fresh random token per run
+    /// ([`crate::SimControl::control_token`] reads it).
+    pub control_token: Option<ControlToken>,
     /// The clock every rule reads: dates of KSeF and reference numbers, the issue-date rule,
     /// query ranges, token and URL expiry, certificate validity, and when asynchronous work
     /// (an authentication, an invoice, a closed session, an export) leaves its interim status.
@@ -63,6 +71,9 @@ impl Default for SimConfig {
             data_dir: None,
             trust_forwarded_for: false,
             invoicing: InvoicingConfig::default(),
+            control_token: None,
+            retention_sweep_interval: Duration::from_secs(30),
+            max_challenges: 100_000,
             clock: ksef_time::system_clock(),
         }
     }
@@ -147,6 +158,24 @@ impl SimConfig {
         self.clock = clock;
         self
     }
+    /// Set how often expired state is removed.
+    #[must_use]
+    pub fn with_retention_sweep_interval(mut self, d: Duration) -> Self {
+        self.retention_sweep_interval = d;
+        self
+    }
+    /// Set the most challenges kept at once.
+    #[must_use]
+    pub fn with_max_challenges(mut self, n: usize) -> Self {
+        self.max_challenges = n;
+        self
+    }
+    /// Require this token (instead of a random one) on the HTTP control API.
+    #[must_use]
+    pub fn with_control_token(mut self, token: ControlToken) -> Self {
+        self.control_token = Some(token);
+        self
+    }
     /// Replace the invoicing configuration.
     #[must_use]
     pub fn with_invoicing(mut self, invoicing: InvoicingConfig) -> Self {
@@ -178,6 +207,9 @@ pub struct InvoicingConfig {
     pub export_max_invoices: usize,
     /// Size of export parts before encryption (real: 50 MB).
     pub export_part_size: u64,
+    /// Invoice bytes after which an export package is cut (`isTruncated`). The real service cuts
+    /// at 1 GB of compressed data; the simulator counts the invoices' own bytes. Default 1 GB.
+    pub export_max_package_bytes: u64,
     /// Concurrent exports per context (real: 10).
     pub max_concurrent_exports: usize,
     /// How long a built export package can be downloaded before its status
@@ -202,6 +234,7 @@ impl Default for InvoicingConfig {
             query_truncation_cap: 10_000,
             export_max_invoices: 10_000,
             export_part_size: 50_000_000,
+            export_max_package_bytes: 1_000_000_000,
             max_concurrent_exports: 10,
             upo_page_size: 10_000,
             export_package_validity: Duration::from_secs(7 * 24 * 3600),
@@ -247,6 +280,12 @@ impl InvoicingConfig {
         self.export_part_size = bytes.max(16);
         self
     }
+    /// Sets the invoice bytes after which an export package is cut.
+    #[must_use]
+    pub fn with_export_max_package_bytes(mut self, bytes: u64) -> Self {
+        self.export_max_package_bytes = bytes;
+        self
+    }
     /// Sets the limit of concurrent exports per context.
     #[must_use]
     pub fn with_max_concurrent_exports(mut self, n: usize) -> Self {
@@ -276,5 +315,53 @@ impl InvoicingConfig {
     pub fn with_attachments_allowed(mut self, allowed: bool) -> Self {
         self.attachments_allowed = allowed;
         self
+    }
+}
+
+/// A control token of the HTTP control API. Redacted in `Debug`, wiped from memory on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ControlToken(zeroize::Zeroizing<String>);
+
+impl ControlToken {
+    /// A fixed token (for scripts that start the binary with `--control-token`); it must be
+    /// 16 to 256 visible ASCII characters.
+    pub fn new(token: impl Into<String>) -> Result<Self, crate::error::SimError> {
+        let token = token.into();
+        if !(16..=256).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(crate::error::SimError::Control(
+                "the control token must be 16 to 256 visible ASCII characters".into(),
+            ));
+        }
+        Ok(Self(zeroize::Zeroizing::new(token)))
+    }
+
+    /// A fresh random token (256 bits, hex).
+    pub fn random() -> Self {
+        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+        rand::fill(&mut *bytes);
+        Self(zeroize::Zeroizing::new(hex::encode(*bytes)))
+    }
+
+    /// The token text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Constant-time comparison with a presented token.
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
+        let ours = self.0.as_bytes();
+        if ours.len() != presented.len() {
+            return false;
+        }
+        ours.iter()
+            .zip(presented)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+impl std::fmt::Debug for ControlToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ControlToken(<redacted>)")
     }
 }

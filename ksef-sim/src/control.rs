@@ -1,8 +1,15 @@
 //! Run-time control of a running simulator: [`SimControl`] in-process, and the same controls
 //! over HTTP under `/__sim/` (for the binary).
+//!
+//! The HTTP control API answers only requests that carry the simulator's per-run control token
+//! in the `x-ksef-sim-token` header (printed by the binary at start, read from
+//! [`SimControl::control_token`]) and, for POST, a JSON content type — a web page the user
+//! visits can neither guess the token nor send a cross-site "simple" request. Only
+//! `GET /__sim/health` is open.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::{Json, Router};
@@ -13,7 +20,7 @@ use crate::auth::access_tokens;
 use crate::auth::permissions::OWNER_PERMISSIONS;
 use crate::auth::store::AuthOperation;
 use crate::error::{ApiError, SimError};
-use crate::faults::{Fault, FaultKey};
+use crate::faults::{Fault, FaultKey, MAX_FAULT_DELAY_MS};
 use crate::identifiers::{RefKind, reference_number};
 use crate::jwt::TokenKind;
 use crate::keys::KeyUsage;
@@ -144,10 +151,53 @@ impl SimControl {
     pub fn base_url(&self) -> &str {
         &self.state.base_url
     }
+
+    /// The control token of this run: send it in the `x-ksef-sim-token` header of every request
+    /// to the HTTP control API (`/__sim/...`).
+    pub fn control_token(&self) -> &str {
+        self.state.control_token.as_str()
+    }
 }
 
-/// Routes of the HTTP control API (nested under `/__sim`).
-pub(crate) fn routes() -> Router<AppState> {
+/// The header that carries the control token.
+pub const CONTROL_TOKEN_HEADER: &str = "x-ksef-sim-token";
+
+/// Admits a request to the control API: the token, and a JSON body for POST.
+pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() == Method::GET && req.uri().path().ends_with("/health") {
+        return next.run(req).await;
+    }
+    let presented = req
+        .headers()
+        .get(CONTROL_TOKEN_HEADER)
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    if !state.control_token.matches(&presented) {
+        return ApiError::unauthorized(format!(
+            "The control API requires this run's control token in the {CONTROL_TOKEN_HEADER} header."
+        ))
+        .into_response();
+    }
+    if req.method() == Method::POST {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return ApiError::plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "The control API accepts only Content-Type: application/json.",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Routes of the HTTP control API (nested under `/__sim`), behind [`guard`].
+pub(crate) fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/faults", post(inject_fault).delete(clear_faults))
         .route("/rate-limits", post(rate_limits))
@@ -155,6 +205,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/keys/{public_key_id}/withdraw", post(withdraw_key))
         .route("/health", axum::routing::get(|| async { "ok" }))
         .route("/faults/{op}", delete(clear_op))
+        .route_layer(axum::middleware::from_fn_with_state(state, guard))
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,11 +217,24 @@ struct FaultRequest {
 
 async fn inject_fault(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     match serde_json::from_slice::<FaultRequest>(&body) {
+        Ok(r) if fault_delay_ms(&r.fault) > MAX_FAULT_DELAY_MS => ApiError::validation(format!(
+            "fault.delayMs / fault.durationMs must be at most {MAX_FAULT_DELAY_MS} (one day)."
+        ))
+        .into_response(),
         Ok(r) => {
             state.faults.inject(FaultKey::from(r.operation), r.fault);
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => ApiError::validation(e.to_string()).into_response(),
+    }
+}
+
+/// The delay a fault adds, in milliseconds (0 for faults without one).
+fn fault_delay_ms(fault: &Fault) -> u64 {
+    match fault {
+        Fault::Latency { delay_ms, .. } => *delay_ms,
+        Fault::StuckProcessing { duration_ms, .. } => *duration_ms,
+        _ => 0,
     }
 }
 

@@ -148,6 +148,18 @@ pub enum Fault {
         /// How many requests.
         count: u32,
     },
+    /// Answer the next `count` requests with `200 OK` and an HTML page instead of the real body,
+    /// as a proxy, a captive portal or a misrouted storage gateway does.
+    HtmlPage {
+        /// How many requests.
+        count: u32,
+    },
+    /// Flip one byte of the body of the next `count` responses: the transfer completes normally
+    /// but the content no longer matches its hashes.
+    CorruptBody {
+        /// How many requests.
+        count: u32,
+    },
     /// The next `count` asynchronous operations started by this operation stay in processing
     /// (100/150) for `duration_ms` longer.
     StuckProcessing {
@@ -159,6 +171,10 @@ pub enum Fault {
     },
 }
 
+/// Longest delay a fault may add (one day): a longer one is refused over HTTP and shortened
+/// to this in-process.
+pub(crate) const MAX_FAULT_DELAY_MS: u64 = 24 * 3600 * 1000;
+
 /// What the request pipeline must do for one request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RequestFaults {
@@ -166,6 +182,8 @@ pub(crate) struct RequestFaults {
     pub server_error: Option<u16>,
     pub rate_limit: Option<u64>,
     pub drop_after: Option<u64>,
+    pub html_page: bool,
+    pub corrupt_body: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -182,8 +200,17 @@ pub(crate) struct Faults {
 }
 
 impl Faults {
-    /// Arms a fault.
-    pub(crate) fn inject(&self, key: FaultKey, fault: Fault) {
+    /// Arms a fault (a delay longer than a day is shortened to a day).
+    pub(crate) fn inject(&self, key: FaultKey, mut fault: Fault) {
+        match &mut fault {
+            Fault::Latency { delay_ms: ms, .. }
+            | Fault::StuckProcessing {
+                duration_ms: ms, ..
+            } => {
+                *ms = (*ms).min(MAX_FAULT_DELAY_MS);
+            }
+            _ => {}
+        }
         let remaining = match &fault {
             Fault::ServerError { count, .. }
             | Fault::RateLimitStorm { count, .. }
@@ -191,6 +218,8 @@ impl Faults {
             | Fault::ExpiredPresignedUrls { count }
             | Fault::AsyncFailure { count }
             | Fault::SessionUnavailable { count }
+            | Fault::HtmlPage { count }
+            | Fault::CorruptBody { count }
             | Fault::StuckProcessing { count, .. } => Some(*count),
             Fault::Latency { count, .. } => *count,
         };
@@ -254,6 +283,12 @@ impl Faults {
                 Fault::DropConnection { after_bytes, .. } => Some(*after_bytes),
                 _ => None,
             }),
+            html_page: self
+                .take(op, |f| matches!(f, Fault::HtmlPage { .. }).then_some(()))
+                .is_some(),
+            corrupt_body: self
+                .take(op, |f| matches!(f, Fault::CorruptBody { .. }).then_some(()))
+                .is_some(),
         }
     }
 
@@ -288,6 +323,39 @@ impl Faults {
             _ => None,
         })
     }
+}
+
+/// The answer of an [`Fault::HtmlPage`]: `200 OK`, `text/html`, a gateway's error page.
+pub(crate) fn html_page_response() -> axum::response::Response {
+    let mut resp = axum::response::Response::new(axum::body::Body::from(
+        "<!DOCTYPE html>\n<html><head><title>Service Unavailable</title></head>\n\
+         <body><h1>The service is temporarily unavailable</h1>\n\
+         <p>ksef-sim: injected HTML page.</p></body></html>\n",
+    ));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
+}
+
+/// The body of a [`Fault::CorruptBody`]: the same bytes with the first one flipped.
+pub(crate) fn corrupt_body(body: axum::body::Body) -> axum::body::Body {
+    use futures::StreamExt as _;
+    let mut flipped = false;
+    let stream = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        if flipped || chunk.is_empty() {
+            return Ok(chunk);
+        }
+        flipped = true;
+        let mut v = chunk.to_vec();
+        if let Some(b) = v.first_mut() {
+            *b ^= 0x5A;
+        }
+        Ok::<_, std::io::Error>(bytes::Bytes::from(v))
+    });
+    axum::body::Body::from_stream(stream)
 }
 
 #[cfg(test)]

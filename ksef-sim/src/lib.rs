@@ -14,6 +14,7 @@
 //! ```
 
 pub(crate) mod auth;
+pub(crate) mod blocking;
 pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod control;
@@ -33,6 +34,7 @@ pub(crate) mod pipeline;
 pub(crate) mod presign;
 pub(crate) mod public_keys;
 pub(crate) mod ratelimit;
+pub(crate) mod retention;
 pub(crate) mod server;
 pub(crate) mod state;
 pub(crate) mod sync;
@@ -44,10 +46,11 @@ pub(crate) mod xml;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use config::{InvoicingConfig, SimConfig};
-pub use control::SimControl;
+pub use config::{ControlToken, InvoicingConfig, SimConfig};
+pub use control::{CONTROL_TOKEN_HEADER, SimControl};
 pub use error::{ApiError, ErrorEntry, SimError};
 pub use faults::{Fault, FaultKey};
+pub use invoicing::seed::{SeedError, SeedInvoice};
 pub use keys::KeyUsage;
 pub use presign::PresignedRoute;
 pub use presign::signer::PresignedUrl;
@@ -76,6 +79,8 @@ impl KsefSim {
         })?;
         let state = build_state(config, addr).await?;
         let app = server::app(state.clone());
+        let sweeper =
+            retention::spawn_sweeper(state.clone(), state.config.retention_sweep_interval);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(
@@ -94,6 +99,7 @@ impl KsefSim {
             control: SimControl { state },
             shutdown: Some(tx),
             task: Some(task),
+            sweeper: Some(sweeper),
         })
     }
 }
@@ -118,14 +124,26 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         .await
         .map_err(|e| SimError::KeyGeneration(e.to_string()))??;
     let mut jwt_secret = [0u8; 32];
-    let mut presign_secret = [0u8; 32];
+    let mut presign_secret = zeroize::Zeroizing::new([0u8; 32]);
     rand::fill(&mut jwt_secret);
-    rand::fill(&mut presign_secret);
+    rand::fill(&mut *presign_secret);
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "ksef-sim is listening beyond loopback: anyone who can reach {addr} can use the \
+             simulated KSeF (the control API still requires the control token); bind 127.0.0.1 \
+             unless other machines must reach it"
+        );
+    }
     let shared = Shared {
         base_url: base_url.clone(),
         data_dir,
         _tmp: tmp,
         jwt_secret,
+        control_token: config
+            .control_token
+            .clone()
+            .unwrap_or_else(config::ControlToken::random),
         keys,
         auth: auth::store::AuthStore::default(),
         tokens: tokens::store::TokenStore::default(),
@@ -143,6 +161,7 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
             config.clock.clone(),
         ),
         invoicing: invoicing::store::InvoicingState::new(&config),
+        blocking: blocking::BlockingPool::for_this_machine(),
         config,
     };
     Ok(AppState(Arc::new(shared)))
@@ -155,6 +174,7 @@ pub struct SimHandle {
     control: SimControl,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    sweeper: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl SimHandle {
@@ -177,6 +197,9 @@ impl SimHandle {
     /// are cut off, not drained) and waits until that task has ended. Dropping the handle does
     /// the same without waiting.
     pub async fn shutdown(mut self) {
+        if let Some(sweeper) = self.sweeper.take() {
+            sweeper.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -189,6 +212,9 @@ impl SimHandle {
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
+        if let Some(sweeper) = self.sweeper.take() {
+            sweeper.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -165,6 +165,16 @@ pub(crate) async fn pipeline(
             );
         }
     }
+    if faults.html_page {
+        return crate::faults::html_page_response();
+    }
+    if faults.corrupt_body {
+        let (parts, body) = next.run(req).await.into_parts();
+        return finish(Response::from_parts(
+            parts,
+            crate::faults::corrupt_body(body),
+        ));
+    }
     if let Some(limit) = faults.drop_after {
         let has_body = req
             .headers()

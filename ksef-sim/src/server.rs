@@ -20,7 +20,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(crate::fallback::fallback);
     Router::new()
         .nest("/v2", v2)
-        .nest("/__sim", crate::control::routes())
+        .nest("/__sim", crate::control::routes(state.clone()))
         .fallback(crate::fallback::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

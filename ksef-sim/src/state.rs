@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::auth::store::AuthStore;
-use crate::config::SimConfig;
+use crate::blocking::BlockingPool;
+use crate::config::{ControlToken, SimConfig};
 use crate::faults::Faults;
 use crate::invoicing::store::InvoicingState;
 use crate::keys::KeyStore;
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub _tmp: Option<tempfile::TempDir>,
     /// HMAC secret of the JWTs.
     pub jwt_secret: [u8; 32],
+    /// The token the HTTP control API requires.
+    pub control_token: ControlToken,
     /// Encryption keys and certificates.
     pub keys: KeyStore,
     /// Challenges, authentication operations, refresh tokens.
@@ -65,6 +68,8 @@ pub(crate) struct Shared {
     pub presign: Presigner,
     /// State of the invoicing part.
     pub invoicing: InvoicingState,
+    /// The bounded pool for CPU-heavy work.
+    pub blocking: BlockingPool,
 }
 
 impl Shared {

@@ -432,8 +432,18 @@ async fn dropped_upload_can_be_resumed() {
     assert_eq!(env.wait_session(&session).await["status"]["code"], 200);
 }
 
+/// An archive already built, sent as one part (archive type `compression`).
+async fn run_batch_archive(env: &Env, archive: &[u8], compression: Option<&str>) -> Value {
+    let k = Keys::random();
+    let parts = encrypted_parts(&k, archive, 1);
+    let (session, reqs) = open_batch(env, &open_body(env, &k, archive, &parts, compression)).await;
+    assert_eq!(upload(env, &reqs[0], &parts[0]).await, 201);
+    assert_eq!(close_batch(env, &session).await.status(), 204);
+    env.wait_session(&session).await
+}
+
 #[tokio::test]
-async fn oversized_invoice_fails_alone_with_its_real_hash() {
+async fn oversized_invoice_fails_alone_read_no_further_than_past_the_limit() {
     let env = start(default_config()).await;
     let big = String::from_utf8(invoice_fa3(&env.nip, &unique_number()))
         .unwrap()
@@ -454,11 +464,54 @@ async fn oversized_invoice_fails_alone_with_its_real_hash() {
         .find(|i| i["invoiceFileName"] == "big.xml")
         .unwrap();
     assert_eq!(b["status"]["code"], 450);
-    assert_eq!(b["invoiceHash"], sha_b64(&big));
+    // The oversized file is read one byte past the 3 MB limit, not to its end: its hash is of
+    // what was read.
+    assert_eq!(b["invoiceHash"], sha_b64(&big[..3_000_001]));
     let s = list
         .iter()
         .find(|i| i["invoiceFileName"] == "small.xml")
         .unwrap();
     assert_eq!(s["status"]["code"], 200);
     assert_eq!(s["invoiceHash"], sha_b64(&small));
+}
+
+#[tokio::test]
+async fn decompression_bombs_end_in_430_and_the_simulator_keeps_serving() {
+    let env = start(default_config()).await;
+    // 40 files of 3 MB of zeros: ~120 MB from a ~120 KB archive, far past the ratio budget
+    // (100 times the archive, at least 64 MB).
+    let zeros: Vec<(String, Vec<u8>)> = (0..40)
+        .map(|i| (format!("bomb-{i}.xml"), vec![0u8; 3_000_000]))
+        .collect();
+    for (compression, archive) in [(None, zip_of(&zeros)), (Some("TarGz"), targz_of(&zeros))] {
+        assert!(archive.len() < 1_000_000, "{}", archive.len());
+        let fin = run_batch_archive(&env, &archive, compression).await;
+        assert_eq!(fin["status"]["code"], 430, "{compression:?}: {fin}");
+        let detail = fin["status"]["details"][0].as_str().unwrap_or_default();
+        assert!(detail.contains("rozpakowuje"), "{detail}");
+    }
+    // Still answering.
+    assert!(env.challenge().await["challenge"].is_string());
+}
+
+/// A Zip whose second central-directory entry points at the first file's bytes.
+fn overlapping_zip(data: &[u8]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("a.xml", opts).unwrap();
+    w.write_all(data).unwrap();
+    w.shallow_copy_file("a.xml", "b.xml").unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn overlapping_zip_entries_are_refused() {
+    let env = start(default_config()).await;
+    let invoice = invoice_fa3(&env.nip, &unique_number());
+    let archive = overlapping_zip(&invoice);
+    let fin = run_batch_archive(&env, &archive, None).await;
+    assert_eq!(fin["status"]["code"], 430, "{fin}");
+    let detail = fin["status"]["details"][0].as_str().unwrap_or_default();
+    assert!(detail.contains("overlap"), "{detail}");
 }

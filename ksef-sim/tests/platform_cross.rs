@@ -58,6 +58,10 @@ async fn rate_limit_answers_429_with_retry_after_in_both_formats() {
             "{}/__sim/rate-limits",
             env.base.trim_end_matches("/v2")
         ))
+        .header(
+            ksef_sim::CONTROL_TOKEN_HEADER,
+            env.control().control_token(),
+        )
         .json(&json!({"enabled": true, "resetCounters": true}))
         .send()
         .await
@@ -330,6 +334,7 @@ async fn fault_injection_5xx_storms_latency_drops_and_async_550() {
     let r = env
         .http
         .post(format!("{}/__sim/faults", env.base.trim_end_matches("/v2")))
+        .header(ksef_sim::CONTROL_TOKEN_HEADER, env.control().control_token())
         .json(&json!({"operation": "POST /auth/xades-signature", "fault": {"kind": "asyncFailure", "count": 1}}))
         .send()
         .await

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use serde_json::{Value, json};
 
 use super::context::client_ip;
-use super::store::ChallengeRecord;
+use super::store::{ChallengeRecord, ChallengeRefused};
 use crate::error::ApiError;
 use crate::identifiers::{self, RefKind};
 use crate::state::AppState;
@@ -23,6 +23,7 @@ pub(crate) async fn challenge(State(state): State<AppState>, parts: Parts) -> Js
             timestamp: now,
             used: false,
         },
+        state.config.max_challenges,
     );
     Json(json!({
         "challenge": challenge,
@@ -50,22 +51,16 @@ pub(crate) fn take_challenge(
             "Challenge '{challenge}' has an invalid format."
         )));
     }
-    let rec = state
-        .auth
-        .challenge(challenge)
-        .ok_or_else(|| bad_challenge(format!("Challenge '{challenge}' is unknown.")))?;
-    if rec.used {
-        return Err(bad_challenge(format!(
-            "Challenge '{challenge}' was already used."
-        )));
-    }
     let validity = chrono::Duration::from_std(state.config.challenge_validity)
         .unwrap_or(chrono::Duration::minutes(10));
-    if state.now() > rec.timestamp + validity {
-        return Err(bad_challenge(format!(
-            "Challenge '{challenge}' has expired."
-        )));
-    }
-    state.auth.mark_challenge_used(challenge);
-    Ok(rec)
+    state
+        .auth
+        .redeem_challenge(challenge, state.now(), validity)
+        .map_err(|refused| {
+            bad_challenge(match refused {
+                ChallengeRefused::Unknown => format!("Challenge '{challenge}' is unknown."),
+                ChallengeRefused::Used => format!("Challenge '{challenge}' was already used."),
+                ChallengeRefused::Expired => format!("Challenge '{challenge}' has expired."),
+            })
+        })
 }

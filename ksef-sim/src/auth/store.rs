@@ -98,19 +98,77 @@ pub(crate) struct AuthStore {
     inner: Mutex<AuthInner>,
 }
 
+/// Why a challenge cannot be redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChallengeRefused {
+    Unknown,
+    Used,
+    Expired,
+}
+
 impl AuthStore {
-    pub(crate) fn add_challenge(&self, challenge: String, rec: ChallengeRecord) {
-        lock(&self.inner).challenges.insert(challenge, rec);
-    }
-
-    pub(crate) fn challenge(&self, challenge: &str) -> Option<ChallengeRecord> {
-        lock(&self.inner).challenges.get(challenge).cloned()
-    }
-
-    pub(crate) fn mark_challenge_used(&self, challenge: &str) {
-        if let Some(c) = lock(&self.inner).challenges.get_mut(challenge) {
-            c.used = true;
+    /// Records an issued challenge; at most `max` are kept (the oldest are forgotten first).
+    pub(crate) fn add_challenge(&self, challenge: String, rec: ChallengeRecord, max: usize) {
+        let mut inner = lock(&self.inner);
+        while inner.challenges.len() >= max.max(1) {
+            let Some(oldest) = inner
+                .challenges
+                .iter()
+                .min_by_key(|(_, r)| r.timestamp)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            inner.challenges.remove(&oldest);
         }
+        inner.challenges.insert(challenge, rec);
+    }
+
+    /// Checks that `challenge` exists, is unused and was issued within `validity` before `now`,
+    /// and marks it used — in one step under the lock, so that two concurrent submissions of
+    /// one challenge cannot both redeem it.
+    pub(crate) fn redeem_challenge(
+        &self,
+        challenge: &str,
+        now: DateTime<Utc>,
+        validity: chrono::Duration,
+    ) -> Result<ChallengeRecord, ChallengeRefused> {
+        let mut inner = lock(&self.inner);
+        let rec = inner
+            .challenges
+            .get_mut(challenge)
+            .ok_or(ChallengeRefused::Unknown)?;
+        if rec.used {
+            return Err(ChallengeRefused::Used);
+        }
+        if rec
+            .timestamp
+            .checked_add_signed(validity)
+            .is_none_or(|end| now > end)
+        {
+            return Err(ChallengeRefused::Expired);
+        }
+        rec.used = true;
+        Ok(rec.clone())
+    }
+
+    /// Forgets challenges issued more than `validity` before `now` and operations whose last
+    /// token expired before `now` (`expired` decides); returns how many of each were forgotten.
+    pub(crate) fn evict(
+        &self,
+        now: DateTime<Utc>,
+        validity: chrono::Duration,
+        expired: impl Fn(&AuthOperation) -> bool,
+    ) -> (usize, usize) {
+        let mut inner = lock(&self.inner);
+        let (c, o) = (inner.challenges.len(), inner.operations.len());
+        inner.challenges.retain(|_, r| {
+            r.timestamp
+                .checked_add_signed(validity)
+                .is_some_and(|end| end >= now)
+        });
+        inner.operations.retain(|_, op| !expired(op));
+        (c - inner.challenges.len(), o - inner.operations.len())
     }
 
     pub(crate) fn insert(&self, op: AuthOperation) {

@@ -51,12 +51,30 @@ impl Compression {
 pub(crate) struct Entry {
     /// Its name in the archive.
     pub(crate) name: String,
-    /// Its bytes, or `None` when it exceeded the limit (then `size` is at least `limit + 1`).
+    /// Its bytes, or `None` when it exceeded the limit (then only `limit + 1` bytes were read).
     pub(crate) bytes: Option<Vec<u8>>,
-    /// Its full size.
-    pub(crate) size: u64,
-    /// SHA-256 of all its bytes (also of an oversized entry, read through).
+    /// SHA-256 of the bytes read (of the whole file unless it is oversized).
     pub(crate) sha256: [u8; 32],
+}
+
+/// What unpacking an archive may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UnpackLimits {
+    /// Largest file kept; reading a larger one stops one byte past it.
+    pub(crate) entry_limit: u64,
+    /// Most files.
+    pub(crate) max_entries: usize,
+    /// Most uncompressed bytes per byte of the archive.
+    pub(crate) max_ratio: u64,
+    /// Uncompressed bytes always allowed, whatever the ratio.
+    pub(crate) floor: u64,
+}
+
+impl UnpackLimits {
+    /// Most uncompressed bytes in all for an archive of `archive_len` bytes.
+    fn max_total(&self, archive_len: u64) -> u64 {
+        archive_len.saturating_mul(self.max_ratio).max(self.floor)
+    }
 }
 
 /// Archive could not be read.
@@ -68,85 +86,122 @@ pub(crate) enum ArchiveError {
     /// More entries than allowed.
     #[error("the archive holds more than {0} files")]
     TooManyEntries(usize),
+    /// The archive unpacks to more than allowed (a decompression bomb).
+    #[error("the archive unpacks to more than {0} bytes")]
+    TooLarge(u64),
     /// Local I/O failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// A `Write` that only hashes.
-struct HashWriter<'a>(&'a mut Sha256);
+/// Counts the uncompressed bytes read against the archive's budget.
+struct Budget {
+    left: u64,
+    max: u64,
+    exceeded: bool,
+}
 
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
+impl Budget {
+    fn new(max: u64) -> Self {
+        Self {
+            left: max,
+            max,
+            exceeded: false,
+        }
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+
+    fn take(&mut self, n: u64) -> Result<(), ArchiveError> {
+        match self.left.checked_sub(n) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => {
+                self.exceeded = true;
+                Err(ArchiveError::TooLarge(self.max))
+            }
+        }
     }
 }
 
-fn read_limited(r: &mut dyn Read, limit: u64, name: String) -> Result<Entry, ArchiveError> {
-    let mut buf = Vec::new();
-    let read = r
-        .take(limit + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| ArchiveError::Corrupt(format!("{name}: {e}")))? as u64;
-    let mut hasher = Sha256::new();
-    hasher.update(&buf);
-    if read > limit {
-        // Hash the rest without keeping it.
-        let mut sink = HashWriter(&mut hasher);
-        let rest = std::io::copy(r, &mut sink)
-            .map_err(|e| ArchiveError::Corrupt(format!("{name}: {e}")))?;
-        return Ok(Entry {
-            name,
-            bytes: None,
-            size: read + rest,
-            sha256: hasher.finalize().into(),
-        });
+/// A reader that fails once more than its budget was read through it.
+struct Budgeted<'a, R> {
+    inner: R,
+    budget: &'a mut Budget,
+}
+
+impl<R: Read> Read for Budgeted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.budget
+            .take(n as u64)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(n)
     }
+}
+
+fn read_limited(
+    r: &mut dyn Read,
+    limit: u64,
+    name: String,
+    budget: &mut Budget,
+) -> Result<Entry, ArchiveError> {
+    let mut buf = Vec::new();
+    let mut metered = Budgeted { inner: r, budget };
+    let result = (&mut metered)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut buf);
+    if metered.budget.exceeded {
+        return Err(ArchiveError::TooLarge(metered.budget.max));
+    }
+    let read = result.map_err(|e| ArchiveError::Corrupt(format!("{name}: {e}")))? as u64;
+    let sha256 = Sha256::digest(&buf).into();
     Ok(Entry {
         name,
-        bytes: Some(buf),
-        size: read,
-        sha256: hasher.finalize().into(),
+        bytes: (read <= limit).then_some(buf),
+        sha256,
     })
 }
 
-/// Reads every regular file of the archive at `path`, calling `each` per file
-/// in archive order. Entries larger than `entry_limit` are reported with
-/// `bytes: None`. Fails on more than `max_entries` files.
+/// Reads every regular file of the archive at `path`, calling `each` per file in archive
+/// order. Entries larger than `limits.entry_limit` are reported with `bytes: None` and are read
+/// no further than one byte past the limit. The number of files is checked before the first one
+/// is handed to `each` (a Zip's central directory is counted; a TarGz is decompressed once, into
+/// a plain tar next to it, whose headers are counted by seeking over the data); all
+/// uncompressed bytes count against the ratio budget; a Zip whose entries overlap is refused.
 pub(crate) fn unpack(
     path: &Path,
     compression: Compression,
-    entry_limit: u64,
-    max_entries: usize,
+    limits: UnpackLimits,
     mut each: impl FnMut(Entry),
 ) -> Result<usize, ArchiveError> {
-    // Count first, so that an archive over the limit processes no invoice at all.
-    let total = visit(path, compression, |_, _| Ok(()))?;
-    if total > max_entries {
-        return Err(ArchiveError::TooManyEntries(max_entries));
-    }
-    visit(path, compression, |name, reader| {
-        each(read_limited(reader, entry_limit, name)?);
-        Ok(())
-    })
-}
-
-/// Calls `f` with the name and a reader of every regular file, in archive order.
-fn visit(
-    path: &Path,
-    compression: Compression,
-    mut f: impl FnMut(String, &mut dyn Read) -> Result<(), ArchiveError>,
-) -> Result<usize, ArchiveError> {
-    let file = File::open(path)?;
-    let mut count = 0usize;
+    let archive_len = std::fs::metadata(path)?.len();
+    let mut budget = Budget::new(limits.max_total(archive_len));
     match compression {
         Compression::Zip => {
-            let mut zip = zip::ZipArchive::new(BufReader::new(file))
+            let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?))
                 .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+            if zip
+                .has_overlapping_entries()
+                .map_err(|e| ArchiveError::Corrupt(e.to_string()))?
+            {
+                return Err(ArchiveError::Corrupt(
+                    "entries of the archive overlap".to_string(),
+                ));
+            }
+            let mut files = 0usize;
+            for i in 0..zip.len() {
+                let entry = zip
+                    .by_index_raw(i)
+                    .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+                if !entry.is_dir() {
+                    files += 1;
+                    if files > limits.max_entries {
+                        return Err(ArchiveError::TooManyEntries(limits.max_entries));
+                    }
+                }
+            }
+            let mut count = 0usize;
             for i in 0..zip.len() {
                 let mut entry = zip
                     .by_index(i)
@@ -156,31 +211,92 @@ fn visit(
                 }
                 count += 1;
                 let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-                f(name, &mut entry)?;
+                each(read_limited(
+                    &mut entry,
+                    limits.entry_limit,
+                    name,
+                    &mut budget,
+                )?);
             }
+            Ok(count)
         }
         Compression::TarGz => {
-            let gz = flate2::read::GzDecoder::new(BufReader::new(file));
-            let mut tar = tar::Archive::new(gz);
-            let entries = tar
-                .entries()
-                .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
-            for entry in entries {
-                let mut entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
-                let kind = entry.header().entry_type();
-                if !(kind.is_file() || kind == tar::EntryType::Continuous) {
-                    continue;
-                }
-                count += 1;
-                let name = entry
-                    .path()
-                    .map(|p| p.to_string_lossy().into_owned())
+            let tar_path = path.with_extension("unpacked.tar");
+            let result = (|| {
+                gunzip(path, &tar_path, &mut budget)?;
+                tar_files(&tar_path, limits.max_entries)?;
+                let mut tar = tar::Archive::new(BufReader::new(File::open(&tar_path)?));
+                let entries = tar
+                    .entries_with_seek()
                     .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
-                f(name, &mut entry)?;
+                let mut count = 0usize;
+                // The bytes were counted against the budget when the archive was decompressed.
+                let mut unmetered = Budget::new(u64::MAX);
+                for entry in entries {
+                    let mut entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+                    if !is_file(&entry) {
+                        continue;
+                    }
+                    count += 1;
+                    let name = entry
+                        .path()
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+                    each(read_limited(
+                        &mut entry,
+                        limits.entry_limit,
+                        name,
+                        &mut unmetered,
+                    )?);
+                }
+                Ok(count)
+            })();
+            let _ = std::fs::remove_file(&tar_path);
+            result
+        }
+    }
+}
+
+fn is_file<R: Read>(entry: &tar::Entry<'_, R>) -> bool {
+    let kind = entry.header().entry_type();
+    kind.is_file() || kind == tar::EntryType::Continuous
+}
+
+/// Decompresses `gz` into `out` within the budget.
+fn gunzip(gz: &Path, out: &Path, budget: &mut Budget) -> Result<(), ArchiveError> {
+    let decoder = flate2::read::GzDecoder::new(BufReader::new(File::open(gz)?));
+    let mut reader = Budgeted {
+        inner: decoder,
+        budget,
+    };
+    let mut writer = BufWriter::new(File::create(out)?);
+    let copied = std::io::copy(&mut reader, &mut writer);
+    if reader.budget.exceeded {
+        return Err(ArchiveError::TooLarge(reader.budget.max));
+    }
+    copied.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+    writer.flush()?;
+    Ok(())
+}
+
+/// Counts the regular files of the plain tar at `path` (headers only, the data is seeked over);
+/// fails as soon as there are more than `max`.
+fn tar_files(path: &Path, max: usize) -> Result<usize, ArchiveError> {
+    let mut tar = tar::Archive::new(BufReader::new(File::open(path)?));
+    let mut files = 0usize;
+    for entry in tar
+        .entries_with_seek()
+        .map_err(|e| ArchiveError::Corrupt(e.to_string()))?
+    {
+        let entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+        if is_file(&entry) {
+            files += 1;
+            if files > max {
+                return Err(ArchiveError::TooManyEntries(max));
             }
         }
     }
-    Ok(count)
+    Ok(files)
 }
 
 /// Writes an archive to a file, one entry at a time.
@@ -258,6 +374,15 @@ impl Packer {
 mod tests {
     use super::*;
 
+    fn limits(entry_limit: u64, max_entries: usize) -> UnpackLimits {
+        UnpackLimits {
+            entry_limit,
+            max_entries,
+            max_ratio: 100,
+            floor: 1 << 20,
+        }
+    }
+
     fn roundtrip(c: Compression) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a");
@@ -267,17 +392,17 @@ mod tests {
         packer.add("_metadata.json", b"{}").unwrap();
         packer.finish().unwrap();
         let mut got = Vec::new();
-        let n = unpack(&p, c, 50, 10, |e| got.push(e)).unwrap();
+        let n = unpack(&p, c, limits(50, 10), |e| got.push(e)).unwrap();
         assert_eq!(n, 3);
         assert_eq!(got[0].name, "one.xml");
         assert_eq!(got[0].bytes.as_deref(), Some(&b"<a/>"[..]));
         assert_eq!(got[1].bytes, None);
-        assert_eq!(got[1].size, 100);
-        assert_eq!(got[1].sha256, <[u8; 32]>::from(Sha256::digest([b'x'; 100])));
+        // read no further than one byte past the limit
+        assert_eq!(got[1].sha256, <[u8; 32]>::from(Sha256::digest([b'x'; 51])));
         assert_eq!(got[0].sha256, <[u8; 32]>::from(Sha256::digest(b"<a/>")));
         assert_eq!(got[2].bytes.as_deref(), Some(&b"{}"[..]));
         assert!(matches!(
-            unpack(&p, c, 50, 2, |_| panic!(
+            unpack(&p, c, limits(50, 2), |_| panic!(
                 "no entry may be processed over the limit"
             )),
             Err(ArchiveError::TooManyEntries(2))
@@ -300,12 +425,37 @@ mod tests {
         let p = dir.path().join("g");
         std::fs::write(&p, b"this is not an archive at all").unwrap();
         assert!(matches!(
-            unpack(&p, Compression::Zip, 10, 10, |_| {}),
+            unpack(&p, Compression::Zip, limits(10, 10), |_| {}),
             Err(ArchiveError::Corrupt(_))
         ));
         assert!(matches!(
-            unpack(&p, Compression::TarGz, 10, 10, |_| {}),
+            unpack(&p, Compression::TarGz, limits(10, 10), |_| {}),
             Err(ArchiveError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn bombs_stop_at_the_budget() {
+        for c in [Compression::Zip, Compression::TarGz] {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("bomb");
+            let mut packer = Packer::create(&p, c).unwrap();
+            for i in 0..8 {
+                packer
+                    .add(&format!("{i}.xml"), &vec![0u8; 4 << 20])
+                    .unwrap();
+            }
+            packer.finish().unwrap();
+            let small = UnpackLimits {
+                entry_limit: 8 << 20,
+                max_entries: 100,
+                max_ratio: 100,
+                floor: 1 << 20,
+            };
+            let mut seen = 0;
+            let r = unpack(&p, c, small, |_| seen += 1);
+            assert!(matches!(r, Err(ArchiveError::TooLarge(_))), "{c:?}: {r:?}");
+            assert!(seen < 8, "{c:?}");
+        }
     }
 }

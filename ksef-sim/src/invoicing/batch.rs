@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::archive::{ArchiveError, Compression, unpack};
+use super::archive::{ArchiveError, Compression, UnpackLimits, unpack};
 use super::crypto::{StreamError, b64};
 use super::intake::{Decided, ReceivedInvoice, decide};
 use super::opening::{EncryptionWire, FormCodeWire, form_of, new_session, unwrap_key};
@@ -43,6 +43,11 @@ const MAX_PART_SIZE: i64 = 100_000_000;
 const MAX_PARTS: usize = 50;
 /// Largest plaintext archive.
 const MAX_ARCHIVE_SIZE: i64 = 5_000_000_000;
+/// Most uncompressed bytes per byte of a batch archive (XML compresses ~5-20 times; a
+/// decompression bomb far more).
+const MAX_UNPACK_RATIO: u64 = 100;
+/// Uncompressed bytes a batch archive may always unpack to, whatever its ratio.
+const UNPACK_FLOOR: u64 = 64 << 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -209,6 +214,15 @@ fn blob_error(status: StatusCode, code: &str, msg: &str) -> Response {
     r
 }
 
+/// Deletes a file when dropped (a no-op once it was renamed away).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn part_path(dir: &std::path::Path, ordinal: u32) -> PathBuf {
     dir.join(format!("part-{ordinal:03}.bin"))
 }
@@ -257,6 +271,9 @@ pub(crate) async fn upload_part(
         Some(Ok(v)) => v,
     };
     let tmp = dir.join(format!("part-{ordinal:03}.{}.tmp", uuid::Uuid::new_v4()));
+    // Removes the partial file also when the client goes away mid-upload (the handler is then
+    // dropped at an await point).
+    let _partial = RemoveOnDrop(tmp.clone());
     let result = async {
         let mut file = tokio::fs::File::create(&tmp).await?;
         let mut hasher = Sha256::new();
@@ -387,7 +404,7 @@ pub(crate) async fn close(
     let extra = state.faults.take_stuck_processing(op);
     let st = state.clone();
     let r = reference.clone();
-    tokio::task::spawn_blocking(move || {
+    state.blocking.spawn(move || {
         let final_status = process(&st, &r);
         finish(&st, &r, final_status, extra);
     });
@@ -522,66 +539,68 @@ fn process(state: &AppState, reference: &str) -> Status {
             .as_deref()
             .is_some_and(|n| state.testdata.attachments_allowed(n, state.now()));
     let mut ordinal = 0usize;
-    let result = unpack(
-        &archive,
-        batch.compression,
-        MAX_INVOICE_SIZE_WITH_ATTACHMENT as u64,
-        max,
-        |entry| {
-            ordinal += 1;
-            let received = state.now();
-            let invoice_reference =
-                reference_number(RefKind::Invoice, ksef_time::business_date(received));
-            let ready_at = after(received, state.invoicing.config.processing_delay);
-            let hash = b64(&entry.sha256);
-            let decided = match &entry.bytes {
-                Some(bytes) => decide(
-                    state,
-                    ReceivedInvoice {
-                        session_reference: reference,
-                        form,
-                        bytes,
-                        attachments_allowed: attachments,
-                        offline,
-                        hash_of_corrected: None,
-                        received_at: received,
-                        ready_at,
-                    },
-                ),
-                None => Decided::refused(
-                    Status::new(450, "Błąd weryfikacji semantyki dokumentu faktury").with_detail(
-                        format!(
-                            "Plik {} przekracza dopuszczalny rozmiar ({} B).",
-                            entry.name, entry.size
-                        ),
+    let limits = UnpackLimits {
+        entry_limit: MAX_INVOICE_SIZE_WITH_ATTACHMENT as u64,
+        max_entries: max,
+        max_ratio: MAX_UNPACK_RATIO,
+        floor: UNPACK_FLOOR,
+    };
+    let result = unpack(&archive, batch.compression, limits, |entry| {
+        ordinal += 1;
+        let received = state.now();
+        let invoice_reference =
+            reference_number(RefKind::Invoice, ksef_time::business_date(received));
+        let ready_at = after(received, state.invoicing.config.processing_delay);
+        let hash = b64(&entry.sha256);
+        let decided = match &entry.bytes {
+            Some(bytes) => decide(
+                state,
+                ReceivedInvoice {
+                    session_reference: reference,
+                    form,
+                    bytes,
+                    attachments_allowed: attachments,
+                    offline,
+                    hash_of_corrected: None,
+                    received_at: received,
+                    ready_at,
+                },
+            ),
+            None => Decided::refused(
+                Status::new(450, "Błąd weryfikacji semantyki dokumentu faktury").with_detail(
+                    format!(
+                        "Plik {} przekracza dopuszczalny rozmiar ({} B).",
+                        entry.name, MAX_INVOICE_SIZE_WITH_ATTACHMENT
                     ),
                 ),
-            };
-            state.invoicing.with(|s| {
-                if let Some(sess) = s.sessions.get_mut(reference) {
-                    sess.invoices.push(SessionInvoice {
-                        ordinal,
-                        reference: invoice_reference,
-                        invoice_hash: hash,
-                        file_name: Some(entry.name.clone()),
-                        invoice_number: decided.invoice_number,
-                        ksef_number: decided.ksef_number,
-                        invoicing_date: received,
-                        acquisition_date: decided.dates.map(|d| d.0),
-                        permanent_storage_date: decided.dates.map(|d| d.1),
-                        offline,
-                        final_status: decided.final_status,
-                        ready_at,
-                    });
-                }
-            });
-        },
-    );
+            ),
+        };
+        state.invoicing.with(|s| {
+            if let Some(sess) = s.sessions.get_mut(reference) {
+                sess.invoices.push(SessionInvoice {
+                    ordinal,
+                    reference: invoice_reference,
+                    invoice_hash: hash,
+                    file_name: Some(entry.name.clone()),
+                    invoice_number: decided.invoice_number,
+                    ksef_number: decided.ksef_number,
+                    invoicing_date: received,
+                    acquisition_date: decided.dates.map(|d| d.0),
+                    permanent_storage_date: decided.dates.map(|d| d.1),
+                    offline,
+                    final_status: decided.final_status,
+                    ready_at,
+                });
+            }
+        });
+    });
     let _ = std::fs::remove_file(&archive);
     match result {
         Err(ArchiveError::Corrupt(e)) => {
             Status::new(430, "Błąd dekompresji pierwotnego archiwum").with_detail(e)
         }
+        Err(ArchiveError::TooLarge(n)) => Status::new(430, "Błąd dekompresji pierwotnego archiwum")
+            .with_detail(format!("Archiwum rozpakowuje się do ponad {n} B.")),
         Err(ArchiveError::TooManyEntries(n)) => {
             Status::new(420, "Przekroczony limit faktur w sesji")
                 .with_detail(format!("Limit: {n}."))

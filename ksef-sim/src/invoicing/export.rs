@@ -31,9 +31,6 @@ use crate::presign::PresignedRoute;
 use crate::presign::extractor::Presigned;
 use crate::state::AppState;
 
-/// Package size limit (compressed), as the real service: 1 GB.
-const MAX_PACKAGE_BYTES: u64 = 1_000_000_000;
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ExportRequest {
@@ -81,7 +78,7 @@ pub(crate) async fn start(
     let r = reference.clone();
     let nip = ctx.nip.clone();
     let only_metadata = req.only_metadata;
-    tokio::task::spawn_blocking(move || {
+    state.blocking.spawn(move || {
         let (status, package) = if fail {
             (Status::new(550, "Operacja została anulowana przez system").with_detail("Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie"), None)
         } else {
@@ -133,6 +130,7 @@ fn build(
 ) -> (Status, Option<ExportPackage>) {
     let now = state.now();
     let max = state.invoicing.config.export_max_invoices;
+    let max_bytes = state.invoicing.config.export_max_package_bytes;
     // Select (ascending by the filter's date), then cut at the limits.
     let (selected, hwm): (Vec<StoredInvoice>, _) = match state.invoicing.with(|s| {
         let hwm = s.hwm(now);
@@ -173,7 +171,7 @@ fn build(
         let mut packer = Packer::create(&archive, compression).map_err(|e| e.to_string())?;
         let mut bytes_in = 0u64;
         for inv in &selected {
-            if included.len() >= max || bytes_in >= MAX_PACKAGE_BYTES {
+            if included.len() >= max || bytes_in >= max_bytes {
                 is_truncated = true;
                 break;
             }
@@ -363,9 +361,9 @@ pub(crate) async fn download_part(
             })
             .and_then(|(_, p, _)| p.as_ref())
             .and_then(|p| p.parts.iter().find(|x| x.ordinal == ordinal))
-            .map(|x| (x.path.clone(), x.encrypted_size))
+            .map(|x| (x.path.clone(), x.encrypted_size, x.encrypted_hash.clone()))
     });
-    let Some((path, size)) = found else {
+    let Some((path, size, hash)) = found else {
         return (StatusCode::NOT_FOUND, "BlobNotFound").into_response();
     };
     let Ok(file) = tokio::fs::File::open(&path).await else {
@@ -379,6 +377,10 @@ pub(crate) async fn download_part(
     );
     if let Ok(v) = HeaderValue::from_str(&size.to_string()) {
         resp.headers_mut().insert(header::CONTENT_LENGTH, v);
+    }
+    // As the real storage: the Base64 SHA-256 of the encrypted part.
+    if let Ok(v) = HeaderValue::from_str(&hash) {
+        resp.headers_mut().insert("x-ms-meta-hash", v);
     }
     resp
 }

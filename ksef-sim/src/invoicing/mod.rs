@@ -9,7 +9,8 @@
 //!
 //! What both kinds of session share: opening (key unwrapping, form code) in [`opening`], the
 //! intake of one invoice (decryption, hashes, rules, duplicates) in [`intake`]. Pure logic
-//! lives in [`rules`] (invoice rules), [`upo`], [`archive`] and [`crypto`]; state in [`store`].
+//! lives in [`rules`] (invoice rules), [`upo`], [`archive`] and [`crypto`]; state in [`store`];
+//! `SimControl::seed_invoices` (fast test data through the same rules) in [`seed`].
 //!
 //! Asynchronous behaviour is modelled with deadlines (an accepted invoice shows
 //! 150 until its KSeF number appears; a closed session 170/150 until its final
@@ -34,6 +35,7 @@ pub(crate) mod online;
 pub(crate) mod opening;
 pub(crate) mod query;
 pub(crate) mod rules;
+pub(crate) mod seed;
 pub(crate) mod sessions;
 pub(crate) mod store;
 pub(crate) mod upo;

@@ -117,20 +117,20 @@ pub(crate) async fn send(
     };
     let ciphertext = unb64(&req.encrypted_invoice_content)
         .ok_or_else(|| ApiError::validation("encryptedInvoiceContent is not valid Base64."))?;
-    let size_mismatch = || {
+    fn size_mismatch() -> ApiError {
         ApiError::bad_request(
             21402,
             "Nieprawidłowy rozmiar pliku.",
             ["Długość treści nie zgadza się z rozmiarem pliku."],
         )
-    };
-    let hash_mismatch = || {
+    }
+    fn hash_mismatch() -> ApiError {
         ApiError::bad_request(
             21403,
             "Nieprawidłowy skrót pliku.",
             ["Skrót treści nie zgadza się ze skrótem pliku."],
         )
-    };
+    }
     if i64::try_from(ciphertext.len()).ok() != Some(req.encrypted_invoice_size) {
         return Err(size_mismatch());
     }
@@ -153,35 +153,50 @@ pub(crate) async fn send(
         .processing_delay
         .saturating_add(state.faults.take_stuck_processing(op).unwrap_or_default());
     let ready_at = after(received, delay);
-    let decided = match key.decrypt(&ciphertext) {
-        Err(_) => Decided::refused(Status::new(435, "Błąd odszyfrowania pliku")),
-        Ok(plain) => {
-            if i64::try_from(plain.len()).ok() != Some(req.invoice_size) {
-                return Err(size_mismatch());
-            }
-            if super::crypto::sha256_b64(&plain) != req.invoice_hash {
-                return Err(hash_mismatch());
-            }
-            if state.faults.take_async_failure(op) {
-                Decided::refused(Status::new(550, "Operacja została anulowana przez system"))
-            } else {
-                decide(
-                    &state,
-                    ReceivedInvoice {
-                        session_reference: &reference,
-                        form,
-                        bytes: &plain,
-                        // online sessions never accept attachments
-                        attachments_allowed: false,
-                        offline: req.offline_mode,
-                        hash_of_corrected: req.hash_of_corrected_invoice.clone(),
-                        received_at: received,
-                        ready_at,
-                    },
-                )
-            }
+    // Decryption and the invoice rules (parsing up to 3 MB of XML) run on the bounded pool.
+    let job = {
+        let state = state.clone();
+        let reference = reference.clone();
+        let invoice_size = req.invoice_size;
+        let invoice_hash = req.invoice_hash.clone();
+        let offline = req.offline_mode;
+        let hash_of_corrected = req.hash_of_corrected_invoice.clone();
+        move || -> Result<Decided, ApiError> {
+            Ok(match key.decrypt(&ciphertext) {
+                Err(_) => Decided::refused(Status::new(435, "Błąd odszyfrowania pliku")),
+                Ok(plain) => {
+                    if i64::try_from(plain.len()).ok() != Some(invoice_size) {
+                        return Err(size_mismatch());
+                    }
+                    if super::crypto::sha256_b64(&plain) != invoice_hash {
+                        return Err(hash_mismatch());
+                    }
+                    if state.faults.take_async_failure(op) {
+                        Decided::refused(Status::new(
+                            550,
+                            "Operacja została anulowana przez system",
+                        ))
+                    } else {
+                        decide(
+                            &state,
+                            ReceivedInvoice {
+                                session_reference: &reference,
+                                form,
+                                bytes: &plain,
+                                // online sessions never accept attachments
+                                attachments_allowed: false,
+                                offline,
+                                hash_of_corrected,
+                                received_at: received,
+                                ready_at,
+                            },
+                        )
+                    }
+                }
+            })
         }
     };
+    let decided = state.blocking.run(job).await??;
     state.invoicing.with(|s| {
         if let Some(sess) = s.sessions.get_mut(&reference) {
             let ordinal = sess.invoices.len() + 1;

@@ -5,7 +5,7 @@
 //! bytes received and never re-encodes them.
 
 use chrono::NaiveDate;
-use roxmltree::{Document, Node, NodeType, ParsingOptions};
+use roxmltree::{Node, NodeType};
 
 /// Maximum invoice size without attachments.
 pub(crate) const MAX_INVOICE_SIZE: usize = 1_000_000;
@@ -409,14 +409,8 @@ pub(crate) fn check_invoice(
         return Err(RuleError::DiscouragedCodePoint(u32::from(c)));
     }
     check_prolog(text)?;
-    let doc = Document::parse_with_options(
-        text,
-        ParsingOptions {
-            allow_dtd: false,
-            ..ParsingOptions::default()
-        },
-    )
-    .map_err(|e| RuleError::NotWellFormed(e.to_string()))?;
+    let doc = crate::xml::limits::parse(text, &crate::xml::limits::XmlLimits::INVOICE)
+        .map_err(|e| RuleError::NotWellFormed(e.to_string()))?;
     if let Some(pi) = doc.descendants().find(|n| n.node_type() == NodeType::PI) {
         let target = pi.pi().map(|p| p.target.to_string()).unwrap_or_default();
         return Err(RuleError::ProcessingInstruction(target));

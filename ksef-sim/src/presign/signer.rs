@@ -21,18 +21,27 @@ pub struct PresignedUrl {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Signs and verifies presigned URLs.
-#[derive(Debug)]
+/// Signs and verifies presigned URLs. The secret is redacted in `Debug` and wiped on drop.
 pub(crate) struct Presigner {
-    secret: [u8; 32],
+    secret: zeroize::Zeroizing<[u8; 32]>,
     base_url: String,
     validity: Duration,
     clock: ksef_time::SharedClock,
 }
 
+impl std::fmt::Debug for Presigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presigner")
+            .field("secret", &"<redacted>")
+            .field("base_url", &self.base_url)
+            .field("validity", &self.validity)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Presigner {
     pub(crate) fn new(
-        secret: [u8; 32],
+        secret: zeroize::Zeroizing<[u8; 32]>,
         base_url: String,
         validity: Duration,
         clock: ksef_time::SharedClock,
@@ -47,7 +56,7 @@ impl Presigner {
 
     /// The MAC over one URL's method, full path and expiry.
     fn mac(&self, method: &str, full_path: &str, exp: i64) -> Option<Hmac<Sha256>> {
-        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret).ok()?;
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.secret).ok()?;
         m.update(method.to_ascii_uppercase().as_bytes());
         m.update(b"\n");
         m.update(full_path.as_bytes());
@@ -138,11 +147,12 @@ mod tests {
     #[test]
     fn sign_verify_tamper_and_expiry() {
         let p = Presigner::new(
-            [7; 32],
+            zeroize::Zeroizing::new([7; 32]),
             "http://127.0.0.1:1/v2".into(),
             Duration::from_secs(60),
             ksef_time::system_clock(),
         );
+        assert!(!format!("{p:?}").contains("[7, 7"), "{p:?}");
         let faults = Faults::default();
         let u = p.url(
             &faults,

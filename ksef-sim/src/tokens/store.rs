@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use crate::identifiers::{self, RefKind};
 use crate::sync::lock;
 
-/// One KSeF token.
-#[derive(Debug, Clone)]
+/// One KSeF token (the token string redacted in `Debug`).
+#[derive(Clone)]
 pub(crate) struct KsefToken {
     pub reference: String,
     /// The full token string handed to the client (shown once).
@@ -24,6 +24,19 @@ pub(crate) struct KsefToken {
     pub active_from: DateTime<Utc>,
     pub revoked: bool,
     pub last_use: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for KsefToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KsefToken")
+            .field("reference", &self.reference)
+            .field("token", &"<redacted>")
+            .field("context_type", &self.context_type)
+            .field("context_value", &self.context_value)
+            .field("created", &self.created)
+            .field("revoked", &self.revoked)
+            .finish_non_exhaustive()
+    }
 }
 
 impl KsefToken {

@@ -5,6 +5,7 @@
 //! roxmltree does not keep prefixes, so qualified names are read from the input text.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use roxmltree::{Document, Node, NodeId, NodeType};
 
@@ -61,7 +62,8 @@ struct Ctx<'a, 'input> {
 }
 
 /// Canonicalizes the whole document (`apex = None`) or the subtree of `apex`, leaving out the
-/// subtree rooted at `exclude`.
+/// subtree rooted at `exclude`. Walks the tree with an explicit stack: the depth of the
+/// document costs heap, never call stack.
 pub(crate) fn canonicalize(
     doc: &Document<'_>,
     apex: Option<Node<'_, '_>>,
@@ -75,17 +77,14 @@ pub(crate) fn canonicalize(
         out: String::new(),
     };
     match apex {
-        Some(el) => {
-            let rendered = BTreeMap::new();
-            element(&mut ctx, el, &rendered, true);
-        }
+        Some(el) => subtree(&mut ctx, el),
         None => {
             let root = doc.root();
             let mut seen_root = false;
             for child in root.children() {
                 match child.node_type() {
                     NodeType::Element => {
-                        element(&mut ctx, child, &BTreeMap::new(), true);
+                        subtree(&mut ctx, child);
                         seen_root = true;
                     }
                     NodeType::Comment if ctx.opts.with_comments => {
@@ -114,6 +113,52 @@ pub(crate) fn canonicalize(
     ctx.out.into_bytes()
 }
 
+/// Namespaces rendered by the output ancestors of an element (prefix "" = default).
+type Rendered = Rc<BTreeMap<String, String>>;
+
+/// One step of the walk.
+enum Step<'a, 'input> {
+    /// Render a node (an element with the namespaces its output ancestors rendered).
+    Node(Node<'a, 'input>, Rendered),
+    /// Close an element.
+    End(&'input str),
+}
+
+fn subtree<'a, 'input>(ctx: &mut Ctx<'_, 'input>, apex: Node<'a, 'input>) {
+    let mut stack: Vec<Step<'a, 'input>> = Vec::new();
+    let is_apex = |n: Node<'_, '_>| n == apex;
+    stack.push(Step::Node(apex, Rc::new(BTreeMap::new())));
+    while let Some(step) = stack.pop() {
+        let (node, rendered) = match step {
+            Step::End(qname) => {
+                ctx.out.push_str("</");
+                ctx.out.push_str(qname);
+                ctx.out.push('>');
+                continue;
+            }
+            Step::Node(node, rendered) => (node, rendered),
+        };
+        match node.node_type() {
+            NodeType::Element => {
+                if Some(node.id()) == ctx.exclude {
+                    continue;
+                }
+                let (qname, next_rendered) = start_tag(ctx, node, &rendered, is_apex(node));
+                stack.push(Step::End(qname));
+                let next_rendered = Rc::new(next_rendered);
+                let children: Vec<Node<'a, 'input>> = node.children().collect();
+                for child in children.into_iter().rev() {
+                    stack.push(Step::Node(child, Rc::clone(&next_rendered)));
+                }
+            }
+            NodeType::Text => escape_text(&mut ctx.out, node.text().unwrap_or("")),
+            NodeType::Comment if ctx.opts.with_comments => comment(ctx, node),
+            NodeType::PI => pi(ctx, node),
+            _ => {}
+        }
+    }
+}
+
 fn element_qname<'i>(input: &'i str, node: Node<'_, '_>) -> &'i str {
     let start = node.range().start + 1;
     let rest = input.get(start..).unwrap_or("");
@@ -135,15 +180,14 @@ fn in_scope(node: Node<'_, '_>) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn element(
-    ctx: &mut Ctx<'_, '_>,
+/// Writes the start tag of `node`; returns its qualified name and the namespaces rendered for
+/// its children.
+fn start_tag<'input>(
+    ctx: &mut Ctx<'_, 'input>,
     node: Node<'_, '_>,
     rendered: &BTreeMap<String, String>,
     is_apex: bool,
-) {
-    if Some(node.id()) == ctx.exclude {
-        return;
-    }
+) -> (&'input str, BTreeMap<String, String>) {
     let qname = element_qname(ctx.input, node);
     let scope = in_scope(node);
     let mut emit: BTreeMap<String, String> = BTreeMap::new();
@@ -257,18 +301,7 @@ fn element(
     for (p, u) in emit {
         next_rendered.insert(p, u);
     }
-    for child in node.children() {
-        match child.node_type() {
-            NodeType::Element => element(ctx, child, &next_rendered, false),
-            NodeType::Text => escape_text(&mut ctx.out, child.text().unwrap_or("")),
-            NodeType::Comment if ctx.opts.with_comments => comment(ctx, child),
-            NodeType::PI => pi(ctx, child),
-            _ => {}
-        }
-    }
-    ctx.out.push_str("</");
-    ctx.out.push_str(qname);
-    ctx.out.push('>');
+    (qname, next_rendered)
 }
 
 fn comment(ctx: &mut Ctx<'_, '_>, node: Node<'_, '_>) {

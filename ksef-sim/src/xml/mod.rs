@@ -1,4 +1,5 @@
-//! XML helpers: canonicalization and XAdES verification.
+//! XML helpers: bounded parsing, canonicalization and XAdES verification.
 
 pub(crate) mod c14n;
+pub(crate) mod limits;
 pub(crate) mod xades;

@@ -8,6 +8,7 @@ use sha2::Digest;
 use x509_cert::Certificate;
 
 use super::c14n::{self, C14n};
+use super::limits::{self, XmlLimits};
 use crate::auth::ip_rules::{IpRule, parse_ip_rules};
 use crate::error::ApiError;
 
@@ -151,6 +152,35 @@ fn c14n_of(node: Node<'_, '_>) -> Result<C14n, ApiError> {
         .ok_or_else(|| bad_sig(format!("Unsupported canonicalization algorithm '{uri}'.")))
 }
 
+/// Most References one SignedInfo may carry (the request and SignedProperties need two).
+const MAX_REFERENCES: usize = 8;
+
+/// The element whose `Id` (`ID`, `id`) is `id`; Ids are unique (see [`reject_duplicate_ids`]).
+fn element_by_id<'a, 'i>(doc: &'a Document<'i>, id: &str) -> Option<Node<'a, 'i>> {
+    doc.descendants().filter(|n| n.is_element()).find(|n| {
+        n.attributes()
+            .any(|a| matches!(a.name(), "Id" | "ID" | "id") && a.value() == id)
+    })
+}
+
+/// A same-document reference must name exactly one element: two elements with one `Id` let a
+/// signed copy and a modified copy travel together.
+fn reject_duplicate_ids(doc: &Document<'_>) -> Result<(), ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    for id in doc.descendants().filter(|n| n.is_element()).flat_map(|n| {
+        n.attributes()
+            .filter(|a| matches!(a.name(), "Id" | "ID" | "id"))
+            .map(|a| a.value())
+    }) {
+        if !seen.insert(id) {
+            return Err(bad_sig(format!(
+                "The Id '{id}' is used by more than one element."
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Digest input of one Reference.
 fn reference_bytes(
     doc: &Document<'_>,
@@ -161,13 +191,7 @@ fn reference_bytes(
     let target = if uri.is_empty() {
         None
     } else if let Some(id) = uri.strip_prefix('#') {
-        let t = doc
-            .descendants()
-            .filter(|n| n.is_element())
-            .find(|n| {
-                n.attributes()
-                    .any(|a| matches!(a.name(), "Id" | "ID" | "id") && a.value() == id)
-            })
+        let t = element_by_id(doc, id)
             .ok_or_else(|| bad_sig(format!("Reference target '#{id}' not found.")))?;
         Some(t)
     } else {
@@ -319,16 +343,28 @@ pub(crate) fn verify_auth_request(
     }
     let text = std::str::from_utf8(body)
         .map_err(|e| err(21217, "Nieprawidłowe kodowanie znaków.", e.to_string()))?;
-    let doc = Document::parse(text).map_err(|e| err(21001, "Nieczytelna treść.", e.to_string()))?;
+    let doc = limits::parse(text, &XmlLimits::AUTH_REQUEST)
+        .map_err(|e| err(21001, "Nieczytelna treść.", e.to_string()))?;
+    reject_duplicate_ids(&doc)?;
     let doc_root = doc.root_element();
     // Enveloped: the request is the document element. Enveloping: the document element is
-    // ds:Signature and the request sits in its ds:Object.
+    // ds:Signature and the request is the element child of one of its ds:Object elements.
     let root = if doc_root.tag_name().name() == "Signature"
         && doc_root.tag_name().namespace() == Some(DS)
     {
-        child(doc_root, DS, "Object")
-            .and_then(|o| o.children().find(|c| c.is_element()))
-            .unwrap_or(doc_root)
+        let requests: Vec<Node<'_, '_>> = children(doc_root, DS, "Object")
+            .flat_map(|o| o.children().filter(|c| c.is_element()))
+            .filter(|c| c.tag_name().name() == "AuthTokenRequest")
+            .collect();
+        match requests.as_slice() {
+            [] => doc_root,
+            [one] => *one,
+            _ => {
+                return Err(bad_sig(
+                    "More than one AuthTokenRequest in the ds:Object elements.",
+                ));
+            }
+        }
     } else {
         doc_root
     };
@@ -448,6 +484,11 @@ pub(crate) fn verify_auth_request(
     // References: the document (enveloped) and SignedProperties.
     let mut covers_document = false;
     let mut signed_props: Option<Node<'_, '_>> = None;
+    if children(signed_info, DS, "Reference").count() > MAX_REFERENCES {
+        return Err(bad_sig(format!(
+            "More than {MAX_REFERENCES} References in SignedInfo."
+        )));
+    }
     for reference in children(signed_info, DS, "Reference") {
         let h = child(reference, DS, "DigestMethod")
             .and_then(|d| d.attribute("Algorithm"))
@@ -468,22 +509,15 @@ pub(crate) fn verify_auth_request(
         if uri.is_empty() {
             // Only an enveloped signature covers the request with URI="" (in an enveloping one
             // the enveloped-signature transform would leave nothing).
-            covers_document = root == doc_root;
-        } else if let Some(sp) = doc.descendants().find(|n| {
-            n.tag_name().name() == "SignedProperties"
-                && n.tag_name().namespace() == Some(XADES)
-                && n.attributes().any(|a| {
-                    matches!(a.name(), "Id" | "ID" | "id")
-                        && Some(a.value()) == uri.strip_prefix('#')
-                })
-        }) {
-            signed_props = Some(sp);
-        } else if let Some(id) = uri.strip_prefix('#') {
-            // An enveloping signature references the signed root by Id.
-            if root
-                .attributes()
-                .any(|a| matches!(a.name(), "Id" | "ID" | "id") && a.value() == id)
+            covers_document |= root == doc_root;
+        } else if let Some(target) = uri.strip_prefix('#').and_then(|id| element_by_id(&doc, id)) {
+            if target.tag_name().name() == "SignedProperties"
+                && target.tag_name().namespace() == Some(XADES)
+                && target.ancestors().any(|a| a == signature)
             {
+                signed_props = Some(target);
+            } else if target == root {
+                // An enveloping signature references by Id exactly the request that is read.
                 covers_document = true;
             }
         }
