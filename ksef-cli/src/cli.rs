@@ -61,6 +61,19 @@ pub enum Command {
     /// Check invoice files before sending (well-formedness, encoding, size, form); nothing is
     /// sent. Exits 0 when all pass, 1 when any fails.
     Validate(ValidateArgs),
+    /// Download one invoice, or query invoice metadata with filters.
+    #[command(subcommand)]
+    Invoice(InvoiceCmd),
+    /// Export invoices into a directory (KSeF builds an encrypted package; downloaded in
+    /// parallel, every file checked against its metadata).
+    #[command(subcommand)]
+    Export(ExportCmd),
+    /// Incrementally synchronise issued and received invoices into a local store (SQLite and
+    /// the XML files), crash-safe: a run continues where the last one committed.
+    Sync(SyncArgs),
+    /// Query the local store that `ksef sync` fills.
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Inspect sessions, their invoices and UPOs.
     #[command(subcommand)]
     Session(SessionCmd),
@@ -516,4 +529,233 @@ pub struct QrKod2 {
     pub context: Option<String>,
     #[command(flatten)]
     pub output: QrOutput,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InvoiceCmd {
+    /// Download an invoice's XML by its KSeF number, exactly as stored (checked against the
+    /// hash KSeF sends). To stdout, or to a file with -o.
+    Get {
+        /// The KSeF number.
+        ksef_number: String,
+        /// Write the XML here (a new file, or an existing one with --force).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Overwrite an existing output file.
+        #[arg(long, requires = "output")]
+        force: bool,
+    },
+    /// Query invoice metadata: every page, long ranges split into the windows KSeF allows, each
+    /// invoice once. A table, or JSON Lines (the API's InvoiceMetadata) with --json. KSeF
+    /// allows few queries an hour: for bulk retrieval use `ksef export run` or `ksef sync`.
+    Query(Box<InvoiceQueryArgs>),
+}
+
+/// The role the context's subject plays on the invoices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// Invoices the context issued (Subject1).
+    Seller,
+    /// Invoices the context received (Subject2).
+    Buyer,
+    /// Invoices naming the context as a third party (Subject3).
+    ThirdParty,
+    /// Invoices of an authorised subject (SubjectAuthorized).
+    Authorized,
+}
+
+/// Which date a range applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DateKind {
+    /// The issue date (P_1).
+    Issue,
+    /// When KSeF accepted the invoice.
+    Invoicing,
+    /// When KSeF stored it permanently (stable: the one for incremental retrieval).
+    PermanentStorage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AmountKind {
+    Gross,
+    Net,
+    Vat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryForm {
+    Fa,
+    Pef,
+    FaRr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InvoicingModeArg {
+    Online,
+    Offline,
+}
+
+/// Filters of invoice queries and exports.
+#[derive(Debug, Args)]
+pub struct InvoiceFilters {
+    /// The context's role on the invoices.
+    #[arg(long, value_enum, default_value = "buyer")]
+    pub role: Role,
+    /// Which date --from and --to apply to.
+    #[arg(long, value_enum, default_value = "issue")]
+    pub date_type: DateKind,
+    /// From this Warsaw business date (YYYY-MM-DD) or instant (RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// Up to this Warsaw business date (inclusive) or instant; default: now.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Seller NIP.
+    #[arg(long, value_name = "NIP")]
+    pub seller_nip: Option<String>,
+    /// Buyer NIP.
+    #[arg(long, value_name = "NIP")]
+    pub buyer_nip: Option<String>,
+    /// One invoice by its KSeF number.
+    #[arg(long, value_name = "KSEF_NUMBER")]
+    pub ksef_number: Option<String>,
+    /// The seller's invoice number (exact).
+    #[arg(long, value_name = "NUMBER")]
+    pub invoice_number: Option<String>,
+    /// Currency code (repeatable), e.g. PLN.
+    #[arg(long = "currency", value_name = "CODE")]
+    pub currencies: Vec<String>,
+    /// What --amount-from/--amount-to compare.
+    #[arg(long, value_enum, default_value = "gross")]
+    pub amount_type: AmountKind,
+    /// Smallest amount.
+    #[arg(long, value_name = "AMOUNT")]
+    pub amount_from: Option<f64>,
+    /// Largest amount.
+    #[arg(long, value_name = "AMOUNT")]
+    pub amount_to: Option<f64>,
+    /// Document form.
+    #[arg(long = "form", value_enum)]
+    pub form: Option<QueryForm>,
+    /// Invoice type as KSeF names it (repeatable): Vat, Zal, Kor, Roz, Upr, KorZal, KorRoz,
+    /// VatPef, VatPefSp, KorPef, VatRr, KorVatRr.
+    #[arg(long = "invoice-type", value_name = "TYPE")]
+    pub invoice_types: Vec<String>,
+    /// Issued online or offline.
+    #[arg(long, value_enum)]
+    pub mode: Option<InvoicingModeArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct InvoiceQueryArgs {
+    #[command(flatten)]
+    pub filters: InvoiceFilters,
+    /// Newest first.
+    #[arg(long)]
+    pub desc: bool,
+    /// Stop after this many invoices.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCmd {
+    /// Export the invoices the filters select into a directory: {ksefNumber}.xml for each
+    /// (checked against its metadata) and _metadata.json. Says when KSeF truncated the package
+    /// and where to continue.
+    Run(ExportRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportRunArgs {
+    #[command(flatten)]
+    pub filters: InvoiceFilters,
+    /// Target directory (created if missing).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: PathBuf,
+    /// Only the metadata (_metadata.json), no invoice files.
+    #[arg(long)]
+    pub metadata_only: bool,
+    /// Parts downloaded at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub parallel: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The store's directory (default: the profile's store under the data directory).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Where a role without stored invoices starts: a Warsaw business date (YYYY-MM-DD) or an
+    /// instant (default: 30 days ago).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Roles to synchronise (repeatable; default: seller and buyer).
+    #[arg(long = "role", value_enum)]
+    pub roles: Vec<Role>,
+    /// One run, then exit (the default).
+    #[arg(long, conflicts_with = "every")]
+    pub once: bool,
+    /// Run again after this pause until interrupted (e.g. 15m, 1h, 90s).
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub every: Option<std::time::Duration>,
+    /// At most this many exports per run.
+    #[arg(long, value_name = "N")]
+    pub max_windows: Option<u32>,
+}
+
+/// `90s`, `15m`, `2h` or plain seconds; at least one second.
+pub fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not an interval (examples: 90s, 15m, 1h)"))?;
+    let secs = match unit {
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        other => return Err(format!("unknown unit {other:?} (use s, m or h)")),
+    };
+    match secs {
+        Some(v) if v > 0 => Ok(std::time::Duration::from_secs(v)),
+        _ => Err(format!("{s:?} must be at least one second")),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Invoices in the store, in order of arrival: a table, or JSON Lines with --json.
+    Query(StoreQueryArgs),
+    /// What the store holds: invoices and, per role, where the next sync starts.
+    Status {
+        /// The store's directory (default: the profile's store).
+        #[arg(long, value_name = "DIR")]
+        store: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StoreQueryArgs {
+    /// The store's directory (default: the profile's store).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Seller NIP.
+    #[arg(long, value_name = "NIP")]
+    pub seller_nip: Option<String>,
+    /// Buyer NIP.
+    #[arg(long, value_name = "NIP")]
+    pub buyer_nip: Option<String>,
+    /// Issued on or after this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub issued_from: Option<chrono::NaiveDate>,
+    /// Issued on or before this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub issued_to: Option<chrono::NaiveDate>,
+    /// Only invoices stored after this sequence number ("seq" of an earlier result).
+    #[arg(long, value_name = "SEQ")]
+    pub after: Option<u64>,
+    /// At most this many.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
 }

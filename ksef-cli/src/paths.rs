@@ -6,6 +6,8 @@
 //!   cache and sealed secrets (`sessions/`, `secrets/`, AES-256-GCM, mode 0600) and the key that
 //!   seals them (`seal.key`, mode 0600) unless it comes from `$KSEF_SEAL_KEY` or the OS keyring;
 //!   the sealed keys of batches (`batch-keys/`) and their default work directories (`batches/`).
+//! * `$KSEF_DATA_DIR` or `$XDG_DATA_HOME/ksef` or `~/.local/share/ksef`: the stores `ksef sync`
+//!   fills (`stores/PROFILE/`).
 
 use std::path::PathBuf;
 
@@ -43,6 +45,11 @@ pub fn config_dir() -> CliResult<PathBuf> {
 /// The directory of sealed sessions, sealed secrets and the sealing key.
 pub fn state_dir() -> CliResult<PathBuf> {
     dir("KSEF_STATE_DIR", "XDG_STATE_HOME", &[".local", "state"])
+}
+
+/// The directory of the invoice stores.
+pub fn data_dir() -> CliResult<PathBuf> {
+    dir("KSEF_DATA_DIR", "XDG_DATA_HOME", &[".local", "share"])
 }
 
 /// Creates `dir` (and parents) with mode 0700 where the platform has modes.

@@ -1,8 +1,10 @@
 //! Progress bars on stderr for long flows: a batch (pre-flight, packing, encrypting, uploading
-//! per part, processing). Drawn only when stderr is a terminal and neither `--json` nor `-q` is set;
+//! per part, processing) and an export or sync (KSeF building the package, part downloads,
+//! unpacking). Drawn only when stderr is a terminal and neither `--json` nor `-q` is set;
 //! otherwise every bar is hidden and the events go to the `info` log.
 
 mod batch;
+mod export;
 
 use std::io::IsTerminal as _;
 
@@ -11,6 +13,7 @@ use indicatif::{MultiProgress, ProgressDrawTarget, ProgressStyle};
 use crate::connect::Ctx;
 
 pub use batch::BatchBars;
+pub use export::ExportBars;
 
 /// Whether progress is drawn for this invocation.
 pub fn visible(ctx: &Ctx) -> bool {
