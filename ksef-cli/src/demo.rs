@@ -11,6 +11,14 @@ use ksef_flows::invoice::{Amount, Invoice, InvoiceBuilder, Line, Party, VatRate}
 use ksef_flows::{Credentials, InvoiceInput, InvoiceOutcome, Ksef};
 use ksef_time::SharedClock;
 
+/// The demo's lines go through the CLI's stdout writer: a reader that closes the pipe early ends
+/// the output quietly.
+macro_rules! println {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format!("{}\n", format_args!($($arg)*)).as_bytes())
+    };
+}
+
 /// Runs the demo with `clock` as the time source of the client and the embedded simulator.
 /// Any deviation from the expected outcomes is an error (non-zero exit).
 pub async fn run(url: Option<String>, clock: SharedClock) -> anyhow::Result<()> {

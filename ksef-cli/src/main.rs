@@ -1,160 +1,130 @@
 //! The `ksef` command-line tool.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod cli;
+mod commands;
+mod config;
+mod connect;
 mod demo;
+mod exit;
+mod identity;
+#[cfg(feature = "keyring")]
+mod keyring;
+mod output;
+mod paths;
+mod progress;
+mod seal;
+mod secrets;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use ksef_api::operations::{OPERATIONS, TokenKind};
+use clap::Parser as _;
 
-/// Command-line client for KSeF 2.0, Poland's national e-invoicing system.
-#[derive(Debug, Parser)]
-#[command(name = "ksef", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// List the operations of the pinned KSeF API with the token each needs, its rate limits and
-    /// required permissions.
-    Operations {
-        /// Only operations whose name or path contains this text.
-        #[arg(long)]
-        filter: Option<String>,
-    },
-    /// Run the whole online flow against an embedded simulator: test identity, XAdES and
-    /// KSeF-token authentication, invoices (one duplicate, two invalid), UPO, KOD I link.
-    /// Exits non-zero if any step does not behave as expected.
-    Demo {
-        /// Use a running KSeF-compatible server at this base URL (with `/v2`) instead of the
-        /// embedded simulator. Never production.
-        #[arg(long)]
-        url: Option<String>,
-        /// Run as if the clock read this instant (RFC 3339, e.g. 2026-12-31T23:30:00Z); the
-        /// clock then advances normally. Used to check the date rules at hard instants.
-        #[arg(long, value_name = "INSTANT", value_parser = parse_instant)]
-        at: Option<chrono::DateTime<chrono::Utc>>,
-    },
-    /// Run the KSeF simulator and print its base URL (until Ctrl-C).
-    Sim {
-        /// Port to listen on (0 = any free port).
-        #[arg(long, default_value_t = 0)]
-        port: u16,
-        /// Disable rate limiting.
-        #[arg(long)]
-        no_rate_limits: bool,
-    },
-}
+use crate::cli::{Cli, Command};
+use crate::connect::Ctx;
+use crate::exit::{CliError, CliResult};
+use crate::output::Out;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Operations { filter } => {
-            operations(filter.as_deref());
-            ExitCode::SUCCESS
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version go to stdout, errors to stderr; a closed pipe is not an error.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
+    };
+    init_logging(cli.global.quiet, cli.global.verbose);
+    let ctx = Ctx {
+        out: Out {
+            json: cli.global.json,
+            quiet: cli.global.quiet,
+        },
+        profile: cli.global.profile.clone(),
+        production: cli.global.production,
+    };
+    let result = run(&ctx, cli.command);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&ctx, &e);
+            ExitCode::from(e.exit.code())
+        }
+    }
+}
+
+fn report(ctx: &Ctx, e: &CliError) {
+    if ctx.out.json {
+        let doc = serde_json::json!({
+            "error": {
+                "message": format!("{:#}", e.error),
+                "kind": e.exit.name(),
+                "exitCode": e.exit.code(),
+            }
+        });
+        output::write_stderr(&format!("{doc}\n"));
+    } else {
+        output::write_stderr(&format!("ksef: error: {:#}\n", e.error));
+    }
+}
+
+fn init_logging(quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(ctx: &Ctx, command: Command) -> CliResult {
+    match command {
+        Command::Operations { filter } => {
+            commands::tools::operations(ctx, filter.as_deref());
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            commands::tools::completions(shell);
+            Ok(())
+        }
+        Command::ManPages { out } => commands::tools::man_pages(&out),
+        Command::Profile(c) => commands::profile::run(ctx, c),
+        Command::Validate(a) => commands::validate::run(ctx, &a),
+        Command::Qr(c) => commands::qr::run(ctx, c),
         Command::Demo { url, at } => {
             let clock: ksef_time::SharedClock = match at {
                 Some(t) => std::sync::Arc::new(ksef_time::ShiftedClock::starting_at(t)),
                 None => ksef_time::system_clock(),
             };
-            run_async(demo::run(url, clock))
+            block_on(async { demo::run(url, clock).await.map_err(CliError::from) })
         }
         Command::Sim {
             port,
             no_rate_limits,
-        } => run_async(sim(port, no_rate_limits)),
+        } => block_on(commands::tools::sim(ctx, port, no_rate_limits)),
+        Command::Auth(c) => block_on(commands::auth::run(ctx, c)),
+        Command::Send(c) => block_on(commands::send::run(ctx, c)),
+        Command::Session(c) => block_on(commands::session::run(ctx, c)),
+        Command::Invoice(c) => block_on(commands::invoice::run(ctx, c)),
+        Command::Export(c) => block_on(commands::export::run(ctx, c)),
+        Command::Sync(a) => block_on(commands::sync::sync(ctx, a)),
+        Command::Store(c) => block_on(commands::sync::store(ctx, c)),
+        Command::Token(c) => block_on(commands::token::run(ctx, c)),
+        Command::Limits => block_on(commands::limits::limits(ctx)),
+        Command::RateLimits => block_on(commands::limits::rate_limits(ctx)),
     }
 }
 
-fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.to_utc())
-        .map_err(|e| format!("not an RFC 3339 instant ({e}); example: 2026-12-31T23:30:00Z"))
-}
-
-fn run_async(f: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+fn block_on<T>(f: impl std::future::Future<Output = CliResult<T>>) -> CliResult<T> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ksef: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(f) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ksef: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn sim(port: u16, no_rate_limits: bool) -> anyhow::Result<()> {
-    let config = ksef_sim::SimConfig::default()
-        .with_bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
-        .with_rate_limits(!no_rate_limits);
-    let sim = ksef_sim::KsefSim::start(config).await?;
-    println!("{}", sim.base_url());
-    tokio::signal::ctrl_c().await?;
-    sim.shutdown().await;
-    Ok(())
-}
-
-fn operations(filter: Option<&str>) {
-    println!(
-        "KSeF API {} (spec sha256 {})",
-        ksef_api::operations::API_VERSION,
-        ksef_api::operations::SPEC_SHA256
-    );
-    let mut shown = 0;
-    for op in OPERATIONS
-        .iter()
-        .filter(|op| filter.is_none_or(|f| op.name.contains(f) || op.path.contains(f)))
-    {
-        let token = match op.token {
-            TokenKind::None => "-",
-            TokenKind::AuthenticationOperation => "auth-op",
-            TokenKind::Refresh => "refresh",
-            TokenKind::Access => "access",
-        };
-        let limits = op.rate_limits.map_or_else(
-            || "-".to_string(),
-            |l| {
-                [
-                    (l.per_second, "s"),
-                    (l.per_minute, "min"),
-                    (l.per_hour, "h"),
-                ]
-                .iter()
-                .filter_map(|(n, u)| n.map(|n| format!("{n}/{u}")))
-                .collect::<Vec<_>>()
-                .join(" ")
-            },
-        );
-        println!(
-            "{:<48} {:<6} {:<62} token={:<8} limits={:<20} group={}",
-            op.name,
-            op.method,
-            op.path,
-            token,
-            limits,
-            op.rate_limit_group.unwrap_or("-")
-        );
-        shown += 1;
-    }
-    println!("{shown} operations");
+        .map_err(|e| CliError::new(exit::Exit::Failure, e))?;
+    rt.block_on(f)
 }

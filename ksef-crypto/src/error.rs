@@ -176,6 +176,9 @@ pub enum CryptoError {
         /// Details.
         detail: String,
     },
+    /// A PKCS#12 file could not be read (format, algorithm, passphrase or integrity).
+    #[error("PKCS#12: {0}")]
+    Pkcs12(String),
 }
 
 /// Result alias.

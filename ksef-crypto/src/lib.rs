@@ -9,6 +9,7 @@
 //! * [`identity`]: signing identities (certificate + key), self-signed TEST certificates.
 //! * [`xades`]: the `AuthTokenRequest` document and its enveloped XAdES-BES signature.
 //! * [`csr`]: PKCS#10 requests for KSeF certificate enrollment.
+//! * [`pkcs12`]: identities from `.p12`/`.pfx` files ([`SigningIdentity::from_pkcs12`]).
 //! * [`qr`]: KOD I / KOD II verification links, their signatures, PNG and SVG rendering.
 //! * [`ids`]: KSeF numbers, reference numbers, NIP, PESEL, InternalId, NipVatUe, ...
 //! * [`invoice`]: pre-flight checks of raw invoice bytes.
@@ -42,6 +43,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod invoice;
+pub mod pkcs12;
 pub mod qr;
 pub mod rsa_oaep;
 pub mod secret;

@@ -615,6 +615,46 @@ impl AuthSession {
     }
 }
 
+impl AuthSession {
+    /// An authenticated session from tokens obtained earlier (see [`crate::SavedSession`]).
+    pub(crate) fn from_tokens(
+        ksef: &Ksef,
+        context: ContextIdentifier,
+        reference_number: String,
+        access_token: &str,
+        refresh_token: &str,
+    ) -> Self {
+        let state = ClientState::new();
+        let expires = jwt_exp(access_token).unwrap_or_else(|| ksef.now());
+        state.set(
+            TokenKind::Access,
+            Some(BearerToken::new(access_token.to_string())),
+        );
+        state.set(
+            TokenKind::Refresh,
+            Some(BearerToken::new(refresh_token.to_string())),
+        );
+        AuthSession {
+            inner: Arc::new(Inner {
+                ksef: ksef.clone(),
+                api: ksef.api().with_state(state),
+                context_key: context_key(&context),
+                context,
+                reference_number,
+                times: Mutex::new(TokenTimes {
+                    expires,
+                    obtained: ksef.now(),
+                }),
+                refresh_lock: tokio::sync::Mutex::new(()),
+                generation: AtomicU64::new(0),
+                proactive_refreshes: AtomicU64::new(0),
+                reactive_refreshes: AtomicU64::new(0),
+                refresh_margin: Mutex::new(None),
+            }),
+        }
+    }
+}
+
 /// Every group of a `GET /rate-limits` answer, by its wire name (the spec's group names:
 /// `onlineSession`, `onlineSessionClose`, ..., `anonymous`, `global`), so that a group a KSeF
 /// release adds needs no code. A negative value (`-1`) means unlimited.

@@ -39,21 +39,27 @@
 //! * [`FlowError`]: one error enum, a variant per failing step.
 
 mod auth;
+mod auth_sessions;
 pub mod batch;
 mod client;
 pub mod date_range;
 mod error;
 pub mod export;
 mod limiter;
+mod limits;
 mod lock;
 mod online;
 mod paging;
+mod pages;
 pub mod progress;
 pub mod query;
 mod retrieval;
 mod retry;
 pub mod sample;
+mod saved;
+mod sessions;
 pub mod sync;
+mod tokens;
 pub mod upo;
 mod wait;
 
@@ -73,6 +79,12 @@ pub use progress::{ExportEvent, Progress, SyncEvent};
 pub use retrieval::{MAX_INVOICE_SIZE, kod1_url_of};
 pub use retry::RetryPolicy;
 pub use upo::{MAX_UPO_SIZE, Upo, UpoDocument, verify_meta_hash};
+
+pub use limits::EffectiveLimits;
+pub use pages::Page;
+pub use saved::{SavedSession, parse_context};
+pub use sessions::{InvoiceSelection, SessionFilter, UpoOf};
+pub use tokens::TokenFilter;
 
 /// The raw API crate.
 pub use ksef_api as api;

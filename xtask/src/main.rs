@@ -6,6 +6,7 @@
 //! cargo xtask regen-schemas [--from DIR]        pin the invoice XSDs: lock, local copy, surface snapshot
 //! cargo xtask regen-schemas --check            lock, schemas and surface snapshot agree
 //! cargo xtask fuzz TARGET [--time SECONDS]     run one fuzz target of fuzz/ (cargo-fuzz, libFuzzer)
+//! cargo xtask man [DIR]                        man pages of `ksef` (default target/man)
 //! cargo xtask module-cycles CRATE_DIR...       import cycles between a crate's modules (exit 1 if any)
 //! cargo xtask bench batch [--sizes N,N,..]      batch preparation against the Python peer, side by side
 //! ```
@@ -32,6 +33,7 @@ const USAGE: &str = "usage:
   cargo xtask regen-schemas --check            fail with a diff when lock, schemas and surface snapshot disagree
   cargo xtask fuzz TARGET [--time SECONDS]     run one fuzz target of fuzz/fuzz_targets/ for SECONDS (default 60)
                                                with libFuzzer (installs cargo-fuzz when missing); prints the figures
+  cargo xtask man [DIR]                        write the man pages of `ksef` (one per command) to DIR (default target/man)
   cargo xtask module-cycles CRATE_DIR...       report import cycles between the modules of each crate
                                                (paths relative to the workspace root); exit 1 if any
 ";
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
                 std::env::var(SPEC_ENV).ok().as_deref(),
             )
         }),
+        Some("man") => man(args.get(1).map(PathBuf::from)),
         Some("module-cycles") => match module_cycles::run(&workspace_root(), &args[1..]) {
             Ok((lines, false)) => Ok(lines),
             Ok((lines, true)) => Err(lines.join("\n")),
@@ -79,6 +82,32 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Man pages: the `ksef` binary renders them from its own command definitions (clap_mangen).
+fn man(dir: Option<PathBuf>) -> Result<Vec<String>, String> {
+    let root = workspace_root();
+    let dir = dir.unwrap_or_else(|| root.join("target").join("man"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "--package",
+            "ksef-cli",
+            "--",
+            "man-pages",
+            "--out",
+        ])
+        .arg(&dir)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("`ksef man-pages` failed ({status})"));
+    }
+    Ok(vec![format!("man pages written to {}", dir.display())])
 }
 
 /// The workspace root (xtask lives one level below it).

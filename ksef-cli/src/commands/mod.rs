@@ -1,0 +1,15 @@
+//! One module per command group.
+
+pub mod auth;
+pub mod export;
+pub mod invoice;
+pub mod limits;
+pub mod profile;
+pub mod qr;
+pub mod send;
+pub mod send_batch;
+pub mod session;
+pub mod sync;
+pub mod token;
+pub mod tools;
+pub mod validate;

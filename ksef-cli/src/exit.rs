@@ -1,0 +1,171 @@
+//! Exit codes and the error every command returns.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success |
+//! | 1 | failure (anything not listed below) |
+//! | 2 | usage: bad arguments or configuration, detected before anything is sent |
+//! | 3 | partial: some invoices were rejected or not sent |
+//! | 4 | authentication: not logged in, credentials refused, token expired or revoked, 401/403 |
+//! | 5 | KSeF unavailable or limits hit: transport failure, 5xx, 429, maintenance, timeouts |
+
+use std::fmt;
+
+use ksef_flows::FlowError;
+
+/// The class of a failure, which decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Failure = 1,
+    Usage = 2,
+    Partial = 3,
+    Auth = 4,
+    Unavailable = 5,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// Stable name used in `--json` error documents.
+    pub fn name(self) -> &'static str {
+        match self {
+            Exit::Failure => "failure",
+            Exit::Usage => "usage",
+            Exit::Partial => "partial",
+            Exit::Auth => "auth",
+            Exit::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A command's failure: the error chain and its exit class.
+#[derive(Debug)]
+pub struct CliError {
+    pub exit: Exit,
+    pub error: anyhow::Error,
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl CliError {
+    pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            exit,
+            error: error.into(),
+        }
+    }
+
+    pub fn usage(msg: impl fmt::Display) -> Self {
+        Self::new(Exit::Usage, anyhow::anyhow!("{msg}"))
+    }
+
+    pub fn auth(msg: impl fmt::Display) -> Self {
+        Self::new(Exit::Auth, anyhow::anyhow!("{msg}"))
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(error: anyhow::Error) -> Self {
+        let exit = classify(&error);
+        Self { exit, error }
+    }
+}
+
+impl From<FlowError> for CliError {
+    fn from(e: FlowError) -> Self {
+        anyhow::Error::from(e).into()
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// The exit class of an error chain: the first [`FlowError`] in it decides.
+pub fn classify(error: &anyhow::Error) -> Exit {
+    for cause in error.chain() {
+        if let Some(f) = cause.downcast_ref::<FlowError>() {
+            return classify_flow(f);
+        }
+        if let Some(e) = cause.downcast_ref::<ksef_api::KsefError>() {
+            return classify_status(e.status().map(|s| s.as_u16()), is_transport(e));
+        }
+    }
+    Exit::Failure
+}
+
+fn is_transport(e: &ksef_api::KsefError) -> bool {
+    matches!(e, ksef_api::KsefError::Transport(_))
+}
+
+fn classify_flow(f: &FlowError) -> Exit {
+    match f {
+        FlowError::Authenticate { source, .. } => {
+            match classify_status(source.status().map(|s| s.as_u16()), is_transport(source)) {
+                Exit::Unavailable => Exit::Unavailable,
+                _ => Exit::Auth,
+            }
+        }
+        FlowError::AuthRejected { .. } | FlowError::RefreshToken { .. } => Exit::Auth,
+        FlowError::InvalidArgument { .. } | FlowError::BatchLimit { .. } => Exit::Usage,
+        FlowError::UploadPart { status, .. } => classify_status(*status, status.is_none()),
+        FlowError::Timeout(_) | FlowError::SessionUnavailable { .. } => Exit::Unavailable,
+        other => match other.api_error() {
+            Some(e) => classify_status(other.http_status(), is_transport(e)),
+            None => Exit::Failure,
+        },
+    }
+}
+
+fn classify_status(status: Option<u16>, transport: bool) -> Exit {
+    match status {
+        Some(401 | 403) => Exit::Auth,
+        Some(429) => Exit::Unavailable,
+        Some(s) if s >= 500 => Exit::Unavailable,
+        None if transport => Exit::Unavailable,
+        _ => Exit::Failure,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_documented_ones() {
+        assert_eq!(Exit::Failure.code(), 1);
+        assert_eq!(Exit::Usage.code(), 2);
+        assert_eq!(Exit::Partial.code(), 3);
+        assert_eq!(Exit::Auth.code(), 4);
+        assert_eq!(Exit::Unavailable.code(), 5);
+    }
+
+    #[test]
+    fn flow_errors_map_to_their_class() {
+        let e: CliError = FlowError::InvalidArgument {
+            field: "x",
+            rule: "y".into(),
+        }
+        .into();
+        assert_eq!(e.exit, Exit::Usage);
+        let e: CliError = FlowError::Timeout("t").into();
+        assert_eq!(e.exit, Exit::Unavailable);
+        let e: CliError = anyhow::Error::from(FlowError::AuthRejected {
+            reason: ksef_flows::AuthFailure::Revoked,
+            code: 425,
+            description: "revoked".into(),
+            details: vec![],
+        })
+        .context("logging in")
+        .into();
+        assert_eq!(e.exit, Exit::Auth);
+        assert_eq!(classify_status(Some(503), false), Exit::Unavailable);
+        assert_eq!(classify_status(Some(400), false), Exit::Failure);
+        assert_eq!(classify_status(None, true), Exit::Unavailable);
+    }
+}

@@ -1,0 +1,256 @@
+//! Online and batch sessions of the context, looked up by reference number from any process:
+//! list, status, invoices, UPO (each UPO checked against its `x-ms-meta-hash`).
+
+use chrono::{DateTime, Utc};
+use ksef_api::operations::op;
+use ksef_api::types;
+
+use crate::auth::{AuthSession, CallError};
+use crate::error::{FlowError, Result, boxed};
+use crate::pages::{Page, check_page_size};
+use crate::retry::Idempotency;
+use crate::tokens::reference;
+use crate::upo::{ReadError, Upo, read_verified};
+
+/// Filters of [`AuthSession::list_sessions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionFilter {
+    /// Online or batch sessions (KSeF requires one of them).
+    pub session_type: types::SessionType,
+    /// Only sessions in these states.
+    pub statuses: Vec<types::CommonSessionStatus>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created at or before.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Page size (10–1000; KSeF's default when `None`).
+    pub page_size: Option<u32>,
+}
+
+impl SessionFilter {
+    /// Sessions of `session_type`, no other filter.
+    pub fn new(session_type: types::SessionType) -> Self {
+        Self {
+            session_type,
+            statuses: Vec::new(),
+            created_from: None,
+            created_to: None,
+            page_size: None,
+        }
+    }
+
+    /// Only sessions in `status` (may be called several times).
+    pub fn status(mut self, status: types::CommonSessionStatus) -> Self {
+        self.statuses.push(status);
+        self
+    }
+
+    /// Only sessions created within `[from, to]` (either end open).
+    pub fn created(mut self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Self {
+        self.created_from = from;
+        self.created_to = to;
+        self
+    }
+
+    /// Page size (10–1000).
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.page_size = Some(n);
+        self
+    }
+}
+
+/// Which invoices of a session [`AuthSession::session_invoices`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum InvoiceSelection {
+    /// Every invoice the session received.
+    #[default]
+    All,
+    /// Only the rejected ones (`/invoices/failed`).
+    Failed,
+}
+
+/// Which UPO [`AuthSession::download_upo`] fetches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpoOf {
+    /// A page of the session UPO, by its reference number (from the session status).
+    SessionPage(String),
+    /// The UPO of one invoice, by the invoice's reference number.
+    Invoice(String),
+    /// The UPO of one invoice, by its KSeF number.
+    KsefNumber(String),
+}
+
+fn session_status_error(e: CallError) -> FlowError {
+    e.into_flow(|source| FlowError::SessionStatus { source })
+}
+
+impl AuthSession {
+    /// One page of the context's sessions (`GET /sessions`).
+    pub async fn list_sessions(
+        &self,
+        filter: &SessionFilter,
+        continuation_token: Option<&str>,
+    ) -> Result<Page<types::SessionsQueryResponseItem>> {
+        let page_size = check_page_size("page size", filter.page_size, 10, 1000)?;
+        if let (Some(f), Some(t)) = (filter.created_from, filter.created_to)
+            && f > t
+        {
+            return Err(FlowError::InvalidArgument {
+                field: "created range",
+                rule: format!("from {f} is after to {t}"),
+            });
+        }
+        let r = self
+            .call(op::SESSIONS_LIST, Idempotency::Safe, |api| {
+                let mut b = api
+                    .sessions_list()
+                    .session_type(filter.session_type.clone());
+                if !filter.statuses.is_empty() {
+                    b = b.statuses(filter.statuses.clone());
+                }
+                if let Some(f) = filter.created_from {
+                    b = b.date_created_from(f);
+                }
+                if let Some(t) = filter.created_to {
+                    b = b.date_created_to(t);
+                }
+                if let Some(n) = page_size {
+                    b = b.page_size(n);
+                }
+                if let Some(t) = continuation_token {
+                    b = b.x_continuation_token(t.to_string());
+                }
+                b.send()
+            })
+            .await
+            .map_err(session_status_error)?
+            .into_inner();
+        Ok(Page::new(r.sessions, r.continuation_token))
+    }
+
+    /// Status of any session of the context (`GET /sessions/{ref}`).
+    pub async fn session_status(
+        &self,
+        reference_number: &str,
+    ) -> Result<types::SessionStatusResponse> {
+        let r = reference(reference_number)?;
+        Ok(self
+            .call(op::SESSION_STATUS, Idempotency::Safe, |api| {
+                api.session_status().reference_number(r.clone()).send()
+            })
+            .await
+            .map_err(session_status_error)?
+            .into_inner())
+    }
+
+    /// One page of a session's invoices with their statuses (page size 10–1000).
+    pub async fn session_invoices(
+        &self,
+        reference_number: &str,
+        which: InvoiceSelection,
+        page_size: Option<u32>,
+        continuation_token: Option<&str>,
+    ) -> Result<Page<types::SessionInvoiceStatusResponse>> {
+        let r = reference(reference_number)?;
+        let page_size = check_page_size("page size", page_size, 10, 1000)?;
+        let err = |e: CallError| e.into_flow(|source| FlowError::InvoiceStatus { source });
+        let page = match which {
+            InvoiceSelection::All => self
+                .call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
+                    let mut b = api.session_invoices().reference_number(r.clone());
+                    if let Some(n) = page_size {
+                        b = b.page_size(n);
+                    }
+                    if let Some(t) = continuation_token {
+                        b = b.x_continuation_token(t.to_string());
+                    }
+                    b.send()
+                })
+                .await
+                .map_err(err)?
+                .into_inner(),
+            InvoiceSelection::Failed => self
+                .call(op::SESSION_FAILED_INVOICES, Idempotency::Safe, |api| {
+                    let mut b = api.session_failed_invoices().reference_number(r.clone());
+                    if let Some(n) = page_size {
+                        b = b.page_size(n);
+                    }
+                    if let Some(t) = continuation_token {
+                        b = b.x_continuation_token(t.to_string());
+                    }
+                    b.send()
+                })
+                .await
+                .map_err(err)?
+                .into_inner(),
+        };
+        Ok(Page::new(page.invoices, page.continuation_token))
+    }
+
+    /// Downloads a UPO of a session, verifies its `x-ms-meta-hash` and parses it.
+    pub async fn download_upo(&self, session_reference: &str, which: &UpoOf) -> Result<Upo> {
+        let s = reference(session_reference)?;
+        let err = |e: CallError| e.into_flow(|source| FlowError::DownloadUpo { source });
+        let (what, response) = match which {
+            UpoOf::SessionPage(page) => {
+                let page = reference(page)?;
+                let r = self
+                    .call(op::SESSION_UPO, Idempotency::Safe, |api| {
+                        api.session_upo()
+                            .reference_number(s.clone())
+                            .upo_reference_number(page.clone())
+                            .send()
+                    })
+                    .await
+                    .map_err(err)?;
+                ("session UPO", r)
+            }
+            UpoOf::Invoice(invoice) => {
+                let invoice = reference(invoice)?;
+                let r = self
+                    .call(op::SESSION_INVOICE_UPO, Idempotency::Safe, |api| {
+                        api.session_invoice_upo()
+                            .reference_number(s.clone())
+                            .invoice_reference_number(invoice.clone())
+                            .send()
+                    })
+                    .await
+                    .map_err(err)?;
+                ("invoice UPO", r)
+            }
+            UpoOf::KsefNumber(number) => {
+                let number = ksef_crypto::KsefNumber::parse(number.trim())
+                    .map_err(|e| FlowError::InvalidArgument {
+                        field: "KSeF number",
+                        rule: e.to_string(),
+                    })?
+                    .as_str()
+                    .to_string();
+                let r = self
+                    .call(
+                        op::SESSION_INVOICE_UPO_BY_KSEF_NUMBER,
+                        Idempotency::Safe,
+                        |api| {
+                            api.session_invoice_upo_by_ksef_number()
+                                .reference_number(s.clone())
+                                .ksef_number(number.clone())
+                                .send()
+                        },
+                    )
+                    .await
+                    .map_err(err)?;
+                ("invoice UPO", r)
+            }
+        };
+        let raw = read_verified(what, response).await.map_err(|e| match e {
+            ReadError::Transport(t) => FlowError::DownloadUpo {
+                source: boxed(ksef_api::KsefError::Transport(t)),
+            },
+            ReadError::Hash(h) => h,
+        })?;
+        Upo::parse(raw)
+    }
+}
