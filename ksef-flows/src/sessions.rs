@@ -6,11 +6,11 @@ use ksef_api::operations::op;
 use ksef_api::types;
 
 use crate::auth::{AuthSession, CallError};
-use crate::error::{FlowError, Result, boxed};
+use crate::error::{FlowError, Result};
 use crate::pages::{Page, check_page_size};
 use crate::retry::Idempotency;
 use crate::tokens::reference;
-use crate::upo::{ReadError, Upo, read_verified};
+use crate::upo::Upo;
 
 /// Filters of [`AuthSession::list_sessions`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,12 +245,7 @@ impl AuthSession {
                 ("invoice UPO", r)
             }
         };
-        let raw = read_verified(what, response).await.map_err(|e| match e {
-            ReadError::Transport(t) => FlowError::DownloadUpo {
-                source: boxed(ksef_api::KsefError::Transport(t)),
-            },
-            ReadError::Hash(h) => h,
-        })?;
-        Upo::parse(raw)
+        let timeout = self.ksef().call_timeout();
+        Upo::parse(crate::online::read_body(what, response, timeout).await?)
     }
 }
