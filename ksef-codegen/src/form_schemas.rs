@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use crate::SpecError;
 use crate::lock::sha256_hex;
 use crate::schemas::{
-    BASE_DIR, FA_RR_PREFIX, FA3_PREFIX, SCHEMAS_ENV, SCHEMAS_LOCAL_COPY, candidates, newest_root,
-    schema_locations,
+    BASE_DIR, FA_RR_PREFIX, FA3_PREFIX, SCHEMAS_ENV, SCHEMAS_LOCAL_COPY, candidates, find_pinned,
+    newest_root, schema_locations,
 };
 
 /// The lock file, relative to the workspace root.
@@ -149,31 +149,10 @@ pub fn read_lock(workspace_root: &Path) -> Result<FormsLock, SpecError> {
 /// explains what is missing and the one command that fixes it.
 pub fn locate(workspace_root: &Path, env_value: Option<&str>) -> Result<LocatedForms, SpecError> {
     let lock = read_lock(workspace_root)?;
-    let mut seen = Vec::new();
-    'candidates: for dir in candidates(workspace_root, env_value) {
-        let mut files = BTreeMap::new();
-        for (path, sha) in &lock.files {
-            let full = dir.join(path);
-            match std::fs::read(&full) {
-                Ok(bytes) => {
-                    let actual = sha256_hex(&bytes);
-                    if &actual != sha {
-                        seen.push(format!(
-                            "  {} has sha256 {actual} (the lock says {sha})",
-                            full.display()
-                        ));
-                        continue 'candidates;
-                    }
-                    files.insert(path.clone(), bytes);
-                }
-                Err(_) => {
-                    seen.push(format!("  {} does not exist", full.display()));
-                    continue 'candidates;
-                }
-            }
-        }
-        return Ok(LocatedForms { dir, lock, files });
-    }
+    let seen = match find_pinned(candidates(workspace_root, env_value), &lock.files) {
+        Ok((dir, files)) => return Ok(LocatedForms { dir, lock, files }),
+        Err(seen) => seen,
+    };
     Err(SpecError::NotFound(format!(
         "the KSeF invoice form schemas pinned by {FORMS_LOCK_PATH} were not found:\n{}\n\
          Fix: set {SCHEMAS_ENV} to the folder holding the official schemas (the `ksef-schemas` folder of \

@@ -167,14 +167,19 @@ pub fn candidates(workspace_root: &Path, env_value: Option<&str>) -> Vec<PathBuf
     out
 }
 
-/// Finds the schema folder whose files all match the lock, or explains what is missing and the one
-/// command that fixes it.
-pub fn locate(workspace_root: &Path, env_value: Option<&str>) -> Result<LocatedSchemas, SpecError> {
-    let lock = read_lock(workspace_root)?;
+/// Pinned files read back: path relative to the schema folder → bytes.
+pub(crate) type PinnedFiles = BTreeMap<String, Vec<u8>>;
+
+/// The first of `candidates` in which every file of `pinned` (path → sha256) exists with its pinned
+/// hash, with the files' bytes; otherwise one line per rejected candidate saying why.
+pub(crate) fn find_pinned(
+    candidates: Vec<PathBuf>,
+    pinned: &BTreeMap<String, String>,
+) -> Result<(PathBuf, PinnedFiles), Vec<String>> {
     let mut seen = Vec::new();
-    'candidates: for dir in candidates(workspace_root, env_value) {
+    'candidates: for dir in candidates {
         let mut files = BTreeMap::new();
-        for (path, sha) in &lock.files {
+        for (path, sha) in pinned {
             let full = dir.join(path);
             match std::fs::read(&full) {
                 Ok(bytes) => {
@@ -194,8 +199,19 @@ pub fn locate(workspace_root: &Path, env_value: Option<&str>) -> Result<LocatedS
                 }
             }
         }
-        return Ok(LocatedSchemas { dir, lock, files });
+        return Ok((dir, files));
     }
+    Err(seen)
+}
+
+/// Finds the schema folder whose files all match the lock, or explains what is missing and the one
+/// command that fixes it.
+pub fn locate(workspace_root: &Path, env_value: Option<&str>) -> Result<LocatedSchemas, SpecError> {
+    let lock = read_lock(workspace_root)?;
+    let seen = match find_pinned(candidates(workspace_root, env_value), &lock.files) {
+        Ok((dir, files)) => return Ok(LocatedSchemas { dir, lock, files }),
+        Err(seen) => seen,
+    };
     Err(SpecError::NotFound(format!(
         "the KSeF invoice schemas pinned by {SCHEMAS_LOCK_PATH} ({}) were not found:\n{}\n\
          Fix: set {SCHEMAS_ENV} to the folder holding the official schemas (the `ksef-schemas` folder of \
