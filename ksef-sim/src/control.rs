@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::auth::access_tokens;
 use crate::auth::permissions::OWNER_PERMISSIONS;
-use crate::auth::store::AuthOperation;
+use crate::auth::store::{AuthCaps, AuthOperation};
 use crate::error::{ApiError, SimError};
 use crate::faults::{Fault, FaultKey, MAX_FAULT_DELAY_MS};
 use crate::identifiers::{RefKind, reference_number};
@@ -193,7 +193,7 @@ impl SimControl {
             allowed_ips: Vec::new(),
             ksef_token_reference: Some(token_ref),
         };
-        state.auth.insert(op.clone());
+        state.auth.insert(op.clone(), AuthCaps::of(&state.config));
         let lifetime = chrono::Duration::from_std(state.config.access_token_lifetime)
             .unwrap_or(chrono::Duration::minutes(15));
         access_tokens::issue(state, &op, TokenKind::Access, now + lifetime).0

@@ -488,4 +488,48 @@ mod tests {
         f.clear(None);
         assert_eq!(f.for_request(&x), RequestFaults::default());
     }
+
+    #[test]
+    fn lost_answers_and_expired_tokens() {
+        let lost: Fault =
+            serde_json::from_str(r#"{"kind":"answerLost","count":2,"status":502}"#).unwrap();
+        assert_eq!(
+            lost,
+            Fault::AnswerLost {
+                count: 2,
+                status: Some(502)
+            }
+        );
+        let cut: Fault = serde_json::from_str(r#"{"kind":"answerLost","count":1}"#).unwrap();
+        assert_eq!(
+            cut,
+            Fault::AnswerLost {
+                count: 1,
+                status: None
+            }
+        );
+        let expiry: Fault = serde_json::from_str(r#"{"kind":"tokenExpired","count":1}"#).unwrap();
+        let f = Faults::default();
+        let op = FaultKey::from(ops::ONLINE_SESSION_SEND_INVOICE);
+        f.inject(op.clone(), cut);
+        f.inject(op.clone(), lost);
+        f.inject(op.clone(), expiry);
+        assert_eq!(f.unfired(), 4);
+        // the pipeline asks before the handler for the token, after it for the answer
+        assert!(f.for_request(&op).token_expired);
+        assert_eq!(f.take_answer_lost(&op), Some(None));
+        assert_eq!(f.take_answer_lost(&op), Some(Some(502)));
+        assert_eq!(f.take_answer_lost(&op), Some(Some(502)));
+        assert_eq!(f.take_answer_lost(&op), None);
+        assert_eq!(f.unfired(), 0);
+        assert!(!f.for_request(&op).token_expired);
+        // an expired token stays expired; the memory of them is bounded
+        f.expire_token("a");
+        assert!(f.token_expired("a") && !f.token_expired("b"));
+        for i in 0..MAX_EXPIRED_TOKENS {
+            f.expire_token(&i.to_string());
+        }
+        assert!(!f.token_expired("a"));
+        assert_eq!(lock(&f.expired_tokens).ids.len(), MAX_EXPIRED_TOKENS);
+    }
 }

@@ -30,7 +30,28 @@ pub struct ContextView {
     pub redeemed_auth_operations: usize,
 }
 
+/// How many challenges and authentication operations the simulator holds (every context),
+/// see [`SimControl::auth_held`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthHeld {
+    /// Challenges issued and not forgotten yet.
+    pub challenges: usize,
+    /// Authentication operations (and sessions) not forgotten yet.
+    pub operations: usize,
+}
+
 impl SimControl {
+    /// How many challenges and authentication operations the simulator holds: never more than
+    /// the caps of [`crate::SimConfig`], whatever a client sends.
+    pub fn auth_held(&self) -> AuthHeld {
+        let counts = self.state.auth.counts();
+        AuthHeld {
+            challenges: counts.challenges,
+            operations: counts.operations,
+        }
+    }
+
     /// What the simulator holds for the context `context_type` (`"Nip"`, `"InternalId"`,
     /// `"NipVatUe"`) `value`: its sessions, the invoices accepted in them, its exports and
     /// authentication operations.

@@ -54,7 +54,7 @@ pub use config::{ControlToken, InvoicingConfig, SimConfig};
 pub use control::{CONTROL_TOKEN_HEADER, SimControl};
 pub use error::{ApiError, ErrorEntry, SimError};
 pub use faults::{Fault, FaultKey};
-pub use inspect::ContextView;
+pub use inspect::{AuthHeld, ContextView};
 pub use invoicing::seed::{SeedError, SeedInvoice};
 pub use keys::KeyUsage;
 pub use presign::PresignedRoute;
