@@ -298,9 +298,11 @@ fn plan(flow: Flow, fault: Injected) -> Plan {
         (Flow::Batch, DroppedConnection) => on(PART_PUT, drop_mid_body(), Success),
         (Flow::Batch, Latency) => on(PART_PUT, latency(), Success),
         (Flow::Batch, StuckProcessing) => on(BATCH_CLOSE, stuck(), Success),
-        (Flow::Batch, Cancelled550) => {
-            Plan::NotApplicable("KSeF documents no 550 for a batch session or its invoices")
-        }
+        (Flow::Batch, Cancelled550) => on(
+            BATCH_CLOSE,
+            Fault::AsyncFailure { count: 1 },
+            InvoiceCancelled,
+        ),
         // the session's part URLs are dead on arrival: the batch goes again in a new session
         (Flow::Batch, ExpiredUrls) => on(
             BATCH_OPEN,
@@ -484,19 +486,11 @@ impl Column<'_> {
                 let session = auth.open_online_session().await?;
                 let results = session.send_and_wait(&inputs).await?;
                 let summary = session.close_and_wait().await?;
-                let mut numbers = Vec::new();
-                let mut cancelled = Vec::new();
-                for r in &results {
-                    match &r.outcome {
-                        InvoiceOutcome::Accepted { ksef_number, .. } => {
-                            numbers.push(ksef_number.clone())
-                        }
-                        o if o.rejection_code() == Some(550) => {
-                            cancelled.push(r.invoice_hash.clone())
-                        }
-                        o => panic!("#{}: {o:?}", r.index),
-                    }
-                }
+                let (numbers, cancelled) = outcomes(
+                    results
+                        .iter()
+                        .map(|r| (r.index, r.invoice_hash.clone(), &r.outcome)),
+                );
                 // KSeF's own receipt lists exactly the accepted invoices
                 let mut upo_numbers = Vec::new();
                 for page in &summary.upo_pages {
@@ -537,18 +531,16 @@ impl Column<'_> {
                     }
                     other => other?,
                 };
-                let numbers = report
-                    .results
-                    .iter()
-                    .map(|r| match &r.outcome {
-                        InvoiceOutcome::Accepted { ksef_number, .. } => ksef_number.clone(),
-                        o => panic!("#{}: {o:?}", r.index),
-                    })
-                    .collect();
+                let (numbers, cancelled) = outcomes(
+                    report
+                        .results
+                        .iter()
+                        .map(|r| (r.index, b64_hash(&bytes[r.index]), &r.outcome)),
+                );
                 Ok(Produced::Sent {
                     hashes: bytes.iter().map(|b| b64_hash(b)).collect(),
                     numbers,
-                    cancelled: Vec::new(),
+                    cancelled,
                 })
             }
             Flow::Export => {
@@ -698,6 +690,23 @@ impl Column<'_> {
         }
         cell
     }
+}
+
+/// The KSeF numbers of the accepted invoices and the hashes of those rejected with 550; any
+/// other outcome fails the cell.
+fn outcomes<'a>(
+    results: impl Iterator<Item = (usize, String, &'a InvoiceOutcome)>,
+) -> (Vec<String>, Vec<String>) {
+    let mut numbers = Vec::new();
+    let mut cancelled = Vec::new();
+    for (index, hash, outcome) in results {
+        match outcome {
+            InvoiceOutcome::Accepted { ksef_number, .. } => numbers.push(ksef_number.clone()),
+            o if o.rejection_code() == Some(550) => cancelled.push(hash),
+            o => panic!("#{index}: {o:?}"),
+        }
+    }
+    (numbers, cancelled)
 }
 
 /// The error's variant and, for KSeF answers, its status.
