@@ -196,7 +196,9 @@ pub(crate) fn serial(s: &str) -> Result<String> {
 fn check_name(name: &str) -> Result<()> {
     let len = name.chars().count();
     let allowed = |c: char| {
-        c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ') || "ąćęłńóśźżĄĆĘŁŃÓŚŹŻ".contains(c)
+        c.is_ascii_alphanumeric()
+            || matches!(c, '_' | '-' | ' ')
+            || "ąćęłńóśźżĄĆĘŁŃÓŚŹŻ".contains(c)
     };
     if !(5..=100).contains(&len) || !name.chars().all(allowed) {
         return Err(FlowError::InvalidArgument {
@@ -268,9 +270,15 @@ impl AuthSession {
         };
         let body = &body;
         let r = self
-            .call(op::POST_CERTIFICATES_ENROLLMENTS, Idempotency::Unsafe, |api| {
-                api.post_certificates_enrollments().body(body.clone()).send()
-            })
+            .call(
+                op::POST_CERTIFICATES_ENROLLMENTS,
+                Idempotency::Unsafe,
+                |api| {
+                    api.post_certificates_enrollments()
+                        .body(body.clone())
+                        .send()
+                },
+            )
             .await
             .map_err(certificate_error)?
             .into_inner();
@@ -432,12 +440,13 @@ impl AuthSession {
         r.certificates
             .into_iter()
             .map(|c| {
-                let der = ksef_crypto::b64::decode("certificate", &c.certificate).map_err(
-                    |source| FlowError::Crypto {
-                        step: "decoding a retrieved certificate",
-                        source,
-                    },
-                )?;
+                let der =
+                    ksef_crypto::b64::decode("certificate", &c.certificate).map_err(|source| {
+                        FlowError::Crypto {
+                            step: "decoding a retrieved certificate",
+                            source,
+                        }
+                    })?;
                 Ok(RetrievedCertificate {
                     serial_number: c.certificate_serial_number,
                     name: c.certificate_name,

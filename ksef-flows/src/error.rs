@@ -153,7 +153,10 @@ pub enum FlowError {
         source: Box<KsefError>,
     },
     /// A certificate enrollment ended without a certificate.
-    #[error("certificate enrollment {reference_number} ended with {code} {description}{}", details_suffix(details))]
+    #[error(
+        "certificate enrollment {reference_number} ended with {code} {description}{}",
+        details_suffix(details)
+    )]
     CertificateEnrollment {
         /// Enrollment reference number.
         reference_number: String,
