@@ -949,6 +949,46 @@ impl Iterator for PackageInvoices {
 mod tests {
     use super::*;
 
+    /// A Zip with one deflated and one stored entry, written by the `zip` crate.
+    fn two_entries(text: &[u8]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        w.start_file("a.xml", deflated).unwrap();
+        w.write_all(text).unwrap();
+        w.start_file("b.xml", stored).unwrap();
+        w.write_all(text).unwrap();
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn whole_entries_inflate_and_a_corrupt_entry_is_refused() {
+        let text: Vec<u8> = (0..200_000u32)
+            .map(|i| b"<Faktura>0123456789</Faktura>"[(i % 29) as usize] ^ (i % 7) as u8)
+            .collect();
+        let bytes = two_entries(&text);
+        let mut zip = zip::ZipArchive::new(io::Cursor::new(bytes.clone())).unwrap();
+        let mut whole = WholeEntry::new();
+        for i in 0..2 {
+            let got = whole.inflate(&mut zip, i, "k").unwrap().map(<[u8]>::to_vec);
+            assert_eq!(got.as_deref(), Some(&text[..]), "entry {i}");
+        }
+        // a flipped bit in either entry's data: invalid deflate data or a CRC-32 mismatch
+        let data_start = 30 + "a.xml".len();
+        for at in [data_start + 10, bytes.len() / 2 + 1000] {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x10;
+            let mut zip = zip::ZipArchive::new(io::Cursor::new(bad)).unwrap();
+            let e = (0..2)
+                .map(|i| whole.inflate(&mut zip, i, "k").map(|_| ()))
+                .find_map(Result::err)
+                .unwrap_or_else(|| panic!("the flipped bit at {at} went unnoticed"));
+            assert!(matches!(e, FlowError::Unpack(_)), "{e:?}");
+        }
+    }
+
     #[test]
     fn entry_names() {
         let k = "5265877635-20250826-0100001AF629-AF";
