@@ -36,6 +36,8 @@
 //! * [`AuthSession::download_invoice`]: one invoice by KSeF number, `x-ms-meta-hash` checked.
 //! * [`split_date_range`]: the windows of at most 100 days (UTC) KSeF accepts in one invoice
 //!   query or export.
+//! * [`permissions`]: grants to persons and entities, entity authorizations, revocation (each
+//!   waiting for its operation's outcome) and the permission queries, every page.
 //! * [`FlowError`]: one error enum, a variant per failing step.
 
 mod auth;
@@ -51,6 +53,7 @@ mod lock;
 mod online;
 mod pages;
 mod paging;
+pub mod permissions;
 pub mod progress;
 pub mod query;
 mod retrieval;

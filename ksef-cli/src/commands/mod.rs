@@ -4,6 +4,7 @@ pub mod auth;
 pub mod export;
 pub mod invoice;
 pub mod limits;
+pub mod permissions;
 pub mod profile;
 pub mod qr;
 pub mod send;
