@@ -103,7 +103,16 @@ fn run(ctx: &Ctx, command: Command) -> CliResult {
                 Some(t) => std::sync::Arc::new(ksef_time::ShiftedClock::starting_at(t)),
                 None => ksef_time::system_clock(),
             };
-            block_on(async { demo::run(url, clock).await.map_err(CliError::from) })
+            if ctx.out.json {
+                demo::collect_lines();
+            }
+            let result = block_on(async { demo::run(url, clock).await.map_err(CliError::from) });
+            // With --json: one document, {ok, steps: [the lines of the run]}.
+            ctx.out.json(&serde_json::json!({
+                "ok": result.is_ok(),
+                "steps": demo::collected_lines(),
+            }));
+            result
         }
         Command::Sim {
             port,

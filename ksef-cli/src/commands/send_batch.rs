@@ -117,13 +117,19 @@ pub async fn run(ctx: &Ctx, a: SendBatch) -> CliResult {
     let outcome = outcome?;
 
     let Some(result) = outcome else {
-        return Err(CliError::new(
-            Exit::Interrupted,
-            anyhow::anyhow!(
+        // Before the state file exists there is nothing to continue: nothing was sent.
+        let msg = if batch.phase().ok().flatten().is_some() {
+            format!(
                 "interrupted; the batch is kept in {} (its state sealed): {resume_hint}",
                 work_dir.display()
-            ),
-        ));
+            )
+        } else {
+            format!(
+                "interrupted before the batch was prepared; nothing was sent (the work directory {} can be removed)",
+                work_dir.display()
+            )
+        };
+        return Err(CliError::new(Exit::Interrupted, anyhow::anyhow!(msg)));
     };
     let kept = || batch.phase().ok().flatten().is_some();
     match result {
