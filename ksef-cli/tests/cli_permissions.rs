@@ -421,3 +421,55 @@ fn a_person_works_in_the_context_only_while_a_grant_holds() {
     let (c, err) = code(&h, &["--profile", "anna", "auth", "login"]);
     assert_eq!(c, Some(4), "{err}");
 }
+
+#[test]
+fn listings_read_every_page() {
+    let h = Harness::start();
+    h.login("owner");
+    // 13 persons × 8 permissions = 104 grants: more than one page of 100.
+    let all = [
+        "invoice-read",
+        "invoice-write",
+        "credentials-read",
+        "credentials-manage",
+        "introspection",
+        "subunit-manage",
+        "enforcement-operations",
+        "collective-identifier-manage",
+    ];
+    let mut persons = Vec::new();
+    for i in 0..13 {
+        let person = pesel();
+        let subject = format!("Pesel:{person}");
+        let mut args = vec![
+            "-q",
+            "permissions",
+            "grant",
+            "person",
+            "--subject",
+            &subject,
+            "--first-name",
+            "Jan",
+            "--last-name",
+            "Kowalski",
+            "--description",
+            "Many permissions",
+        ];
+        for p in all {
+            args.extend(["--permission", p]);
+        }
+        let out = h.ok(&args);
+        assert!(out.is_empty(), "-q printed {out:?} (grant {i})");
+        persons.push(person);
+    }
+    let rows = h.json_lines(&["permissions", "list", "persons"]);
+    assert_eq!(rows.len(), 104, "{} rows", rows.len());
+    let ids: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 104, "a permission came twice");
+    for p in &persons {
+        assert_eq!(rows_for(&rows, "authorizedIdentifier", p).len(), 8, "{p}");
+    }
+    let table = h.ok(&["permissions", "list", "persons"]);
+    assert!(table.trim_end().ends_with("104 permissions"), "{table}");
+}
