@@ -808,7 +808,12 @@ pub struct GrantPerson {
     #[arg(long, value_name = "TYPE:VALUE")]
     pub subject: String,
     /// A permission to grant (repeatable).
-    #[arg(long = "permission", value_enum, required = true)]
+    #[arg(
+        long = "permission",
+        value_name = "PERMISSION",
+        value_enum,
+        required = true
+    )]
     pub permissions: Vec<PersonPermissionArg>,
     /// Description (5–256 characters).
     #[arg(long)]
@@ -830,7 +835,12 @@ pub struct GrantEntity {
     #[arg(long, value_name = "NIP")]
     pub nip: String,
     /// A permission to grant (repeatable).
-    #[arg(long = "permission", value_enum, required = true)]
+    #[arg(
+        long = "permission",
+        value_name = "PERMISSION",
+        value_enum,
+        required = true
+    )]
     pub permissions: Vec<EntityPermissionArg>,
     /// The entity may pass the permissions on.
     #[arg(long)]
@@ -871,7 +881,7 @@ pub enum PermissionsListCmd {
         #[arg(long, value_enum)]
         state: Option<PermissionStateArg>,
         /// Only these permissions (repeatable).
-        #[arg(long = "permission", value_enum)]
+        #[arg(long = "permission", value_name = "PERMISSION", value_enum)]
         permissions: Vec<PersonPermissionArg>,
     },
     /// Invoice permissions other entities granted to the context's entity (to work on their
