@@ -156,7 +156,10 @@ fn sessions_by_reference_and_their_upo() {
     client_rt().block_on(async {
         let ksef = ksef(&sim);
         let (nip, auth) = xades_auth(&ksef).await;
-        let session = auth.open_online_session().await.unwrap();
+        let mut session = auth.open_online_session().await.unwrap();
+        // One send at a time: KSeF judges a duplicate by which invoice it registered first, so
+        // the duplicate (#2) must reach it after its original (#0); concurrent sends would race.
+        session.set_concurrency(1);
         let reference = session.reference_number().to_string();
         let mut invoices: Vec<InvoiceInput> = valid_invoices(&nip, "CLIFLOW", 2)
             .into_iter()
