@@ -11,6 +11,7 @@
 mod e2e_common;
 
 mod e2e_batch;
+mod e2e_certificates;
 mod e2e_cli_flows;
 mod e2e_date_windows;
 mod e2e_export;

@@ -9,6 +9,7 @@ mod common;
 mod cli_auth;
 mod cli_batch;
 mod cli_batch_tty;
+mod cli_cert;
 mod cli_profiles;
 mod cli_receive;
 mod cli_secrets;

@@ -12,6 +12,7 @@ mod harness;
 mod auth_flow;
 mod auth_ksef_token;
 mod auth_xades;
+mod certificates_state;
 mod dates_at_hard_instants;
 mod invoicing_batch;
 mod invoicing_online;

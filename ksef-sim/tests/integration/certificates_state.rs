@@ -6,7 +6,7 @@
 //! 2.9.0 schemas.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod harness;
+use crate::harness;
 
 use std::path::Path;
 use std::process::Command;

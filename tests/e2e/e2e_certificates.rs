@@ -5,7 +5,7 @@
 //! authenticates.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod e2e_common;
+use crate::e2e_common;
 
 use std::path::Path;
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! files, never printed; exit codes 2 for bad arguments and 1 for refusals.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::Harness;
 
