@@ -15,6 +15,7 @@ mod e2e_certificates;
 mod e2e_cli_flows;
 mod e2e_date_windows;
 mod e2e_export;
+mod e2e_fault_matrix;
 mod e2e_flows;
 mod e2e_hostile_server;
 mod e2e_resilience;
