@@ -1,6 +1,8 @@
-//! Entry points for the fuzz harness (`fuzz/` in the workspace, feature `fuzzing`). Not part of
-//! the simulator's API: they expose two internal parsers of untrusted input as they run inside
-//! the request handlers, and nothing else.
+//! Entry points for the fuzz harness (`fuzz/` in the workspace). Hidden from the documentation
+//! and not part of the simulator's API: they expose two internal parsers of untrusted input as
+//! they run inside the request handlers, and nothing else. They are always compiled (no cargo
+//! feature), so that the workspace's test build and `cargo run -p ksef-cli` share one build of
+//! the simulator.
 
 use chrono::{DateTime, Utc};
 

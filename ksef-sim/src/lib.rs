@@ -22,7 +22,6 @@ pub(crate) mod control;
 pub(crate) mod error;
 pub(crate) mod fallback;
 pub(crate) mod faults;
-#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod http;

@@ -8,12 +8,14 @@
 //! cargo xtask fuzz TARGET [--time SECONDS]     run one fuzz target of fuzz/ (cargo-fuzz, libFuzzer)
 //! cargo xtask man [DIR]                        man pages of `ksef` (default target/man)
 //! cargo xtask module-cycles CRATE_DIR...       import cycles between a crate's modules (exit 1 if any)
+//! cargo xtask feature-drift                    the demo build and the test build share the dependencies' features
 //! cargo xtask bench batch [--sizes N,N,..]      batch preparation against the Python peer, side by side
 //! ```
 //! The logic lives in `ksef_codegen::regen` so that tests exercise it on a scratch workspace.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod feature_drift;
 mod fuzz;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -36,6 +38,8 @@ const USAGE: &str = "usage:
   cargo xtask man [DIR]                        write the man pages of `ksef` (one per command) to DIR (default target/man)
   cargo xtask module-cycles CRATE_DIR...       report import cycles between the modules of each crate
                                                (paths relative to the workspace root); exit 1 if any
+  cargo xtask feature-drift                    check that `cargo run -p ksef-cli` resolves its dependencies with the
+                                               features of the workspace's test build (one build serves both); exit 1 if not
 ";
 
 fn usage() -> String {
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
                 std::env::var(SCHEMAS_ENV).ok().as_deref(),
             )
         }),
+        Some("feature-drift") => feature_drift::run(&workspace_root(), &args[1..]),
         Some("fuzz") => fuzz::run(&workspace_root(), &args[1..]),
         Some("bench") => bench::run(&workspace_root(), &args[1..]),
         Some("-h" | "--help" | "help") | None => Ok(vec![usage()]),
