@@ -10,6 +10,8 @@ mod cli_auth;
 mod cli_batch;
 mod cli_batch_tty;
 mod cli_cert;
+mod cli_interrupt;
+mod cli_permissions;
 mod cli_profiles;
 mod cli_receive;
 mod cli_secrets;

@@ -3,7 +3,7 @@
 //! and the simulator enforcing what was granted (a person logs in only while a permission holds).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::Harness;
 use serde_json::Value;
