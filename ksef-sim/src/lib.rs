@@ -16,6 +16,7 @@
 pub(crate) mod auth;
 pub(crate) mod blocking;
 pub(crate) mod clock;
+pub(crate) mod collective_identifiers;
 pub(crate) mod config;
 pub(crate) mod control;
 pub(crate) mod error;
@@ -152,6 +153,7 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         tokens: tokens::store::TokenStore::default(),
         testdata: testdata::store::TestData::default(),
         permissions: permissions::store::PermissionStore::default(),
+        collective_identifiers: collective_identifiers::store::CollectiveIdentifiers::default(),
         limits: limits::store::LimitStore::default(),
         rate_limiter: ratelimit::RateLimiter::new(
             config.rate_limits_enabled,

@@ -11,6 +11,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .merge(crate::auth::routes())
         .merge(crate::tokens::routes())
         .merge(crate::invoicing::routes())
+        .merge(crate::collective_identifiers::routes())
         .merge(crate::public_keys::routes())
         .merge(crate::limits::routes())
         .merge(crate::permissions::routes())

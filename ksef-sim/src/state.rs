@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::auth::store::AuthStore;
 use crate::blocking::BlockingPool;
+use crate::collective_identifiers::store::CollectiveIdentifiers;
 use crate::config::{ControlToken, SimConfig};
 use crate::faults::Faults;
 use crate::invoicing::store::InvoicingState;
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     pub testdata: TestData,
     /// Granted permissions and their operations.
     pub permissions: PermissionStore,
+    /// Collective identifiers.
+    pub collective_identifiers: CollectiveIdentifiers,
     /// Session and certificate limits.
     pub limits: LimitStore,
     /// Rate limiter.
@@ -79,11 +82,6 @@ impl Shared {
     /// The current instant, from the configured clock.
     pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.config.clock.now()
-    }
-
-    /// The KSeF business date (Europe/Warsaw) of the current instant.
-    pub(crate) fn today(&self) -> chrono::NaiveDate {
-        ksef_time::business_date(self.now())
     }
 }
 

@@ -117,7 +117,7 @@ pub(crate) fn new_session(
         } else {
             RefKind::BatchSession
         },
-        ksef_time::business_date(now),
+        now,
     );
     let validity = chrono::Duration::from_std(state.invoicing.config.session_validity)
         .unwrap_or(chrono::Duration::hours(12));

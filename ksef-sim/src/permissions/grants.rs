@@ -364,7 +364,7 @@ fn grant(
         _ => None,
     };
     let now = state.now();
-    let reference = reference_number(RefKind::PermissionOperation, ksef_time::business_date(now));
+    let reference = reference_number(RefKind::PermissionOperation, now);
     let grants: Vec<Grant> = scopes
         .into_iter()
         .map(|(scope, can_delegate)| Grant {
@@ -414,7 +414,7 @@ pub(crate) async fn revoke_common(
 ) -> Result<Response, ApiError> {
     let caller = context_of(&ctx);
     let now = state.now();
-    let reference = reference_number(RefKind::PermissionOperation, ksef_time::business_date(now));
+    let reference = reference_number(RefKind::PermissionOperation, now);
     state
         .permissions
         .revoke(&reference, &caller, &id, now, |g| {
@@ -436,7 +436,7 @@ pub(crate) async fn revoke_authorization(
 ) -> Result<Response, ApiError> {
     let caller = context_of(&ctx);
     let now = state.now();
-    let reference = reference_number(RefKind::PermissionOperation, ksef_time::business_date(now));
+    let reference = reference_number(RefKind::PermissionOperation, now);
     state
         .permissions
         .revoke(&reference, &caller, &id, now, |g| {
