@@ -44,11 +44,7 @@ pub(crate) fn may_issue(
     if let (Some(nip), Some((authorized_nip, _, role))) = (&context_nip, &facts.authorized)
         && authorized_nip == nip
         && matches!(role, 1 | 2)
-        && (state
-            .testdata
-            .subject(nip)
-            .is_some_and(|s| s.subject_type == "EnforcementAuthority")
-            || state.testdata.person(nip).is_some_and(|p| p.is_bailiff))
+        && state.testdata.is_enforcement_body(nip)
     {
         return Ok(());
     }

@@ -1,10 +1,12 @@
 //! Permissions: grants, revocations and their operations in [`grants`], the queries in
 //! [`queries`], the granted permissions in [`store`] (counted at authentication by
-//! [`crate::auth::permissions`]), `GET /permissions/attachments/status` in [`attachments`].
+//! [`crate::auth::permissions`]), the roles of entities (from the test data) in [`roles`],
+//! `GET /permissions/attachments/status` in [`attachments`].
 
 pub(crate) mod attachments;
 pub(crate) mod grants;
 pub(crate) mod queries;
+pub(crate) mod roles;
 pub(crate) mod store;
 
 use axum::Router;
@@ -61,5 +63,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/permissions/query/eu-entities/grants",
             post(queries::eu_entities),
+        )
+        .route(
+            "/permissions/query/entities/roles",
+            get(roles::entity_roles),
+        )
+        .route(
+            "/permissions/query/subordinate-entities/roles",
+            post(roles::subordinate_roles),
         )
 }
