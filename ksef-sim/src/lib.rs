@@ -154,6 +154,7 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         testdata: testdata::store::TestData::default(),
         permissions: permissions::store::PermissionStore::default(),
         collective_identifiers: collective_identifiers::store::CollectiveIdentifiers::default(),
+        peppol: peppol::store::PeppolProviders::default(),
         limits: limits::store::LimitStore::default(),
         rate_limiter: ratelimit::RateLimiter::new(
             config.rate_limits_enabled,

@@ -13,6 +13,7 @@ use crate::faults::Faults;
 use crate::invoicing::store::InvoicingState;
 use crate::keys::KeyStore;
 use crate::limits::store::LimitStore;
+use crate::peppol::store::PeppolProviders;
 use crate::permissions::store::PermissionStore;
 use crate::presign::signer::Presigner;
 use crate::ratelimit::RateLimiter;
@@ -64,6 +65,8 @@ pub(crate) struct Shared {
     pub permissions: PermissionStore,
     /// Collective identifiers.
     pub collective_identifiers: CollectiveIdentifiers,
+    /// Registered Peppol service providers.
+    pub peppol: PeppolProviders,
     /// Session and certificate limits.
     pub limits: LimitStore,
     /// Rate limiter.

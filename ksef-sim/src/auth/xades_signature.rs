@@ -11,6 +11,7 @@ use super::permissions::resolve_permissions;
 use crate::error::ApiError;
 use crate::ops::OperationInfo;
 use crate::state::AppState;
+use crate::xml::xades::VerifiedAuth;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -38,6 +39,7 @@ pub(crate) async fn xades_signature(
         )
     } else {
         take_challenge(&state, &verified.challenge)?;
+        register_peppol_provider(&state, &verified);
         if let Some(cert_problem) = verified.certificate_problem.clone() {
             Outcome::fail(460, cert_problem)
         } else {
@@ -65,4 +67,22 @@ pub(crate) async fn xades_signature(
             ksef_token_reference: None,
         },
     ))
+}
+
+/// A Peppol service provider registers itself with its first authentication in its `PeppolId`
+/// context, signed with a valid seal whose common name is that identifier; its name is the
+/// seal's organization.
+fn register_peppol_provider(state: &AppState, verified: &VerifiedAuth) {
+    if verified.context_type == "PeppolId"
+        && verified.certificate_problem.is_none()
+        && verified.common_name.as_deref() == Some(verified.context_value.as_str())
+    {
+        let name = verified
+            .organization
+            .as_deref()
+            .unwrap_or(&verified.context_value);
+        state
+            .peppol
+            .register(&verified.context_value, name, state.now());
+    }
 }

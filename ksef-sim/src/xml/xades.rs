@@ -36,6 +36,10 @@ pub(crate) struct VerifiedAuth {
     pub self_signed: bool,
     /// A certificate problem that makes the authentication end with 460.
     pub certificate_problem: Option<String>,
+    /// The certificate subject's common name (CN).
+    pub common_name: Option<String>,
+    /// The certificate subject's organization (O).
+    pub organization: Option<String>,
 }
 
 fn err(code: i64, desc: &str, detail: impl Into<String>) -> ApiError {
@@ -327,6 +331,8 @@ fn subject_attr(cert: &Certificate, oid: &str) -> Option<String> {
 
 const OID_SERIAL_NUMBER: &str = "2.5.4.5";
 const OID_ORG_IDENTIFIER: &str = "2.5.4.97";
+const OID_COMMON_NAME: &str = "2.5.4.3";
+const OID_ORGANIZATION: &str = "2.5.4.10";
 
 /// Verifies the signed AuthTokenRequest; the signing certificate must be valid at `now`.
 /// Errors are the synchronous 400 answers.
@@ -624,5 +630,7 @@ pub(crate) fn verify_auth_request(
         allowed_ips,
         self_signed,
         certificate_problem,
+        common_name: subject_attr(&cert, OID_COMMON_NAME),
+        organization: subject_attr(&cert, OID_ORGANIZATION),
     })
 }
