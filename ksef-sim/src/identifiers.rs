@@ -243,9 +243,14 @@ pub(crate) fn validate_context(kind: &str, value: &str) -> Result<(), String> {
     let ok = match kind {
         "Nip" => is_valid_nip(value),
         "InternalId" => is_valid_internal_id(value),
-        "NipVatUe" => value
-            .split_once('-')
-            .is_some_and(|(n, vat)| is_valid_nip(n) && vat.len() >= 4 && vat.len() <= 16),
+        // NIP, then the EU VAT number: a country code and 2..=14 letters or digits
+        "NipVatUe" => value.split_once('-').is_some_and(|(n, vat)| {
+            let b = vat.as_bytes();
+            is_valid_nip(n)
+                && (4..=16).contains(&b.len())
+                && b.iter().take(2).all(u8::is_ascii_uppercase)
+                && b.iter().skip(2).all(u8::is_ascii_alphanumeric)
+        }),
         "PeppolId" => {
             let b = value.as_bytes();
             b.len() == 9

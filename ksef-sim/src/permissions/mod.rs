@@ -18,19 +18,16 @@ use crate::state::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/permissions/attachments/status", get(attachments::status))
-        .route("/permissions/persons/grants", post(grants::persons))
-        .route("/permissions/entities/grants", post(grants::entities))
-        .route(
-            "/permissions/authorizations/grants",
-            post(grants::authorizations),
-        )
-        .route("/permissions/indirect/grants", post(grants::indirect))
-        .route("/permissions/subunits/grants", post(grants::subunits))
+        .route("/permissions/persons/grants", post(grants::grant))
+        .route("/permissions/entities/grants", post(grants::grant))
+        .route("/permissions/authorizations/grants", post(grants::grant))
+        .route("/permissions/indirect/grants", post(grants::grant))
+        .route("/permissions/subunits/grants", post(grants::grant))
         .route(
             "/permissions/eu-entities/administration/grants",
-            post(grants::eu_administration),
+            post(grants::grant),
         )
-        .route("/permissions/eu-entities/grants", post(grants::eu_entities))
+        .route("/permissions/eu-entities/grants", post(grants::grant))
         .route(
             "/permissions/common/grants/{permissionId}",
             delete(grants::revoke_common),

@@ -408,6 +408,11 @@ pub(crate) async fn subunits(
     Ok(paged("permissions", &items, page))
 }
 
+/// The EU VAT number of a `NipVatUe` context (`NIP-VATUE`).
+fn vat_ue_of(context: &Ident) -> &str {
+    context.value.split_once('-').map(|(_, v)| v).unwrap_or("")
+}
+
 /// `POST /permissions/query/eu-entities/grants`: EU entity administrators the caller's entity
 /// appointed, and the permissions granted in the caller's EU entity context.
 pub(crate) async fn eu_entities(
@@ -426,12 +431,7 @@ pub(crate) async fn eu_entities(
     let items: Vec<Value> = state
         .permissions
         .active(now, |g| {
-            let vat_ue = g
-                .context
-                .value
-                .split_once('-')
-                .map(|(_, v)| v)
-                .unwrap_or("");
+            let vat_ue = vat_ue_of(&g.context);
             matches!(
                 g.kind,
                 GrantKind::EuEntityAdministration | GrantKind::EuEntity
@@ -454,12 +454,7 @@ pub(crate) async fn eu_entities(
                 .clone()
                 .or_else(|| admin.and_then(|a| a.name.clone()))
                 .unwrap_or_default();
-            let vat_ue = g
-                .context
-                .value
-                .split_once('-')
-                .map(|(_, v)| v)
-                .unwrap_or("");
+            let vat_ue = vat_ue_of(&g.context);
             let mut item = json!({
                 "id": g.id,
                 "authorIdentifier": g.author.json(),
@@ -474,17 +469,10 @@ pub(crate) async fn eu_entities(
                 .eu_entity_details
                 .clone()
                 .or_else(|| admin.and_then(|a| a.eu_entity_details.clone()));
-            if let Some(m) = item.as_object_mut() {
-                if let Some(p) = person_details(g) {
-                    m.insert("subjectPersonDetails".into(), p);
-                } else if let Some(e) = entity_details(g) {
-                    m.insert("subjectEntityDetails".into(), e);
-                }
-                if let Some(e) = eu {
-                    m.insert("euEntityDetails".into(), e);
-                }
+            if let (Some(e), Some(m)) = (eu, item.as_object_mut()) {
+                m.insert("euEntityDetails".into(), e);
             }
-            item
+            with_details(item, g)
         })
         .collect();
     Ok(paged("permissions", &items, page))
