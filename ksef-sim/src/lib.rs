@@ -204,29 +204,28 @@ impl SimHandle {
     /// are cut off, not drained) and waits until that task has ended. Dropping the handle does
     /// the same without waiting.
     pub async fn shutdown(mut self) {
+        if let Some(task) = self.stop() {
+            let _ = task.await;
+        }
+    }
+
+    /// Aborts the sweeper, signals shutdown and aborts the serving task, which it returns to be
+    /// awaited.
+    fn stop(&mut self) -> Option<tokio::task::JoinHandle<()>> {
         if let Some(sweeper) = self.sweeper.take() {
             sweeper.abort();
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
+        let task = self.task.take()?;
+        task.abort();
+        Some(task)
     }
 }
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
-        if let Some(sweeper) = self.sweeper.take() {
-            sweeper.abort();
-        }
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        let _ = self.stop();
     }
 }

@@ -6,7 +6,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::rules::{FormKind, InvoiceFacts};
+use super::form::FormKind;
+use super::rules::InvoiceFacts;
 use crate::auth::context::nip_of_context;
 use crate::permissions::store::GrantKind;
 use crate::state::AppState;

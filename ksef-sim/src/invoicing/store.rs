@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::crypto::SessionKey;
-use super::rules::{BuyerId, FormKind, InvoiceFacts};
+use super::form::FormKind;
+use super::rules::{BuyerId, InvoiceFacts};
 use super::upo::{UpoDocument, UpoHeader};
 use crate::clock::after;
 use crate::config::{InvoicingConfig, SimConfig};
