@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     pub peppol: PeppolProviders,
     /// Session and certificate limits.
     pub limits: LimitStore,
+    /// The certificate authority, enrollments and KSeF certificates.
+    pub certificates: crate::certificates::CertificatesState,
     /// Rate limiter.
     pub rate_limiter: RateLimiter,
     /// Fault injection registry.

@@ -33,13 +33,14 @@ pub(crate) struct VerifiedAuth {
     /// `QualifiedSeal` (organizationIdentifier) or `QualifiedSignature`.
     pub method: &'static str,
     pub allowed_ips: Vec<IpRule>,
-    pub self_signed: bool,
     /// A certificate problem that makes the authentication end with 460.
     pub certificate_problem: Option<String>,
     /// The certificate subject's common name (CN).
     pub common_name: Option<String>,
     /// The certificate subject's organization (O).
     pub organization: Option<String>,
+    /// DER of the signing certificate.
+    pub certificate_der: Vec<u8>,
 }
 
 fn err(code: i64, desc: &str, detail: impl Into<String>) -> ApiError {
@@ -582,7 +583,6 @@ pub(crate) fn verify_auth_request(
     {
         certificate_problem = Some("Certyfikat jest nieważny (poza okresem ważności).".to_string());
     }
-    let self_signed = tbs.issuer() == tbs.subject();
     let fingerprint = hex::encode_upper(sha2::Sha256::digest(&cert_der));
     let serial = subject_attr(&cert, OID_SERIAL_NUMBER);
     let org_id = subject_attr(&cert, OID_ORG_IDENTIFIER);
@@ -628,9 +628,9 @@ pub(crate) fn verify_auth_request(
         subject_value,
         method,
         allowed_ips,
-        self_signed,
         certificate_problem,
         common_name: subject_attr(&cert, OID_COMMON_NAME),
         organization: subject_attr(&cert, OID_ORGANIZATION),
+        certificate_der: cert_der,
     })
 }
