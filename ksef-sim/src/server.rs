@@ -18,8 +18,8 @@ pub(crate) fn app(state: AppState) -> Router {
         .merge(crate::permissions::routes())
         .merge(crate::testdata::routes())
         .merge(crate::peppol::routes())
-        .fallback(crate::fallback::fallback)
-        .method_not_allowed_fallback(crate::fallback::fallback);
+        .fallback(crate::fallback::not_found)
+        .method_not_allowed_fallback(crate::fallback::not_found);
     Router::new()
         .nest("/v2", v2)
         .nest("/__sim", crate::control::routes(state.clone()))
