@@ -52,7 +52,7 @@ pub(crate) mod xml;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use certificates::CertificatesConfig;
+pub use certificates::config::CertificatesConfig;
 pub use config::{ControlToken, InvoicingConfig, SimConfig};
 pub use control::{CONTROL_TOKEN_HEADER, SimControl};
 pub use error::{ApiError, ErrorEntry, SimError};
@@ -160,7 +160,7 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         collective_identifiers: collective_identifiers::store::CollectiveIdentifiers::default(),
         peppol: peppol::store::PeppolProviders::default(),
         limits: limits::store::LimitStore::default(),
-        certificates: certificates::CertificatesState::new(&config.certificates)?,
+        certificates: certificates::state::CertificatesState::new(&config.certificates)?,
         rate_limiter: ratelimit::RateLimiter::new(
             config.rate_limits_enabled,
             config.rate_limit_scale,

@@ -70,7 +70,7 @@ pub(crate) struct Shared {
     /// Session and certificate limits.
     pub limits: LimitStore,
     /// The certificate authority, enrollments and KSeF certificates.
-    pub certificates: crate::certificates::CertificatesState,
+    pub certificates: crate::certificates::state::CertificatesState,
     /// Rate limiter.
     pub rate_limiter: RateLimiter,
     /// Fault injection registry.
