@@ -65,7 +65,7 @@ pub struct SimConfig {
     pub clock: ksef_time::SharedClock,
     /// Configuration of KSeF certificates: the simulator's certificate authority, enrollment
     /// processing, validity, trusted roots.
-    pub certificates: crate::certificates::CertificatesConfig,
+    pub certificates: crate::certificates::config::CertificatesConfig,
 }
 
 impl Default for SimConfig {
@@ -91,7 +91,7 @@ impl Default for SimConfig {
             max_auth_operations: 100_000,
             max_pending_auth_per_context: 1_000,
             clock: ksef_time::system_clock(),
-            certificates: crate::certificates::CertificatesConfig::default(),
+            certificates: crate::certificates::config::CertificatesConfig::default(),
         }
     }
 }
@@ -183,7 +183,7 @@ impl SimConfig {
     }
     /// Set the certificate configuration (authority seed, enrollment delay, trusted roots).
     #[must_use]
-    pub fn with_certificates(mut self, c: crate::certificates::CertificatesConfig) -> Self {
+    pub fn with_certificates(mut self, c: crate::certificates::config::CertificatesConfig) -> Self {
         self.certificates = c;
         self
     }

@@ -167,9 +167,8 @@ impl SimControl {
     ) -> String {
         let state = &self.state;
         let now = state.now();
-        let date = ksef_time::business_date(now);
-        let reference = reference_number(RefKind::Auth, date);
-        let token_ref = reference_number(RefKind::KsefToken, date);
+        let reference = reference_number(RefKind::Auth, now);
+        let token_ref = reference_number(RefKind::KsefToken, now);
         let op = AuthOperation {
             reference: reference.clone(),
             start: now,

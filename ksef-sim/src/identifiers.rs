@@ -3,12 +3,14 @@
 //!
 //! * Reference number: `YYYYMMDD-TT-HEX(10)-HEX(10)-CC`, 36 characters (`TT` = [`RefKind`]).
 //! * KSeF number: `NIP(10)-YYYYMMDD-HEX(12)-CC`, 35 characters.
+//! * Collective identifier: `NIP(10)-IZYYYYMM-HEX(12)-CC`, 35 characters.
 //!
 //! `CC` is CRC-8 (polynomial 0x07, init 0x00, no reflection, no final XOR) over all preceding
-//! characters (hyphens included), as two uppercase hex digits. The date is the KSeF business date
-//! (Europe/Warsaw) of the moment the number is issued.
+//! characters (hyphens included), as two uppercase hex digits. Every generator takes the instant
+//! the number is issued at and dates it here, with the KSeF business date (Europe/Warsaw) of that
+//! instant, so no caller can date a number in UTC.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// CRC-8/SMBUS: polynomial 0x07, init 0x00, no reflection, no final XOR.
 pub(crate) fn crc8(data: &[u8]) -> u8 {
@@ -81,8 +83,12 @@ fn with_checksum(body: String) -> String {
     format!("{body}-{cc:02X}")
 }
 
-/// A fresh reference number of `kind` dated `date`.
-pub(crate) fn reference_number(kind: RefKind, date: NaiveDate) -> String {
+/// A fresh reference number of `kind` issued at `at` (dated with its business date).
+pub(crate) fn reference_number(kind: RefKind, at: DateTime<Utc>) -> String {
+    reference_number_on(kind, ksef_time::business_date(at))
+}
+
+fn reference_number_on(kind: RefKind, date: NaiveDate) -> String {
     with_checksum(format!(
         "{}-{}-{}-{}",
         date.format("%Y%m%d"),
@@ -92,11 +98,25 @@ pub(crate) fn reference_number(kind: RefKind, date: NaiveDate) -> String {
     ))
 }
 
-/// A fresh KSeF number for the seller `nip` (10 digits) dated `date`.
-pub(crate) fn ksef_number(nip: &str, date: NaiveDate) -> String {
+/// A fresh KSeF number for the seller `nip` (10 digits) issued at `at`.
+pub(crate) fn ksef_number(nip: &str, at: DateTime<Utc>) -> String {
+    ksef_number_on(nip, ksef_time::business_date(at))
+}
+
+fn ksef_number_on(nip: &str, date: NaiveDate) -> String {
     with_checksum(format!(
         "{nip}-{}-{}",
         date.format("%Y%m%d"),
+        random_hex(12)
+    ))
+}
+
+/// A fresh collective identifier for the seller `nip` (10 digits) issued at `at`: the year and
+/// month of its business date after `IZ`.
+pub(crate) fn collective_identifier_number(nip: &str, at: DateTime<Utc>) -> String {
+    with_checksum(format!(
+        "{nip}-IZ{}-{}",
+        ksef_time::business_date(at).format("%Y%m"),
         random_hex(12)
     ))
 }
@@ -145,6 +165,20 @@ pub(crate) fn is_ksef_number(s: &str) -> bool {
         && digits(b, 0..10)
         && b.get(10) == Some(&b'-')
         && digits(b, 11..19)
+        && b.get(19) == Some(&b'-')
+        && upper_hex(b, 20..32)
+        && b.get(32) == Some(&b'-')
+        && upper_hex(b, 33..35)
+        && checksum_ok(s, 32)
+}
+
+/// Whether `s` is a 35-character collective identifier with a valid checksum.
+pub(crate) fn is_collective_identifier_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 35
+        && digits(b, 0..10)
+        && b.get(10..13) == Some(b"-IZ".as_slice())
+        && digits(b, 13..19)
         && b.get(19) == Some(&b'-')
         && upper_hex(b, 20..32)
         && b.get(32) == Some(&b'-')
@@ -212,9 +246,14 @@ pub(crate) fn validate_context(kind: &str, value: &str) -> Result<(), String> {
     let ok = match kind {
         "Nip" => is_valid_nip(value),
         "InternalId" => is_valid_internal_id(value),
-        "NipVatUe" => value
-            .split_once('-')
-            .is_some_and(|(n, vat)| is_valid_nip(n) && vat.len() >= 4 && vat.len() <= 16),
+        // NIP, then the EU VAT number: a country code and 2..=14 letters or digits
+        "NipVatUe" => value.split_once('-').is_some_and(|(n, vat)| {
+            let b = vat.as_bytes();
+            is_valid_nip(n)
+                && (4..=16).contains(&b.len())
+                && b.iter().take(2).all(u8::is_ascii_uppercase)
+                && b.iter().skip(2).all(u8::is_ascii_alphanumeric)
+        }),
         "PeppolId" => {
             let b = value.as_bytes();
             b.len() == 9
@@ -287,7 +326,7 @@ mod tests {
             RefKind::Export,
         ] {
             for _ in 0..20 {
-                let r = reference_number(kind, date);
+                let r = reference_number_on(kind, date);
                 assert!(r.starts_with("20280229-"), "{r}");
                 assert_eq!(r.get(9..11), Some(kind.code()));
                 assert!(is_reference_number(&r, Some(kind)), "{r}");
@@ -298,11 +337,32 @@ mod tests {
             }
         }
         for _ in 0..50 {
-            let k = ksef_number("5265877635", date);
+            let k = ksef_number_on("5265877635", date);
             assert!(k.starts_with("5265877635-20280229-"), "{k}");
             assert!(is_ksef_number(&k), "{k}");
             assert!(!is_reference_number(&k, None));
         }
+    }
+
+    #[test]
+    fn collective_identifiers_follow_the_documented_format() {
+        // The example of the official OpenAPI document.
+        assert!(is_collective_identifier_number(
+            "1111111111-IZ202607-65ED02180000-E7"
+        ));
+        assert!(!is_collective_identifier_number(
+            "1111111111-IZ202607-65ED02180000-E8"
+        ));
+        assert!(!is_ksef_number("1111111111-IZ202607-65ED02180000-E7"));
+        // 23:30 UTC on 31 July is already 1 August in Warsaw.
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 7, 31, 23, 30, 0).unwrap();
+        for _ in 0..20 {
+            let n = collective_identifier_number("5265877635", at);
+            assert!(n.starts_with("5265877635-IZ202608-"), "{n}");
+            assert!(is_collective_identifier_number(&n), "{n}");
+        }
+        assert!(ksef_number("5265877635", at).starts_with("5265877635-20260801-"));
+        assert!(reference_number(RefKind::Export, at).starts_with("20260801-EH-"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub(crate) mod auth;
 pub(crate) mod blocking;
 pub(crate) mod certificates;
 pub(crate) mod clock;
+pub(crate) mod collective_identifiers;
 pub(crate) mod config;
 pub(crate) mod control;
 pub(crate) mod error;
@@ -50,7 +51,7 @@ pub(crate) mod xml;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use certificates::CertificatesConfig;
+pub use certificates::config::CertificatesConfig;
 pub use config::{ControlToken, InvoicingConfig, SimConfig};
 pub use control::{CONTROL_TOKEN_HEADER, SimControl};
 pub use error::{ApiError, ErrorEntry, SimError};
@@ -155,8 +156,10 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         tokens: tokens::store::TokenStore::default(),
         testdata: testdata::store::TestData::default(),
         permissions: permissions::store::PermissionStore::default(),
+        collective_identifiers: collective_identifiers::store::CollectiveIdentifiers::default(),
+        peppol: peppol::store::PeppolProviders::default(),
         limits: limits::store::LimitStore::default(),
-        certificates: certificates::CertificatesState::new(&config.certificates)?,
+        certificates: certificates::state::CertificatesState::new(&config.certificates)?,
         rate_limiter: ratelimit::RateLimiter::new(
             config.rate_limits_enabled,
             config.rate_limit_scale,
@@ -205,29 +208,28 @@ impl SimHandle {
     /// are cut off, not drained) and waits until that task has ended. Dropping the handle does
     /// the same without waiting.
     pub async fn shutdown(mut self) {
+        if let Some(task) = self.stop() {
+            let _ = task.await;
+        }
+    }
+
+    /// Aborts the sweeper, signals shutdown and aborts the serving task, which it returns to be
+    /// awaited.
+    fn stop(&mut self) -> Option<tokio::task::JoinHandle<()>> {
         if let Some(sweeper) = self.sweeper.take() {
             sweeper.abort();
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
+        let task = self.task.take()?;
+        task.abort();
+        Some(task)
     }
 }
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
-        if let Some(sweeper) = self.sweeper.take() {
-            sweeper.abort();
-        }
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        let _ = self.stop();
     }
 }

@@ -12,13 +12,14 @@ pub(crate) fn app(state: AppState) -> Router {
         .merge(crate::tokens::routes())
         .merge(crate::certificates::routes())
         .merge(crate::invoicing::routes())
+        .merge(crate::collective_identifiers::routes())
         .merge(crate::public_keys::routes())
         .merge(crate::limits::routes())
         .merge(crate::permissions::routes())
         .merge(crate::testdata::routes())
         .merge(crate::peppol::routes())
-        .fallback(crate::fallback::fallback)
-        .method_not_allowed_fallback(crate::fallback::fallback);
+        .fallback(crate::fallback::not_found)
+        .method_not_allowed_fallback(crate::fallback::not_found);
     Router::new()
         .nest("/v2", v2)
         .nest("/__sim", crate::control::routes(state.clone()))

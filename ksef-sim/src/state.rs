@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use crate::auth::store::AuthStore;
 use crate::blocking::BlockingPool;
+use crate::collective_identifiers::store::CollectiveIdentifiers;
 use crate::config::{ControlToken, SimConfig};
 use crate::faults::Faults;
 use crate::invoicing::store::InvoicingState;
 use crate::keys::KeyStore;
 use crate::limits::store::LimitStore;
+use crate::peppol::store::PeppolProviders;
 use crate::permissions::store::PermissionStore;
 use crate::presign::signer::Presigner;
 use crate::ratelimit::RateLimiter;
@@ -61,10 +63,14 @@ pub(crate) struct Shared {
     pub testdata: TestData,
     /// Granted permissions and their operations.
     pub permissions: PermissionStore,
+    /// Collective identifiers.
+    pub collective_identifiers: CollectiveIdentifiers,
+    /// Registered Peppol service providers.
+    pub peppol: PeppolProviders,
     /// Session and certificate limits.
     pub limits: LimitStore,
     /// The certificate authority, enrollments and KSeF certificates.
-    pub certificates: crate::certificates::CertificatesState,
+    pub certificates: crate::certificates::state::CertificatesState,
     /// Rate limiter.
     pub rate_limiter: RateLimiter,
     /// Fault injection registry.
@@ -81,11 +87,6 @@ impl Shared {
     /// The current instant, from the configured clock.
     pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.config.clock.now()
-    }
-
-    /// The KSeF business date (Europe/Warsaw) of the current instant.
-    pub(crate) fn today(&self) -> chrono::NaiveDate {
-        ksef_time::business_date(self.now())
     }
 }
 

@@ -15,8 +15,7 @@ use crate::state::AppState;
 pub(crate) async fn challenge(State(state): State<AppState>, parts: Parts) -> Json<Value> {
     let now = state.now();
     let ip = client_ip(&parts);
-    let challenge =
-        identifiers::reference_number(RefKind::Challenge, ksef_time::business_date(now));
+    let challenge = identifiers::reference_number(RefKind::Challenge, now);
     state.auth.add_challenge(
         challenge.clone(),
         ChallengeRecord {

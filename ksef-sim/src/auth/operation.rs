@@ -72,7 +72,7 @@ pub(crate) fn start_operation(
     new: NewOperation,
 ) -> Response {
     let now = state.now();
-    let reference = identifiers::reference_number(RefKind::Auth, ksef_time::business_date(now));
+    let reference = identifiers::reference_number(RefKind::Auth, now);
     let mut outcome = new.outcome;
     let mut delay = state.config.auth_processing_delay;
     if let Some(extra) = state.faults.take_stuck_processing(submitted_to) {

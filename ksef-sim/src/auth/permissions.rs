@@ -65,12 +65,7 @@ pub(crate) fn resolve_permissions(
                     .is_some_and(|p| p.pesel == subject_value));
         if owner {
             perms.extend(OWNER_PERMISSIONS.iter().map(|s| s.to_string()));
-            if state
-                .testdata
-                .subject(nip)
-                .is_some_and(|s| s.subject_type == "EnforcementAuthority")
-                || state.testdata.person(nip).is_some_and(|p| p.is_bailiff)
-            {
+            if state.testdata.is_enforcement_body(nip) {
                 perms.push("EnforcementOperations".into());
             }
         }

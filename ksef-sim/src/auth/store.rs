@@ -34,7 +34,7 @@ pub(crate) struct AuthCaps {
 }
 
 impl AuthCaps {
-    pub(crate) fn of(config: &crate::SimConfig) -> Self {
+    pub(crate) fn of(config: &crate::config::SimConfig) -> Self {
         Self {
             challenges: config.max_challenges,
             challenges_per_ip: config.max_challenges_per_ip,

@@ -11,6 +11,7 @@ use super::permissions::resolve_permissions;
 use crate::error::ApiError;
 use crate::ops::OperationInfo;
 use crate::state::AppState;
+use crate::xml::xades::VerifiedAuth;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -52,6 +53,7 @@ pub(crate) async fn xades_signature(
         Outcome::fail(460, problem)
     } else {
         take_challenge(&state, &verified.challenge)?;
+        register_peppol_provider(&state, &verified);
         if let Some(cert_problem) = judgement
             .problem
             .clone()
@@ -89,4 +91,22 @@ pub(crate) async fn xades_signature(
             certificate_der: Some(verified.certificate_der),
         },
     ))
+}
+
+/// A Peppol service provider registers itself with its first authentication in its `PeppolId`
+/// context, signed with a valid seal whose common name is that identifier; its name is the
+/// seal's organization.
+fn register_peppol_provider(state: &AppState, verified: &VerifiedAuth) {
+    if verified.context_type == "PeppolId"
+        && verified.certificate_problem.is_none()
+        && verified.common_name.as_deref() == Some(verified.context_value.as_str())
+    {
+        let name = verified
+            .organization
+            .as_deref()
+            .unwrap_or(&verified.context_value);
+        state
+            .peppol
+            .register(&verified.context_value, name, state.now());
+    }
 }

@@ -198,10 +198,7 @@ pub(crate) async fn enroll(
         ));
     }
 
-    let reference = identifiers::reference_number(
-        RefKind::CertificateEnrollment,
-        ksef_time::business_date(now),
-    );
+    let reference = identifiers::reference_number(RefKind::CertificateEnrollment, now);
     let mut delay = state.config.certificates.enrollment_delay;
     if let Some(extra) = state.faults.take_stuck_processing(op) {
         delay = delay.saturating_add(extra);

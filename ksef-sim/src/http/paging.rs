@@ -2,11 +2,13 @@
 //!
 //! Lists paged by continuation token read the token from the `x-continuation-token` request
 //! header and answer the next one in `continuationToken`; a token this simulator did not issue
-//! answers 400 with 21418. Lists paged by `pageOffset` only share the page-size check.
+//! answers 400 with 21418. Lists paged by `pageOffset` (a page number) answer one page and
+//! `hasMore` ([`OffsetPage`]).
 
 use axum::http::HeaderMap;
 
 use crate::error::ApiError;
+use crate::http::query_string::QueryPairs;
 
 /// The page sizes an operation allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +75,36 @@ impl ContinuationPage {
     }
 }
 
+/// One page of a list paged by `pageOffset` (the page number, from 0) and `pageSize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OffsetPage {
+    number: usize,
+    size: usize,
+}
+
+impl OffsetPage {
+    /// Reads `pageOffset` and `pageSize` (checked against `sizes`) from the query string.
+    pub(crate) fn read(query: &QueryPairs, sizes: PageSizes) -> Result<Self, ApiError> {
+        let number = query
+            .first("pageOffset")
+            .map(|v| {
+                v.parse::<usize>()
+                    .map_err(|_| ApiError::validation("pageOffset must be a non-negative integer."))
+            })
+            .transpose()?
+            .unwrap_or(0);
+        let size = sizes.check(query.int("pageSize")?)?;
+        Ok(Self { number, size })
+    }
+
+    /// This page of `items` and whether more pages follow.
+    pub(crate) fn of<'a, T>(&self, items: &'a [T]) -> (&'a [T], bool) {
+        let start = self.number.saturating_mul(self.size).min(items.len());
+        let end = start.saturating_add(self.size).min(items.len());
+        (items.get(start..end).unwrap_or_default(), end < items.len())
+    }
+}
+
 /// 21418: the continuation token was not issued by this list.
 fn invalid_token() -> ApiError {
     ApiError::bad_request(
@@ -106,6 +138,30 @@ mod tests {
             );
         }
         assert_eq!(seen, items);
+    }
+
+    #[test]
+    fn offset_pages_cover_the_list_once_and_say_when_more_follow() {
+        let items: Vec<u32> = (0..25).collect();
+        let mut seen = Vec::new();
+        for n in 0.. {
+            let q = QueryPairs::parse(Some(&format!("pageOffset={n}&pageSize=10")));
+            let (slice, more) = OffsetPage::read(&q, SIZES).unwrap().of(&items);
+            seen.extend_from_slice(slice);
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(seen, items);
+        let far = QueryPairs::parse(Some("pageOffset=18446744073709551615"));
+        let (slice, more) = OffsetPage::read(&far, SIZES).unwrap().of(&items);
+        assert!(slice.is_empty() && !more);
+        for bad in ["pageOffset=-1", "pageSize=9", "pageSize=x"] {
+            assert!(
+                OffsetPage::read(&QueryPairs::parse(Some(bad)), SIZES).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

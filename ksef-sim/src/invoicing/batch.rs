@@ -427,7 +427,7 @@ fn finish(
     let dir = state.invoicing.with(|s| {
         let sess = s.sessions.get_mut(reference)?;
         if final_status.code == 200 {
-            sess.assign_upo_pages(state.today());
+            sess.assign_upo_pages(state.now());
         }
         let invoices_ready = sess
             .invoices
@@ -551,8 +551,7 @@ fn process(state: &AppState, reference: &str, mut cancel_one: bool) -> Status {
     let result = unpack(&archive, batch.compression, limits, |entry| {
         ordinal += 1;
         let received = state.now();
-        let invoice_reference =
-            reference_number(RefKind::Invoice, ksef_time::business_date(received));
+        let invoice_reference = reference_number(RefKind::Invoice, received);
         let ready_at = after(received, state.invoicing.config.processing_delay);
         let hash = b64(&entry.sha256);
         let decided = match &entry.bytes {

@@ -54,7 +54,7 @@ pub(crate) async fn start(
     let key = unwrap_key(&state, &req.encryption)?;
     let now = state.now();
     let created = now;
-    let reference = reference_number(RefKind::Export, ksef_time::business_date(created));
+    let reference = reference_number(RefKind::Export, created);
     let context_key = ctx.context_key();
     let max = state.invoicing.config.max_concurrent_exports;
     state.invoicing.with(|s| {

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use libxml::parser::{Parser, ParserOptions, XmlParseFailure};
 use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
 
-use super::rules::FormKind;
+use super::form::FormKind;
 
 include!(concat!(env!("OUT_DIR"), "/form_schemas.rs"));
 

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::rules::{FormKind, SchemaCheck, check_invoice};
+use super::form::FormKind;
+use super::rules::{SchemaCheck, check_invoice};
 use super::store::{AssignedDates, NewInvoice, Registered, Status};
 use crate::state::AppState;
 

@@ -6,7 +6,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::rules::{FormKind, InvoiceFacts};
+use super::form::FormKind;
+use super::rules::InvoiceFacts;
 use crate::auth::context::nip_of_context;
 use crate::permissions::store::GrantKind;
 use crate::state::AppState;
@@ -44,11 +45,7 @@ pub(crate) fn may_issue(
     if let (Some(nip), Some((authorized_nip, _, role))) = (&context_nip, &facts.authorized)
         && authorized_nip == nip
         && matches!(role, 1 | 2)
-        && (state
-            .testdata
-            .subject(nip)
-            .is_some_and(|s| s.subject_type == "EnforcementAuthority")
-            || state.testdata.person(nip).is_some_and(|p| p.is_bailiff))
+        && state.testdata.is_enforcement_body(nip)
     {
         return Ok(());
     }

@@ -9,8 +9,9 @@
 //!
 //! What both kinds of session share: opening (key unwrapping, form code) in [`opening`], the
 //! intake of one invoice (decryption, hashes, rules, duplicates) in [`intake`]. Pure logic
-//! lives in [`rules`] (invoice rules), [`upo`], [`archive`] and [`crypto`]; state in [`store`];
-//! `SimControl::seed_invoices` (fast test data through the same rules) in [`seed`].
+//! lives in [`form`] (the forms), [`rules`] (invoice rules), [`upo`], [`archive`] and [`crypto`];
+//! state in [`store`]; `SimControl::seed_invoices` (fast test data through the same rules) in
+//! [`seed`].
 //!
 //! Asynchronous behaviour is modelled with deadlines (an accepted invoice shows
 //! 150 until its KSeF number appears; a closed session 170/150 until its final
@@ -30,6 +31,7 @@ pub(crate) mod archive;
 pub(crate) mod batch;
 pub(crate) mod crypto;
 pub(crate) mod export;
+pub(crate) mod form;
 pub(crate) mod form_schemas;
 pub(crate) mod intake;
 pub(crate) mod issuer;

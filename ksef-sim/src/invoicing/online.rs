@@ -146,7 +146,7 @@ pub(crate) async fn send(
         technical_correction_allowed(&state, &ctx.context_key(), corrected)?;
     }
     let received = state.now();
-    let invoice_reference = reference_number(RefKind::Invoice, ksef_time::business_date(received));
+    let invoice_reference = reference_number(RefKind::Invoice, received);
     let delay = state
         .invoicing
         .config
@@ -301,7 +301,7 @@ pub(crate) async fn close(
             .unwrap_or(now);
         let ready_at = after(last_invoice.max(now), delay);
         let final_status = final_status_for(&sess.invoices);
-        sess.assign_upo_pages(ksef_time::business_date(now));
+        sess.assign_upo_pages(now);
         sess.closed_at = Some(now);
         sess.updated = now;
         sess.phase = Phase::Closed {

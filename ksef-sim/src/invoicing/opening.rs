@@ -6,7 +6,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::crypto::{SessionKey, b64, unb64};
-use super::rules::FormKind;
+use super::form::FormKind;
 use super::store::{Phase, Session, SessionKind, Status};
 use super::upo::{AuthProof, ContextId, UpoHeader};
 use crate::auth::context::AuthContext;
@@ -117,7 +117,7 @@ pub(crate) fn new_session(
         } else {
             RefKind::BatchSession
         },
-        ksef_time::business_date(now),
+        now,
     );
     let validity = chrono::Duration::from_std(state.invoicing.config.session_validity)
         .unwrap_or(chrono::Duration::hours(12));

@@ -15,7 +15,7 @@ use super::store::{Store, StoredInvoice};
 use crate::auth::context::AuthContext;
 use crate::error::ApiError;
 use crate::http::json_body::parse as parse_body;
-use crate::http::paging::PageSizes;
+use crate::http::paging::{OffsetPage, PageSizes};
 use crate::http::query_string::QueryPairs;
 use crate::http::response::{json as json_response, xml_with_hash};
 use crate::state::AppState;
@@ -159,7 +159,7 @@ impl Filters {
         match self.wire.subject_type.as_str() {
             "Subject1" => i.facts.seller_nip == nip,
             "Subject2" => matches!(&i.facts.buyer_id, BuyerId::Nip(b) if b == nip),
-            "Subject3" => is_third_subject(i, nip),
+            "Subject3" => i.is_third_subject(nip),
             "SubjectAuthorized" => i.facts.authorized.as_ref().is_some_and(|a| a.0 == nip),
             _ => false,
         }
@@ -272,17 +272,6 @@ impl Filters {
 }
 
 /// Whether `nip` is a third subject (Podmiot3) of the invoice (by NIP or internal id).
-fn is_third_subject(i: &StoredInvoice, nip: &str) -> bool {
-    i.facts
-        .third_subjects
-        .iter()
-        .any(|t| match (t.id_type, &t.id_value) {
-            ("Nip", Some(v)) => v == nip,
-            ("InternalId", Some(v)) => v.split('-').next() == Some(nip),
-            _ => false,
-        })
-}
-
 /// `GET /invoices/ksef/{ksefNumber}`.
 pub(crate) async fn download(
     State(state): State<AppState>,
@@ -306,12 +295,7 @@ pub(crate) async fn download(
     };
     let found = state.invoicing.with(|s| {
         s.invoices.get(&ksef).map(|i| {
-            let mine = ctx.nip.as_deref().is_some_and(|n| {
-                i.facts.seller_nip == n
-                    || matches!(&i.facts.buyer_id, BuyerId::Nip(b) if b == n)
-                    || is_third_subject(i, n)
-                    || i.facts.authorized.as_ref().is_some_and(|a| a.0 == n)
-            });
+            let mine = ctx.nip.as_deref().is_some_and(|n| i.has_role(n));
             (mine, now >= i.ready_at, i.path.clone())
         })
     });
@@ -348,14 +332,7 @@ pub(crate) async fn metadata(
         Some("Desc") => true,
         Some(o) => return Err(ApiError::validation(format!("Unknown sortOrder '{o}'."))),
     };
-    let offset: usize = get("pageOffset")
-        .map(|v| {
-            v.parse::<usize>()
-                .map_err(|_| ApiError::validation("pageOffset must be a non-negative integer."))
-        })
-        .transpose()?
-        .unwrap_or(0);
-    let size = PageSizes::new(10, 250, 10).check(pairs.int("pageSize")?)?;
+    let page = OffsetPage::read(&pairs, PageSizes::new(10, 250, 10))?;
     let wire: FiltersWire = parse_body(&body)?;
     let filters = Filters::parse(wire, state.now())?;
     let now = state.now();
@@ -372,9 +349,8 @@ pub(crate) async fn metadata(
         let all = filters.select(s, ctx.nip.as_deref(), now, hwm, descending);
         let is_truncated = all.len() > cap;
         let reachable = &all[..all.len().min(cap)];
-        let start = offset.saturating_mul(size);
-        let page: Vec<Value> = reachable.iter().skip(start).take(size).map(|i| i.metadata_json()).collect();
-        let has_more = reachable.len() > start.saturating_add(size);
+        let (slice, has_more) = page.of(reachable);
+        let page: Vec<Value> = slice.iter().map(|i| i.metadata_json()).collect();
         let mut v = json!({ "hasMore": has_more, "isTruncated": is_truncated, "invoices": page });
         if filters.date_type == DateType::PermanentStorage {
             v["permanentStorageHwmDate"] = json!(format_utc_millis(hwm));

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::rules::{FormKind, SchemaCheck, check_invoice};
+use super::form::FormKind;
+use super::rules::{SchemaCheck, check_invoice};
 use super::store::{NewInvoice, Registered};
 use crate::clock::after;
 
@@ -81,7 +82,7 @@ pub enum SeedError {
     Storage(String),
 }
 
-impl crate::SimControl {
+impl crate::control::SimControl {
     /// Registers FA (3) invoices directly in the repository and returns their KSeF numbers (or
     /// why each was refused), in input order. See [`SeedInvoice`]. Seeded invoices are bulk
     /// fixtures: they pass the structural invoice rules but not the XSD validation that invoices

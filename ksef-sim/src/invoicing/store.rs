@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::crypto::SessionKey;
-use super::rules::{BuyerId, FormKind, InvoiceFacts};
+use super::form::FormKind;
+use super::rules::{BuyerId, InvoiceFacts};
 use super::upo::{UpoDocument, UpoHeader};
 use crate::clock::after;
 use crate::config::{InvoicingConfig, SimConfig};
@@ -257,12 +258,12 @@ impl Session {
         (self.invoices.len(), ok, failed)
     }
 
-    /// Assigns the UPO page reference numbers (`upo_page_size` documents a page), dated `today`.
-    pub(crate) fn assign_upo_pages(&mut self, today: chrono::NaiveDate) {
+    /// Assigns the UPO page reference numbers (`upo_page_size` documents a page), dated with the business date of `now`.
+    pub(crate) fn assign_upo_pages(&mut self, now: DateTime<Utc>) {
         let accepted = self.invoices.iter().filter(|i| i.accepted()).count();
         let pages = accepted.div_ceil(self.upo_page_size.max(1));
         self.upo_pages = (0..pages)
-            .map(|_| reference_number(RefKind::Upo, today))
+            .map(|_| reference_number(RefKind::Upo, now))
             .collect();
     }
 
@@ -294,6 +295,27 @@ pub(crate) struct StoredInvoice {
 }
 
 impl StoredInvoice {
+    /// Whether the taxpayer `nip` has a role on this invoice: seller (Podmiot1), buyer
+    /// (Podmiot2), a third subject (Podmiot3) or the authorised subject.
+    pub(crate) fn has_role(&self, nip: &str) -> bool {
+        self.facts.seller_nip == nip
+            || matches!(&self.facts.buyer_id, BuyerId::Nip(b) if b == nip)
+            || self.is_third_subject(nip)
+            || self.facts.authorized.as_ref().is_some_and(|a| a.0 == nip)
+    }
+
+    /// Whether `nip` is one of the invoice's third subjects (Podmiot3).
+    pub(crate) fn is_third_subject(&self, nip: &str) -> bool {
+        self.facts
+            .third_subjects
+            .iter()
+            .any(|t| match (t.id_type, &t.id_value) {
+                ("Nip", Some(v)) => v == nip,
+                ("InternalId", Some(v)) => v.split('-').next() == Some(nip),
+                _ => false,
+            })
+    }
+
     pub(crate) fn upo_document(&self) -> UpoDocument {
         UpoDocument {
             seller_nip: self.facts.seller_nip.clone(),
@@ -548,8 +570,7 @@ impl Store {
         if let Some((s, k)) = self.duplicates.get(&key) {
             return Ok((Registered::Duplicate(s.clone(), k.clone()), None));
         }
-        let ksef =
-            crate::identifiers::ksef_number(&facts.seller_nip, ksef_time::business_date(received));
+        let ksef = crate::identifiers::ksef_number(&facts.seller_nip, received);
         let path = dir.join(format!("{ksef}.xml"));
         write(&path)?;
         let acquisition = received

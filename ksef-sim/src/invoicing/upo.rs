@@ -8,7 +8,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use ksef_time::format_utc_millis;
 
-use super::rules::FormKind;
+use super::form::FormKind;
 
 /// Most `Dokument` entries one UPO page carries (XSD `maxOccurs`).
 pub(crate) const MAX_DOCUMENTS_PER_PAGE: usize = 10_000;

@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::http::json_body::JsonBody;
 use crate::http::response::json as json_response;
 use crate::identifiers::{self, RefKind, reference_number};
+use crate::ops::OperationInfo;
 use crate::state::AppState;
 use crate::validate;
 
@@ -62,6 +63,8 @@ pub(crate) struct GrantRequest {
 
 /// The rules of one grant endpoint.
 struct Endpoint {
+    /// The operation's path template.
+    path: &'static str,
     kind: GrantKind,
     /// Allowed `subjectIdentifier.type`s.
     subjects: &'static [&'static str],
@@ -70,6 +73,7 @@ struct Endpoint {
 }
 
 const PERSONS: Endpoint = Endpoint {
+    path: "/permissions/persons/grants",
     kind: GrantKind::Person,
     subjects: &["Nip", "Pesel", "Fingerprint"],
     scopes: &[
@@ -84,11 +88,13 @@ const PERSONS: Endpoint = Endpoint {
     ],
 };
 const ENTITIES: Endpoint = Endpoint {
+    path: "/permissions/entities/grants",
     kind: GrantKind::Entity,
     subjects: &["Nip"],
     scopes: &["InvoiceWrite", "InvoiceRead", "CollectiveIdentifierManage"],
 };
 const AUTHORIZATIONS: Endpoint = Endpoint {
+    path: "/permissions/authorizations/grants",
     kind: GrantKind::Authorization,
     subjects: &["Nip", "PeppolId"],
     scopes: &[
@@ -99,74 +105,53 @@ const AUTHORIZATIONS: Endpoint = Endpoint {
     ],
 };
 const INDIRECT: Endpoint = Endpoint {
+    path: "/permissions/indirect/grants",
     kind: GrantKind::Indirect,
     subjects: &["Nip", "Pesel", "Fingerprint"],
     scopes: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
 };
 const SUBUNITS: Endpoint = Endpoint {
+    path: "/permissions/subunits/grants",
     kind: GrantKind::Subunit,
     subjects: &["Nip", "Pesel", "Fingerprint"],
     scopes: &["CredentialsManage"],
 };
 const EU_ADMINISTRATION: Endpoint = Endpoint {
+    path: "/permissions/eu-entities/administration/grants",
     kind: GrantKind::EuEntityAdministration,
     subjects: &["Fingerprint"],
     scopes: &["VatUeManage"],
 };
 const EU_ENTITIES: Endpoint = Endpoint {
+    path: "/permissions/eu-entities/grants",
     kind: GrantKind::EuEntity,
     subjects: &["Fingerprint"],
     scopes: &["InvoiceWrite", "InvoiceRead"],
 };
 
-pub(crate) async fn persons(
-    state: State<AppState>,
+const ENDPOINTS: [&Endpoint; 7] = [
+    &PERSONS,
+    &ENTITIES,
+    &AUTHORIZATIONS,
+    &INDIRECT,
+    &SUBUNITS,
+    &EU_ADMINISTRATION,
+    &EU_ENTITIES,
+];
+
+/// `POST /permissions/{persons,entities,authorizations,indirect,subunits,
+/// eu-entities/administration,eu-entities}/grants`, by the rules of the resolved operation.
+pub(crate) async fn grant(
+    State(state): State<AppState>,
+    op: &'static OperationInfo,
     ctx: AuthContext,
-    body: JsonBody<GrantRequest>,
+    JsonBody(req): JsonBody<GrantRequest>,
 ) -> Result<Response, ApiError> {
-    grant(state, ctx, body, &PERSONS)
-}
-pub(crate) async fn entities(
-    state: State<AppState>,
-    ctx: AuthContext,
-    body: JsonBody<GrantRequest>,
-) -> Result<Response, ApiError> {
-    grant(state, ctx, body, &ENTITIES)
-}
-pub(crate) async fn authorizations(
-    state: State<AppState>,
-    ctx: AuthContext,
-    body: JsonBody<GrantRequest>,
-) -> Result<Response, ApiError> {
-    grant(state, ctx, body, &AUTHORIZATIONS)
-}
-pub(crate) async fn indirect(
-    state: State<AppState>,
-    ctx: AuthContext,
-    body: JsonBody<GrantRequest>,
-) -> Result<Response, ApiError> {
-    grant(state, ctx, body, &INDIRECT)
-}
-pub(crate) async fn subunits(
-    state: State<AppState>,
-    ctx: AuthContext,
-    body: JsonBody<GrantRequest>,
-) -> Result<Response, ApiError> {
-    grant(state, ctx, body, &SUBUNITS)
-}
-pub(crate) async fn eu_administration(
-    state: State<AppState>,
-    ctx: AuthContext,
-    body: JsonBody<GrantRequest>,
-) -> Result<Response, ApiError> {
-    grant(state, ctx, body, &EU_ADMINISTRATION)
-}
-pub(crate) async fn eu_entities(
-    state: State<AppState>,
-    ctx: AuthContext,
-    body: JsonBody<GrantRequest>,
-) -> Result<Response, ApiError> {
-    grant(state, ctx, body, &EU_ENTITIES)
+    let endpoint = ENDPOINTS
+        .iter()
+        .find(|e| e.path == op.path)
+        .ok_or_else(|| ApiError::internal(format!("{} is not a grant operation", op.key())))?;
+    record_grant(&state, &ctx, req, endpoint)
 }
 
 /// Checks an identifier's value for its type.
@@ -177,35 +162,15 @@ pub(crate) fn check_identifier(field: &str, kind: &str, value: &str) -> Result<S
         "Fingerprint" if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) => {
             Ok(value.to_uppercase())
         }
-        "InternalId" if is_internal_id(value) => Ok(value.to_string()),
-        "NipVatUe" if is_nip_vat_ue(value) => Ok(value.to_string()),
-        "PeppolId" if is_peppol_id(value) => Ok(value.to_string()),
+        "InternalId" | "NipVatUe" | "PeppolId"
+            if identifiers::validate_context(kind, value).is_ok() =>
+        {
+            Ok(value.to_string())
+        }
         _ => Err(ApiError::validation(format!(
             "{field}: invalid {kind} '{value}'."
         ))),
     }
-}
-
-fn is_internal_id(value: &str) -> bool {
-    value.split_once('-').is_some_and(|(nip, n)| {
-        identifiers::is_valid_nip(nip) && n.len() == 5 && n.bytes().all(|b| b.is_ascii_digit())
-    })
-}
-
-fn is_nip_vat_ue(value: &str) -> bool {
-    value.split_once('-').is_some_and(|(nip, vat)| {
-        identifiers::is_valid_nip(nip)
-            && vat.len() > 2
-            && vat.bytes().take(2).all(|b| b.is_ascii_uppercase())
-            && vat.bytes().skip(2).all(|b| b.is_ascii_alphanumeric())
-    })
-}
-
-fn is_peppol_id(value: &str) -> bool {
-    value.len() == 9
-        && value.starts_with('P')
-        && value[1..3].bytes().all(|b| b.is_ascii_uppercase())
-        && value[3..].bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The context the caller works in, as an identifier.
@@ -218,10 +183,10 @@ pub(crate) fn author_of(ctx: &AuthContext) -> Ident {
     Ident::new(&ctx.subject_type, &ctx.subject_value)
 }
 
-fn grant(
-    State(state): State<AppState>,
-    ctx: AuthContext,
-    JsonBody(req): JsonBody<GrantRequest>,
+fn record_grant(
+    state: &AppState,
+    ctx: &AuthContext,
+    req: GrantRequest,
     endpoint: &Endpoint,
 ) -> Result<Response, ApiError> {
     validate::description(&req.description)?;
@@ -270,7 +235,7 @@ fn grant(
             )));
         }
     }
-    let caller_ctx = context_of(&ctx);
+    let caller_ctx = context_of(ctx);
     let ctx_nip = ctx.nip.clone().unwrap_or_default();
     // The context the grant works in.
     let context = match endpoint.kind {
@@ -364,7 +329,7 @@ fn grant(
         _ => None,
     };
     let now = state.now();
-    let reference = reference_number(RefKind::PermissionOperation, ksef_time::business_date(now));
+    let reference = reference_number(RefKind::PermissionOperation, now);
     let grants: Vec<Grant> = scopes
         .into_iter()
         .map(|(scope, can_delegate)| Grant {
@@ -376,7 +341,7 @@ fn grant(
             scope,
             description: req.description.clone(),
             can_delegate,
-            author: author_of(&ctx),
+            author: author_of(ctx),
             granted_in: caller_ctx.clone(),
             start: now,
             subject_details: req.subject_details.clone().unwrap_or(Value::Null),
@@ -405,6 +370,26 @@ fn unknown_permission(id: &str) -> ApiError {
     )
 }
 
+/// Revokes the grant `id` if `may_revoke` lets the caller revoke it; answers the operation.
+fn revoke(
+    state: &AppState,
+    ctx: &AuthContext,
+    id: &str,
+    may_revoke: impl Fn(&Grant, &Ident) -> bool,
+) -> Result<Response, ApiError> {
+    let caller = context_of(ctx);
+    let now = state.now();
+    let reference = reference_number(RefKind::PermissionOperation, now);
+    state
+        .permissions
+        .revoke(&reference, &caller, id, now, |g| may_revoke(g, &caller))
+        .ok_or_else(|| unknown_permission(id))?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({ "referenceNumber": reference }),
+    ))
+}
+
 /// `DELETE /permissions/common/grants/{permissionId}`: any grant but an entity authorization,
 /// made in the caller's context (or in one of its subunits or EU entities).
 pub(crate) async fn revoke_common(
@@ -412,19 +397,9 @@ pub(crate) async fn revoke_common(
     ctx: AuthContext,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let caller = context_of(&ctx);
-    let now = state.now();
-    let reference = reference_number(RefKind::PermissionOperation, ksef_time::business_date(now));
-    state
-        .permissions
-        .revoke(&reference, &caller, &id, now, |g| {
-            g.kind != GrantKind::Authorization && (g.granted_in == caller || g.context == caller)
-        })
-        .ok_or_else(|| unknown_permission(&id))?;
-    Ok(json_response(
-        StatusCode::ACCEPTED,
-        &json!({ "referenceNumber": reference }),
-    ))
+    revoke(&state, &ctx, &id, |g, caller| {
+        g.kind != GrantKind::Authorization && (&g.granted_in == caller || &g.context == caller)
+    })
 }
 
 /// `DELETE /permissions/authorizations/grants/{permissionId}`: an entity authorization the
@@ -434,19 +409,9 @@ pub(crate) async fn revoke_authorization(
     ctx: AuthContext,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let caller = context_of(&ctx);
-    let now = state.now();
-    let reference = reference_number(RefKind::PermissionOperation, ksef_time::business_date(now));
-    state
-        .permissions
-        .revoke(&reference, &caller, &id, now, |g| {
-            g.kind == GrantKind::Authorization && g.context == caller
-        })
-        .ok_or_else(|| unknown_permission(&id))?;
-    Ok(json_response(
-        StatusCode::ACCEPTED,
-        &json!({ "referenceNumber": reference }),
-    ))
+    revoke(&state, &ctx, &id, |g, caller| {
+        g.kind == GrantKind::Authorization && &g.context == caller
+    })
 }
 
 /// `GET /permissions/operations/{referenceNumber}`.

@@ -1,10 +1,12 @@
 //! Permissions: grants, revocations and their operations in [`grants`], the queries in
 //! [`queries`], the granted permissions in [`store`] (counted at authentication by
-//! [`crate::auth::permissions`]), `GET /permissions/attachments/status` in [`attachments`].
+//! [`crate::auth::permissions`]), the roles of entities (from the test data) in [`roles`],
+//! `GET /permissions/attachments/status` in [`attachments`].
 
 pub(crate) mod attachments;
 pub(crate) mod grants;
 pub(crate) mod queries;
+pub(crate) mod roles;
 pub(crate) mod store;
 
 use axum::Router;
@@ -16,19 +18,16 @@ use crate::state::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/permissions/attachments/status", get(attachments::status))
-        .route("/permissions/persons/grants", post(grants::persons))
-        .route("/permissions/entities/grants", post(grants::entities))
-        .route(
-            "/permissions/authorizations/grants",
-            post(grants::authorizations),
-        )
-        .route("/permissions/indirect/grants", post(grants::indirect))
-        .route("/permissions/subunits/grants", post(grants::subunits))
+        .route("/permissions/persons/grants", post(grants::grant))
+        .route("/permissions/entities/grants", post(grants::grant))
+        .route("/permissions/authorizations/grants", post(grants::grant))
+        .route("/permissions/indirect/grants", post(grants::grant))
+        .route("/permissions/subunits/grants", post(grants::grant))
         .route(
             "/permissions/eu-entities/administration/grants",
-            post(grants::eu_administration),
+            post(grants::grant),
         )
-        .route("/permissions/eu-entities/grants", post(grants::eu_entities))
+        .route("/permissions/eu-entities/grants", post(grants::grant))
         .route(
             "/permissions/common/grants/{permissionId}",
             delete(grants::revoke_common),
@@ -61,5 +60,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/permissions/query/eu-entities/grants",
             post(queries::eu_entities),
+        )
+        .route(
+            "/permissions/query/entities/roles",
+            get(roles::entity_roles),
+        )
+        .route(
+            "/permissions/query/subordinate-entities/roles",
+            post(roles::subordinate_roles),
         )
 }

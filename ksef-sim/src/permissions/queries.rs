@@ -13,46 +13,33 @@ use crate::auth::context::AuthContext;
 use crate::auth::permissions::OWNER_PERMISSIONS;
 use crate::error::ApiError;
 use crate::http::json_body::JsonBody;
-use crate::http::paging::PageSizes;
+use crate::http::paging::{OffsetPage, PageSizes};
 use crate::http::query_string::QueryPairs;
 use crate::http::response::json as json_response;
 use crate::state::AppState;
 use ksef_time::format_utc_millis;
 
-const PAGE: PageSizes = PageSizes::new(10, 100, 10);
+/// The page sizes of every permission query.
+pub(crate) const PAGE: PageSizes = PageSizes::new(10, 100, 10);
 
-/// `(offset, size)` of the requested page.
-fn page(raw: Option<String>) -> Result<(usize, usize), ApiError> {
-    let q = QueryPairs::parse(raw.as_deref());
-    let offset = match q.first("pageOffset") {
-        None => 0,
-        Some(v) => v
-            .parse::<usize>()
-            .map_err(|_| ApiError::validation("pageOffset must be a non-negative integer."))?,
-    };
-    let size = match q.first("pageSize") {
-        None => PAGE.check(None)?,
-        Some(v) => PAGE
-            .check(Some(v.parse::<i64>().map_err(|_| {
-                ApiError::validation("pageSize must be an integer.")
-            })?))?,
-    };
-    Ok((offset, size))
+/// The requested page.
+pub(crate) fn page(raw: Option<String>) -> Result<OffsetPage, ApiError> {
+    OffsetPage::read(&QueryPairs::parse(raw.as_deref()), PAGE)
+}
+
+/// The body of one page of `items` under `key`, with `hasMore`.
+fn page_body(key: &str, items: &[Value], page: OffsetPage) -> Value {
+    let (slice, has_more) = page.of(items);
+    json!({ key: slice, "hasMore": has_more })
 }
 
 /// One page of `items` under `key`, with `hasMore`.
-fn paged(key: &str, items: Vec<Value>, (offset, size): (usize, usize)) -> Response {
-    let start = offset.saturating_mul(size).min(items.len());
-    let end = start.saturating_add(size).min(items.len());
-    let has_more = end < items.len();
-    json_response(
-        StatusCode::OK,
-        &json!({ key: items[start..end].to_vec(), "hasMore": has_more }),
-    )
+pub(crate) fn paged(key: &str, items: &[Value], page: OffsetPage) -> Response {
+    json_response(StatusCode::OK, &page_body(key, items, page))
 }
 
 /// A request body that may be absent (no filters).
-fn optional_body(body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn optional_body(body: &[u8]) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
@@ -67,7 +54,7 @@ fn ident_of(v: &Value) -> Option<Ident> {
 }
 
 /// Whether the filter `{type, value}` of the request (absent: no filter) matches `id`.
-fn matches_ident(filter: Option<&Value>, id: Option<&Ident>) -> bool {
+pub(crate) fn matches_ident(filter: Option<&Value>, id: Option<&Ident>) -> bool {
     match filter.and_then(ident_of) {
         None => true,
         Some(f) => id.is_some_and(|i| {
@@ -221,7 +208,7 @@ pub(crate) async fn persons(
     } else {
         Vec::new()
     };
-    Ok(paged("permissions", items, page))
+    Ok(paged("permissions", &items, page))
 }
 
 /// `POST /permissions/query/personal/grants`: the caller's own permissions in this context, and
@@ -278,11 +265,7 @@ pub(crate) async fn personal(
     } else {
         Vec::new()
     };
-    let (offset, size) = page;
-    let start = offset.saturating_mul(size).min(items.len());
-    let end = start.saturating_add(size).min(items.len());
-    let mut body =
-        json!({ "permissions": items[start..end].to_vec(), "hasMore": end < items.len() });
+    let mut body = page_body("permissions", &items, page);
     if owner && let Some(m) = body.as_object_mut() {
         let mut scope: Vec<&str> = OWNER_PERMISSIONS.to_vec();
         if ctx.permissions.iter().any(|p| p == "EnforcementOperations") {
@@ -324,7 +307,7 @@ pub(crate) async fn entities(
             })
         })
         .collect();
-    Ok(paged("permissions", items, page))
+    Ok(paged("permissions", &items, page))
 }
 
 /// `POST /permissions/query/authorizations/grants`: entity authorizations the caller's entity
@@ -380,7 +363,7 @@ pub(crate) async fn authorizations(
             item
         })
         .collect();
-    Ok(paged("authorizationGrants", items, page))
+    Ok(paged("authorizationGrants", &items, page))
 }
 
 /// `POST /permissions/query/subunits/grants`: administrators of the caller's subunits.
@@ -422,7 +405,12 @@ pub(crate) async fn subunits(
             item
         })
         .collect();
-    Ok(paged("permissions", items, page))
+    Ok(paged("permissions", &items, page))
+}
+
+/// The EU VAT number of a `NipVatUe` context (`NIP-VATUE`).
+fn vat_ue_of(context: &Ident) -> &str {
+    context.value.split_once('-').map(|(_, v)| v).unwrap_or("")
 }
 
 /// `POST /permissions/query/eu-entities/grants`: EU entity administrators the caller's entity
@@ -443,12 +431,7 @@ pub(crate) async fn eu_entities(
     let items: Vec<Value> = state
         .permissions
         .active(now, |g| {
-            let vat_ue = g
-                .context
-                .value
-                .split_once('-')
-                .map(|(_, v)| v)
-                .unwrap_or("");
+            let vat_ue = vat_ue_of(&g.context);
             matches!(
                 g.kind,
                 GrantKind::EuEntityAdministration | GrantKind::EuEntity
@@ -471,12 +454,7 @@ pub(crate) async fn eu_entities(
                 .clone()
                 .or_else(|| admin.and_then(|a| a.name.clone()))
                 .unwrap_or_default();
-            let vat_ue = g
-                .context
-                .value
-                .split_once('-')
-                .map(|(_, v)| v)
-                .unwrap_or("");
+            let vat_ue = vat_ue_of(&g.context);
             let mut item = json!({
                 "id": g.id,
                 "authorIdentifier": g.author.json(),
@@ -491,18 +469,11 @@ pub(crate) async fn eu_entities(
                 .eu_entity_details
                 .clone()
                 .or_else(|| admin.and_then(|a| a.eu_entity_details.clone()));
-            if let Some(m) = item.as_object_mut() {
-                if let Some(p) = person_details(g) {
-                    m.insert("subjectPersonDetails".into(), p);
-                } else if let Some(e) = entity_details(g) {
-                    m.insert("subjectEntityDetails".into(), e);
-                }
-                if let Some(e) = eu {
-                    m.insert("euEntityDetails".into(), e);
-                }
+            if let (Some(e), Some(m)) = (eu, item.as_object_mut()) {
+                m.insert("euEntityDetails".into(), e);
             }
-            item
+            with_details(item, g)
         })
         .collect();
-    Ok(paged("permissions", items, page))
+    Ok(paged("permissions", &items, page))
 }

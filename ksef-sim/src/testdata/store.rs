@@ -8,13 +8,22 @@ use chrono::{DateTime, Utc};
 
 use crate::sync::lock;
 
-/// A test subject.
+/// A test subject: an enforcement authority, a VAT group or a local government unit (JST).
 #[derive(Debug, Clone)]
 pub(crate) struct Subject {
+    /// `EnforcementAuthority`, `VatGroup` or `JST`.
     pub subject_type: String,
-    /// NIPs of subunits (kept for listing; not used by the rules yet).
-    #[allow(dead_code)]
-    pub subunits: Vec<String>,
+    /// The members of a VAT group, the subordinate units of a JST.
+    pub subunits: Vec<Subunit>,
+    /// When it was added.
+    pub created: DateTime<Utc>,
+}
+
+/// A member of a VAT group or a subordinate unit of a JST.
+#[derive(Debug, Clone)]
+pub(crate) struct Subunit {
+    pub nip: String,
+    pub description: String,
 }
 
 /// A test person (sole proprietor: NIP + PESEL).
@@ -23,6 +32,45 @@ pub(crate) struct Person {
     pub pesel: String,
     pub is_bailiff: bool,
     pub is_deceased: bool,
+    /// When it was added.
+    pub created: DateTime<Utc>,
+}
+
+/// A role of an entity (`EntityRoleType`), with its parent for the subordinate roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EntityRole {
+    /// `CourtBailiff`, `EnforcementAuthority`, `LocalGovernmentUnit`, `LocalGovernmentSubUnit`,
+    /// `VatGroupUnit` or `VatGroupSubUnit`.
+    pub role: &'static str,
+    pub description: String,
+    /// The VAT group or parent JST of a subordinate role.
+    pub parent_nip: Option<String>,
+    pub start: DateTime<Utc>,
+}
+
+/// A subordinate entity of a VAT group or a JST, with its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SubordinateRole {
+    pub nip: String,
+    /// `VatGroupSubUnit` or `LocalGovernmentSubUnit`.
+    pub role: &'static str,
+    pub description: String,
+    pub start: DateTime<Utc>,
+}
+
+/// The role of a subject of `subject_type` itself, its description, and the role of its
+/// subunits (none for an enforcement authority).
+fn roles_of(subject_type: &str) -> Option<(&'static str, &'static str, Option<&'static str>)> {
+    match subject_type {
+        "EnforcementAuthority" => Some(("EnforcementAuthority", "Organ egzekucyjny", None)),
+        "VatGroup" => Some(("VatGroupUnit", "Grupa VAT", Some("VatGroupSubUnit"))),
+        "JST" => Some((
+            "LocalGovernmentUnit",
+            "Nadrzędna JST",
+            Some("LocalGovernmentSubUnit"),
+        )),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Default)]
@@ -48,9 +96,6 @@ impl TestData {
     }
     pub(crate) fn remove_subject(&self, nip: &str) -> bool {
         lock(&self.inner).subjects.remove(nip).is_some()
-    }
-    pub(crate) fn subject(&self, nip: &str) -> Option<Subject> {
-        lock(&self.inner).subjects.get(nip).cloned()
     }
     pub(crate) fn add_person(&self, nip: &str, p: Person) {
         lock(&self.inner).persons.insert(nip.to_string(), p);
@@ -102,6 +147,81 @@ impl TestData {
             .cloned()
             .unwrap_or_default()
     }
+    /// Whether `nip` is an enforcement authority or a court bailiff (who get
+    /// `EnforcementOperations` and may issue invoices as an authorised subject).
+    pub(crate) fn is_enforcement_body(&self, nip: &str) -> bool {
+        let inner = lock(&self.inner);
+        inner
+            .subjects
+            .get(nip)
+            .is_some_and(|s| s.subject_type == "EnforcementAuthority")
+            || inner.persons.get(nip).is_some_and(|p| p.is_bailiff)
+    }
+
+    /// The roles of the entity `nip`: its own (enforcement authority, court bailiff, VAT group,
+    /// JST) and its membership of VAT groups and JSTs, newest first.
+    pub(crate) fn entity_roles(&self, nip: &str) -> Vec<EntityRole> {
+        let inner = lock(&self.inner);
+        let mut out = Vec::new();
+        if let Some(s) = inner.subjects.get(nip)
+            && let Some((role, description, _)) = roles_of(&s.subject_type)
+        {
+            out.push(EntityRole {
+                role,
+                description: description.into(),
+                parent_nip: None,
+                start: s.created,
+            });
+        }
+        if let Some(p) = inner.persons.get(nip).filter(|p| p.is_bailiff) {
+            out.push(EntityRole {
+                role: "CourtBailiff",
+                description: "Komornik sądowy".into(),
+                parent_nip: None,
+                start: p.created,
+            });
+        }
+        for (parent, s) in &inner.subjects {
+            if let Some((_, _, Some(role))) = roles_of(&s.subject_type)
+                && let Some(u) = s.subunits.iter().find(|u| u.nip == nip)
+            {
+                out.push(EntityRole {
+                    role,
+                    description: u.description.clone(),
+                    parent_nip: Some(parent.clone()),
+                    start: s.created,
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            b.start
+                .cmp(&a.start)
+                .then_with(|| a.role.cmp(b.role))
+                .then_with(|| a.parent_nip.cmp(&b.parent_nip))
+        });
+        out
+    }
+
+    /// The subordinate entities of the VAT group or JST `nip`, in the order they were given.
+    pub(crate) fn subordinate_roles(&self, nip: &str) -> Vec<SubordinateRole> {
+        let inner = lock(&self.inner);
+        let Some(s) = inner.subjects.get(nip) else {
+            return Vec::new();
+        };
+        let Some((_, _, Some(role))) = roles_of(&s.subject_type) else {
+            return Vec::new();
+        };
+        s.subunits
+            .iter()
+            .map(|u| SubordinateRole {
+                nip: u.nip.clone(),
+                role,
+                description: u.description.clone(),
+                start: s.created,
+            })
+            .collect()
+    }
+
     pub(crate) fn allow_attachments(&self, nip: &str) {
         lock(&self.inner).attachments.insert(nip.to_string(), None);
     }

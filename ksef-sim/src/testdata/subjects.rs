@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::store::{Person, Subject};
+use super::store::{Person, Subject, Subunit};
 use crate::error::ApiError;
 use crate::http::json_body::JsonBody;
 use crate::state::AppState;
@@ -44,13 +44,22 @@ pub(crate) async fn add_subject(
     for s in req.subunits.unwrap_or_default() {
         validate::nip("subunits.subjectNip", &s.subject_nip)?;
         validate::description(&s.description)?;
-        subunits.push(s.subject_nip);
+        if s.subject_nip == req.subject_nip {
+            return Err(ApiError::validation(
+                "subunits.subjectNip must differ from subjectNip.",
+            ));
+        }
+        subunits.push(Subunit {
+            nip: s.subject_nip,
+            description: s.description,
+        });
     }
     state.testdata.add_subject(
         &req.subject_nip,
         Subject {
             subject_type: req.subject_type,
             subunits,
+            created: state.now(),
         },
     );
     Ok(StatusCode::OK)
@@ -95,6 +104,7 @@ pub(crate) async fn add_person(
             pesel: req.pesel,
             is_bailiff: req.is_bailiff,
             is_deceased: req.is_deceased,
+            created: state.now(),
         },
     );
     Ok(StatusCode::OK)

@@ -75,10 +75,7 @@ impl TokenStore {
     /// Issues a token (a fresh `EC` reference number and secret); returns its reference number
     /// and the token string, `reference|context-type-value|secret`.
     pub(crate) fn issue(&self, new: NewToken) -> (String, String) {
-        let reference = identifiers::reference_number(
-            RefKind::KsefToken,
-            ksef_time::business_date(new.created),
-        );
+        let reference = identifiers::reference_number(RefKind::KsefToken, new.created);
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
         let token = format!(

@@ -35,6 +35,10 @@ pub(crate) struct VerifiedAuth {
     pub allowed_ips: Vec<IpRule>,
     /// A certificate problem that makes the authentication end with 460.
     pub certificate_problem: Option<String>,
+    /// The certificate subject's common name (CN).
+    pub common_name: Option<String>,
+    /// The certificate subject's organization (O).
+    pub organization: Option<String>,
     /// DER of the signing certificate.
     pub certificate_der: Vec<u8>,
 }
@@ -328,6 +332,8 @@ fn subject_attr(cert: &Certificate, oid: &str) -> Option<String> {
 
 const OID_SERIAL_NUMBER: &str = "2.5.4.5";
 const OID_ORG_IDENTIFIER: &str = "2.5.4.97";
+const OID_COMMON_NAME: &str = "2.5.4.3";
+const OID_ORGANIZATION: &str = "2.5.4.10";
 
 /// Verifies the signed AuthTokenRequest; the signing certificate must be valid at `now`.
 /// Errors are the synchronous 400 answers.
@@ -623,6 +629,8 @@ pub(crate) fn verify_auth_request(
         method,
         allowed_ips,
         certificate_problem,
+        common_name: subject_attr(&cert, OID_COMMON_NAME),
+        organization: subject_attr(&cert, OID_ORGANIZATION),
         certificate_der: cert_der,
     })
 }

@@ -56,3 +56,15 @@ pub fn crc8(data: &[u8]) -> u8 {
 pub fn ksef_number_ok(k: &str) -> bool {
     k.len() == 35 && format!("{:02X}", crc8(&k.as_bytes()[..32])) == k[33..]
 }
+
+/// The InternalId `NIP-nnnnC` of unit `unit` (four digits) of `nip`, with its check digit `C`:
+/// weights 1 and 3 alternating over the 14 digits before it, the sum modulo 10.
+pub fn internal_id(nip: &str, unit: u32) -> String {
+    let body = format!("{nip}{unit:04}");
+    let sum: u32 = body
+        .bytes()
+        .enumerate()
+        .map(|(i, c)| u32::from(c - b'0') * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    format!("{nip}-{unit:04}{}", sum % 10)
+}

@@ -376,7 +376,7 @@ async fn entity_grants_are_received_by_the_entity_and_let_its_seal_in() {
 #[tokio::test]
 async fn subunit_and_eu_entity_administrators_are_stored_and_listed() {
     let env = start(default_config()).await;
-    let internal = format!("{}-00001", env.nip);
+    let internal = internal_id(&env.nip, 1);
     granted(
         &env,
         "/permissions/subunits/grants",
