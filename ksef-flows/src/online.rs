@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use ksef_api::KsefHeaders as _;
 use ksef_api::operations::op;
 use ksef_api::types;
@@ -16,11 +16,11 @@ use ksef_crypto::{CertificateUsage, SymmetricKey};
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result, SESSION_UNAVAILABLE, boxed};
 use crate::lock::lock;
-use crate::paging::{MAX_SESSION_INVOICES, Pages};
 use crate::retry::{Idempotency, is_ambiguous};
+use crate::sessions::InvoiceSelection;
 
 /// Page size of the session invoice listing (the largest KSeF serves).
-const LIST_PAGE_SIZE: i32 = 1000;
+const LIST_PAGE_SIZE: u32 = 1000;
 use crate::upo::{MAX_UPO_SIZE, ReadError, Upo, read_verified};
 use crate::wait::Polling;
 
@@ -542,39 +542,14 @@ impl OnlineSession {
     }
 
     async fn list_all_invoices(&self) -> Result<Vec<types::SessionInvoiceStatusResponse>> {
-        let reference = self.reference_number.as_str();
-        let mut out = Vec::new();
-        let mut continuation: Option<String> = None;
-        let mut pages = Pages::new(
-            op::SESSION_INVOICES.name,
-            MAX_SESSION_INVOICES,
-            LIST_PAGE_SIZE as usize,
-        );
-        loop {
-            let token = continuation.clone();
-            let token = &token;
-            let page = self
-                .auth
-                .call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
-                    let b = api
-                        .session_invoices()
-                        .reference_number(reference.to_string())
-                        .page_size(LIST_PAGE_SIZE);
-                    match token {
-                        Some(t) => b.x_continuation_token(t.clone()).send(),
-                        None => b.send(),
-                    }
-                })
-                .await
-                .map_err(|e| e.into_flow(|source| FlowError::InvoiceStatus { source }))?
-                .into_inner();
-            let count = page.invoices.len();
-            out.extend(page.invoices);
-            continuation = pages.next(count, page.continuation_token)?;
-            if continuation.is_none() {
-                return Ok(out);
-            }
-        }
+        self.auth
+            .all_session_invoices(
+                &self.reference_number,
+                InvoiceSelection::All,
+                Some(LIST_PAGE_SIZE),
+            )
+            .try_collect()
+            .await
     }
 
     /// Sends all invoices concurrently (bounded by the concurrency setting and the rate limiter).

@@ -2,12 +2,16 @@
 //! list, status, invoices, UPO (each UPO checked against its `x-ms-meta-hash`).
 
 use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
 use ksef_api::operations::op;
 use ksef_api::types;
 
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result};
-use crate::pages::{Page, check_page_size};
+use crate::paging::{
+    ContinuationRequest as _, MAX_OPEN_LISTING, MAX_SESSION_INVOICES, Page, PageGuard,
+    check_page_size, continuation_listing,
+};
 use crate::retry::Idempotency;
 use crate::tokens::reference;
 use crate::upo::Upo;
@@ -117,18 +121,27 @@ impl AuthSession {
                 if let Some(t) = filter.created_to {
                     b = b.date_created_to(t);
                 }
-                if let Some(n) = page_size {
-                    b = b.page_size(n);
-                }
-                if let Some(t) = continuation_token {
-                    b = b.x_continuation_token(t.to_string());
-                }
-                b.send()
+                b.page(page_size, continuation_token).send()
             })
             .await
             .map_err(session_status_error)?
             .into_inner();
         Ok(Page::new(r.sessions, r.continuation_token))
+    }
+
+    /// All the context's sessions that `filter` selects, page after page
+    /// ([`list_sessions`](Self::list_sessions)), as a stream that ends with
+    /// [`FlowError::EndlessPaging`] when the server never stops paging.
+    pub fn all_sessions(
+        &self,
+        filter: &SessionFilter,
+    ) -> BoxStream<'static, Result<types::SessionsQueryResponseItem>> {
+        let (auth, filter) = (self.clone(), filter.clone());
+        let guard = PageGuard::new(op::SESSIONS_LIST.name, MAX_OPEN_LISTING, filter.page_size);
+        continuation_listing(guard, move |token| {
+            let (auth, filter) = (auth.clone(), filter.clone());
+            async move { auth.list_sessions(&filter, token.as_deref()).await }
+        })
     }
 
     /// Status of any session of the context (`GET /sessions/{ref}`).
@@ -160,34 +173,50 @@ impl AuthSession {
         let page = match which {
             InvoiceSelection::All => self
                 .call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
-                    let mut b = api.session_invoices().reference_number(r.clone());
-                    if let Some(n) = page_size {
-                        b = b.page_size(n);
-                    }
-                    if let Some(t) = continuation_token {
-                        b = b.x_continuation_token(t.to_string());
-                    }
-                    b.send()
+                    api.session_invoices()
+                        .reference_number(r.clone())
+                        .page(page_size, continuation_token)
+                        .send()
                 })
                 .await
                 .map_err(err)?
                 .into_inner(),
             InvoiceSelection::Failed => self
                 .call(op::SESSION_FAILED_INVOICES, Idempotency::Safe, |api| {
-                    let mut b = api.session_failed_invoices().reference_number(r.clone());
-                    if let Some(n) = page_size {
-                        b = b.page_size(n);
-                    }
-                    if let Some(t) = continuation_token {
-                        b = b.x_continuation_token(t.to_string());
-                    }
-                    b.send()
+                    api.session_failed_invoices()
+                        .reference_number(r.clone())
+                        .page(page_size, continuation_token)
+                        .send()
                 })
                 .await
                 .map_err(err)?
                 .into_inner(),
         };
         Ok(Page::new(page.invoices, page.continuation_token))
+    }
+
+    /// All invoices of a session ([`session_invoices`](Self::session_invoices), page after page),
+    /// as a stream that ends with [`FlowError::EndlessPaging`] when the server pages past what
+    /// a session can hold.
+    pub fn all_session_invoices(
+        &self,
+        reference_number: &str,
+        which: InvoiceSelection,
+        page_size: Option<u32>,
+    ) -> BoxStream<'static, Result<types::SessionInvoiceStatusResponse>> {
+        let (auth, reference_number) = (self.clone(), reference_number.to_string());
+        let operation = match which {
+            InvoiceSelection::All => op::SESSION_INVOICES,
+            InvoiceSelection::Failed => op::SESSION_FAILED_INVOICES,
+        };
+        let guard = PageGuard::new(operation.name, MAX_SESSION_INVOICES, page_size);
+        continuation_listing(guard, move |token| {
+            let (auth, reference_number) = (auth.clone(), reference_number.clone());
+            async move {
+                auth.session_invoices(&reference_number, which, page_size, token.as_deref())
+                    .await
+            }
+        })
     }
 
     /// Downloads a UPO of a session, verifies its `x-ms-meta-hash` and parses it.

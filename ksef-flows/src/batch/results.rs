@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use ksef_api::operations::op;
+use futures::TryStreamExt as _;
 use ksef_api::types;
 
 use super::input::index_of_entry;
@@ -11,8 +11,7 @@ use super::manifest::InputRecord;
 use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
 use crate::online::InvoiceOutcome;
-use crate::paging::{MAX_SESSION_INVOICES, Pages};
-use crate::retry::Idempotency;
+use crate::sessions::InvoiceSelection;
 use crate::upo::Upo;
 
 /// One input of a batch and what became of it.
@@ -213,53 +212,18 @@ pub(crate) async fn collect(
     matcher: &mut Matcher<'_>,
     failed: bool,
 ) -> Result<usize> {
-    let mut listed = 0usize;
-    let mut continuation: Option<String> = None;
-    let operation = if failed {
-        op::SESSION_FAILED_INVOICES
+    let which = if failed {
+        InvoiceSelection::Failed
     } else {
-        op::SESSION_INVOICES
+        InvoiceSelection::All
     };
-    let mut pages = Pages::new(operation.name, MAX_SESSION_INVOICES, 1000);
-    loop {
-        let token = continuation.take();
-        let token = &token;
-        let page = if failed {
-            auth.call(op::SESSION_FAILED_INVOICES, Idempotency::Safe, |api| {
-                let b = api
-                    .session_failed_invoices()
-                    .reference_number(reference.to_string())
-                    .page_size(1000);
-                match token {
-                    Some(t) => b.x_continuation_token(t.clone()).send(),
-                    None => b.send(),
-                }
-            })
-            .await
-        } else {
-            auth.call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
-                let b = api
-                    .session_invoices()
-                    .reference_number(reference.to_string())
-                    .page_size(1000);
-                match token {
-                    Some(t) => b.x_continuation_token(t.clone()).send(),
-                    None => b.send(),
-                }
-            })
-            .await
-        }
-        .map_err(|e| e.into_flow(|source| FlowError::InvoiceStatus { source }))?
-        .into_inner();
-        listed += page.invoices.len();
-        for inv in &page.invoices {
-            matcher.add(inv);
-        }
-        continuation = pages.next(page.invoices.len(), page.continuation_token)?;
-        if continuation.is_none() {
-            return Ok(listed);
-        }
+    let mut listed = 0usize;
+    let mut invoices = auth.all_session_invoices(reference, which, Some(1000));
+    while let Some(inv) = invoices.try_next().await? {
+        listed += 1;
+        matcher.add(&inv);
     }
+    Ok(listed)
 }
 
 /// Checks a session UPO page against the results: every document is an accepted input with
