@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use ksef_api::operations::op;
 use ksef_api::types;
+use ksef_api::{KsefHeaders as _, ResponseValue};
 
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result};
@@ -14,7 +15,8 @@ use crate::paging::{
 };
 use crate::retry::Idempotency;
 use crate::tokens::reference;
-use crate::upo::Upo;
+use crate::upo::{Upo, read_upo};
+use crate::wait::{PollSchedule, Polling};
 
 /// Filters of [`AuthSession::list_sessions`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,13 +152,7 @@ impl AuthSession {
         reference_number: &str,
     ) -> Result<types::SessionStatusResponse> {
         let r = reference(reference_number)?;
-        Ok(self
-            .call(op::SESSION_STATUS, Idempotency::Safe, |api| {
-                api.session_status().reference_number(r.clone()).send()
-            })
-            .await
-            .map_err(session_status_error)?
-            .into_inner())
+        Ok(self.session_status_answer(&r).await?.into_inner())
     }
 
     /// One page of a session's invoices with their statuses (page size 10–1000).
@@ -221,60 +217,103 @@ impl AuthSession {
 
     /// Downloads a UPO of a session, verifies its `x-ms-meta-hash` and parses it.
     pub async fn download_upo(&self, session_reference: &str, which: &UpoOf) -> Result<Upo> {
-        let s = reference(session_reference)?;
-        let err = |e: CallError| e.into_flow(|source| FlowError::DownloadUpo { source });
-        let (what, response) = match which {
-            UpoOf::SessionPage(page) => {
-                let page = reference(page)?;
-                let r = self
-                    .call(op::SESSION_UPO, Idempotency::Safe, |api| {
-                        api.session_upo()
-                            .reference_number(s.clone())
-                            .upo_reference_number(page.clone())
-                            .send()
-                    })
-                    .await
-                    .map_err(err)?;
-                ("session UPO", r)
-            }
-            UpoOf::Invoice(invoice) => {
-                let invoice = reference(invoice)?;
-                let r = self
-                    .call(op::SESSION_INVOICE_UPO, Idempotency::Safe, |api| {
-                        api.session_invoice_upo()
-                            .reference_number(s.clone())
-                            .invoice_reference_number(invoice.clone())
-                            .send()
-                    })
-                    .await
-                    .map_err(err)?;
-                ("invoice UPO", r)
-            }
-            UpoOf::KsefNumber(number) => {
-                let number = ksef_crypto::KsefNumber::parse(number.trim())
+        let session = reference(session_reference)?;
+        let which = match which {
+            UpoOf::SessionPage(page) => UpoOf::SessionPage(reference(page)?),
+            UpoOf::Invoice(invoice) => UpoOf::Invoice(reference(invoice)?),
+            UpoOf::KsefNumber(number) => UpoOf::KsefNumber(
+                ksef_crypto::KsefNumber::parse(number.trim())
                     .map_err(|e| FlowError::InvalidArgument {
                         field: "KSeF number",
                         rule: e.to_string(),
                     })?
                     .as_str()
-                    .to_string();
-                let r = self
-                    .call(
-                        op::SESSION_INVOICE_UPO_BY_KSEF_NUMBER,
-                        Idempotency::Safe,
-                        |api| {
-                            api.session_invoice_upo_by_ksef_number()
-                                .reference_number(s.clone())
-                                .ksef_number(number.clone())
-                                .send()
-                        },
-                    )
-                    .await
-                    .map_err(err)?;
-                ("invoice UPO", r)
-            }
+                    .to_string(),
+            ),
         };
-        let timeout = self.ksef().call_timeout();
-        Upo::parse(crate::online::read_body(what, response, timeout).await?)
+        self.fetch_upo(&session, &which).await
+    }
+
+    /// [`download_upo`](Self::download_upo) with the references used as they are (they come
+    /// from KSeF).
+    pub(crate) async fn fetch_upo(&self, session: &str, which: &UpoOf) -> Result<Upo> {
+        let (what, answer) = match which {
+            UpoOf::SessionPage(page) => (
+                "session UPO",
+                self.call(op::SESSION_UPO, Idempotency::Safe, |api| {
+                    api.session_upo()
+                        .reference_number(session.to_string())
+                        .upo_reference_number(page.clone())
+                        .send()
+                })
+                .await,
+            ),
+            UpoOf::Invoice(invoice) => (
+                "invoice UPO",
+                self.call(op::SESSION_INVOICE_UPO, Idempotency::Safe, |api| {
+                    api.session_invoice_upo()
+                        .reference_number(session.to_string())
+                        .invoice_reference_number(invoice.clone())
+                        .send()
+                })
+                .await,
+            ),
+            UpoOf::KsefNumber(number) => (
+                "invoice UPO",
+                self.call(
+                    op::SESSION_INVOICE_UPO_BY_KSEF_NUMBER,
+                    Idempotency::Safe,
+                    |api| {
+                        api.session_invoice_upo_by_ksef_number()
+                            .reference_number(session.to_string())
+                            .ksef_number(number.clone())
+                            .send()
+                    },
+                )
+                .await,
+            ),
+        };
+        let answer = answer.map_err(|e| e.into_flow(|source| FlowError::DownloadUpo { source }))?;
+        read_upo(what, answer, self.ksef().call_timeout()).await
+    }
+
+    /// The status answer of a session (`GET /sessions/{ref}`), its `Retry-After` included, with
+    /// the reference used as it is.
+    pub(crate) async fn session_status_answer(
+        &self,
+        session: &str,
+    ) -> Result<ResponseValue<types::SessionStatusResponse>> {
+        self.call(op::SESSION_STATUS, Idempotency::Safe, |api| {
+            api.session_status()
+                .reference_number(session.to_string())
+                .send()
+        })
+        .await
+        .map_err(session_status_error)
+    }
+
+    /// Polls a closed session's status on `schedule` until it is final (not 100 open, 150 or
+    /// 170 being processed), honouring `Retry-After`; `processing` sees every status that is not
+    /// final yet. Past the deadline: [`FlowError::Timeout`] naming `what`.
+    pub(crate) async fn wait_session_processed(
+        &self,
+        session: &str,
+        schedule: PollSchedule,
+        what: &'static str,
+        mut processing: impl FnMut(&types::SessionStatusResponse) + Send,
+    ) -> Result<types::SessionStatusResponse> {
+        let mut polling = Polling::start(schedule);
+        loop {
+            let answer = self.session_status_answer(session).await?;
+            let retry_after = answer.retry_after();
+            let status = answer.into_inner();
+            if !matches!(status.status.code, 100 | 150 | 170) {
+                return Ok(status);
+            }
+            processing(&status);
+            if !polling.pause(retry_after).await {
+                return Err(FlowError::Timeout(what));
+            }
+        }
     }
 }

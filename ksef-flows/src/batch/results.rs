@@ -1,7 +1,7 @@
 //! Results of a processed batch session mapped back to the inputs, and the session UPO checked
 //! against them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use futures::TryStreamExt as _;
 use ksef_api::types;
@@ -43,39 +43,6 @@ pub struct UnmatchedInvoice {
     pub code: i32,
     /// KSeF number, when accepted.
     pub ksef_number: Option<String>,
-}
-
-pub(crate) fn outcome_of(s: &types::SessionInvoiceStatusResponse) -> InvoiceOutcome {
-    let reference_number = s.reference_number.0.clone();
-    match s.status.code {
-        100 | 150 => InvoiceOutcome::Pending { reference_number },
-        200 => InvoiceOutcome::Accepted {
-            reference_number,
-            ksef_number: s
-                .ksef_number
-                .as_ref()
-                .map(|k| k.0.clone())
-                .unwrap_or_default(),
-            ordinal_number: s.ordinal_number.get(),
-            acquisition_date: s.acquisition_date,
-        },
-        code => InvoiceOutcome::Rejected {
-            reference_number,
-            code,
-            description: s.status.description.clone(),
-            details: s.status.details.clone().unwrap_or_default(),
-            extensions: s
-                .status
-                .extensions
-                .as_ref()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
-                        .collect::<BTreeMap<_, _>>()
-                })
-                .unwrap_or_default(),
-        },
-    }
 }
 
 /// Maps KSeF's per-invoice statuses to the inputs.
@@ -170,7 +137,7 @@ impl<'r> Matcher<'r> {
             }
         }
         if let Some(slot) = self.outcomes.get_mut(i) {
-            *slot = Some(outcome_of(s));
+            *slot = Some(InvoiceOutcome::from_status(s));
         }
     }
 
