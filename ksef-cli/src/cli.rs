@@ -80,6 +80,10 @@ pub enum Command {
     /// Create, list and revoke KSeF tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// KSeF certificates of the logged-in subject: CSR, enrollment, list, retrieve, revoke, and
+    /// self-signed TEST identities. Private keys go to new files readable by you only.
+    #[command(subcommand)]
+    Cert(CertCmd),
     /// Show the limits of the context and subject (session sizes, certificates).
     Limits,
     /// Show the effective API rate limits of the context.
@@ -478,6 +482,148 @@ pub enum TokenState {
     Revoking,
     Revoked,
     Failed,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCmd {
+    /// Write a new private key and a PKCS#10 request for the subject KSeF reads from the
+    /// certificate you logged in with (enrollment data); submit it with `ksef cert enroll --csr`.
+    Csr(CertCsr),
+    /// Enroll a KSeF certificate: by default a new key and CSR from the enrollment data,
+    /// submitted, waited for and written with its key; or submit an existing `--csr`.
+    Enroll(CertEnroll),
+    /// List the subject's KSeF certificates (JSON Lines with --json), newest first.
+    List(CertList),
+    /// Download certificates by serial number (PEM files, or the PEM on stdout).
+    Retrieve {
+        /// Serial numbers (16 hex digits; at most 10).
+        #[arg(required = true, num_args = 1..=10)]
+        serials: Vec<String>,
+        /// Write each certificate to DIR/SERIAL.pem instead of stdout.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+    /// Revoke a certificate: it can no longer authenticate nor sign KOD II links.
+    Revoke {
+        /// Serial number (16 hex digits).
+        serial: String,
+        /// Why.
+        #[arg(long, value_enum, default_value = "unspecified")]
+        reason: CertRevocationReason,
+    },
+    /// Make a self-signed TEST certificate (TEST accepts them; a fresh NIP makes you the
+    /// owner): personal (TINPL-NIP or PNOPL-PESEL) or a company seal (VATPL-NIP). Offline.
+    SelfSigned(CertSelfSigned),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CertKeyAlgorithm {
+    /// EC P-256 (recommended by KSeF).
+    Ec,
+    /// RSA 2048.
+    Rsa,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CertType {
+    Authentication,
+    Offline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CertStatus {
+    Active,
+    Blocked,
+    Revoked,
+    Expired,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CertRevocationReason {
+    Unspecified,
+    Superseded,
+    KeyCompromise,
+}
+
+#[derive(Debug, Args)]
+pub struct CertCsr {
+    /// Write the request here (PEM; DER when the name ends with .der). Never overwritten.
+    #[arg(long, value_name = "FILE")]
+    pub csr_out: PathBuf,
+    /// Write the new private key here (PKCS#8 PEM, mode 0600). Never overwritten.
+    #[arg(long, value_name = "FILE")]
+    pub key_out: PathBuf,
+    /// Key algorithm.
+    #[arg(long, value_enum, default_value = "ec")]
+    pub algorithm: CertKeyAlgorithm,
+}
+
+#[derive(Debug, Args)]
+pub struct CertEnroll {
+    /// The certificate's own name (5–100 characters: letters, digits, _, -, space).
+    #[arg(long)]
+    pub name: String,
+    /// What the certificate is for.
+    #[arg(long = "type", value_enum)]
+    pub kind: CertType,
+    /// Submit this request (PEM or DER) instead of making a new key and request.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["algorithm", "key_out"])]
+    pub csr: Option<PathBuf>,
+    /// Key algorithm of the new key.
+    #[arg(long, value_enum)]
+    pub algorithm: Option<CertKeyAlgorithm>,
+    /// Write the issued certificate here (PEM; DER when the name ends with .der).
+    #[arg(long, value_name = "FILE")]
+    pub cert_out: PathBuf,
+    /// Write the new private key here (PKCS#8 PEM, mode 0600); required without --csr.
+    #[arg(long, value_name = "FILE", required_unless_present = "csr")]
+    pub key_out: Option<PathBuf>,
+    /// Start of validity (RFC 3339); from issuance when absent.
+    #[arg(long, value_name = "INSTANT", value_parser = parse_instant)]
+    pub valid_from: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Args)]
+pub struct CertList {
+    /// Only this type.
+    #[arg(long = "type", value_enum)]
+    pub kind: Option<CertType>,
+    /// Only this status.
+    #[arg(long, value_enum)]
+    pub status: Option<CertStatus>,
+    /// Only names containing this text.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Only this serial number.
+    #[arg(long)]
+    pub serial: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["nip", "pesel"])))]
+pub struct CertSelfSigned {
+    /// NIP of the subject (personal: serialNumber TINPL-NIP; with --organization a seal:
+    /// organizationIdentifier VATPL-NIP).
+    #[arg(long)]
+    pub nip: Option<String>,
+    /// PESEL of the subject (personal: serialNumber PNOPL-PESEL).
+    #[arg(long, conflicts_with = "organization")]
+    pub pesel: Option<String>,
+    /// Make a company seal of this organization name instead of a personal certificate.
+    #[arg(long)]
+    pub organization: Option<String>,
+    /// Given name and surname of a personal certificate.
+    #[arg(long, num_args = 2, value_names = ["GIVEN_NAME", "SURNAME"], default_values = ["Jan", "Kowalski"])]
+    pub person: Vec<String>,
+    /// Key algorithm.
+    #[arg(long, value_enum, default_value = "ec")]
+    pub algorithm: CertKeyAlgorithm,
+    /// Write the certificate here (PEM; DER when the name ends with .der). Never overwritten.
+    #[arg(long, value_name = "FILE")]
+    pub cert_out: PathBuf,
+    /// Write the private key here (PKCS#8 PEM, mode 0600). Never overwritten.
+    #[arg(long, value_name = "FILE")]
+    pub key_out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -116,6 +116,7 @@ fn run(ctx: &Ctx, command: Command) -> CliResult {
         Command::Sync(a) => block_on(commands::sync::sync(ctx, a)),
         Command::Store(c) => block_on(commands::sync::store(ctx, c)),
         Command::Token(c) => block_on(commands::token::run(ctx, c)),
+        Command::Cert(c) => block_on(commands::cert::run(ctx, c)),
         Command::Limits => block_on(commands::limits::limits(ctx)),
         Command::RateLimits => block_on(commands::limits::rate_limits(ctx)),
     }

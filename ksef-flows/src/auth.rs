@@ -43,6 +43,9 @@ pub enum Credentials {
         context: ContextIdentifier,
         /// How KSeF identifies the signer.
         subject: SubjectIdentifierType,
+        /// Ask KSeF to verify the certificate's chain (`verifyCertificateChain=true`): on TEST
+        /// a self-signed certificate is then refused (460).
+        verify_chain: bool,
     },
 }
 
@@ -61,7 +64,18 @@ impl Credentials {
             identity: Box::new(identity),
             context,
             subject: SubjectIdentifierType::default(),
+            verify_chain: false,
         }
+    }
+
+    /// For XAdES credentials: ask KSeF to verify the certificate chain
+    /// (`verifyCertificateChain`). No effect on KSeF-token credentials.
+    #[must_use]
+    pub fn verify_certificate_chain(mut self, verify: bool) -> Self {
+        if let Self::Xades { verify_chain, .. } = &mut self {
+            *verify_chain = verify;
+        }
+        self
     }
 
     /// XAdES credentials from a PEM certificate and a PKCS#8 PEM private key.
@@ -209,6 +223,7 @@ impl Ksef {
                 identity,
                 context,
                 subject,
+                verify_chain,
             } => {
                 let doc = AuthTokenRequest::new(&challenge.challenge.0, context.clone())
                     .map(|r| r.subject_identifier_type(*subject))
@@ -222,7 +237,14 @@ impl Ksef {
                     op::AUTH_XADES_SIGNATURE,
                     ANONYMOUS,
                     Idempotency::Unsafe,
-                    || api.auth_xades_signature().body(doc.clone()).send(),
+                    || {
+                        let b = api.auth_xades_signature().body(doc.clone());
+                        if *verify_chain {
+                            b.verify_certificate_chain(true).send()
+                        } else {
+                            b.send()
+                        }
+                    },
                 )
                 .await
                 .map_err(|e| {

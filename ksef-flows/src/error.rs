@@ -145,6 +145,28 @@ pub enum FlowError {
         #[source]
         source: Box<KsefError>,
     },
+    /// A certificate operation (limits, enrollment, query, retrieve, revoke) failed.
+    #[error("certificate operation failed: {source}")]
+    Certificate {
+        /// The API error.
+        #[source]
+        source: Box<KsefError>,
+    },
+    /// A certificate enrollment ended without a certificate.
+    #[error(
+        "certificate enrollment {reference_number} ended with {code} {description}{}",
+        details_suffix(details)
+    )]
+    CertificateEnrollment {
+        /// Enrollment reference number.
+        reference_number: String,
+        /// KSeF's status code (400 refused, 500, 550 cancelled — retry).
+        code: i32,
+        /// Its description.
+        description: String,
+        /// Its details.
+        details: Vec<String>,
+    },
     /// A KSeF token ended in a state other than `Active`.
     #[error("KSeF token {reference_number} is {status}, not Active")]
     KsefTokenNotActive {
@@ -550,6 +572,7 @@ impl FlowError {
             | Self::RefreshToken { source }
             | Self::Revoke { source }
             | Self::KsefToken { source }
+            | Self::Certificate { source }
             | Self::Call { source, .. }
             | Self::OpenSession { source }
             | Self::SendInvoice { source, .. }

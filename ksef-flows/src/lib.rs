@@ -36,11 +36,14 @@
 //! * [`AuthSession::download_invoice`]: one invoice by KSeF number, `x-ms-meta-hash` checked.
 //! * [`split_date_range`]: the windows of at most 100 days (UTC) KSeF accepts in one invoice
 //!   query or export.
+//! * [`certificates`]: KSeF certificates of the authenticated subject: limits, enrollment
+//!   (CSR from the enrollment data, submit, wait, retrieve), query, retrieve, revoke.
 //! * [`FlowError`]: one error enum, a variant per failing step.
 
 mod auth;
 mod auth_sessions;
 pub mod batch;
+pub mod certificates;
 mod client;
 pub mod date_range;
 mod error;

@@ -53,6 +53,9 @@ pub struct SimConfig {
     /// UTC, on DST switch nights or on New Year's Eve; with a clock that stands still
     /// ([`ksef_time::FixedClock`]) processing waits until the clock is moved.
     pub clock: ksef_time::SharedClock,
+    /// Configuration of KSeF certificates: the simulator's certificate authority, enrollment
+    /// processing, validity, trusted roots.
+    pub certificates: crate::certificates::CertificatesConfig,
 }
 
 impl Default for SimConfig {
@@ -75,6 +78,7 @@ impl Default for SimConfig {
             retention_sweep_interval: Duration::from_secs(30),
             max_challenges: 100_000,
             clock: ksef_time::system_clock(),
+            certificates: crate::certificates::CertificatesConfig::default(),
         }
     }
 }
@@ -162,6 +166,12 @@ impl SimConfig {
     #[must_use]
     pub fn with_retention_sweep_interval(mut self, d: Duration) -> Self {
         self.retention_sweep_interval = d;
+        self
+    }
+    /// Set the certificate configuration (authority seed, enrollment delay, trusted roots).
+    #[must_use]
+    pub fn with_certificates(mut self, c: crate::certificates::CertificatesConfig) -> Self {
+        self.certificates = c;
         self
     }
     /// Set the most challenges kept at once.

@@ -174,6 +174,7 @@ impl SimControl {
             revoked_access: false,
             allowed_ips: Vec::new(),
             ksef_token_reference: Some(token_ref),
+            certificate_der: None,
         };
         state.auth.insert(op.clone());
         let lifetime = chrono::Duration::from_std(state.config.access_token_lifetime)
@@ -191,6 +192,17 @@ impl SimControl {
     pub fn control_token(&self) -> &str {
         self.state.control_token.as_str()
     }
+
+    /// DER of the simulator's CA certificate, the issuer of every KSeF certificate it enrolls
+    /// (also served, as PEM, at `GET /__sim/certificates/ca` without the control token).
+    pub fn certificate_authority_der(&self) -> Vec<u8> {
+        self.state.certificates.authority.certificate_der().to_vec()
+    }
+
+    /// The simulator's CA certificate as PEM.
+    pub fn certificate_authority_pem(&self) -> String {
+        crate::certificates::authority::pem(self.state.certificates.authority.certificate_der())
+    }
 }
 
 /// The header that carries the control token.
@@ -198,7 +210,8 @@ pub const CONTROL_TOKEN_HEADER: &str = "x-ksef-sim-token";
 
 /// Admits a request to the control API: the token, and a JSON body for POST.
 pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() == Method::GET && req.uri().path().ends_with("/health") {
+    let path = req.uri().path();
+    if req.method() == Method::GET && (path.ends_with("/health") || path.ends_with(CA_PATH)) {
         return next.run(req).await;
     }
     let presented = req
@@ -230,6 +243,15 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
     next.run(req).await
 }
 
+/// Where the CA certificate is served (public, like `/health`).
+const CA_PATH: &str = "/certificates/ca";
+
+/// `GET /__sim/certificates/ca`: the CA certificate as PEM.
+async fn certificate_authority(State(state): State<AppState>) -> Response {
+    let pem = crate::certificates::authority::pem(state.certificates.authority.certificate_der());
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
+}
+
 /// Routes of the HTTP control API (nested under `/__sim`), behind [`guard`].
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
     Router::new()
@@ -238,6 +260,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/keys", post(add_key))
         .route("/keys/{public_key_id}/withdraw", post(withdraw_key))
         .route("/health", axum::routing::get(|| async { "ok" }))
+        .route(CA_PATH, axum::routing::get(certificate_authority))
         .route("/faults/{op}", delete(clear_op))
         .route_layer(axum::middleware::from_fn_with_state(state, guard))
 }

@@ -47,6 +47,8 @@ pub(crate) enum RefKind {
     Export,
     /// `EG`: permission operation (grant or revocation).
     PermissionOperation,
+    /// `EH`: certificate enrollment (as in the spec's example).
+    CertificateEnrollment,
 }
 
 impl RefKind {
@@ -61,6 +63,7 @@ impl RefKind {
             RefKind::Upo => "EU",
             RefKind::Export => "EH",
             RefKind::PermissionOperation => "EG",
+            RefKind::CertificateEnrollment => "EH",
         }
     }
 }

@@ -15,6 +15,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod blocking;
+pub(crate) mod certificates;
 pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod control;
@@ -49,6 +50,7 @@ pub(crate) mod xml;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use certificates::CertificatesConfig;
 pub use config::{ControlToken, InvoicingConfig, SimConfig};
 pub use control::{CONTROL_TOKEN_HEADER, SimControl};
 pub use error::{ApiError, ErrorEntry, SimError};
@@ -153,6 +155,7 @@ async fn build_state(config: SimConfig, addr: SocketAddr) -> Result<AppState, Si
         testdata: testdata::store::TestData::default(),
         permissions: permissions::store::PermissionStore::default(),
         limits: limits::store::LimitStore::default(),
+        certificates: certificates::CertificatesState::new(&config.certificates)?,
         rate_limiter: ratelimit::RateLimiter::new(
             config.rate_limits_enabled,
             config.rate_limit_scale,

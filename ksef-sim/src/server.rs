@@ -10,6 +10,7 @@ pub(crate) fn app(state: AppState) -> Router {
     let v2 = Router::new()
         .merge(crate::auth::routes())
         .merge(crate::tokens::routes())
+        .merge(crate::certificates::routes())
         .merge(crate::invoicing::routes())
         .merge(crate::public_keys::routes())
         .merge(crate::limits::routes())

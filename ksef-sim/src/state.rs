@@ -63,6 +63,8 @@ pub(crate) struct Shared {
     pub permissions: PermissionStore,
     /// Session and certificate limits.
     pub limits: LimitStore,
+    /// The certificate authority, enrollments and KSeF certificates.
+    pub certificates: crate::certificates::CertificatesState,
     /// Rate limiter.
     pub rate_limiter: RateLimiter,
     /// Fault injection registry.

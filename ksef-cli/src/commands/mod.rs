@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod auth;
+pub mod cert;
 pub mod export;
 pub mod invoice;
 pub mod limits;

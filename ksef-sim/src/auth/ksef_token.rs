@@ -141,6 +141,7 @@ pub(crate) async fn ksef_token(
             outcome,
             allowed_ips,
             ksef_token_reference: token_ref,
+            certificate_der: None,
         },
     ))
 }

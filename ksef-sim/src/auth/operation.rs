@@ -61,6 +61,7 @@ pub(crate) struct NewOperation {
     pub outcome: Outcome,
     pub allowed_ips: Vec<IpRule>,
     pub ksef_token_reference: Option<String>,
+    pub certificate_der: Option<Vec<u8>>,
 }
 
 /// Registers an authentication operation submitted to `submitted_to` (whose `StuckProcessing`
@@ -115,6 +116,7 @@ pub(crate) fn start_operation(
         revoked_access: false,
         allowed_ips: new.allowed_ips,
         ksef_token_reference: new.ksef_token_reference,
+        certificate_der: new.certificate_der,
     };
     let token = jwt::sign(
         &state.jwt_secret,

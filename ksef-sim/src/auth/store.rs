@@ -50,6 +50,9 @@ pub(crate) struct AuthOperation {
     pub allowed_ips: Vec<IpRule>,
     /// Reference of the KSeF token used, for `Token` authentication.
     pub ksef_token_reference: Option<String>,
+    /// DER of the signing certificate, for signature authentication (certificate enrollment
+    /// data come from its subject).
+    pub certificate_der: Option<Vec<u8>>,
 }
 
 impl AuthOperation {
@@ -208,6 +211,7 @@ fn method_info(op: &AuthOperation) -> Value {
         "QualifiedSeal" => "Pieczęć kwalifikowana",
         "QualifiedSignature" => "Podpis kwalifikowany",
         "PersonalSignature" => "Podpis osobisty",
+        "InternalCertificate" => "Certyfikat KSeF",
         _ => "Inna metoda",
     };
     json!({ "category": op.method_category, "code": op.method, "displayName": display })

@@ -30,39 +30,63 @@ pub(crate) async fn xades_signature(
         .blocking
         .run(move || crate::xml::xades::verify_auth_request(&body, now))
         .await??;
-    let outcome = if q.verify_certificate_chain == Some(true) && verified.self_signed {
+    let judgement = crate::certificates::authentication::judge(
+        &state,
+        &verified.certificate_der,
+        q.verify_certificate_chain == Some(true),
+        now,
+    );
+    // A KSeF certificate authenticates the subject it was issued to.
+    let (method, subject_type, subject_value) = match &judgement.ksef_certificate {
+        Some((_, (t, v))) => ("InternalCertificate", t.clone(), v.clone()),
+        None => (
+            verified.method,
+            verified.subject_type.clone(),
+            verified.subject_value.clone(),
+        ),
+    };
+    let outcome = if q.verify_certificate_chain == Some(true)
+        && let Some(problem) = judgement.problem.clone()
+    {
         // TEST accepts self-signed certificates unless the chain is to be verified.
-        Outcome::fail(
-            460,
-            "Nie można zbudować ścieżki certyfikacji (certyfikat samopodpisany).",
-        )
+        Outcome::fail(460, problem)
     } else {
         take_challenge(&state, &verified.challenge)?;
-        if let Some(cert_problem) = verified.certificate_problem.clone() {
+        if let Some(cert_problem) = judgement
+            .problem
+            .clone()
+            .or_else(|| verified.certificate_problem.clone())
+        {
             Outcome::fail(460, cert_problem)
         } else {
             resolve_permissions(
                 &state,
                 &verified.context_type,
                 &verified.context_value,
-                &verified.subject_type,
-                &verified.subject_value,
+                &subject_type,
+                &subject_value,
             )
         }
     };
+    if outcome.code == 200
+        && let Some((serial, _)) = &judgement.ksef_certificate
+    {
+        crate::certificates::authentication::record_use(&state, serial, now);
+    }
     Ok(start_operation(
         &state,
         op,
         NewOperation {
-            method: verified.method,
+            method,
             category: "XadesSignature",
             context_type: verified.context_type,
             context_value: verified.context_value,
-            subject_type: verified.subject_type,
-            subject_value: verified.subject_value,
+            subject_type,
+            subject_value,
             outcome,
             allowed_ips: verified.allowed_ips,
             ksef_token_reference: None,
+            certificate_der: Some(verified.certificate_der),
         },
     ))
 }

@@ -33,9 +33,10 @@ pub(crate) struct VerifiedAuth {
     /// `QualifiedSeal` (organizationIdentifier) or `QualifiedSignature`.
     pub method: &'static str,
     pub allowed_ips: Vec<IpRule>,
-    pub self_signed: bool,
     /// A certificate problem that makes the authentication end with 460.
     pub certificate_problem: Option<String>,
+    /// DER of the signing certificate.
+    pub certificate_der: Vec<u8>,
 }
 
 fn err(code: i64, desc: &str, detail: impl Into<String>) -> ApiError {
@@ -576,7 +577,6 @@ pub(crate) fn verify_auth_request(
     {
         certificate_problem = Some("Certyfikat jest nieważny (poza okresem ważności).".to_string());
     }
-    let self_signed = tbs.issuer() == tbs.subject();
     let fingerprint = hex::encode_upper(sha2::Sha256::digest(&cert_der));
     let serial = subject_attr(&cert, OID_SERIAL_NUMBER);
     let org_id = subject_attr(&cert, OID_ORG_IDENTIFIER);
@@ -622,7 +622,7 @@ pub(crate) fn verify_auth_request(
         subject_value,
         method,
         allowed_ips,
-        self_signed,
         certificate_problem,
+        certificate_der: cert_der,
     })
 }
