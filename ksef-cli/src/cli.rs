@@ -17,7 +17,8 @@ use crate::config::Credential;
 ///
 /// Every command prints human text by default and one JSON document (JSON Lines for lists)
 /// with --json. Exit codes: 0 ok, 1 failure, 2 usage, 3 partial (some invoices rejected),
-/// 4 authentication, 5 KSeF unavailable or limits hit.
+/// 4 authentication, 5 KSeF unavailable or limits hit, 130 interrupted (Ctrl-C; an
+/// interrupted `send batch` continues with --resume, `sync` with its next run).
 #[derive(Debug, Parser)]
 #[command(name = "ksef", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
@@ -84,6 +85,10 @@ pub enum Command {
     /// self-signed TEST identities. Private keys go to new files readable by you only.
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Grant, list and revoke permissions in the profile's context (persons, entities, entity
+    /// authorizations).
+    #[command(subcommand)]
+    Permissions(PermissionsCmd),
     /// Show the limits of the context and subject (session sizes, certificates).
     Limits,
     /// Show the effective API rate limits of the context.
@@ -904,4 +909,169 @@ pub struct StoreQueryArgs {
     /// At most this many.
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PermissionsCmd {
+    /// Grant permissions and wait until KSeF has applied them. A grant counts from the holder's
+    /// next login.
+    #[command(subcommand)]
+    Grant(GrantCmd),
+    /// List permissions, every page: a table, or JSON Lines (the API's objects) with --json.
+    #[command(subcommand)]
+    List(PermissionsListCmd),
+    /// Revoke a permission by its id (the ID column of `ksef permissions list`) and wait until
+    /// KSeF has applied it.
+    Revoke {
+        /// The permission's id.
+        id: String,
+        /// The id is an entity authorization's (`ksef permissions list authorizations`).
+        #[arg(long)]
+        authorization: bool,
+    },
+    /// The status of a grant or revocation operation.
+    Status {
+        /// The operation's reference number.
+        reference: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantCmd {
+    /// Permissions of a person (identified by NIP, PESEL or certificate fingerprint) in the
+    /// context.
+    Person(GrantPerson),
+    /// Invoice permissions of another entity (by NIP) in the context.
+    Entity(GrantEntity),
+    /// An entity authorization: self-invoicing, RR invoicing, tax representative or PEF
+    /// invoicing on the context's behalf.
+    Authorization(GrantAuthorization),
+}
+
+#[derive(Debug, Args)]
+pub struct GrantPerson {
+    /// The person: Nip:VALUE, Pesel:VALUE or Fingerprint:SHA256_HEX.
+    #[arg(long, value_name = "TYPE:VALUE")]
+    pub subject: String,
+    /// A permission to grant (repeatable).
+    #[arg(
+        long = "permission",
+        value_name = "PERMISSION",
+        value_enum,
+        required = true
+    )]
+    pub permissions: Vec<PersonPermissionArg>,
+    /// Description (5–256 characters).
+    #[arg(long)]
+    pub description: String,
+    /// The person's first name.
+    #[arg(long)]
+    pub first_name: String,
+    /// The person's last name.
+    #[arg(long)]
+    pub last_name: String,
+    /// For a Fingerprint subject: the person's Nip:VALUE or Pesel:VALUE.
+    #[arg(long, value_name = "TYPE:VALUE")]
+    pub person_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GrantEntity {
+    /// The entity's NIP.
+    #[arg(long, value_name = "NIP")]
+    pub nip: String,
+    /// A permission to grant (repeatable).
+    #[arg(
+        long = "permission",
+        value_name = "PERMISSION",
+        value_enum,
+        required = true
+    )]
+    pub permissions: Vec<EntityPermissionArg>,
+    /// The entity may pass the permissions on.
+    #[arg(long)]
+    pub can_delegate: bool,
+    /// The entity's full name.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Description (5–256 characters).
+    #[arg(long)]
+    pub description: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GrantAuthorization {
+    /// The authorized entity: Nip:VALUE or PeppolId:VALUE.
+    #[arg(long, value_name = "TYPE:VALUE")]
+    pub subject: String,
+    /// The authorization.
+    #[arg(long, value_enum)]
+    pub permission: AuthorizationArg,
+    /// The entity's full name.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Description (5–256 characters).
+    #[arg(long)]
+    pub description: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PermissionsListCmd {
+    /// Permissions of persons in the context (default: all in force; --granted: those this
+    /// login granted).
+    Persons {
+        /// Only the permissions granted by the logged-in subject in this context.
+        #[arg(long)]
+        granted: bool,
+        /// Only permissions in this state.
+        #[arg(long, value_enum)]
+        state: Option<PermissionStateArg>,
+        /// Only these permissions (repeatable).
+        #[arg(long = "permission", value_name = "PERMISSION", value_enum)]
+        permissions: Vec<PersonPermissionArg>,
+    },
+    /// Invoice permissions other entities granted to the context's entity (to work on their
+    /// invoices). What this context granted to entities is listed by `persons`.
+    Entities,
+    /// Entity authorizations the context granted (default) or received (--received).
+    Authorizations {
+        /// Those granted to the context instead.
+        #[arg(long)]
+        received: bool,
+    },
+    /// The logged-in subject's own permissions.
+    Mine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PersonPermissionArg {
+    InvoiceRead,
+    InvoiceWrite,
+    CredentialsRead,
+    CredentialsManage,
+    Introspection,
+    SubunitManage,
+    EnforcementOperations,
+    CollectiveIdentifierManage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EntityPermissionArg {
+    InvoiceRead,
+    InvoiceWrite,
+    CollectiveIdentifierManage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthorizationArg {
+    SelfInvoicing,
+    RrInvoicing,
+    TaxRepresentative,
+    PefInvoicing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PermissionStateArg {
+    Active,
+    Inactive,
 }

@@ -11,12 +11,44 @@ use ksef_flows::invoice::{Amount, Invoice, InvoiceBuilder, Line, Party, VatRate}
 use ksef_flows::{Credentials, InvoiceInput, InvoiceOutcome, Ksef};
 use ksef_time::SharedClock;
 
-/// The demo's lines go through the CLI's stdout writer: a reader that closes the pipe early ends
-/// the output quietly.
+/// The demo's lines go through the CLI's stdout writer (a reader that closes the pipe early ends
+/// the output quietly), or into [`LINES`] when `--json` collects them for one document.
 macro_rules! println {
     ($($arg:tt)*) => {
-        $crate::output::write_stdout(format!("{}\n", format_args!($($arg)*)).as_bytes())
+        $crate::demo::emit(format!("{}", format_args!($($arg)*)))
     };
+}
+
+/// The lines of a run whose output becomes one JSON document (`None`: print them).
+static LINES: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+/// Prints a line of the demo, or keeps it for the JSON document.
+pub fn emit(line: String) {
+    if let Ok(mut guard) = LINES.lock()
+        && let Some(lines) = guard.as_mut()
+    {
+        lines.extend(line.lines().map(str::to_string));
+        return;
+    }
+    let mut bytes = line.into_bytes();
+    bytes.push(b'\n');
+    crate::output::write_stdout(&bytes);
+}
+
+/// Keeps the lines from now on instead of printing them.
+pub fn collect_lines() {
+    if let Ok(mut guard) = LINES.lock() {
+        *guard = Some(Vec::new());
+    }
+}
+
+/// The lines kept since [`collect_lines`].
+pub fn collected_lines() -> Vec<String> {
+    LINES
+        .lock()
+        .ok()
+        .and_then(|mut g| g.take())
+        .unwrap_or_default()
 }
 
 /// Runs the demo with `clock` as the time source of the client and the embedded simulator.

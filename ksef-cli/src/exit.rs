@@ -8,6 +8,7 @@
 //! | 3 | partial: some invoices were rejected or not sent |
 //! | 4 | authentication: not logged in, credentials refused, token expired or revoked, 401/403 |
 //! | 5 | KSeF unavailable or limits hit: transport failure, 5xx, 429, maintenance, timeouts |
+//! | 130 | interrupted (Ctrl-C, SIGINT or SIGTERM); `send batch` and `sync` keep their state and continue with `--resume` or the next run |
 
 use std::fmt;
 
@@ -21,6 +22,7 @@ pub enum Exit {
     Partial = 3,
     Auth = 4,
     Unavailable = 5,
+    Interrupted = 130,
 }
 
 impl Exit {
@@ -37,6 +39,7 @@ impl Exit {
             Exit::Partial => "partial",
             Exit::Auth => "auth",
             Exit::Unavailable => "unavailable",
+            Exit::Interrupted => "interrupted",
         }
     }
 }
@@ -143,6 +146,7 @@ mod tests {
         assert_eq!(Exit::Partial.code(), 3);
         assert_eq!(Exit::Auth.code(), 4);
         assert_eq!(Exit::Unavailable.code(), 5);
+        assert_eq!(Exit::Interrupted.code(), 130);
     }
 
     #[test]

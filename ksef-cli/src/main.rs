@@ -7,6 +7,7 @@ mod connect;
 mod demo;
 mod exit;
 mod identity;
+mod interrupt;
 #[cfg(feature = "keyring")]
 mod keyring;
 mod output;
@@ -102,7 +103,16 @@ fn run(ctx: &Ctx, command: Command) -> CliResult {
                 Some(t) => std::sync::Arc::new(ksef_time::ShiftedClock::starting_at(t)),
                 None => ksef_time::system_clock(),
             };
-            block_on(async { demo::run(url, clock).await.map_err(CliError::from) })
+            if ctx.out.json {
+                demo::collect_lines();
+            }
+            let result = block_on(async { demo::run(url, clock).await.map_err(CliError::from) });
+            // With --json: one document, {ok, steps: [the lines of the run]}.
+            ctx.out.json(&serde_json::json!({
+                "ok": result.is_ok(),
+                "steps": demo::collected_lines(),
+            }));
+            result
         }
         Command::Sim {
             port,
@@ -117,6 +127,7 @@ fn run(ctx: &Ctx, command: Command) -> CliResult {
         Command::Store(c) => block_on(commands::sync::store(ctx, c)),
         Command::Token(c) => block_on(commands::token::run(ctx, c)),
         Command::Cert(c) => block_on(commands::cert::run(ctx, c)),
+        Command::Permissions(c) => block_on(commands::permissions::run(ctx, c)),
         Command::Limits => block_on(commands::limits::limits(ctx)),
         Command::RateLimits => block_on(commands::limits::rate_limits(ctx)),
     }

@@ -277,3 +277,21 @@ fn sim_prints_its_url_and_serves() {
     ]);
     h.ok(&["auth", "login"]);
 }
+
+#[test]
+fn demo_with_json_prints_one_document() {
+    let h = Harness::start();
+    let doc = h.json(&["demo"], 0);
+    assert_eq!(doc["ok"], true, "{doc:#}");
+    let steps: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.starts_with("1. KSeF simulator at ")),
+        "{steps:?}"
+    );
+    assert!(steps.iter().any(|s| s.starts_with("done in ")), "{steps:?}");
+}

@@ -70,6 +70,28 @@ fn vm_hwm_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// Fields 14–17 of `/proc/self/stat` (utime, stime, cutime, cstime) in seconds.
+fn stat_times() -> [f64; 4] {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // USER_HZ ticks; field 14 is the 12th after the command name
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    [t(11), t(12), t(13), t(14)]
+}
+
+/// CPU seconds (user + system, all threads) of this process so far.
+fn own_cpu() -> f64 {
+    let t = stat_times();
+    t[0] + t[1]
+}
+
+/// CPU seconds of this process's reaped children so far.
+fn children_cpu() -> f64 {
+    let t = stat_times();
+    t[2] + t[3]
+}
+
 /// The client: export, then download + verify + decrypt + unpack, timed.
 async fn child(base_url: &str, nip: &str, out: &str, fsync: bool) {
     let ksef = Ksef::builder(Environment::Custom(base_url.to_string()))
@@ -95,6 +117,7 @@ async fn child(base_url: &str, nip: &str, out: &str, fsync: bool) {
             Durability::ProcessCrash
         });
     let rss_before = vm_hwm_kb();
+    let cpu_started = own_cpu();
     let started = Instant::now();
     let decrypted = export.download(&package, &options).await.unwrap();
     let downloaded = started.elapsed();
@@ -104,10 +127,11 @@ async fn child(base_url: &str, nip: &str, out: &str, fsync: bool) {
         .unwrap()
         .unwrap();
     let total = started.elapsed();
+    let cpu = own_cpu() - cpu_started;
     assert_eq!(files.invoices.len() as u64, package.invoice_count);
     let key = export.key();
     println!(
-        "RESULT {} {} {} {} {:.3} {:.3} {} {} {} {}",
+        "RESULT {} {} {} {} {:.3} {:.3} {} {} {} {} {:.2}",
         package.reference_number,
         package.parts.len(),
         encrypted,
@@ -118,6 +142,7 @@ async fn child(base_url: &str, nip: &str, out: &str, fsync: bool) {
         rss_before,
         hex(key.key_bytes()),
         hex(key.iv()),
+        cpu,
     );
 }
 
@@ -220,6 +245,7 @@ fn main() {
         f[7],
     );
     let (key, iv) = (f[8], f[9]);
+    let client_cpu = f[10].parse::<f64>().unwrap();
     // Reference: the same encrypted parts, as the simulator stores them.
     let parts_dir = data.path().join("sim/invoicing/exports").join(reference);
     let script = format!(
@@ -228,8 +254,10 @@ fn main() {
         dir = parts_dir.display()
     );
     let t = Instant::now();
+    let cpu_before = children_cpu();
     let status = Command::new("sh").arg("-c").arg(&script).status().unwrap();
     let reference_s = t.elapsed().as_secs_f64();
+    let reference_cpu = children_cpu() - cpu_before;
     assert!(status.success(), "the reference pipeline failed");
     let mb = encrypted / 1e6;
     let ours = mb / total_s;
@@ -248,6 +276,18 @@ fn main() {
         "ratio: {:.2} (download+verify+decrypt alone: {:.2})",
         ours / theirs,
         reference_s / downloaded_s
+    );
+    // The client's CPU time includes the HTTP download (the simulator serving it runs in this
+    // process and is not counted); the reference reads files.
+    println!(
+        "CPU (user+system): ksef-flows {client_cpu:.2} s, reference {reference_cpu:.2} s, ratio (reference / ours) {:.2}",
+        reference_cpu / client_cpu
+    );
+    println!(
+        "load average: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     rt.block_on(sim.shutdown());
 }

@@ -21,7 +21,7 @@ use crate::client::{ANONYMOUS, Ksef};
 use crate::error::{AuthFailure, AuthStep, FlowError, Result, boxed};
 use crate::limiter::{Limits, RateLimitMode};
 use crate::lock::lock;
-use crate::retry::Idempotency;
+use crate::retry::{Idempotency, is_ambiguous};
 use crate::wait::Polling;
 
 /// How to authenticate.
@@ -181,18 +181,42 @@ impl Ksef {
         );
         let flow = tracing::Instrument::instrument(
             async {
-                match self.authenticate_inner(credentials).await {
-                    // 550: cancelled by the system, "try again" — once
-                    Err(FlowError::AuthRejected {
-                        reason: AuthFailure::Cancelled,
-                        ..
-                    }) => {
-                        tracing::warn!(
-                            "authentication cancelled by the system (550); retrying once"
-                        );
-                        self.authenticate_inner(credentials).await
+                let mut cancelled = false;
+                let mut lost = 0;
+                loop {
+                    match self.authenticate_inner(credentials).await {
+                        // 550: cancelled by the system, "try again" — once
+                        Err(FlowError::AuthRejected {
+                            reason: AuthFailure::Cancelled,
+                            ..
+                        }) if !cancelled => {
+                            cancelled = true;
+                            tracing::warn!(
+                                "authentication cancelled by the system (550); retrying once"
+                            );
+                        }
+                        // The submission or the redeem may have been registered without its
+                        // answer arriving. Neither can be repeated (the challenge is single-use,
+                        // the tokens are redeemed once), but a new authentication can: the
+                        // operation left behind is never redeemed and expires.
+                        Err(FlowError::Authenticate { step, source })
+                            if matches!(step, AuthStep::Submit | AuthStep::Redeem)
+                                && is_ambiguous(&source) =>
+                        {
+                            lost += 1;
+                            let Some(wait) = self.retry_policy().resend_after_ambiguous(lost)
+                            else {
+                                return Err(FlowError::Authenticate { step, source });
+                            };
+                            tracing::warn!(
+                                %step,
+                                error = %source,
+                                "no answer to the authentication step; authenticating again with a new challenge"
+                            );
+                            tokio::time::sleep(wait).await;
+                        }
+                        other => return other,
                     }
-                    other => other,
                 }
             },
             span,
@@ -208,16 +232,9 @@ impl Ksef {
                 source: boxed(e),
             }
         };
-        let challenge = self
-            .execute(op::AUTH_CHALLENGE, ANONYMOUS, Idempotency::Safe, || {
-                api.auth_challenge().send()
-            })
-            .await
-            .map_err(auth_err(AuthStep::Challenge))?
-            .into_inner();
         let init = match credentials {
             Credentials::KsefToken { token, context } => {
-                self.submit_ksef_token(&challenge, token, context).await?
+                self.submit_ksef_token(token, context).await?
             }
             Credentials::Xades {
                 identity,
@@ -225,6 +242,7 @@ impl Ksef {
                 subject,
                 verify_chain,
             } => {
+                let challenge = self.challenge().await?;
                 let doc = AuthTokenRequest::new(&challenge.challenge.0, context.clone())
                     .map(|r| r.subject_identifier_type(*subject))
                     .and_then(|r| r.sign_xades_at(identity, self.now()))
@@ -348,15 +366,31 @@ impl Ksef {
         Ok(session)
     }
 
-    /// Submits a KSeF token, encrypted under the current `KsefTokenEncryption` key.
+    /// A new single-use challenge (`POST /auth/challenge`).
+    async fn challenge(&self) -> Result<types::AuthenticationChallengeResponse> {
+        let api = self.api();
+        self.execute(op::AUTH_CHALLENGE, ANONYMOUS, Idempotency::Safe, || {
+            api.auth_challenge().send()
+        })
+        .await
+        .map(ResponseValue::into_inner)
+        .map_err(|e| FlowError::Authenticate {
+            step: AuthStep::Challenge,
+            source: boxed(e),
+        })
+    }
+
+    /// Submits a KSeF token, encrypted under the current `KsefTokenEncryption` key. Each attempt
+    /// takes a new challenge: KSeF may spend the challenge of a submission it refuses (a
+    /// withdrawn key, 21470), so the attempt after refetching the keys cannot reuse it.
     async fn submit_ksef_token(
         &self,
-        challenge: &types::AuthenticationChallengeResponse,
         token: &SecretString,
         context: &ContextIdentifier,
     ) -> Result<types::AuthenticationInitResponse> {
         let api = self.api();
         self.with_public_key(CertificateUsage::KsefTokenEncryption, |cert| async move {
+            let challenge = self.challenge().await?;
             let encrypted = ksef_crypto::encrypt_ksef_token(&cert, token, challenge.timestamp_ms)
                 .map_err(|source| FlowError::Crypto {
                 step: "encrypting the KSeF token",

@@ -175,6 +175,18 @@ pub enum FlowError {
         /// Its status.
         status: String,
     },
+    /// KSeF ended a permission grant or revocation with a failure status.
+    #[error("permission operation {reference_number} ended with status {code}: {description}{}", details_suffix(.details))]
+    PermissionOperationFailed {
+        /// The operation's reference number.
+        reference_number: String,
+        /// Status code (400 and above).
+        code: i32,
+        /// Status description.
+        description: String,
+        /// Status details.
+        details: Vec<String>,
+    },
     /// An argument of a call breaks a rule; nothing was sent.
     #[error("invalid {field}: {rule}")]
     InvalidArgument {

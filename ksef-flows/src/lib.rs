@@ -38,6 +38,8 @@
 //!   query or export.
 //! * [`certificates`]: KSeF certificates of the authenticated subject: limits, enrollment
 //!   (CSR from the enrollment data, submit, wait, retrieve), query, retrieve, revoke.
+//! * [`permissions`]: grants to persons and entities, entity authorizations, revocation (each
+//!   waiting for its operation's outcome) and the permission queries, every page.
 //! * [`FlowError`]: one error enum, a variant per failing step.
 
 mod auth;
@@ -53,6 +55,7 @@ mod limits;
 mod lock;
 mod online;
 mod paging;
+pub mod permissions;
 pub mod progress;
 pub mod query;
 mod retrieval;

@@ -334,7 +334,9 @@ impl AuthSession {
                         form_code: api_form(form),
                     };
                     let body = &body;
-                    self.call(op::ONLINE_SESSION_OPEN, Idempotency::Unsafe, |api| {
+                    // Repeated after a lost answer: a session opened without its answer
+                    // receives no invoice and expires unused.
+                    self.call(op::ONLINE_SESSION_OPEN, Idempotency::Safe, |api| {
                         api.online_session_open().body(body.clone()).send()
                     })
                     .await

@@ -43,6 +43,16 @@ pub struct SimConfig {
     pub retention_sweep_interval: Duration,
     /// Most challenges kept at once (the oldest are forgotten first). Default 100 000.
     pub max_challenges: usize,
+    /// Most challenges kept at once for one client IP address (its oldest are forgotten
+    /// first, so that one client's flood cannot push out the challenges of others).
+    /// Default 1 000.
+    pub max_challenges_per_ip: usize,
+    /// Most authentication operations (and the authentication sessions they become) kept at
+    /// once (the oldest are forgotten first, their tokens then answer 401). Default 100 000.
+    pub max_auth_operations: usize,
+    /// Most authentication operations of one context whose tokens were not redeemed yet (its
+    /// oldest are forgotten first). Default 1 000.
+    pub max_pending_auth_per_context: usize,
     /// The token of the HTTP control API (`/__sim/...`). Default: a fresh random token per run
     /// ([`crate::SimControl::control_token`] reads it).
     pub control_token: Option<ControlToken>,
@@ -77,6 +87,9 @@ impl Default for SimConfig {
             control_token: None,
             retention_sweep_interval: Duration::from_secs(30),
             max_challenges: 100_000,
+            max_challenges_per_ip: 1_000,
+            max_auth_operations: 100_000,
+            max_pending_auth_per_context: 1_000,
             clock: ksef_time::system_clock(),
             certificates: crate::certificates::CertificatesConfig::default(),
         }
@@ -178,6 +191,24 @@ impl SimConfig {
     #[must_use]
     pub fn with_max_challenges(mut self, n: usize) -> Self {
         self.max_challenges = n;
+        self
+    }
+    /// Set the most challenges kept at once for one client IP address.
+    #[must_use]
+    pub fn with_max_challenges_per_ip(mut self, n: usize) -> Self {
+        self.max_challenges_per_ip = n;
+        self
+    }
+    /// Set the most authentication operations kept at once.
+    #[must_use]
+    pub fn with_max_auth_operations(mut self, n: usize) -> Self {
+        self.max_auth_operations = n;
+        self
+    }
+    /// Set the most unredeemed authentication operations kept at once for one context.
+    #[must_use]
+    pub fn with_max_pending_auth_per_context(mut self, n: usize) -> Self {
+        self.max_pending_auth_per_context = n;
         self
     }
     /// Require this token (instead of a random one) on the HTTP control API.

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::auth::access_tokens;
 use crate::auth::permissions::OWNER_PERMISSIONS;
-use crate::auth::store::AuthOperation;
+use crate::auth::store::{AuthCaps, AuthOperation};
 use crate::error::{ApiError, SimError};
 use crate::faults::{Fault, FaultKey, MAX_FAULT_DELAY_MS};
 use crate::identifiers::{RefKind, reference_number};
@@ -48,6 +48,12 @@ impl SimControl {
         self.state.faults.clear(None);
     }
 
+    /// How many armed uses of faults with a count have not fired yet (a test checks that the
+    /// faults it armed were met).
+    pub fn unfired_faults(&self) -> u64 {
+        self.state.faults.unfired()
+    }
+
     /// Enables or disables rate limiting.
     pub fn set_rate_limits_enabled(&self, enabled: bool) {
         self.state.rate_limiter.set_enabled(enabled);
@@ -72,6 +78,18 @@ impl SimControl {
         to: DateTime<Utc>,
     ) -> Result<String, SimError> {
         self.state.keys.add(usage, from, to)
+    }
+
+    /// Emergency rotation: a fresh key for `usage` (valid from a minute ago for two years)
+    /// replaces every other key of that usage, which leaves the list at once and whose id
+    /// answers 21470 from now on. Returns the new `publicKeyId`.
+    pub fn rotate_key(&self, usage: KeyUsage) -> Result<String, SimError> {
+        let now = self.state.now();
+        self.state.keys.rotate(
+            usage,
+            now - chrono::Duration::minutes(1),
+            now + chrono::Duration::days(730),
+        )
     }
 
     /// Withdraws a key (emergency rotation): it leaves the list and its id answers 21470.
@@ -176,7 +194,7 @@ impl SimControl {
             ksef_token_reference: Some(token_ref),
             certificate_der: None,
         };
-        state.auth.insert(op.clone());
+        state.auth.insert(op.clone(), AuthCaps::of(&state.config));
         let lifetime = chrono::Duration::from_std(state.config.access_token_lifetime)
             .unwrap_or(chrono::Duration::minutes(15));
         access_tokens::issue(state, &op, TokenKind::Access, now + lifetime).0

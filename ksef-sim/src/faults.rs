@@ -1,11 +1,12 @@
 //! Fault injection, armed per [`FaultKey`] at run time.
 //!
 //! The request pipeline applies the generic faults (latency, 5xx, 429 storms, dropped
-//! connections) to every request; handlers ask for the faults of asynchronous work
-//! (`AsyncFailure`, `StuckProcessing`, `ExpiredPresignedUrls`, `SessionUnavailable`) with the
-//! operation of their request.
+//! connections, expired access tokens) to every request before its handler, and the lost answer
+//! after it; handlers ask for the faults of asynchronous work (`AsyncFailure`,
+//! `StuckProcessing`, `ExpiredPresignedUrls`, `SessionUnavailable`) with the operation of their
+//! request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -169,7 +170,29 @@ pub enum Fault {
         /// How many operations.
         count: u32,
     },
+    /// The next `count` requests that succeed take effect, but their answer never reaches the
+    /// client: it is replaced by this 5xx status, or, when `status` is `None`, the connection is
+    /// cut before the answer is complete. The operation is registered (an invoice accepted, a
+    /// session opened or closed, an export started) and the client cannot tell.
+    AnswerLost {
+        /// How many successful requests.
+        count: u32,
+        /// The status sent instead of the answer (`None`: the connection is cut).
+        #[serde(default)]
+        status: Option<u16>,
+    },
+    /// The bearer token of the next `count` requests expires now: the request is answered
+    /// 401 "Token wygasł." and every later request with the same token too, as if its lifetime
+    /// had ended in the middle of the run.
+    TokenExpired {
+        /// How many requests.
+        count: u32,
+    },
 }
+
+/// Most tokens a [`Fault::TokenExpired`] remembers as expired (the oldest are forgotten first;
+/// a real expiry of theirs follows within the token lifetime anyway).
+const MAX_EXPIRED_TOKENS: usize = 10_000;
 
 /// Longest delay a fault may add (one day): a longer one is refused over HTTP and shortened
 /// to this in-process.
@@ -184,6 +207,7 @@ pub(crate) struct RequestFaults {
     pub drop_after: Option<u64>,
     pub html_page: bool,
     pub corrupt_body: bool,
+    pub token_expired: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +221,14 @@ struct Armed {
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
     armed: Mutex<HashMap<FaultKey, Vec<Armed>>>,
+    expired_tokens: Mutex<ExpiredTokens>,
+}
+
+/// Token ids (`jti`) a [`Fault::TokenExpired`] expired, at most [`MAX_EXPIRED_TOKENS`].
+#[derive(Debug, Default)]
+struct ExpiredTokens {
+    ids: HashSet<String>,
+    order: VecDeque<String>,
 }
 
 impl Faults {
@@ -220,7 +252,9 @@ impl Faults {
             | Fault::SessionUnavailable { count }
             | Fault::HtmlPage { count }
             | Fault::CorruptBody { count }
-            | Fault::StuckProcessing { count, .. } => Some(*count),
+            | Fault::StuckProcessing { count, .. }
+            | Fault::AnswerLost { count, .. }
+            | Fault::TokenExpired { count } => Some(*count),
             Fault::Latency { count, .. } => *count,
         };
         lock(&self.armed)
@@ -238,6 +272,16 @@ impl Faults {
             }
             None => armed.clear(),
         }
+    }
+
+    /// How many uses of counted faults are armed and not yet consumed.
+    pub(crate) fn unfired(&self) -> u64 {
+        lock(&self.armed)
+            .values()
+            .flatten()
+            .filter_map(|a| a.remaining)
+            .map(u64::from)
+            .sum()
     }
 
     /// Consumes one use of the first armed fault matching `pred` for `key` (or every request).
@@ -289,7 +333,39 @@ impl Faults {
             corrupt_body: self
                 .take(op, |f| matches!(f, Fault::CorruptBody { .. }).then_some(()))
                 .is_some(),
+            token_expired: self
+                .take(op, |f| {
+                    matches!(f, Fault::TokenExpired { .. }).then_some(())
+                })
+                .is_some(),
         }
+    }
+
+    /// Whether the successful answer to this request of `op` must be lost (consumes one use):
+    /// `Some(Some(status))` replaces it with `status`, `Some(None)` cuts the connection.
+    pub(crate) fn take_answer_lost(&self, op: &FaultKey) -> Option<Option<u16>> {
+        self.take(op, |f| match f {
+            Fault::AnswerLost { status, .. } => Some(*status),
+            _ => None,
+        })
+    }
+
+    /// Records that the token with this `jti` has expired.
+    pub(crate) fn expire_token(&self, jti: &str) {
+        let mut expired = lock(&self.expired_tokens);
+        if expired.ids.insert(jti.to_string()) {
+            expired.order.push_back(jti.to_string());
+        }
+        while expired.order.len() > MAX_EXPIRED_TOKENS {
+            if let Some(oldest) = expired.order.pop_front() {
+                expired.ids.remove(&oldest);
+            }
+        }
+    }
+
+    /// Whether a [`Fault::TokenExpired`] expired the token with this `jti`.
+    pub(crate) fn token_expired(&self, jti: &str) -> bool {
+        lock(&self.expired_tokens).ids.contains(jti)
     }
 
     /// Whether a presigned URL issued now by `op` must be already expired (consumes one use).
@@ -411,5 +487,49 @@ mod tests {
         }
         f.clear(None);
         assert_eq!(f.for_request(&x), RequestFaults::default());
+    }
+
+    #[test]
+    fn lost_answers_and_expired_tokens() {
+        let lost: Fault =
+            serde_json::from_str(r#"{"kind":"answerLost","count":2,"status":502}"#).unwrap();
+        assert_eq!(
+            lost,
+            Fault::AnswerLost {
+                count: 2,
+                status: Some(502)
+            }
+        );
+        let cut: Fault = serde_json::from_str(r#"{"kind":"answerLost","count":1}"#).unwrap();
+        assert_eq!(
+            cut,
+            Fault::AnswerLost {
+                count: 1,
+                status: None
+            }
+        );
+        let expiry: Fault = serde_json::from_str(r#"{"kind":"tokenExpired","count":1}"#).unwrap();
+        let f = Faults::default();
+        let op = FaultKey::from(ops::ONLINE_SESSION_SEND_INVOICE);
+        f.inject(op.clone(), cut);
+        f.inject(op.clone(), lost);
+        f.inject(op.clone(), expiry);
+        assert_eq!(f.unfired(), 4);
+        // the pipeline asks before the handler for the token, after it for the answer
+        assert!(f.for_request(&op).token_expired);
+        assert_eq!(f.take_answer_lost(&op), Some(None));
+        assert_eq!(f.take_answer_lost(&op), Some(Some(502)));
+        assert_eq!(f.take_answer_lost(&op), Some(Some(502)));
+        assert_eq!(f.take_answer_lost(&op), None);
+        assert_eq!(f.unfired(), 0);
+        assert!(!f.for_request(&op).token_expired);
+        // an expired token stays expired; the memory of them is bounded
+        f.expire_token("a");
+        assert!(f.token_expired("a") && !f.token_expired("b"));
+        for i in 0..MAX_EXPIRED_TOKENS {
+            f.expire_token(&i.to_string());
+        }
+        assert!(!f.token_expired("a"));
+        assert_eq!(lock(&f.expired_tokens).ids.len(), MAX_EXPIRED_TOKENS);
     }
 }

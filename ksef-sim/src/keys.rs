@@ -207,6 +207,23 @@ impl KeyStore {
         self.add_with_key(usage, pooled_key(index)?, from, to)
     }
 
+    /// Emergency rotation: a fresh key pair for `usage` valid from `from` to `to` replaces
+    /// every other key of that usage, which is withdrawn at once. Returns the new publicKeyId.
+    pub(crate) fn rotate(
+        &self,
+        usage: KeyUsage,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<String, SimError> {
+        let id = self.add(usage, from, to)?;
+        for e in write(&self.entries).iter_mut() {
+            if e.usage == usage && e.public_key_id != id {
+                e.withdrawn = true;
+            }
+        }
+        Ok(id)
+    }
+
     /// Withdraws a key: it disappears from the list and its publicKeyId answers 21470.
     pub(crate) fn withdraw(&self, public_key_id: &str) -> bool {
         let mut entries = write(&self.entries);

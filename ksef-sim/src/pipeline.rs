@@ -165,6 +165,12 @@ pub(crate) async fn pipeline(
             );
         }
     }
+    if faults.token_expired
+        && let Some(jti) = bearer_jti(&state, &req)
+    {
+        state.faults.expire_token(&jti);
+        return finish(ApiError::unauthorized("Token wygasł.").into_response());
+    }
     if faults.html_page {
         return crate::faults::html_page_response();
     }
@@ -205,7 +211,44 @@ pub(crate) async fn pipeline(
     }
     let resp = finish(next.run(req).await);
     tracing::debug!(%method, path = %full_path, status = %resp.status(), "ksef-sim request");
+    if resp.status().is_success()
+        && let Some(key) = &fault_key
+        && let Some(replacement) = state.faults.take_answer_lost(key)
+    {
+        // The operation took effect; its answer is thrown away.
+        drop(resp);
+        tracing::debug!(%method, path = %full_path, ?replacement, "ksef-sim: answer lost");
+        return match replacement {
+            Some(status) => {
+                let status = StatusCode::from_u16(status)
+                    .ok()
+                    .filter(StatusCode::is_server_error)
+                    .unwrap_or(StatusCode::BAD_GATEWAY);
+                finish(
+                    ApiError::plain(status, "Injected lost answer (ksef-sim fault injection).")
+                        .into_response(),
+                )
+            }
+            None => {
+                let mut cut = Response::new(aborted_body());
+                *cut.status_mut() = StatusCode::OK;
+                cut
+            }
+        };
+    }
     resp
+}
+
+/// The `jti` of the request's bearer token, when it carries a valid one.
+fn bearer_jti(state: &AppState, req: &Request) -> Option<String> {
+    let token = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))?;
+    jwt::verify(&state.jwt_secret, token.trim(), state.now().timestamp())
+        .ok()
+        .map(|c| c.jti)
 }
 
 /// Renders an error answer for this request (format, path, clock) and echoes the test system

@@ -757,3 +757,148 @@ async fn the_simulator_keeps_answering_another_client_during_attacks() {
         during.len()
     );
 }
+
+/// A challenge issued to the client at `ip` (the simulator trusts `X-Forwarded-For` here).
+async fn challenge_from(env: &Env, ip: &str) -> Value {
+    let r = env
+        .http
+        .post(env.url("/auth/challenge"))
+        .header("x-forwarded-for", ip)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// Submits a KSeF-token authentication on a fresh challenge of the client at `ip`; the
+/// reference number and the operation token.
+async fn token_submission(env: &Env, ip: &str, nip: &str, token: &str) -> (String, String) {
+    let ch = challenge_from(env, ip).await;
+    let (id, cert) = env.public_cert("KsefTokenEncryption").await;
+    let plain = format!("{token}|{}", ch["timestampMs"].as_i64().unwrap());
+    let r = env
+        .post_json(
+            "/auth/ksef-token",
+            &json!({
+                "challenge": ch["challenge"],
+                "contextIdentifier": {"type": "Nip", "value": nip},
+                "encryptedToken": b64(&oaep_encrypt(&cert, plain.as_bytes())),
+                "publicKeyId": id,
+            }),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    (
+        v["referenceNumber"].as_str().unwrap().to_string(),
+        v["authenticationToken"]["token"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_flood_of_challenges_and_authentications_stays_within_the_caps() {
+    let config = default_config()
+        .with_trust_forwarded_for(true)
+        .with_max_challenges(300)
+        .with_max_challenges_per_ip(40)
+        .with_max_auth_operations(100)
+        .with_max_pending_auth_per_context(15);
+    let env = start(config).await;
+    let control = env.control().clone();
+
+    // a legitimate client takes a challenge, then one address floods the challenge endpoint
+    let victim = challenge_from(&env, "192.0.2.7").await;
+    for _ in 0..1_000 {
+        challenge_from(&env, "198.51.100.1").await;
+    }
+    assert!(
+        control.auth_held().challenges <= 41,
+        "{:?}",
+        control.auth_held()
+    );
+    // the victim's challenge survived the flood of another address and still authenticates
+    let cert = TestCert::new(KeyKind::Ec, &person_subject(&env.nip));
+    let login = |challenge: String| {
+        let env = &env;
+        let cert = &cert;
+        async move {
+            let req = auth_request(&challenge, "Nip", &env.nip, "certificateSubject");
+            let r = env
+                .submit_xades(&manual_xades(&req, cert, ManualAlg::EcdsaRawRs))
+                .await;
+            assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+            let v: Value = r.json().await.unwrap();
+            let op = v["authenticationToken"]["token"].as_str().unwrap();
+            let status = env
+                .wait_auth(v["referenceNumber"].as_str().unwrap(), op)
+                .await;
+            assert_eq!(status["status"]["code"], 200, "{status}");
+            env.redeem(op).await;
+        }
+    };
+    login(victim["challenge"].as_str().unwrap().to_string()).await;
+    // ... then many addresses at once: the total stays capped
+    let many: Vec<_> = (0..1_200)
+        .map(|i| {
+            let ip = format!("203.0.113.{}", i % 250);
+            let env = &env;
+            async move { challenge_from(env, &ip).await }
+        })
+        .collect();
+    futures::stream::iter(many)
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(
+        control.auth_held().challenges <= 300,
+        "{:?}",
+        control.auth_held()
+    );
+
+    // a flood of authentications in one context, never redeemed
+    let nip = random_nip();
+    let token = control.create_ksef_token(&nip, &["InvoiceWrite"]);
+    let mut first = None;
+    for i in 0..60 {
+        let submitted =
+            token_submission(&env, &format!("198.51.100.{}", i % 5), &nip, &token).await;
+        first.get_or_insert(submitted);
+    }
+    let view = control.context_view("Nip", &nip);
+    assert_eq!(view.auth_operations, 15, "{view:?}");
+    // the oldest of the context's pending operations is forgotten
+    let (first_ref, first_op) = first.unwrap();
+    let r = env
+        .get(&format!("/auth/{first_ref}"), Some(&first_op))
+        .await;
+    assert_ne!(r.status(), 200, "{}", r.text().await.unwrap());
+    // many contexts: the total stays capped
+    for _ in 0..12 {
+        let nip = random_nip();
+        let token = control.create_ksef_token(&nip, &["InvoiceWrite"]);
+        for _ in 0..10 {
+            token_submission(&env, "198.51.100.9", &nip, &token).await;
+        }
+    }
+    assert!(
+        control.auth_held().operations <= 100,
+        "{:?}",
+        control.auth_held()
+    );
+
+    // after all floods a new authentication goes through
+    login(
+        env.challenge().await["challenge"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+    .await;
+}

@@ -8,6 +8,12 @@
 //! same template and print one line of `key=value` fields; this module runs them in turn and
 //! prints the ratio of times, both peak RSS figures, both archive sizes and the time end to end
 //! (preparation plus upload of the archive) on a 100 Mbit/s uplink.
+//!
+//! Times are given twice: wall clock as each side reports it for its preparation, and CPU time
+//! (user + system, all threads) of each side's process as the kernel accounts it to this one
+//! when the child is reaped, less the CPU time of a run with 1 invoice (interpreter start and
+//! imports for the peer). On an idle machine the wall ratio is the one that counts; on a busy
+//! one only the CPU ratio is meaningful.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,8 +90,37 @@ impl Options {
 #[derive(Debug, Clone, PartialEq)]
 struct Run {
     seconds: f64,
+    /// CPU seconds (user + system) of the process, less its start-up (see the module doc).
+    cpu_seconds: f64,
     peak_rss_mb: f64,
     archive_bytes: u64,
+}
+
+/// Kernel clock ticks per second of `/proc/*/stat` times (`USER_HZ`, 100 on Linux).
+const USER_HZ: f64 = 100.0;
+
+/// CPU seconds (user + system) of this process's reaped children so far (`cutime` + `cstime`
+/// of `/proc/self/stat`); 0 where there is no `/proc`.
+fn children_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // fields after the command name (which may hold spaces) start at field 3
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // cutime and cstime are fields 16 and 17 (1-based), i.e. 13 and 14 after the name
+    (tick(13) + tick(14)) / USER_HZ
+}
+
+/// Runs `cmd` to completion, returning its standard output and its CPU seconds.
+fn timed_output(cmd: &mut Command, what: &str) -> Result<(String, f64), String> {
+    let before = children_cpu_seconds();
+    let out = output_of(cmd, what)?;
+    Ok((out, children_cpu_seconds() - before))
 }
 
 impl Run {
@@ -112,6 +147,7 @@ impl Run {
         };
         Ok(Self {
             seconds: num("total_s")?,
+            cpu_seconds: 0.0,
             peak_rss_mb: num("peak_rss_mb")?,
             archive_bytes: get("zip_bytes")?
                 .parse()
@@ -217,10 +253,13 @@ fn batch(root: &Path, o: &Options) -> Result<Vec<String>, String> {
             o.level
         ),
         format!(
-            "{:>9} | {:>8} {:>8} {:>6} | {:>8} {:>8} | {:>10} {:>10} | {:>8} {:>8}",
+            "{:>9} | {:>8} {:>8} {:>6} | {:>8} {:>8} {:>6} | {:>8} {:>8} | {:>10} {:>10} | {:>8} {:>8}",
             "invoices",
             "ours s",
             "peer s",
+            "ratio",
+            "ours cpu",
+            "peer cpu",
             "ratio",
             "ours MB",
             "peer MB",
@@ -230,46 +269,80 @@ fn batch(root: &Path, o: &Options) -> Result<Vec<String>, String> {
             "peer e2e"
         ),
     ];
-    for &n in &o.sizes {
-        eprintln!("{n} invoices: ksef-flows");
-        let ours = Run::parse(&output_of(
+    let run_ours = |n: u64| -> Result<Run, String> {
+        let (out, cpu) = timed_output(
             Command::new(&ours_bin)
                 .arg(n.to_string())
                 .arg(&o.template)
                 .arg(o.level.to_string()),
             "batch_prep",
-        )?)?;
+        )?;
+        Ok(Run {
+            cpu_seconds: cpu,
+            ..Run::parse(&out)?
+        })
+    };
+    let run_peer = |py: &Path, n: u64| -> Result<Run, String> {
+        let (out, cpu) = timed_output(
+            Command::new(py)
+                .arg(&o.peer_script)
+                .arg(n.to_string())
+                .arg(&o.template),
+            "peer_batch_prep.py",
+        )?;
+        Ok(Run {
+            cpu_seconds: cpu,
+            ..Run::parse(&out)?
+        })
+    };
+    let ours_start = run_ours(1)?.cpu_seconds;
+    let peer_start = match &python {
+        Some(py) => run_peer(py, 1)?.cpu_seconds,
+        None => 0.0,
+    };
+    for &n in &o.sizes {
+        eprintln!("{n} invoices: ksef-flows");
+        let mut ours = run_ours(n)?;
+        ours.cpu_seconds = (ours.cpu_seconds - ours_start).max(0.0);
         let peer = match &python {
             Some(py) if n <= o.peer_max => {
                 eprintln!("{n} invoices: peer");
-                Some(Run::parse(&output_of(
-                    Command::new(py)
-                        .arg(&o.peer_script)
-                        .arg(n.to_string())
-                        .arg(&o.template),
-                    "peer_batch_prep.py",
-                )?)?)
+                let mut peer = run_peer(py, n)?;
+                peer.cpu_seconds = (peer.cpu_seconds - peer_start).max(0.0);
+                Some(peer)
             }
             _ => None,
         };
         lines.push(row(n, &ours, peer.as_ref()));
     }
     lines.push(format!(
-        "ratio = our time / peer time; MB = peak RSS; zip = archive bytes before encryption; \
-         e2e = preparation + archive upload at {} Mbit/s, seconds",
+        "s = wall seconds of the preparation; cpu = CPU seconds (user + system, all threads) of \
+         the process less its start-up; ratio = ours / peer; MB = peak RSS; zip = archive bytes \
+         before encryption; e2e = preparation (wall) + archive upload at {} Mbit/s, seconds",
         UPLINK_BPS / 1e6
     ));
+    lines.push(format!("load average at the end: {}", load_average()));
     Ok(lines)
+}
+
+/// The first three fields of `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn row(n: u64, ours: &Run, peer: Option<&Run>) -> String {
     let dash = || "-".to_string();
     let p = |f: fn(&Run) -> String| peer.map_or_else(dash, f);
     format!(
-        "{n:>9} | {:>8.3} {:>8} {:>6} | {:>8.0} {:>8} | {:>10} {:>10} | {:>8.2} {:>8}",
+        "{n:>9} | {:>8.3} {:>8} {:>6} | {:>8.2} {:>8} {:>6} | {:>8.0} {:>8} | {:>10} {:>10} | {:>8.2} {:>8}",
         ours.seconds,
         p(|r| format!("{:.3}", r.seconds)),
         peer.map_or_else(dash, |r| format!("{:.2}", ours.seconds / r.seconds)),
+        ours.cpu_seconds,
+        p(|r| format!("{:.2}", r.cpu_seconds)),
+        peer.map_or_else(dash, |r| format!("{:.2}", ours.cpu_seconds / r.cpu_seconds)),
         ours.peak_rss_mb,
         p(|r| format!("{:.0}", r.peak_rss_mb)),
         ours.archive_bytes,
@@ -293,6 +366,7 @@ mod tests {
             ours,
             Run {
                 seconds: 1.665,
+                cpu_seconds: 0.0,
                 peak_rss_mb: 5.0,
                 archive_bytes: 15598
             }

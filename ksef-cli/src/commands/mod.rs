@@ -5,6 +5,7 @@ pub mod cert;
 pub mod export;
 pub mod invoice;
 pub mod limits;
+pub mod permissions;
 pub mod profile;
 pub mod qr;
 pub mod send;

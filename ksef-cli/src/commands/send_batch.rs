@@ -22,6 +22,7 @@ use crate::progress::BatchBars;
 use crate::seal::{self, Kind};
 
 pub async fn run(ctx: &Ctx, a: SendBatch) -> CliResult {
+    crate::interrupt::install().map_err(|e| CliError::new(Exit::Failure, e))?;
     // Fail on a bad profile or a missing login before any file is touched.
     let _ = ctx.target()?;
     if a.new_session && a.resume.is_none() {
@@ -107,7 +108,7 @@ pub async fn run(ctx: &Ctx, a: SendBatch) -> CliResult {
             };
             tokio::select! {
                 r = work => Ok(Some(r)),
-                _ = tokio::signal::ctrl_c() => Ok(None),
+                () = crate::interrupt::interrupted() => Ok(None),
             }
         }
     })
@@ -116,10 +117,19 @@ pub async fn run(ctx: &Ctx, a: SendBatch) -> CliResult {
     let outcome = outcome?;
 
     let Some(result) = outcome else {
-        return Err(CliError::new(
-            Exit::Failure,
-            anyhow::anyhow!("interrupted; the batch is kept: {resume_hint}"),
-        ));
+        // Before the state file exists there is nothing to continue: nothing was sent.
+        let msg = if batch.phase().ok().flatten().is_some() {
+            format!(
+                "interrupted; the batch is kept in {} (its state sealed): {resume_hint}",
+                work_dir.display()
+            )
+        } else {
+            format!(
+                "interrupted before the batch was prepared; nothing was sent (the work directory {} can be removed)",
+                work_dir.display()
+            )
+        };
+        return Err(CliError::new(Exit::Interrupted, anyhow::anyhow!(msg)));
     };
     let kept = || batch.phase().ok().flatten().is_some();
     match result {

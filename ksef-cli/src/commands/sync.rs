@@ -72,6 +72,7 @@ fn role_of_api(name: &str) -> &str {
 }
 
 pub async fn sync(ctx: &Ctx, a: SyncArgs) -> CliResult {
+    crate::interrupt::install().map_err(|e| CliError::new(Exit::Failure, e))?;
     let t = ctx.target()?;
     let dir = store_dir(a.store.clone(), Some(&t))?;
     crate::paths::create_private_dir(&dir)
@@ -93,6 +94,7 @@ pub async fn sync(ctx: &Ctx, a: SyncArgs) -> CliResult {
         let report = sync_once(ctx, &a, &store, since, &roles).await;
         match (report, a.every) {
             (Ok(r), _) => print_report(ctx, &dir, &store, run, &r).await?,
+            (Err(e), _) if e.exit == Exit::Interrupted => return Err(e),
             (Err(e), None) => return Err(e),
             // Repeated runs outlive a failed one: the next starts from the checkpoints.
             (Err(e), Some(_)) => {
@@ -106,7 +108,7 @@ pub async fn sync(ctx: &Ctx, a: SyncArgs) -> CliResult {
             .note(format!("next run in {}s (Ctrl-C ends)", every.as_secs()));
         tokio::select! {
             () = tokio::time::sleep(every) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            () = crate::interrupt::interrupted() => return Ok(()),
         }
     }
 }
@@ -162,14 +164,24 @@ async fn sync_once(
         if let Some(n) = max_windows {
             options = options.max_windows(n);
         }
-        IncrementalSync::new(&auth, store, options)
-            .run()
-            .await
-            .map_err(CliError::from)
+        // An interrupt drops the run between two awaits: every package is committed to the
+        // store with its checkpoint in one transaction, so the store holds whole packages and
+        // the next run starts where the last commit left off.
+        let sync = IncrementalSync::new(&auth, store, options);
+        tokio::select! {
+            r = sync.run() => r.map_err(CliError::from),
+            () = crate::interrupt::interrupted() => Err(CliError::new(
+                Exit::Interrupted,
+                anyhow::anyhow!(
+                    "interrupted; the store keeps every package committed so far and the next `ksef sync` continues from its checkpoints"
+                ),
+            )),
+        }
     })
     .await;
     bars.finish(match &result {
         Ok(r) => format!("{} new invoices", r.new_invoices()),
+        Err(e) if e.exit == Exit::Interrupted => "interrupted".into(),
         Err(_) => "failed".into(),
     });
     result

@@ -148,6 +148,23 @@ fn discouraged(c: char) -> bool {
         || (u >= 0x1_0000 && (u & 0xFFFE) == 0xFFFE)
 }
 
+/// The first discouraged code point and its byte offset. Every discouraged code point is
+/// U+007F or above, so the scan skips the bytes below 0x7F (all of an XML invoice but its
+/// non-ASCII text) and decodes only from the others.
+fn first_discouraged(text: &str) -> Option<(usize, char)> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(skip) = bytes.get(i..)?.iter().position(|b| *b >= 0x7F) {
+        i += skip;
+        let c = text.get(i..)?.chars().next()?;
+        if discouraged(c) {
+            return Some((i, c));
+        }
+        i += c.len_utf8();
+    }
+    None
+}
+
 /// Check the XML declaration's encoding, if there is a declaration.
 fn check_prolog(text: &str, bytes: &[u8]) -> Result<()> {
     if !text.starts_with("<?xml") || !text[5..].starts_with(|c: char| c.is_ascii_whitespace()) {
@@ -227,7 +244,7 @@ pub fn preflight(bytes: &[u8]) -> Result<InvoiceFacts> {
         )
     })?;
     check_prolog(text, bytes)?;
-    if let Some((i, c)) = text.char_indices().find(|&(_, c)| discouraged(c)) {
+    if let Some((i, c)) = first_discouraged(text) {
         return Err(fail(
             PreflightRule::DiscouragedCodePoint,
             Some(position(bytes, i)),
@@ -394,4 +411,38 @@ pub fn preflight(bytes: &[u8]) -> Result<InvoiceFacts> {
         invoice_number,
         invoice_kind,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive(text: &str) -> Option<(usize, char)> {
+        text.char_indices().find(|&(_, c)| discouraged(c))
+    }
+
+    #[test]
+    fn the_byte_scan_finds_what_the_char_scan_finds() {
+        for t in [
+            "",
+            "abc",
+            "ą\u{7F}",
+            "zażółć \u{85} \u{86}",
+            "\u{FDD0}",
+            "x\u{1FFFE}y\u{7F}",
+        ] {
+            assert_eq!(first_discouraged(t), naive(t), "{t:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_byte_scan_agrees_with_the_char_scan(s in "\\PC{0,40}", c in any::<char>(), at in 0usize..41) {
+            let mut t: String = s.chars().take(at).collect();
+            t.push(c);
+            t.extend(s.chars().skip(at));
+            prop_assert_eq!(first_discouraged(&t), naive(&t));
+        }
+    }
 }

@@ -3,9 +3,11 @@
 //! directory, every hash computed on the way — one pass, with memory bounded by a byte budget
 //! of entries in flight, whatever the size of the batch.
 //!
-//! Threads: the calling thread reads the inputs; `workers` threads run pre-flight and compress
-//! the entries; one writer thread puts them back in input order and writes the archive through
-//! the part sink and the inputs file.
+//! Threads: the calling thread reads the inputs and hands them out in chunks of consecutive
+//! inputs (small invoices travel by the dozen, so that the threads synchronise once per chunk,
+//! not once per invoice); `workers` threads run pre-flight and compress the entries; one writer
+//! thread puts the chunks back in input order and writes the archive through the part sink and
+//! the inputs file.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -32,6 +34,10 @@ use crate::error::{FlowError, Result};
 const IN_FLIGHT_BYTES: u64 = 16 * 1024 * 1024;
 /// Entries in flight, whatever their size.
 const IN_FLIGHT_ENTRIES: usize = 512;
+/// A chunk is handed out when it holds this many bytes of inputs…
+const CHUNK_BYTES: u64 = 256 * 1024;
+/// …or this many inputs.
+const CHUNK_INPUTS: usize = 32;
 
 /// What the pipeline produced.
 #[derive(Debug)]
@@ -43,10 +49,10 @@ pub(crate) struct Packed {
     pub(crate) manifest_sha256: [u8; 32],
 }
 
+/// Consecutive inputs, the first at position `first`.
 struct Job {
-    index: usize,
-    name: String,
-    bytes: io::Result<Bytes>,
+    first: usize,
+    items: Vec<(String, io::Result<Bytes>)>,
     cost: u64,
 }
 
@@ -58,10 +64,11 @@ enum Checked {
     Stopped(InputRecord),
 }
 
+/// A job's outcomes, one per input, in order.
 struct Done {
-    index: usize,
+    first: usize,
     cost: u64,
-    checked: io::Result<Checked>,
+    checked: Vec<io::Result<Checked>>,
 }
 
 /// In-flight byte and entry budget; `abort` wakes everyone up.
@@ -87,16 +94,18 @@ impl Budget {
         }
     }
 
-    /// Waits for room for `cost` bytes; false when aborted. One entry always fits.
-    fn acquire(&self, cost: u64) -> bool {
+    /// Waits for room for `cost` bytes in `n` entries; false when aborted. One chunk always
+    /// fits.
+    fn acquire(&self, cost: u64, n: usize) -> bool {
         let mut g = self.lock();
         loop {
             if self.aborted.load(Ordering::Acquire) {
                 return false;
             }
             let (bytes, entries) = *g;
-            if entries == 0 || (bytes + cost <= IN_FLIGHT_BYTES && entries < IN_FLIGHT_ENTRIES) {
-                *g = (bytes + cost, entries + 1);
+            if entries == 0 || (bytes + cost <= IN_FLIGHT_BYTES && entries + n <= IN_FLIGHT_ENTRIES)
+            {
+                *g = (bytes + cost, entries + n);
                 return true;
             }
             g = match self.cv.wait(g) {
@@ -106,10 +115,10 @@ impl Budget {
         }
     }
 
-    fn release(&self, cost: u64) {
+    fn release(&self, cost: u64, n: usize) {
         let mut g = self.lock();
         g.0 = g.0.saturating_sub(cost);
-        g.1 = g.1.saturating_sub(1);
+        g.1 = g.1.saturating_sub(n);
         drop(g);
         self.cv.notify_all();
     }
@@ -187,10 +196,15 @@ fn worker(
             rx.recv()
         };
         let Ok(job) = job else { return };
-        let checked = check(&mut packer, form, job.index, job.name, job.bytes);
+        let checked = job
+            .items
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, bytes))| check(&mut packer, form, job.first + i, name, bytes))
+            .collect();
         if done
             .send(Done {
-                index: job.index,
+                first: job.first,
                 cost: job.cost,
                 checked,
             })
@@ -245,41 +259,44 @@ impl Writer<'_> {
         let mut next = 0usize;
         let (mut packed, mut stopped) = (0usize, 0usize);
         for d in done {
-            waiting.insert(d.index, d);
+            waiting.insert(d.first, d);
             while let Some(d) = waiting.remove(&next) {
-                let is_packed = match d.checked.map_err(io("compressing an invoice"))? {
-                    Checked::Packed { record, entry } => {
-                        packed += 1;
-                        if checked_limits && packed as u64 > MAX_INVOICES {
-                            return Err(FlowError::BatchLimit {
-                                limit: BatchLimit::Invoices,
-                                max: MAX_INVOICES,
-                                actual: packed as u64,
-                            });
+                let n = d.checked.len();
+                for checked in d.checked {
+                    let is_packed = match checked.map_err(io("compressing an invoice"))? {
+                        Checked::Packed { record, entry } => {
+                            packed += 1;
+                            if checked_limits && packed as u64 > MAX_INVOICES {
+                                return Err(FlowError::BatchLimit {
+                                    limit: BatchLimit::Invoices,
+                                    max: MAX_INVOICES,
+                                    actual: packed as u64,
+                                });
+                            }
+                            archive
+                                .add(&entry)
+                                .map_err(limit_or(io("writing the archive")))?;
+                            manifest
+                                .write(&record)
+                                .map_err(io("writing the inputs file"))?;
+                            true
                         }
-                        archive
-                            .add(&entry)
-                            .map_err(limit_or(io("writing the archive")))?;
-                        manifest
-                            .write(&record)
-                            .map_err(io("writing the inputs file"))?;
-                        true
-                    }
-                    Checked::Stopped(record) => {
-                        stopped += 1;
-                        manifest
-                            .write(&record)
-                            .map_err(io("writing the inputs file"))?;
-                        false
-                    }
-                };
-                self.budget.release(d.cost);
-                self.progress.emit(BatchEvent::InputPrepared {
-                    index: next,
-                    packed: is_packed,
-                    archive_bytes: archive.get_mut().archive_len(),
-                });
-                next += 1;
+                        Checked::Stopped(record) => {
+                            stopped += 1;
+                            manifest
+                                .write(&record)
+                                .map_err(io("writing the inputs file"))?;
+                            false
+                        }
+                    };
+                    self.progress.emit(BatchEvent::InputPrepared {
+                        index: next,
+                        packed: is_packed,
+                        archive_bytes: archive.get_mut().archive_len(),
+                    });
+                    next += 1;
+                }
+                self.budget.release(d.cost, n);
             }
         }
         if !waiting.is_empty() {
@@ -364,26 +381,38 @@ where
         }
         drop(done_tx);
         drop(job_rx);
+        let send = |job: Job| budget.acquire(job.cost, job.items.len()) && job_tx.send(job).is_ok();
+        let mut job = Job {
+            first: 0,
+            items: Vec::new(),
+            cost: 0,
+        };
+        let mut input_bytes = 0u64;
         for (index, input) in inputs.into_iter().enumerate() {
             let name = input.name.clone();
             let bytes = input.read(MAX_SIZE_WITH_ATTACHMENTS);
             let len = bytes.as_ref().map_or(0, |b| b.len() as u64);
             // the input and its compressed form
-            let cost = 2 * len + 1024;
-            if !budget.acquire(cost) {
-                break;
+            job.cost += 2 * len + 1024;
+            job.items.push((name, bytes));
+            input_bytes += len;
+            if input_bytes >= CHUNK_BYTES || job.items.len() >= CHUNK_INPUTS {
+                let full = std::mem::replace(
+                    &mut job,
+                    Job {
+                        first: index + 1,
+                        items: Vec::new(),
+                        cost: 0,
+                    },
+                );
+                input_bytes = 0;
+                if !send(full) {
+                    break;
+                }
             }
-            if job_tx
-                .send(Job {
-                    index,
-                    name,
-                    bytes,
-                    cost,
-                })
-                .is_err()
-            {
-                break;
-            }
+        }
+        if !job.items.is_empty() {
+            send(job);
         }
         drop(job_tx);
         match written.join() {

@@ -224,7 +224,10 @@ impl Runner<'_> {
                         offline_mode,
                     };
                     let body = &body;
-                    auth.call(op::BATCH_SESSION_OPEN, Idempotency::Unsafe, |api| {
+                    // Repeated after a lost answer: a session opened without its answer
+                    // receives no part and expires unused; the batch goes to the one whose
+                    // answer arrived.
+                    auth.call(op::BATCH_SESSION_OPEN, Idempotency::Safe, |api| {
                         api.batch_session_open().body(body.clone()).send()
                     })
                     .await

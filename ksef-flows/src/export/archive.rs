@@ -27,6 +27,10 @@ const MAX_METADATA_BYTES: u64 = 512 * 1024 * 1024;
 const MAX_INVOICE_BYTES: u64 = 64 * 1024 * 1024;
 /// Copy buffer of unpacked files.
 const COPY_BUFFER: usize = 256 * 1024;
+/// Zip entries up to this size (compressed and unpacked; a KSeF invoice is at most 3 MB) are
+/// inflated in one call into a buffer (libdeflate, faster than a streaming inflate); larger
+/// ones are streamed.
+const WHOLE_ENTRY_BYTES: u64 = 4 * 1024 * 1024;
 
 #[derive(Deserialize)]
 struct MetadataFile {
@@ -514,14 +518,20 @@ impl DecryptedPackage {
                     let mut zip = zip.clone();
                     scope.spawn(move || {
                         let mut buf = vec![0u8; COPY_BUFFER];
+                        let mut whole = WholeEntry::new();
                         let mut out = Vec::with_capacity(range.len());
                         for (i, ksef) in range {
                             if stop_ref.load(std::sync::atomic::Ordering::Relaxed) {
                                 break;
                             }
                             let placed = (|| {
-                                let mut entry = zip.by_index(*i).map_err(corrupt)?;
-                                let s = stage(dir, ksef, &mut entry, &mut buf, durability)?;
+                                let s = match whole.inflate(&mut zip, *i, ksef)? {
+                                    Some(plain) => stage_bytes(dir, ksef, plain, durability)?,
+                                    None => {
+                                        let mut entry = zip.by_index(*i).map_err(corrupt)?;
+                                        stage(dir, ksef, &mut entry, &mut buf, durability)?
+                                    }
+                                };
                                 let tmp = s.tmp.clone();
                                 let placed = check(metadata_ref, by_number_ref, ksef, &s.sha256)
                                     .and_then(|_| {
@@ -647,6 +657,100 @@ impl DecryptedPackage {
             }
         }
     }
+}
+
+/// One unpacking thread's buffers for Zip entries read and inflated whole.
+struct WholeEntry {
+    packed: Vec<u8>,
+    plain: Vec<u8>,
+    inflate: libdeflater::Decompressor,
+}
+
+impl WholeEntry {
+    fn new() -> Self {
+        Self {
+            packed: Vec::new(),
+            plain: Vec::new(),
+            inflate: libdeflater::Decompressor::new(),
+        }
+    }
+
+    /// Entry `i`'s content, its CRC-32 checked, when the entry is small enough to be held
+    /// whole (`None`: stream it instead).
+    fn inflate<R: Read + io::Seek>(
+        &mut self,
+        zip: &mut zip::ZipArchive<R>,
+        i: usize,
+        ksef: &str,
+    ) -> Result<Option<&[u8]>> {
+        let mut raw = zip.by_index_raw(i).map_err(corrupt)?;
+        let method = raw.compression();
+        let (csize, size, crc) = (raw.compressed_size(), raw.size(), raw.crc32());
+        let fits = csize <= WHOLE_ENTRY_BYTES && size <= WHOLE_ENTRY_BYTES;
+        let known = matches!(
+            method,
+            zip::CompressionMethod::Deflated | zip::CompressionMethod::Stored
+        );
+        if !fits || !known || raw.encrypted() {
+            return Ok(None);
+        }
+        let (csize, size) = (
+            usize::try_from(csize).unwrap_or(usize::MAX),
+            usize::try_from(size).unwrap_or(usize::MAX),
+        );
+        self.packed.resize(csize, 0);
+        raw.read_exact(&mut self.packed)
+            .map_err(|e| corrupt(format!("{ksef}.xml: {e}")))?;
+        drop(raw);
+        let plain: &[u8] = if method == zip::CompressionMethod::Stored {
+            if csize != size {
+                return Err(corrupt(format!(
+                    "{ksef}.xml: stored entry of {csize} bytes declares {size}"
+                )));
+            }
+            &self.packed
+        } else {
+            self.plain.resize(size, 0);
+            let n = self
+                .inflate
+                .deflate_decompress(&self.packed, &mut self.plain)
+                .map_err(|e| corrupt(format!("{ksef}.xml: invalid deflate data ({e})")))?;
+            if n != size {
+                return Err(corrupt(format!(
+                    "{ksef}.xml: inflated to {n} bytes, the archive declares {size}"
+                )));
+            }
+            &self.plain
+        };
+        if crc32fast::hash(plain) != crc {
+            return Err(corrupt(format!("{ksef}.xml: CRC-32 mismatch")));
+        }
+        Ok(Some(plain))
+    }
+}
+
+/// Writes one entry's bytes to a temporary file in `dir`, hashing them.
+fn stage_bytes(dir: &Path, ksef: &str, bytes: &[u8], durability: Durability) -> Result<Staged> {
+    let tmp = dir.join(format!(".{ksef}.xml.{:016x}.tmp", rand::random::<u64>()));
+    let written = (|| {
+        let mut file = File::create(&tmp).map_err(io_err("creating an unpacked invoice"))?;
+        file.write_all(bytes)
+            .map_err(io_err("writing an unpacked invoice"))?;
+        if durability == Durability::Fsync {
+            file.sync_all()
+                .map_err(io_err("flushing an unpacked invoice"))?;
+        }
+        Ok(Staged {
+            ksef_number: ksef.to_string(),
+            tmp: tmp.clone(),
+            size: bytes.len() as u64,
+            sha256: b64(Sha256::digest(bytes).into()),
+        })
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Writes one entry to a temporary file in `dir`, hashing it.
@@ -844,6 +948,46 @@ impl Iterator for PackageInvoices {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Zip with one deflated and one stored entry, written by the `zip` crate.
+    fn two_entries(text: &[u8]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        w.start_file("a.xml", deflated).unwrap();
+        w.write_all(text).unwrap();
+        w.start_file("b.xml", stored).unwrap();
+        w.write_all(text).unwrap();
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn whole_entries_inflate_and_a_corrupt_entry_is_refused() {
+        let text: Vec<u8> = (0..200_000u32)
+            .map(|i| b"<Faktura>0123456789</Faktura>"[(i % 29) as usize] ^ (i % 7) as u8)
+            .collect();
+        let bytes = two_entries(&text);
+        let mut zip = zip::ZipArchive::new(io::Cursor::new(bytes.clone())).unwrap();
+        let mut whole = WholeEntry::new();
+        for i in 0..2 {
+            let got = whole.inflate(&mut zip, i, "k").unwrap().map(<[u8]>::to_vec);
+            assert_eq!(got.as_deref(), Some(&text[..]), "entry {i}");
+        }
+        // a flipped bit in either entry's data: invalid deflate data or a CRC-32 mismatch
+        let data_start = 30 + "a.xml".len();
+        for at in [data_start + 10, bytes.len() / 2 + 1000] {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x10;
+            let mut zip = zip::ZipArchive::new(io::Cursor::new(bad)).unwrap();
+            let e = (0..2)
+                .map(|i| whole.inflate(&mut zip, i, "k").map(|_| ()))
+                .find_map(Result::err)
+                .unwrap_or_else(|| panic!("the flipped bit at {at} went unnoticed"));
+            assert!(matches!(e, FlowError::Unpack(_)), "{e:?}");
+        }
+    }
 
     #[test]
     fn entry_names() {

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use serde_json::{Value, json};
 
 use super::context::client_ip;
-use super::store::{ChallengeRecord, ChallengeRefused};
+use super::store::{AuthCaps, ChallengeRecord, ChallengeRefused};
 use crate::error::ApiError;
 use crate::identifiers::{self, RefKind};
 use crate::state::AppState;
@@ -22,8 +22,9 @@ pub(crate) async fn challenge(State(state): State<AppState>, parts: Parts) -> Js
         ChallengeRecord {
             timestamp: now,
             used: false,
+            ip,
         },
-        state.config.max_challenges,
+        AuthCaps::of(&state.config),
     );
     Json(json!({
         "challenge": challenge,

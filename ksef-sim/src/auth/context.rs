@@ -99,6 +99,9 @@ pub(crate) fn bearer_claims(
                 ApiError::unauthorized("Nieprawidłowy token.")
             }
         })?;
+    if state.faults.token_expired(&claims.jti) {
+        return Err(ApiError::unauthorized("Token wygasł."));
+    }
     if claims.typ != kind {
         return Err(ApiError::unauthorized(format!(
             "Nieprawidłowy rodzaj tokena: oczekiwano {kind:?}, otrzymano {:?}.",

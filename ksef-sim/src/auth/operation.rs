@@ -8,7 +8,7 @@ use ksef_time::format_utc_millis;
 use serde_json::json;
 
 use super::ip_rules::IpRule;
-use super::store::AuthOperation;
+use super::store::{AuthCaps, AuthOperation};
 use crate::clock::after;
 use crate::identifiers::{self, RefKind};
 use crate::jwt::{self, TokenKind};
@@ -122,7 +122,7 @@ pub(crate) fn start_operation(
         &state.jwt_secret,
         &op.claims(TokenKind::Operation, now, valid_until),
     );
-    state.auth.insert(op);
+    state.auth.insert(op, AuthCaps::of(&state.config));
     (
         StatusCode::ACCEPTED,
         Json(json!({

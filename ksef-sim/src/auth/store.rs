@@ -1,7 +1,8 @@
 //! State of authentication: issued challenges and authentication operations (which become the
 //! authentication sessions once their tokens are redeemed).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -19,6 +20,28 @@ use crate::sync::lock;
 pub(crate) struct ChallengeRecord {
     pub timestamp: DateTime<Utc>,
     pub used: bool,
+    /// The client it was issued to.
+    pub ip: IpAddr,
+}
+
+/// How much of each kind the store keeps at most (from `SimConfig`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AuthCaps {
+    pub challenges: usize,
+    pub challenges_per_ip: usize,
+    pub operations: usize,
+    pub pending_per_context: usize,
+}
+
+impl AuthCaps {
+    pub(crate) fn of(config: &crate::SimConfig) -> Self {
+        Self {
+            challenges: config.max_challenges,
+            challenges_per_ip: config.max_challenges_per_ip,
+            operations: config.max_auth_operations,
+            pending_per_context: config.max_pending_auth_per_context,
+        }
+    }
 }
 
 /// One authentication operation (and the session it becomes once redeemed).
@@ -89,16 +112,74 @@ impl AuthOperation {
     }
 }
 
+/// The maps, and the orders in which their entries came (the oldest are forgotten first when
+/// a cap is reached). An order may still name entries removed since; it is compacted when it
+/// grows to twice what it describes.
 #[derive(Debug, Default)]
 struct AuthInner {
     challenges: HashMap<String, ChallengeRecord>,
+    challenge_order: VecDeque<String>,
+    challenges_by_ip: HashMap<IpAddr, VecDeque<String>>,
     operations: HashMap<String, AuthOperation>,
+    operation_order: VecDeque<String>,
+    /// Unredeemed operations per context (`Type:value`).
+    pending_by_context: HashMap<String, VecDeque<String>>,
 }
 
-/// Store of challenges and authentication operations.
+/// Removes entries of `map` from the front of `order` until `map` holds fewer than `cap`.
+fn forget_oldest<V>(map: &mut HashMap<String, V>, order: &mut VecDeque<String>, cap: usize) {
+    while map.len() >= cap.max(1) {
+        let Some(oldest) = order.pop_front() else {
+            break;
+        };
+        map.remove(&oldest);
+    }
+}
+
+/// Drops the names of removed entries from an order once it has grown to twice the map.
+fn compact<V>(order: &mut VecDeque<String>, map: &HashMap<String, V>) {
+    if order.len() > 2 * map.len() + 64 {
+        order.retain(|k| map.contains_key(k));
+    }
+}
+
+/// Drops the names of removed (or, for operations, redeemed) entries from grouped orders and
+/// the groups left empty.
+fn compact_groups<K: Eq + Hash, V>(
+    groups: &mut HashMap<K, VecDeque<String>>,
+    map: &HashMap<String, V>,
+    live: impl Fn(&V) -> bool,
+) {
+    groups.retain(|_, order| {
+        order.retain(|k| map.get(k).is_some_and(&live));
+        !order.is_empty()
+    });
+}
+
+impl AuthInner {
+    fn compact_all(&mut self) {
+        self.challenge_order
+            .retain(|k| self.challenges.contains_key(k));
+        self.operation_order
+            .retain(|k| self.operations.contains_key(k));
+        compact_groups(&mut self.challenges_by_ip, &self.challenges, |_| true);
+        compact_groups(&mut self.pending_by_context, &self.operations, |op| {
+            !op.redeemed
+        });
+    }
+}
+
+/// Store of challenges and authentication operations, each under a hard cap.
 #[derive(Debug, Default)]
 pub(crate) struct AuthStore {
     inner: Mutex<AuthInner>,
+}
+
+/// How many challenges and operations the store holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AuthCounts {
+    pub challenges: usize,
+    pub operations: usize,
 }
 
 /// Why a challenge cannot be redeemed.
@@ -110,21 +191,36 @@ pub(crate) enum ChallengeRefused {
 }
 
 impl AuthStore {
-    /// Records an issued challenge; at most `max` are kept (the oldest are forgotten first).
-    pub(crate) fn add_challenge(&self, challenge: String, rec: ChallengeRecord, max: usize) {
-        let mut inner = lock(&self.inner);
-        while inner.challenges.len() >= max.max(1) {
-            let Some(oldest) = inner
-                .challenges
-                .iter()
-                .min_by_key(|(_, r)| r.timestamp)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            inner.challenges.remove(&oldest);
+    /// Records an issued challenge. Past `caps.challenges_per_ip` the client's oldest challenge
+    /// is forgotten, past `caps.challenges` the oldest of all.
+    pub(crate) fn add_challenge(&self, challenge: String, rec: ChallengeRecord, caps: AuthCaps) {
+        let mut guard = lock(&self.inner);
+        let inner = &mut *guard;
+        if inner.challenges_by_ip.len() > inner.challenges.len() + 64 {
+            inner.compact_all();
         }
+        let per_ip = caps.challenges_per_ip.max(1);
+        let mine = inner.challenges_by_ip.entry(rec.ip).or_default();
+        if mine.len() >= per_ip {
+            mine.retain(|k| inner.challenges.contains_key(k));
+        }
+        while mine.len() >= per_ip {
+            match mine.pop_front() {
+                Some(oldest) => {
+                    inner.challenges.remove(&oldest);
+                }
+                None => break,
+            }
+        }
+        mine.push_back(challenge.clone());
+        forget_oldest(
+            &mut inner.challenges,
+            &mut inner.challenge_order,
+            caps.challenges,
+        );
+        inner.challenge_order.push_back(challenge.clone());
         inner.challenges.insert(challenge, rec);
+        compact(&mut inner.challenge_order, &inner.challenges);
     }
 
     /// Checks that `challenge` exists, is unused and was issued within `validity` before `now`,
@@ -171,13 +267,54 @@ impl AuthStore {
                 .is_some_and(|end| end >= now)
         });
         inner.operations.retain(|_, op| !expired(op));
+        inner.compact_all();
         (c - inner.challenges.len(), o - inner.operations.len())
     }
 
-    pub(crate) fn insert(&self, op: AuthOperation) {
-        lock(&self.inner)
-            .operations
-            .insert(op.reference.clone(), op);
+    /// Records an operation. Past `caps.pending_per_context` unredeemed operations of its
+    /// context the oldest of them is forgotten, past `caps.operations` the oldest of all.
+    pub(crate) fn insert(&self, op: AuthOperation, caps: AuthCaps) {
+        let mut guard = lock(&self.inner);
+        let inner = &mut *guard;
+        if inner.pending_by_context.len() > inner.operations.len() + 64 {
+            inner.compact_all();
+        }
+        if !op.redeemed {
+            let per_context = caps.pending_per_context.max(1);
+            let context = format!("{}:{}", op.context_type, op.context_value);
+            let pending = inner.pending_by_context.entry(context).or_default();
+            if pending.len() >= per_context {
+                pending.retain(|k| inner.operations.get(k).is_some_and(|o| !o.redeemed));
+            }
+            while pending.len() >= per_context {
+                match pending.pop_front() {
+                    Some(oldest) => {
+                        inner.operations.remove(&oldest);
+                    }
+                    None => break,
+                }
+            }
+            pending.push_back(op.reference.clone());
+        }
+        if !inner.operations.contains_key(&op.reference) {
+            forget_oldest(
+                &mut inner.operations,
+                &mut inner.operation_order,
+                caps.operations,
+            );
+            inner.operation_order.push_back(op.reference.clone());
+        }
+        inner.operations.insert(op.reference.clone(), op);
+        compact(&mut inner.operation_order, &inner.operations);
+    }
+
+    /// How many challenges and operations are held.
+    pub(crate) fn counts(&self) -> AuthCounts {
+        let inner = lock(&self.inner);
+        AuthCounts {
+            challenges: inner.challenges.len(),
+            operations: inner.operations.len(),
+        }
     }
 
     /// A copy of one operation.

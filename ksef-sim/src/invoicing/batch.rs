@@ -402,10 +402,11 @@ pub(crate) async fn close(
         Ok(())
     })?;
     let extra = state.faults.take_stuck_processing(op);
+    let cancel_one = state.faults.take_async_failure(op);
     let st = state.clone();
     let r = reference.clone();
     state.blocking.spawn(move || {
-        let final_status = process(&st, &r);
+        let final_status = process(&st, &r, cancel_one);
         finish(&st, &r, final_status, extra);
     });
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -449,7 +450,9 @@ fn finish(
 }
 
 /// Processes a closed batch session; returns its final status.
-fn process(state: &AppState, reference: &str) -> Status {
+/// Processes a closed batch session; with `cancel_one` its first invoice ends with 550
+/// (cancelled by the system) instead of being decided.
+fn process(state: &AppState, reference: &str, mut cancel_one: bool) -> Status {
     let snapshot = state.invoicing.with(|s| {
         s.sessions.get(reference).and_then(|x| {
             x.batch.clone().map(|b| {
@@ -553,6 +556,9 @@ fn process(state: &AppState, reference: &str) -> Status {
         let ready_at = after(received, state.invoicing.config.processing_delay);
         let hash = b64(&entry.sha256);
         let decided = match &entry.bytes {
+            Some(_) if std::mem::take(&mut cancel_one) => {
+                Decided::refused(Status::new(550, "Operacja została anulowana przez system"))
+            }
             Some(bytes) => decide(
                 state,
                 ReceivedInvoice {

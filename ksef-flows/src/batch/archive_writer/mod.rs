@@ -45,9 +45,15 @@ pub(crate) struct PackedEntry {
 }
 
 /// Compresses entries (one per worker thread, reused for every entry).
+///
+/// Zip entries are whole buffers, deflated in one call by libdeflate (faster than zlib at a
+/// given level, and a smaller output). TarGz entries must end with a sync flush so that they
+/// concatenate into one deflate stream, which only a streaming compressor (zlib) can do.
 pub(crate) struct EntryPacker {
     format: Compression,
     compress: flate2::Compress,
+    whole: libdeflater::Compressor,
+    scratch: Vec<u8>,
     mtime: u64,
 }
 
@@ -61,9 +67,16 @@ impl std::fmt::Debug for EntryPacker {
 
 impl EntryPacker {
     pub(crate) fn new(format: Compression, level: u32, timestamp: DateTime<Utc>) -> Self {
+        let level = level.min(9);
+        let whole_level = i32::try_from(level)
+            .ok()
+            .and_then(|l| libdeflater::CompressionLvl::new(l).ok())
+            .unwrap_or_default();
         Self {
             format,
-            compress: flate2::Compress::new(flate2::Compression::new(level.min(9)), false),
+            compress: flate2::Compress::new(flate2::Compression::new(level), false),
+            whole: libdeflater::Compressor::new(whole_level),
+            scratch: Vec::new(),
             mtime: u64::try_from(timestamp.timestamp()).unwrap_or(0),
         }
     }
@@ -72,14 +85,21 @@ impl EntryPacker {
     pub(crate) fn pack(&mut self, name: String, content: &[u8]) -> io::Result<PackedEntry> {
         match self.format {
             Compression::Zip => {
-                let mut data = Vec::new();
-                deflate::deflate(&mut self.compress, &[content], &mut data, true)?;
-                let crc32 = crc32fast::hash(content);
-                let stored = data.len() >= content.len();
-                if stored {
-                    data.clear();
-                    data.extend_from_slice(content);
+                let bound = self.whole.deflate_compress_bound(content.len());
+                if self.scratch.len() < bound {
+                    self.scratch.resize(bound, 0);
                 }
+                let n = self
+                    .whole
+                    .deflate_compress(content, &mut self.scratch)
+                    .map_err(|e| io::Error::other(format!("deflate: {e}")))?;
+                let crc32 = crc32fast::hash(content);
+                let stored = n >= content.len();
+                let data = if stored {
+                    content.to_vec()
+                } else {
+                    self.scratch.get(..n).unwrap_or_default().to_vec()
+                };
                 Ok(PackedEntry {
                     name,
                     data,
