@@ -585,18 +585,7 @@ impl AuthSession {
     pub async fn load_effective_rate_limits(
         &self,
     ) -> Result<std::collections::HashMap<String, Limits>> {
-        let r = self
-            .call(op::RATE_LIMITS, Idempotency::Safe, |api| {
-                api.rate_limits().send()
-            })
-            .await
-            .map_err(|e| {
-                e.into_flow(|source| FlowError::Call {
-                    operation: op::RATE_LIMITS.name,
-                    source,
-                })
-            })?
-            .into_inner();
+        let r = self.rate_limits().await?;
         let map = effective_limits(&r);
         tracing::debug!(?map, "effective rate limits");
         self.inner

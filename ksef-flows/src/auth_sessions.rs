@@ -1,11 +1,15 @@
 //! Authentication sessions of the context (`GET /auth/sessions`) and revoking one of them.
 
+use futures::stream::BoxStream;
 use ksef_api::operations::op;
 use ksef_api::types;
 
 use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
-use crate::pages::{Page, check_page_size};
+use crate::paging::{
+    ContinuationRequest as _, MAX_OPEN_LISTING, Page, PageGuard, check_page_size,
+    continuation_listing,
+};
 use crate::retry::Idempotency;
 use crate::tokens::reference;
 
@@ -20,14 +24,9 @@ impl AuthSession {
         let page_size = check_page_size("page size", page_size, 10, 100)?;
         let r = self
             .call(op::AUTH_SESSIONS_LIST, Idempotency::Safe, |api| {
-                let mut b = api.auth_sessions_list();
-                if let Some(n) = page_size {
-                    b = b.page_size(n);
-                }
-                if let Some(t) = continuation_token {
-                    b = b.x_continuation_token(t.to_string());
-                }
-                b.send()
+                api.auth_sessions_list()
+                    .page(page_size, continuation_token)
+                    .send()
             })
             .await
             .map_err(|e| {
@@ -38,6 +37,21 @@ impl AuthSession {
             })?
             .into_inner();
         Ok(Page::new(r.items, r.continuation_token))
+    }
+
+    /// All the context's authentication sessions, page after page
+    /// ([`list_auth_sessions`](Self::list_auth_sessions)), as a stream that ends with
+    /// [`FlowError::EndlessPaging`] when the server never stops paging.
+    pub fn all_auth_sessions(
+        &self,
+        page_size: Option<u32>,
+    ) -> BoxStream<'static, Result<types::AuthenticationListItem>> {
+        let auth = self.clone();
+        let guard = PageGuard::new(op::AUTH_SESSIONS_LIST.name, MAX_OPEN_LISTING, page_size);
+        continuation_listing(guard, move |token| {
+            let auth = auth.clone();
+            async move { auth.list_auth_sessions(page_size, token.as_deref()).await }
+        })
     }
 
     /// Revokes another authentication session of the context (`DELETE /auth/sessions/{ref}`):

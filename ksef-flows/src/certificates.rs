@@ -14,7 +14,7 @@ use ksef_crypto::identity::{KeyAlgorithm, PrivateKey, SigningIdentity};
 
 use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
-use crate::pages::check_page_size;
+use crate::paging::check_page_size;
 use crate::retry::Idempotency;
 use crate::wait::Polling;
 

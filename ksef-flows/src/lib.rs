@@ -54,7 +54,6 @@ mod limiter;
 mod limits;
 mod lock;
 mod online;
-mod pages;
 mod paging;
 pub mod permissions;
 pub mod progress;
@@ -87,7 +86,7 @@ pub use retry::RetryPolicy;
 pub use upo::{MAX_UPO_SIZE, Upo, UpoDocument, verify_meta_hash};
 
 pub use limits::EffectiveLimits;
-pub use pages::Page;
+pub use paging::Page;
 pub use saved::{SavedSession, parse_context};
 pub use sessions::{InvoiceSelection, SessionFilter, UpoOf};
 pub use tokens::TokenFilter;

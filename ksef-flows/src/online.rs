@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use ksef_api::KsefHeaders as _;
 use ksef_api::operations::op;
 use ksef_api::types;
@@ -16,12 +16,12 @@ use ksef_crypto::{CertificateUsage, SymmetricKey};
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result, SESSION_UNAVAILABLE, boxed};
 use crate::lock::lock;
-use crate::paging::{MAX_SESSION_INVOICES, Pages};
 use crate::retry::{Idempotency, is_ambiguous};
+use crate::sessions::{InvoiceSelection, UpoOf};
 
 /// Page size of the session invoice listing (the largest KSeF serves).
-const LIST_PAGE_SIZE: i32 = 1000;
-use crate::upo::{MAX_UPO_SIZE, ReadError, Upo, read_verified};
+const LIST_PAGE_SIZE: u32 = 1000;
+use crate::upo::Upo;
 use crate::wait::Polling;
 
 /// One invoice to send: its exact bytes (never re-encoded) and how to send it.
@@ -134,6 +134,47 @@ pub enum InvoiceOutcome {
 }
 
 impl InvoiceOutcome {
+    /// The outcome KSeF reports in an invoice's status: pending (100, 150), accepted (200,
+    /// with the KSeF number), or rejected (any other code, with its description, details and
+    /// extensions).
+    pub(crate) fn from_status(s: &types::SessionInvoiceStatusResponse) -> Self {
+        let reference_number = s.reference_number.0.clone();
+        match s.status.code {
+            100 | 150 => Self::Pending { reference_number },
+            200 => Self::Accepted {
+                reference_number,
+                ksef_number: s
+                    .ksef_number
+                    .as_ref()
+                    .map(|k| k.0.clone())
+                    .unwrap_or_default(),
+                ordinal_number: s.ordinal_number.get(),
+                acquisition_date: s.acquisition_date,
+            },
+            code => Self::Rejected {
+                reference_number,
+                code,
+                description: s.status.description.clone(),
+                details: s.status.details.clone().unwrap_or_default(),
+                extensions: s
+                    .status
+                    .extensions
+                    .as_ref()
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
+        }
+    }
+
+    /// The outcome in an invoice's status when it is final (not [`Pending`](Self::Pending)).
+    fn final_of(s: &types::SessionInvoiceStatusResponse) -> Option<Self> {
+        Some(Self::from_status(s)).filter(|o| !matches!(o, Self::Pending { .. }))
+    }
+
     /// The KSeF number, if accepted.
     pub fn ksef_number(&self) -> Option<&str> {
         match self {
@@ -314,39 +355,6 @@ impl AuthSession {
             concurrency: 8,
             claimed: Mutex::new(HashSet::new()),
         })
-    }
-}
-
-fn outcome_of(s: &types::SessionInvoiceStatusResponse) -> Option<InvoiceOutcome> {
-    let reference_number = s.reference_number.0.clone();
-    match s.status.code {
-        100 | 150 => None,
-        200 => Some(InvoiceOutcome::Accepted {
-            reference_number,
-            ksef_number: s
-                .ksef_number
-                .as_ref()
-                .map(|k| k.0.clone())
-                .unwrap_or_default(),
-            ordinal_number: s.ordinal_number.get(),
-            acquisition_date: s.acquisition_date,
-        }),
-        code => Some(InvoiceOutcome::Rejected {
-            reference_number,
-            code,
-            description: s.status.description.clone(),
-            details: s.status.details.clone().unwrap_or_default(),
-            extensions: s
-                .status
-                .extensions
-                .as_ref()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }),
     }
 }
 
@@ -544,39 +552,14 @@ impl OnlineSession {
     }
 
     async fn list_all_invoices(&self) -> Result<Vec<types::SessionInvoiceStatusResponse>> {
-        let reference = self.reference_number.as_str();
-        let mut out = Vec::new();
-        let mut continuation: Option<String> = None;
-        let mut pages = Pages::new(
-            op::SESSION_INVOICES.name,
-            MAX_SESSION_INVOICES,
-            LIST_PAGE_SIZE as usize,
-        );
-        loop {
-            let token = continuation.clone();
-            let token = &token;
-            let page = self
-                .auth
-                .call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
-                    let b = api
-                        .session_invoices()
-                        .reference_number(reference.to_string())
-                        .page_size(LIST_PAGE_SIZE);
-                    match token {
-                        Some(t) => b.x_continuation_token(t.clone()).send(),
-                        None => b.send(),
-                    }
-                })
-                .await
-                .map_err(|e| e.into_flow(|source| FlowError::InvoiceStatus { source }))?
-                .into_inner();
-            let count = page.invoices.len();
-            out.extend(page.invoices);
-            continuation = pages.next(count, page.continuation_token)?;
-            if continuation.is_none() {
-                return Ok(out);
-            }
-        }
+        self.auth
+            .all_session_invoices(
+                &self.reference_number,
+                InvoiceSelection::All,
+                Some(LIST_PAGE_SIZE),
+            )
+            .try_collect()
+            .await
     }
 
     /// Sends all invoices concurrently (bounded by the concurrency setting and the rate limiter).
@@ -652,7 +635,7 @@ impl OnlineSession {
             if pending.len() > 3 {
                 for inv in self.list_invoices().await? {
                     if pending.contains(&inv.reference_number.0)
-                        && let Some(o) = outcome_of(&inv)
+                        && let Some(o) = InvoiceOutcome::final_of(&inv)
                     {
                         pending.remove(&inv.reference_number.0);
                         done.insert(inv.reference_number.0, o);
@@ -672,7 +655,7 @@ impl OnlineSession {
                         .await
                         .map_err(|e| e.into_flow(|source| FlowError::InvoiceStatus { source }))?;
                     retry_after = retry_after.max(answer.retry_after());
-                    if let Some(o) = outcome_of(&answer.into_inner()) {
+                    if let Some(o) = InvoiceOutcome::final_of(&answer.into_inner()) {
                         pending.remove(&r);
                         done.insert(r, o);
                     }
@@ -724,19 +707,11 @@ impl OnlineSession {
 
     /// Session status (`GET /sessions/{ref}`).
     pub async fn status(&self) -> Result<types::SessionStatusResponse> {
-        Ok(self.status_answer().await?.into_inner())
-    }
-
-    async fn status_answer(&self) -> Result<ksef_api::ResponseValue<types::SessionStatusResponse>> {
-        let reference = self.reference_number.as_str();
-        self.auth
-            .call(op::SESSION_STATUS, Idempotency::Safe, |api| {
-                api.session_status()
-                    .reference_number(reference.to_string())
-                    .send()
-            })
-            .await
-            .map_err(|e| e.into_flow(|source| FlowError::SessionStatus { source }))
+        Ok(self
+            .auth
+            .session_status_answer(&self.reference_number)
+            .await?
+            .into_inner())
     }
 
     /// Closes the session (UPO generation starts). After an ambiguous failure the session
@@ -777,92 +752,41 @@ impl OnlineSession {
 
     async fn close_then_wait(&self) -> Result<SessionSummary> {
         self.close().await?;
-        let mut polling = Polling::start(self.auth.ksef().poll_schedule());
-        loop {
-            let answer = self.status_answer().await?;
-            let retry_after = answer.retry_after();
-            let s = answer.into_inner();
-            if !matches!(s.status.code, 100 | 150 | 170) {
-                return Ok(summary_of(s));
-            }
-            if !polling.pause(retry_after).await {
-                return Err(FlowError::Timeout("the session to be processed"));
-            }
-        }
+        let status = self
+            .auth
+            .wait_session_processed(
+                &self.reference_number,
+                self.auth.ksef().poll_schedule(),
+                "the session to be processed",
+                |_| {},
+            )
+            .await?;
+        Ok(summary_of(status))
     }
 
     /// Downloads a page of the session UPO, verifies `x-ms-meta-hash` and parses it.
     pub async fn session_upo(&self, page: &UpoPage) -> Result<Upo> {
+        let page = UpoOf::SessionPage(page.reference_number.clone());
         self.auth
             .ksef()
             .within_deadline(
                 "downloading the session UPO",
-                self.download_session_upo(page),
+                self.auth.fetch_upo(&self.reference_number, &page),
             )
             .await
-    }
-
-    async fn download_session_upo(&self, page: &UpoPage) -> Result<Upo> {
-        let reference = self.reference_number.as_str();
-        let upo_ref = page.reference_number.as_str();
-        let r = self
-            .auth
-            .call(op::SESSION_UPO, Idempotency::Safe, |api| {
-                api.session_upo()
-                    .reference_number(reference.to_string())
-                    .upo_reference_number(upo_ref.to_string())
-                    .send()
-            })
-            .await
-            .map_err(|e| e.into_flow(|source| FlowError::DownloadUpo { source }))?;
-        let timeout = self.auth.ksef().call_timeout();
-        Upo::parse(read_body("session UPO", r, timeout).await?)
     }
 
     /// Downloads the UPO of one invoice, verifies `x-ms-meta-hash` and parses it.
     pub async fn invoice_upo(&self, invoice_reference_number: &str) -> Result<Upo> {
+        let invoice = UpoOf::Invoice(invoice_reference_number.to_string());
         self.auth
             .ksef()
             .within_deadline(
                 "downloading the invoice UPO",
-                self.download_invoice_upo(invoice_reference_number),
+                self.auth.fetch_upo(&self.reference_number, &invoice),
             )
             .await
     }
-
-    async fn download_invoice_upo(&self, invoice_reference_number: &str) -> Result<Upo> {
-        let reference = self.reference_number.as_str();
-        let r = self
-            .auth
-            .call(op::SESSION_INVOICE_UPO, Idempotency::Safe, |api| {
-                api.session_invoice_upo()
-                    .reference_number(reference.to_string())
-                    .invoice_reference_number(invoice_reference_number.to_string())
-                    .send()
-            })
-            .await
-            .map_err(|e| e.into_flow(|source| FlowError::DownloadUpo { source }))?;
-        let timeout = self.auth.ksef().call_timeout();
-        Upo::parse(read_body("invoice UPO", r, timeout).await?)
-    }
-}
-
-pub(crate) async fn read_body(
-    what: &'static str,
-    r: ksef_api::ResponseValue<ksef_api::ByteStream>,
-    timeout: std::time::Duration,
-) -> Result<Bytes> {
-    read_verified(what, r, MAX_UPO_SIZE, timeout)
-        .await
-        .map_err(|e| match e {
-            ReadError::Transport(t) => FlowError::DownloadUpo {
-                source: boxed(ksef_api::KsefError::Transport(t)),
-            },
-            ReadError::TimedOut(after) => FlowError::DownloadUpo {
-                source: boxed(ksef_api::KsefError::TimedOut { after }),
-            },
-            ReadError::Flow(f) => f,
-        })
 }
 
 /// Builds the `SendInvoiceRequest` of one invoice with a session key: pre-flight validation

@@ -13,7 +13,7 @@ use ksef_api::types;
 
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result};
-use crate::paging::Pages;
+use crate::paging::PageGuard;
 use crate::retry::Idempotency;
 use crate::wait::Polling;
 
@@ -270,7 +270,7 @@ impl AuthSession {
         query: &types::PersonPermissionsQueryRequest,
     ) -> Result<Vec<types::PersonPermission>> {
         let o = op::POST_PERMISSIONS_QUERY_PERSONS_GRANTS;
-        let mut pages = Pages::new(o.name, MAX_LISTED, PAGE_SIZE as usize);
+        let mut pages = PageGuard::new(o.name, MAX_LISTED, Some(PAGE_SIZE as u32));
         let mut out = Vec::new();
         let mut offset = 0i32;
         loop {
@@ -300,7 +300,7 @@ impl AuthSession {
         query: &types::PersonalPermissionsQueryRequest,
     ) -> Result<Vec<types::PersonalPermission>> {
         let o = op::POST_PERMISSIONS_QUERY_PERSONAL_GRANTS;
-        let mut pages = Pages::new(o.name, MAX_LISTED, PAGE_SIZE as usize);
+        let mut pages = PageGuard::new(o.name, MAX_LISTED, Some(PAGE_SIZE as u32));
         let mut out = Vec::new();
         let mut offset = 0i32;
         loop {
@@ -331,7 +331,7 @@ impl AuthSession {
         query: &types::EntityPermissionsQueryRequest,
     ) -> Result<Vec<types::EntityPermissionItem>> {
         let o = op::POST_PERMISSIONS_QUERY_ENTITIES_GRANTS;
-        let mut pages = Pages::new(o.name, MAX_LISTED, PAGE_SIZE as usize);
+        let mut pages = PageGuard::new(o.name, MAX_LISTED, Some(PAGE_SIZE as u32));
         let mut out = Vec::new();
         let mut offset = 0i32;
         loop {
@@ -362,7 +362,7 @@ impl AuthSession {
         query: &types::EntityAuthorizationPermissionsQueryRequest,
     ) -> Result<Vec<types::EntityAuthorizationGrant>> {
         let o = op::POST_PERMISSIONS_QUERY_AUTHORIZATIONS_GRANTS;
-        let mut pages = Pages::new(o.name, MAX_LISTED, PAGE_SIZE as usize);
+        let mut pages = PageGuard::new(o.name, MAX_LISTED, Some(PAGE_SIZE as u32));
         let mut out = Vec::new();
         let mut offset = 0i32;
         loop {
@@ -390,14 +390,13 @@ impl AuthSession {
 /// The offset of the next page (`None` at the end): these listings page by `pageOffset` (the
 /// page's number) and `hasMore`. The pager bounds the listing like the token-paged ones.
 fn next_offset(
-    pages: &mut Pages,
+    pages: &mut PageGuard,
     offset: i32,
     items: usize,
     has_more: bool,
 ) -> Result<Option<i32>> {
     let next = offset.saturating_add(1);
-    let token = (has_more && items > 0).then(|| next.to_string());
-    Ok(pages.next(items, token)?.map(|_| next))
+    pages.next(items, (has_more && items > 0).then_some(next))
 }
 
 #[cfg(test)]
@@ -419,15 +418,15 @@ mod tests {
 
     #[test]
     fn offset_paging_ends_on_the_last_page_and_on_empty_pages() {
-        let mut pages = Pages::new("q", 1000, 100);
+        let mut pages = PageGuard::new("q", 1000, Some(100));
         assert_eq!(next_offset(&mut pages, 0, 100, true).unwrap(), Some(1));
         assert_eq!(next_offset(&mut pages, 1, 100, true).unwrap(), Some(2));
         assert_eq!(next_offset(&mut pages, 2, 5, false).unwrap(), None);
-        let mut pages = Pages::new("q", 1000, 100);
+        let mut pages = PageGuard::new("q", 1000, Some(100));
         // A server that claims more but serves nothing does not loop.
         assert_eq!(next_offset(&mut pages, 0, 0, true).unwrap(), None);
         // A server that pages for ever is stopped at the bound.
-        let mut pages = Pages::new("q", 300, 100);
+        let mut pages = PageGuard::new("q", 300, Some(100));
         let mut offset = 0;
         let e = loop {
             match next_offset(&mut pages, offset, 100, true) {

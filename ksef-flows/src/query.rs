@@ -28,6 +28,7 @@ use ksef_api::types;
 use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
 use crate::export::InvoiceMetadata;
+use crate::paging::PageGuard;
 use crate::retry::Idempotency;
 
 /// `subjectType`: the role the context's subject plays on the invoice (`Subject1` seller,
@@ -42,6 +43,8 @@ pub type SortOrder = types::SortOrder;
 use crate::date_range::{MAX_DATE_RANGE as MAX_RANGE, split_date_range};
 /// Allowed `pageSize` of the metadata query.
 const PAGE_SIZES: std::ops::RangeInclusive<u32> = 10..=250;
+/// Most records the metadata query reaches for one filter set before it reports truncation.
+const MAX_QUERY_RECORDS: usize = 10_000;
 
 /// Filters of a metadata query or export (`InvoiceQueryFilters`), with the query's sort order
 /// and page size. Every filter of the API is reachable through [`InvoiceQuery::filters`].
@@ -244,6 +247,8 @@ struct MetadataState {
     from: DateTime<Utc>,
     to: Option<DateTime<Utc>>,
     page: u32,
+    /// Ends the paging of the running range when the server never stops answering `hasMore`.
+    guard: PageGuard,
     buffer: VecDeque<InvoiceMetadata>,
     /// Recently yielded KSeF numbers and their dates: records repeated at a restart boundary or
     /// shifted by new invoices between two pages are dropped.
@@ -252,17 +257,31 @@ struct MetadataState {
     done: bool,
 }
 
+fn range_guard(page_size: u32) -> PageGuard {
+    PageGuard::new(
+        op::INVOICE_METADATA_QUERY.name,
+        MAX_QUERY_RECORDS,
+        Some(page_size),
+    )
+}
+
 impl MetadataState {
     fn next_window(&mut self) -> bool {
         match self.windows.pop_front() {
             Some((from, to)) => {
                 self.from = from;
                 self.to = to;
-                self.page = 0;
+                self.first_page();
                 true
             }
             None => false,
         }
+    }
+
+    /// Starts paging the running range anew from page 0.
+    fn first_page(&mut self) {
+        self.page = 0;
+        self.guard = range_guard(self.query.page_size);
     }
 
     async fn fetch(&mut self) -> Result<()> {
@@ -306,8 +325,9 @@ impl MetadataState {
             truncated = r.is_truncated,
             "metadata page"
         );
-        if fetched > 0 && r.has_more {
-            self.page += 1;
+        let next = (fetched > 0 && r.has_more).then_some(self.page.saturating_add(1));
+        if let Some(next) = self.guard.next(fetched, next)? {
+            self.page = next;
             return Ok(());
         }
         match (r.is_truncated, last) {
@@ -327,7 +347,7 @@ impl MetadataState {
                 } else {
                     self.from = last;
                 }
-                self.page = 0;
+                self.first_page();
             }
             _ => {
                 if !self.next_window() {
@@ -371,6 +391,7 @@ impl AuthSession {
             from: range.from,
             to: range.to,
             page: 0,
+            guard: range_guard(query.page_size),
             buffer: VecDeque::new(),
             recent: HashMap::new(),
             failed: invalid,

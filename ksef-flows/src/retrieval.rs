@@ -6,10 +6,10 @@ use ksef_api::operations::op;
 use ksef_crypto::qr::QrEnvironment;
 
 use crate::auth::AuthSession;
-use crate::error::{FlowError, Result, boxed};
+use crate::error::{FlowError, Result};
 use crate::export::InvoiceMetadata;
 use crate::retry::Idempotency;
-use crate::upo::{ReadError, read_verified};
+use crate::upo::read_verified;
 
 /// Most bytes accepted for one downloaded invoice: KSeF stores none larger (3 000 000 B with
 /// attachments).
@@ -38,19 +38,13 @@ impl AuthSession {
                 })
             })?;
         let timeout = self.ksef().call_timeout();
-        read_verified("invoice", r, MAX_INVOICE_SIZE, timeout)
-            .await
-            .map_err(|e| {
-                let source = match e {
-                    ReadError::Transport(t) => ksef_api::KsefError::Transport(t),
-                    ReadError::TimedOut(after) => ksef_api::KsefError::TimedOut { after },
-                    ReadError::Flow(f) => return f,
-                };
-                FlowError::DownloadInvoice {
-                    ksef_number: ksef_number.to_string(),
-                    source: boxed(source),
-                }
-            })
+        read_verified("invoice", r, MAX_INVOICE_SIZE, timeout, |source| {
+            FlowError::DownloadInvoice {
+                ksef_number: ksef_number.to_string(),
+                source,
+            }
+        })
+        .await
     }
 }
 

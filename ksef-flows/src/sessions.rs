@@ -2,15 +2,21 @@
 //! list, status, invoices, UPO (each UPO checked against its `x-ms-meta-hash`).
 
 use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
 use ksef_api::operations::op;
 use ksef_api::types;
+use ksef_api::{KsefHeaders as _, ResponseValue};
 
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result};
-use crate::pages::{Page, check_page_size};
+use crate::paging::{
+    ContinuationRequest as _, MAX_OPEN_LISTING, MAX_SESSION_INVOICES, Page, PageGuard,
+    check_page_size, continuation_listing,
+};
 use crate::retry::Idempotency;
 use crate::tokens::reference;
-use crate::upo::Upo;
+use crate::upo::{Upo, read_upo};
+use crate::wait::{PollSchedule, Polling};
 
 /// Filters of [`AuthSession::list_sessions`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,18 +123,27 @@ impl AuthSession {
                 if let Some(t) = filter.created_to {
                     b = b.date_created_to(t);
                 }
-                if let Some(n) = page_size {
-                    b = b.page_size(n);
-                }
-                if let Some(t) = continuation_token {
-                    b = b.x_continuation_token(t.to_string());
-                }
-                b.send()
+                b.page(page_size, continuation_token).send()
             })
             .await
             .map_err(session_status_error)?
             .into_inner();
         Ok(Page::new(r.sessions, r.continuation_token))
+    }
+
+    /// All the context's sessions that `filter` selects, page after page
+    /// ([`list_sessions`](Self::list_sessions)), as a stream that ends with
+    /// [`FlowError::EndlessPaging`] when the server never stops paging.
+    pub fn all_sessions(
+        &self,
+        filter: &SessionFilter,
+    ) -> BoxStream<'static, Result<types::SessionsQueryResponseItem>> {
+        let (auth, filter) = (self.clone(), filter.clone());
+        let guard = PageGuard::new(op::SESSIONS_LIST.name, MAX_OPEN_LISTING, filter.page_size);
+        continuation_listing(guard, move |token| {
+            let (auth, filter) = (auth.clone(), filter.clone());
+            async move { auth.list_sessions(&filter, token.as_deref()).await }
+        })
     }
 
     /// Status of any session of the context (`GET /sessions/{ref}`).
@@ -137,13 +152,7 @@ impl AuthSession {
         reference_number: &str,
     ) -> Result<types::SessionStatusResponse> {
         let r = reference(reference_number)?;
-        Ok(self
-            .call(op::SESSION_STATUS, Idempotency::Safe, |api| {
-                api.session_status().reference_number(r.clone()).send()
-            })
-            .await
-            .map_err(session_status_error)?
-            .into_inner())
+        Ok(self.session_status_answer(&r).await?.into_inner())
     }
 
     /// One page of a session's invoices with their statuses (page size 10–1000).
@@ -160,28 +169,20 @@ impl AuthSession {
         let page = match which {
             InvoiceSelection::All => self
                 .call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
-                    let mut b = api.session_invoices().reference_number(r.clone());
-                    if let Some(n) = page_size {
-                        b = b.page_size(n);
-                    }
-                    if let Some(t) = continuation_token {
-                        b = b.x_continuation_token(t.to_string());
-                    }
-                    b.send()
+                    api.session_invoices()
+                        .reference_number(r.clone())
+                        .page(page_size, continuation_token)
+                        .send()
                 })
                 .await
                 .map_err(err)?
                 .into_inner(),
             InvoiceSelection::Failed => self
                 .call(op::SESSION_FAILED_INVOICES, Idempotency::Safe, |api| {
-                    let mut b = api.session_failed_invoices().reference_number(r.clone());
-                    if let Some(n) = page_size {
-                        b = b.page_size(n);
-                    }
-                    if let Some(t) = continuation_token {
-                        b = b.x_continuation_token(t.to_string());
-                    }
-                    b.send()
+                    api.session_failed_invoices()
+                        .reference_number(r.clone())
+                        .page(page_size, continuation_token)
+                        .send()
                 })
                 .await
                 .map_err(err)?
@@ -190,62 +191,129 @@ impl AuthSession {
         Ok(Page::new(page.invoices, page.continuation_token))
     }
 
+    /// All invoices of a session ([`session_invoices`](Self::session_invoices), page after page),
+    /// as a stream that ends with [`FlowError::EndlessPaging`] when the server pages past what
+    /// a session can hold.
+    pub fn all_session_invoices(
+        &self,
+        reference_number: &str,
+        which: InvoiceSelection,
+        page_size: Option<u32>,
+    ) -> BoxStream<'static, Result<types::SessionInvoiceStatusResponse>> {
+        let (auth, reference_number) = (self.clone(), reference_number.to_string());
+        let operation = match which {
+            InvoiceSelection::All => op::SESSION_INVOICES,
+            InvoiceSelection::Failed => op::SESSION_FAILED_INVOICES,
+        };
+        let guard = PageGuard::new(operation.name, MAX_SESSION_INVOICES, page_size);
+        continuation_listing(guard, move |token| {
+            let (auth, reference_number) = (auth.clone(), reference_number.clone());
+            async move {
+                auth.session_invoices(&reference_number, which, page_size, token.as_deref())
+                    .await
+            }
+        })
+    }
+
     /// Downloads a UPO of a session, verifies its `x-ms-meta-hash` and parses it.
     pub async fn download_upo(&self, session_reference: &str, which: &UpoOf) -> Result<Upo> {
-        let s = reference(session_reference)?;
-        let err = |e: CallError| e.into_flow(|source| FlowError::DownloadUpo { source });
-        let (what, response) = match which {
-            UpoOf::SessionPage(page) => {
-                let page = reference(page)?;
-                let r = self
-                    .call(op::SESSION_UPO, Idempotency::Safe, |api| {
-                        api.session_upo()
-                            .reference_number(s.clone())
-                            .upo_reference_number(page.clone())
-                            .send()
-                    })
-                    .await
-                    .map_err(err)?;
-                ("session UPO", r)
-            }
-            UpoOf::Invoice(invoice) => {
-                let invoice = reference(invoice)?;
-                let r = self
-                    .call(op::SESSION_INVOICE_UPO, Idempotency::Safe, |api| {
-                        api.session_invoice_upo()
-                            .reference_number(s.clone())
-                            .invoice_reference_number(invoice.clone())
-                            .send()
-                    })
-                    .await
-                    .map_err(err)?;
-                ("invoice UPO", r)
-            }
-            UpoOf::KsefNumber(number) => {
-                let number = ksef_crypto::KsefNumber::parse(number.trim())
+        let session = reference(session_reference)?;
+        let which = match which {
+            UpoOf::SessionPage(page) => UpoOf::SessionPage(reference(page)?),
+            UpoOf::Invoice(invoice) => UpoOf::Invoice(reference(invoice)?),
+            UpoOf::KsefNumber(number) => UpoOf::KsefNumber(
+                ksef_crypto::KsefNumber::parse(number.trim())
                     .map_err(|e| FlowError::InvalidArgument {
                         field: "KSeF number",
                         rule: e.to_string(),
                     })?
                     .as_str()
-                    .to_string();
-                let r = self
-                    .call(
-                        op::SESSION_INVOICE_UPO_BY_KSEF_NUMBER,
-                        Idempotency::Safe,
-                        |api| {
-                            api.session_invoice_upo_by_ksef_number()
-                                .reference_number(s.clone())
-                                .ksef_number(number.clone())
-                                .send()
-                        },
-                    )
-                    .await
-                    .map_err(err)?;
-                ("invoice UPO", r)
-            }
+                    .to_string(),
+            ),
         };
-        let timeout = self.ksef().call_timeout();
-        Upo::parse(crate::online::read_body(what, response, timeout).await?)
+        self.fetch_upo(&session, &which).await
+    }
+
+    /// [`download_upo`](Self::download_upo) with the references used as they are (they come
+    /// from KSeF).
+    pub(crate) async fn fetch_upo(&self, session: &str, which: &UpoOf) -> Result<Upo> {
+        let (what, answer) = match which {
+            UpoOf::SessionPage(page) => (
+                "session UPO",
+                self.call(op::SESSION_UPO, Idempotency::Safe, |api| {
+                    api.session_upo()
+                        .reference_number(session.to_string())
+                        .upo_reference_number(page.clone())
+                        .send()
+                })
+                .await,
+            ),
+            UpoOf::Invoice(invoice) => (
+                "invoice UPO",
+                self.call(op::SESSION_INVOICE_UPO, Idempotency::Safe, |api| {
+                    api.session_invoice_upo()
+                        .reference_number(session.to_string())
+                        .invoice_reference_number(invoice.clone())
+                        .send()
+                })
+                .await,
+            ),
+            UpoOf::KsefNumber(number) => (
+                "invoice UPO",
+                self.call(
+                    op::SESSION_INVOICE_UPO_BY_KSEF_NUMBER,
+                    Idempotency::Safe,
+                    |api| {
+                        api.session_invoice_upo_by_ksef_number()
+                            .reference_number(session.to_string())
+                            .ksef_number(number.clone())
+                            .send()
+                    },
+                )
+                .await,
+            ),
+        };
+        let answer = answer.map_err(|e| e.into_flow(|source| FlowError::DownloadUpo { source }))?;
+        read_upo(what, answer, self.ksef().call_timeout()).await
+    }
+
+    /// The status answer of a session (`GET /sessions/{ref}`), its `Retry-After` included, with
+    /// the reference used as it is.
+    pub(crate) async fn session_status_answer(
+        &self,
+        session: &str,
+    ) -> Result<ResponseValue<types::SessionStatusResponse>> {
+        self.call(op::SESSION_STATUS, Idempotency::Safe, |api| {
+            api.session_status()
+                .reference_number(session.to_string())
+                .send()
+        })
+        .await
+        .map_err(session_status_error)
+    }
+
+    /// Polls a closed session's status on `schedule` until it is final (not 100 open, 150 or
+    /// 170 being processed), honouring `Retry-After`; `processing` sees every status that is not
+    /// final yet. Past the deadline: [`FlowError::Timeout`] naming `what`.
+    pub(crate) async fn wait_session_processed(
+        &self,
+        session: &str,
+        schedule: PollSchedule,
+        what: &'static str,
+        mut processing: impl FnMut(&types::SessionStatusResponse) + Send,
+    ) -> Result<types::SessionStatusResponse> {
+        let mut polling = Polling::start(schedule);
+        loop {
+            let answer = self.session_status_answer(session).await?;
+            let retry_after = answer.retry_after();
+            let status = answer.into_inner();
+            if !matches!(status.status.code, 100 | 150 | 170) {
+                return Ok(status);
+            }
+            processing(&status);
+            if !polling.pause(retry_after).await {
+                return Err(FlowError::Timeout(what));
+            }
+        }
     }
 }

@@ -1,12 +1,16 @@
 //! KSeF tokens of the authenticated context: list, status, revoke (creation is
 //! [`AuthSession::create_ksef_token`]).
 
+use futures::stream::BoxStream;
 use ksef_api::operations::op;
 use ksef_api::types;
 
 use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
-use crate::pages::{Page, check_page_size};
+use crate::paging::{
+    ContinuationRequest as _, MAX_OPEN_LISTING, Page, PageGuard, check_page_size,
+    continuation_listing,
+};
 use crate::retry::Idempotency;
 
 /// Filters of [`AuthSession::list_ksef_tokens`] (all optional).
@@ -76,18 +80,31 @@ impl AuthSession {
                 if let Some(d) = &filter.description {
                     b = b.description(d.clone());
                 }
-                if let Some(n) = page_size {
-                    b = b.page_size(n);
-                }
-                if let Some(t) = continuation_token {
-                    b = b.x_continuation_token(t.to_string());
-                }
-                b.send()
+                b.page(page_size, continuation_token).send()
             })
             .await
             .map_err(token_error)?
             .into_inner();
         Ok(Page::new(r.tokens, r.continuation_token))
+    }
+
+    /// All the context's KSeF tokens that `filter` selects, page after page
+    /// ([`list_ksef_tokens`](Self::list_ksef_tokens)), as a stream that ends with
+    /// [`FlowError::EndlessPaging`] when the server never stops paging.
+    pub fn all_ksef_tokens(
+        &self,
+        filter: &TokenFilter,
+    ) -> BoxStream<'static, Result<types::QueryTokensResponseItem>> {
+        let (auth, filter) = (self.clone(), filter.clone());
+        let guard = PageGuard::new(
+            op::KSEF_TOKENS_LIST.name,
+            MAX_OPEN_LISTING,
+            filter.page_size,
+        );
+        continuation_listing(guard, move |token| {
+            let (auth, filter) = (auth.clone(), filter.clone());
+            async move { auth.list_ksef_tokens(&filter, token.as_deref()).await }
+        })
     }
 
     /// Status and details of one KSeF token (`GET /tokens/{ref}`).

@@ -3,9 +3,9 @@
 
 use bytes::Bytes;
 use futures::StreamExt as _;
-use ksef_api::{ByteStream, KsefHeaders as _, ResponseValue};
+use ksef_api::{ByteStream, KsefError, KsefHeaders as _, ResponseValue};
 
-use crate::error::{FlowError, Result};
+use crate::error::{FlowError, Result, boxed};
 
 /// One `Dokument` entry of a UPO: an invoice KSeF accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,14 +224,16 @@ pub const MAX_UPO_SIZE: u64 = 32 * 1024 * 1024;
 
 /// Reads a streamed body completely, at most `limit` bytes and within `timeout`, and checks it
 /// against `x-ms-meta-hash`. A body announced or found larger than `limit` is refused without
-/// reading the rest.
+/// reading the rest ([`FlowError::ResponseTooLarge`]); a body that breaks off or does not come
+/// in time is a failure of the call, which `call_failed` names.
 pub(crate) async fn read_verified(
     what: &'static str,
     response: ResponseValue<ByteStream>,
     limit: u64,
     timeout: std::time::Duration,
-) -> std::result::Result<Bytes, ReadError> {
-    let too_large = || ReadError::Flow(FlowError::ResponseTooLarge { what, limit });
+    call_failed: impl FnOnce(Box<KsefError>) -> FlowError,
+) -> Result<Bytes> {
+    let too_large = || FlowError::ResponseTooLarge { what, limit };
     let expected = response.meta_hash().map(str::to_string);
     let announced = response
         .headers()
@@ -241,23 +243,47 @@ pub(crate) async fn read_verified(
     if announced.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
+    /// Why reading stopped early.
+    enum Stop {
+        /// The call failed (the body broke off or did not come in time).
+        Call(KsefError),
+        /// The body was refused.
+        Refused(FlowError),
+    }
     let mut stream = response.into_inner().into_inner();
     let read = async {
         let mut buf = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(ReadError::Transport)?;
+            let chunk = chunk.map_err(|e| Stop::Call(KsefError::Transport(e)))?;
             if (buf.len() as u64).saturating_add(chunk.len() as u64) > limit {
-                return Err(too_large());
+                return Err(Stop::Refused(too_large()));
             }
             buf.extend_from_slice(&chunk);
         }
         Ok(buf)
     };
-    let buf = tokio::time::timeout(timeout, read)
-        .await
-        .map_err(|_| ReadError::TimedOut(timeout))??;
-    verify_meta_hash(what, expected.as_deref(), &buf).map_err(ReadError::Flow)?;
+    let buf = match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(buf)) => buf,
+        Ok(Err(Stop::Refused(e))) => return Err(e),
+        Ok(Err(Stop::Call(e))) => return Err(call_failed(boxed(e))),
+        Err(_) => return Err(call_failed(boxed(KsefError::TimedOut { after: timeout }))),
+    };
+    verify_meta_hash(what, expected.as_deref(), &buf)?;
     Ok(Bytes::from(buf))
+}
+
+/// Reads and parses a UPO document (`what`: which one, for errors) from its download answer,
+/// [`MAX_UPO_SIZE`] at most, within `timeout`, checked against `x-ms-meta-hash`.
+pub(crate) async fn read_upo(
+    what: &'static str,
+    response: ResponseValue<ByteStream>,
+    timeout: std::time::Duration,
+) -> Result<Upo> {
+    let body = read_verified(what, response, MAX_UPO_SIZE, timeout, |source| {
+        FlowError::DownloadUpo { source }
+    })
+    .await?;
+    Upo::parse(body)
 }
 
 /// Checks a body against its `x-ms-meta-hash` (Base64 SHA-256); a missing header is an error.
@@ -271,14 +297,6 @@ pub fn verify_meta_hash(what: &'static str, header: Option<&str>, body: &[u8]) -
         });
     }
     Ok(())
-}
-
-#[derive(Debug)]
-pub(crate) enum ReadError {
-    Transport(reqwest::Error),
-    TimedOut(std::time::Duration),
-    /// The body was refused (too large, hash mismatch).
-    Flow(FlowError),
 }
 
 #[cfg(test)]

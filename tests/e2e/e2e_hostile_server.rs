@@ -264,6 +264,63 @@ fn a_listing_that_never_ends_is_given_up() {
     }
 }
 
+/// The listings of sessions, KSeF tokens and authentication sessions, read whole as streams,
+/// end at the first continuation token the server hands out again.
+#[test]
+fn every_listing_gives_up_a_repeated_continuation_token() {
+    use futures::TryStreamExt as _;
+    use ksef_flows::api::types::SessionType;
+    use ksef_flows::{SessionFilter, TokenFilter};
+
+    run(|sim| async move {
+        let (base, hits) = gateway(&sim, |m, p| {
+            (m == Method::GET && matches!(p, "/v2/sessions" | "/v2/tokens" | "/v2/auth/sessions"))
+                .then_some(Hostile::Continuation { fresh: false })
+        })
+        .await;
+        let ksef = Ksef::builder(Environment::Custom(base))
+            .rate_limit_mode(RateLimitMode::Off)
+            .build()
+            .unwrap();
+        let (_, auth) = xades_auth(&ksef).await;
+        let listings = [
+            (
+                "sessions_list",
+                auth.all_sessions(&SessionFilter::new(SessionType::Online))
+                    .map_ok(|_| ())
+                    .try_collect::<Vec<()>>()
+                    .await,
+            ),
+            (
+                "ksef_tokens_list",
+                auth.all_ksef_tokens(&TokenFilter::new())
+                    .map_ok(|_| ())
+                    .try_collect()
+                    .await,
+            ),
+            (
+                "auth_sessions_list",
+                auth.all_auth_sessions(None)
+                    .map_ok(|_| ())
+                    .try_collect()
+                    .await,
+            ),
+        ];
+        for (name, result) in listings {
+            match result {
+                Err(FlowError::EndlessPaging {
+                    operation, pages, ..
+                }) => {
+                    assert_eq!(operation, name);
+                    assert_eq!(pages, 2, "{name}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 6);
+    });
+}
+
 #[test]
 fn rate_limits_of_zero_from_the_server_do_not_stop_the_client() {
     run(|sim| async move {

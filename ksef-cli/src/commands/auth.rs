@@ -1,5 +1,6 @@
 //! `ksef auth login|status|refresh|logout|sessions`.
 
+use futures::TryStreamExt as _;
 use serde_json::json;
 
 use crate::cli::{AuthCmd, AuthSessionsCmd};
@@ -64,29 +65,20 @@ pub async fn run(ctx: &Ctx, cmd: AuthCmd) -> CliResult {
         AuthCmd::Sessions(AuthSessionsCmd::List) => {
             with_session(ctx, |_, _, session| async move {
                 let mut rows = Vec::new();
-                let mut token: Option<String> = None;
-                loop {
-                    let page = session
-                        .list_auth_sessions(Some(100), token.as_deref())
-                        .await?;
-                    for s in &page.items {
-                        ctx.out.json_line(s);
-                        rows.push(vec![
-                            s.reference_number.0.clone(),
-                            s.authentication_method.to_string(),
-                            time(s.start_date),
-                            s.refresh_token_valid_until.map_or("-".into(), time),
-                            if s.is_current == Some(true) {
-                                "*".into()
-                            } else {
-                                String::new()
-                            },
-                        ]);
-                    }
-                    match page.continuation_token {
-                        Some(t) => token = Some(t),
-                        None => break,
-                    }
+                let mut sessions = session.all_auth_sessions(Some(100));
+                while let Some(s) = sessions.try_next().await? {
+                    ctx.out.json_line(&s);
+                    rows.push(vec![
+                        s.reference_number.0.clone(),
+                        s.authentication_method.to_string(),
+                        time(s.start_date),
+                        s.refresh_token_valid_until.map_or("-".into(), time),
+                        if s.is_current == Some(true) {
+                            "*".into()
+                        } else {
+                            String::new()
+                        },
+                    ]);
                 }
                 ctx.out.table(
                     &["REFERENCE", "METHOD", "STARTED", "REFRESH UNTIL", "CURRENT"],

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use ksef_api::types;
 use ksef_flows::{InvoiceSelection, SessionFilter, Upo, UpoOf};
 use serde_json::json;
@@ -74,25 +75,16 @@ pub async fn run(ctx: &Ctx, cmd: SessionCmd) -> CliResult {
                     InvoiceSelection::All
                 };
                 let mut rows = Vec::new();
-                let mut token: Option<String> = None;
-                loop {
-                    let page = auth
-                        .session_invoices(&reference, which, Some(1000), token.as_deref())
-                        .await?;
-                    for i in &page.items {
-                        ctx.out.json_line(i);
-                        rows.push(vec![
-                            i.ordinal_number.to_string(),
-                            i.invoice_number.clone().unwrap_or_default(),
-                            format!("{} {}", i.status.code, i.status.description),
-                            i.ksef_number.as_ref().map_or("-".into(), |n| n.0.clone()),
-                            i.reference_number.0.clone(),
-                        ]);
-                    }
-                    match page.continuation_token {
-                        Some(t) => token = Some(t),
-                        None => break,
-                    }
+                let mut invoices = auth.all_session_invoices(&reference, which, Some(1000));
+                while let Some(i) = invoices.try_next().await? {
+                    ctx.out.json_line(&i);
+                    rows.push(vec![
+                        i.ordinal_number.to_string(),
+                        i.invoice_number.clone().unwrap_or_default(),
+                        format!("{} {}", i.status.code, i.status.description),
+                        i.ksef_number.as_ref().map_or("-".into(), |n| n.0.clone()),
+                        i.reference_number.0.clone(),
+                    ]);
                 }
                 ctx.out.table(
                     &["#", "NUMBER", "STATUS", "KSEF NUMBER", "REFERENCE"],
@@ -125,29 +117,17 @@ async fn list(ctx: &Ctx, a: SessionList) -> CliResult {
     }
     with_session(ctx, |_, _, auth| async move {
         let mut rows = Vec::new();
-        let mut shown = 0usize;
-        let mut token: Option<String> = None;
-        'pages: loop {
-            let page = auth.list_sessions(&filter, token.as_deref()).await?;
-            for s in &page.items {
-                if shown >= a.limit {
-                    break 'pages;
-                }
-                shown += 1;
-                ctx.out.json_line(s);
-                rows.push(vec![
-                    s.reference_number.0.clone(),
-                    time(s.date_created),
-                    format!("{} {}", s.status.code, s.status.description),
-                    s.total_invoice_count.to_string(),
-                    s.successful_invoice_count.to_string(),
-                    s.failed_invoice_count.to_string(),
-                ]);
-            }
-            match page.continuation_token {
-                Some(t) => token = Some(t),
-                None => break,
-            }
+        let mut sessions = auth.all_sessions(&filter).take(a.limit);
+        while let Some(s) = sessions.try_next().await? {
+            ctx.out.json_line(&s);
+            rows.push(vec![
+                s.reference_number.0.clone(),
+                time(s.date_created),
+                format!("{} {}", s.status.code, s.status.description),
+                s.total_invoice_count.to_string(),
+                s.successful_invoice_count.to_string(),
+                s.failed_invoice_count.to_string(),
+            ]);
         }
         ctx.out.table(
             &[

@@ -1,5 +1,6 @@
 //! `ksef token create|list|status|revoke`.
 
+use futures::TryStreamExt as _;
 use ksef_api::types::{AuthenticationTokenStatus, TokenPermissionType};
 use ksef_flows::TokenFilter;
 use serde_json::json;
@@ -42,27 +43,20 @@ pub async fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult {
             }
             with_session(ctx, |_, _, auth| async move {
                 let mut rows = Vec::new();
-                let mut token: Option<String> = None;
-                loop {
-                    let page = auth.list_ksef_tokens(&filter, token.as_deref()).await?;
-                    for t in &page.items {
-                        ctx.out.json_line(t);
-                        rows.push(vec![
-                            t.reference_number.0.clone(),
-                            t.status.to_string(),
-                            time(t.date_created),
-                            t.requested_permissions
-                                .iter()
-                                .map(ToString::to_string)
-                                .collect::<Vec<_>>()
-                                .join(","),
-                            t.description.clone(),
-                        ]);
-                    }
-                    match page.continuation_token {
-                        Some(t) => token = Some(t),
-                        None => break,
-                    }
+                let mut tokens = auth.all_ksef_tokens(&filter);
+                while let Some(t) = tokens.try_next().await? {
+                    ctx.out.json_line(&t);
+                    rows.push(vec![
+                        t.reference_number.0.clone(),
+                        t.status.to_string(),
+                        time(t.date_created),
+                        t.requested_permissions
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        t.description.clone(),
+                    ]);
                 }
                 ctx.out.table(
                     &[

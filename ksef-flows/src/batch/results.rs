@@ -1,9 +1,9 @@
 //! Results of a processed batch session mapped back to the inputs, and the session UPO checked
 //! against them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use ksef_api::operations::op;
+use futures::TryStreamExt as _;
 use ksef_api::types;
 
 use super::input::index_of_entry;
@@ -11,8 +11,7 @@ use super::manifest::InputRecord;
 use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
 use crate::online::InvoiceOutcome;
-use crate::paging::{MAX_SESSION_INVOICES, Pages};
-use crate::retry::Idempotency;
+use crate::sessions::InvoiceSelection;
 use crate::upo::Upo;
 
 /// One input of a batch and what became of it.
@@ -44,39 +43,6 @@ pub struct UnmatchedInvoice {
     pub code: i32,
     /// KSeF number, when accepted.
     pub ksef_number: Option<String>,
-}
-
-pub(crate) fn outcome_of(s: &types::SessionInvoiceStatusResponse) -> InvoiceOutcome {
-    let reference_number = s.reference_number.0.clone();
-    match s.status.code {
-        100 | 150 => InvoiceOutcome::Pending { reference_number },
-        200 => InvoiceOutcome::Accepted {
-            reference_number,
-            ksef_number: s
-                .ksef_number
-                .as_ref()
-                .map(|k| k.0.clone())
-                .unwrap_or_default(),
-            ordinal_number: s.ordinal_number.get(),
-            acquisition_date: s.acquisition_date,
-        },
-        code => InvoiceOutcome::Rejected {
-            reference_number,
-            code,
-            description: s.status.description.clone(),
-            details: s.status.details.clone().unwrap_or_default(),
-            extensions: s
-                .status
-                .extensions
-                .as_ref()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
-                        .collect::<BTreeMap<_, _>>()
-                })
-                .unwrap_or_default(),
-        },
-    }
 }
 
 /// Maps KSeF's per-invoice statuses to the inputs.
@@ -171,7 +137,7 @@ impl<'r> Matcher<'r> {
             }
         }
         if let Some(slot) = self.outcomes.get_mut(i) {
-            *slot = Some(outcome_of(s));
+            *slot = Some(InvoiceOutcome::from_status(s));
         }
     }
 
@@ -213,53 +179,18 @@ pub(crate) async fn collect(
     matcher: &mut Matcher<'_>,
     failed: bool,
 ) -> Result<usize> {
-    let mut listed = 0usize;
-    let mut continuation: Option<String> = None;
-    let operation = if failed {
-        op::SESSION_FAILED_INVOICES
+    let which = if failed {
+        InvoiceSelection::Failed
     } else {
-        op::SESSION_INVOICES
+        InvoiceSelection::All
     };
-    let mut pages = Pages::new(operation.name, MAX_SESSION_INVOICES, 1000);
-    loop {
-        let token = continuation.take();
-        let token = &token;
-        let page = if failed {
-            auth.call(op::SESSION_FAILED_INVOICES, Idempotency::Safe, |api| {
-                let b = api
-                    .session_failed_invoices()
-                    .reference_number(reference.to_string())
-                    .page_size(1000);
-                match token {
-                    Some(t) => b.x_continuation_token(t.clone()).send(),
-                    None => b.send(),
-                }
-            })
-            .await
-        } else {
-            auth.call(op::SESSION_INVOICES, Idempotency::Safe, |api| {
-                let b = api
-                    .session_invoices()
-                    .reference_number(reference.to_string())
-                    .page_size(1000);
-                match token {
-                    Some(t) => b.x_continuation_token(t.clone()).send(),
-                    None => b.send(),
-                }
-            })
-            .await
-        }
-        .map_err(|e| e.into_flow(|source| FlowError::InvoiceStatus { source }))?
-        .into_inner();
-        listed += page.invoices.len();
-        for inv in &page.invoices {
-            matcher.add(inv);
-        }
-        continuation = pages.next(page.invoices.len(), page.continuation_token)?;
-        if continuation.is_none() {
-            return Ok(listed);
-        }
+    let mut listed = 0usize;
+    let mut invoices = auth.all_session_invoices(reference, which, Some(1000));
+    while let Some(inv) = invoices.try_next().await? {
+        listed += 1;
+        matcher.add(&inv);
     }
+    Ok(listed)
 }
 
 /// Checks a session UPO page against the results: every document is an accepted input with

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use ksef_api::KsefHeaders as _;
 use ksef_api::operations::op;
 use ksef_api::types;
 use ksef_crypto::CertificateUsage;
@@ -26,13 +25,8 @@ use super::{BatchFailure, BatchOptions, BatchReport};
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result};
 use crate::retry::{Idempotency, is_ambiguous};
-use crate::upo::Upo;
-use crate::wait::{Backoff, PollSchedule, Polling};
-
-/// Statuses of a batch session that are not final.
-fn in_progress(code: i32) -> bool {
-    matches!(code, 100 | 150 | 170)
-}
+use crate::sessions::UpoOf;
+use crate::wait::{Backoff, PollSchedule};
 
 fn context_of(auth: &AuthSession) -> String {
     let c = auth.context();
@@ -295,21 +289,13 @@ impl Runner<'_> {
         }
     }
 
-    async fn status_answer(&self) -> Result<ksef_api::ResponseValue<types::SessionStatusResponse>> {
-        let reference = self.reference()?;
-        let reference = reference.as_str();
-        self.auth
-            .call(op::SESSION_STATUS, Idempotency::Safe, |api| {
-                api.session_status()
-                    .reference_number(reference.to_string())
-                    .send()
-            })
-            .await
-            .map_err(|e| e.into_flow(|source| FlowError::SessionStatus { source }))
-    }
-
     async fn status(&self) -> Result<types::SessionStatusResponse> {
-        Ok(self.status_answer().await?.into_inner())
+        let reference = self.reference()?;
+        Ok(self
+            .auth
+            .session_status_answer(&reference)
+            .await?
+            .into_inner())
     }
 
     fn past_saving(&self, reason: impl Into<String>) -> FlowError {
@@ -495,29 +481,31 @@ impl Runner<'_> {
     /// Polls the session status until it is final (or the processing timeout passes): 500 ms
     /// doubling up to 10 s between asks, `Retry-After` honoured.
     async fn wait_final(&mut self) -> Result<types::SessionStatusResponse> {
-        let mut polling = Polling::start(PollSchedule {
+        let reference = self.reference()?;
+        let schedule = PollSchedule {
             backoff: Backoff {
                 first: Duration::from_millis(500),
                 max: Duration::from_secs(10),
             },
             timeout: self.options.processing_timeout,
-        });
-        loop {
-            let answer = self.status_answer().await?;
-            let retry_after = answer.retry_after();
-            let s = answer.into_inner();
-            if !in_progress(s.status.code) {
-                self.finish(&s).await?;
-                return Ok(s);
-            }
-            self.progress.emit(BatchEvent::Processing {
-                code: s.status.code,
-                description: s.status.description.clone(),
-            });
-            if !polling.pause(retry_after).await {
-                return Err(FlowError::Timeout("the batch session to be processed"));
-            }
-        }
+        };
+        let progress = &self.progress;
+        let status = self
+            .auth
+            .wait_session_processed(
+                &reference,
+                schedule,
+                "the batch session to be processed",
+                |s| {
+                    progress.emit(BatchEvent::Processing {
+                        code: s.status.code,
+                        description: s.status.description.clone(),
+                    })
+                },
+            )
+            .await?;
+        self.finish(&status).await?;
+        Ok(status)
     }
 
     async fn finish(&mut self, s: &types::SessionStatusResponse) -> Result<()> {
@@ -595,7 +583,11 @@ impl Runner<'_> {
                 .unwrap_or_default()
             {
                 let doc = self
-                    .session_upo(reference, &page.reference_number.0)
+                    .auth
+                    .fetch_upo(
+                        reference,
+                        &UpoOf::SessionPage(page.reference_number.0.clone()),
+                    )
                     .await?;
                 results::check_upo(&doc, &accepted, &mut seen)?;
                 self.progress.emit(BatchEvent::UpoVerified {
@@ -656,20 +648,5 @@ impl Runner<'_> {
             }),
             _ => Ok(report),
         }
-    }
-
-    async fn session_upo(&self, reference: &str, upo_reference: &str) -> Result<Upo> {
-        let r = self
-            .auth
-            .call(op::SESSION_UPO, Idempotency::Safe, |api| {
-                api.session_upo()
-                    .reference_number(reference.to_string())
-                    .upo_reference_number(upo_reference.to_string())
-                    .send()
-            })
-            .await
-            .map_err(|e| e.into_flow(|source| FlowError::DownloadUpo { source }))?;
-        let timeout = self.auth.ksef().call_timeout();
-        Upo::parse(crate::online::read_body("session UPO", r, timeout).await?)
     }
 }
