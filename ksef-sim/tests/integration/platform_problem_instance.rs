@@ -4,7 +4,7 @@
 //! injected 429, an injected 5xx. The bodies match the spec's problem+json schemas.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod harness;
+use crate::harness;
 
 use harness::spec::assert_problem;
 use harness::*;

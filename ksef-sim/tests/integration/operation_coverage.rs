@@ -3,7 +3,7 @@
 //! operation stored is seen by another one — and answers valid against the spec's schemas.
 //!
 //! [`COVERAGE`] names, for each operation (`"METHOD /path"`), the state tests that exercise it
-//! (`file::test` under `ksef-sim/tests/`). The tests here fail when an operation of the table
+//! (`file::test`, the file under `ksef-sim/tests/integration/` or `ksef-sim/tests/`). The tests here fail when an operation of the table
 //! has no entry, when an entry names an operation the table lacks, and when a named test does
 //! not exist. [`PENDING`] holds the operations whose state tests are being written elsewhere;
 //! only certificate operations may stand there.
@@ -504,15 +504,22 @@ fn defines_test(source: &str, name: &str) -> bool {
 
 #[test]
 fn every_named_test_exists() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let tests_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let integration = tests_dir.join("integration");
     let mut absent = Vec::new();
     for (key, tests) in COVERAGE {
         for t in *tests {
             let (file, name) = t
                 .split_once("::")
                 .unwrap_or_else(|| panic!("{key}: '{t}' is not file::test"));
-            let source = std::fs::read_to_string(dir.join(format!("{file}.rs")))
-                .unwrap_or_else(|e| panic!("{key}: tests/{file}.rs: {e}"));
+            let in_integration = integration.join(format!("{file}.rs"));
+            let path = if in_integration.exists() {
+                in_integration
+            } else {
+                tests_dir.join(format!("{file}.rs"))
+            };
+            let source = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{key}: {}: {e}", path.display()));
             if !defines_test(&source, name) {
                 absent.push(format!("{key}: {t}"));
             }

@@ -5,7 +5,7 @@
 //! checked against the 2.9.0 schemas.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod harness;
+use crate::harness;
 
 use harness::spec::assert_response;
 use harness::*;
