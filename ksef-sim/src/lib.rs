@@ -41,6 +41,7 @@ pub(crate) mod public_keys;
 pub(crate) mod ratelimit;
 pub(crate) mod retention;
 pub(crate) mod server;
+pub(crate) mod signatures;
 pub(crate) mod state;
 pub(crate) mod sync;
 pub(crate) mod testdata;

@@ -4,11 +4,11 @@
 //! signature that verifies (25004).
 
 use der::{Decode, Encode};
-use sha2::Digest;
 use x509_cert::name::Name;
 use x509_cert::request::CertReq;
 
 use crate::error::ApiError;
+use crate::signatures::{Hash, rsa_pkcs1_verifies, rsa_pss_verifies};
 
 const RSA: &str = "1.2.840.113549.1.1.1";
 const EC: &str = "1.2.840.10045.2.1";
@@ -49,25 +49,6 @@ fn bad_algorithm(detail: impl Into<String>) -> ApiError {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Hash {
-    Sha1,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl Hash {
-    fn digest(self, data: &[u8]) -> Vec<u8> {
-        match self {
-            Self::Sha1 => sha1::Sha1::digest(data).to_vec(),
-            Self::Sha256 => sha2::Sha256::digest(data).to_vec(),
-            Self::Sha384 => sha2::Sha384::digest(data).to_vec(),
-            Self::Sha512 => sha2::Sha512::digest(data).to_vec(),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Algorithm {
     RsaPkcs1(Hash),
     RsaPss,
@@ -90,59 +71,12 @@ fn algorithm(oid: &str) -> Option<Algorithm> {
 }
 
 fn verify_rsa(key: rsa::PublicKey, alg: Algorithm, signed: &[u8], sig: &[u8]) -> bool {
-    use rsa::signature::hazmat::PrehashVerifier;
     match alg {
-        Algorithm::RsaPkcs1(h) => {
-            let Ok(s) = rsa::pkcs1v15::Signature::try_from(sig) else {
-                return false;
-            };
-            let digest = h.digest(signed);
-            match h {
-                Hash::Sha1 => rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(key)
-                    .verify_prehash(&digest, &s)
-                    .is_ok(),
-                Hash::Sha256 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key)
-                    .verify_prehash(&digest, &s)
-                    .is_ok(),
-                Hash::Sha384 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::new(key)
-                    .verify_prehash(&digest, &s)
-                    .is_ok(),
-                Hash::Sha512 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha512>::new(key)
-                    .verify_prehash(&digest, &s)
-                    .is_ok(),
-            }
-        }
-        Algorithm::RsaPss => {
-            // The hash is a parameter of RSASSA-PSS; any of the allowed ones may be named.
-            let Ok(s) = rsa::pss::Signature::try_from(sig) else {
-                return false;
-            };
-            [Hash::Sha256, Hash::Sha1, Hash::Sha384, Hash::Sha512]
-                .into_iter()
-                .any(|h| {
-                    let digest = h.digest(signed);
-                    let k = key.clone();
-                    match h {
-                        Hash::Sha1 => {
-                            rsa::pss::VerifyingKey::<sha1::Sha1>::new_with_auto_salt_len(k)
-                                .verify_prehash(&digest, &s)
-                        }
-                        Hash::Sha256 => {
-                            rsa::pss::VerifyingKey::<sha2::Sha256>::new_with_auto_salt_len(k)
-                                .verify_prehash(&digest, &s)
-                        }
-                        Hash::Sha384 => {
-                            rsa::pss::VerifyingKey::<sha2::Sha384>::new_with_auto_salt_len(k)
-                                .verify_prehash(&digest, &s)
-                        }
-                        Hash::Sha512 => {
-                            rsa::pss::VerifyingKey::<sha2::Sha512>::new_with_auto_salt_len(k)
-                                .verify_prehash(&digest, &s)
-                        }
-                    }
-                    .is_ok()
-                })
-        }
+        Algorithm::RsaPkcs1(h) => rsa_pkcs1_verifies(key, h, signed, sig),
+        // The hash is a parameter of RSASSA-PSS; any of the allowed ones may be named.
+        Algorithm::RsaPss => [Hash::Sha256, Hash::Sha1, Hash::Sha384, Hash::Sha512]
+            .into_iter()
+            .any(|h| rsa_pss_verifies(key.clone(), h, signed, sig)),
         Algorithm::Ecdsa(_) => false,
     }
 }

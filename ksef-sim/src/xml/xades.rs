@@ -11,6 +11,7 @@ use super::c14n::{self, C14n};
 use super::limits::{self, XmlLimits};
 use crate::auth::ip_rules::{IpRule, parse_ip_rules};
 use crate::error::ApiError;
+use crate::signatures::{Hash, rsa_pkcs1_verifies, rsa_pss_verifies};
 
 const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 const XADES: &str = "http://uri.etsi.org/01903/v1.3.2#";
@@ -50,32 +51,14 @@ fn bad_sig(detail: impl Into<String>) -> ApiError {
     err(9105, "Nieprawidłowy podpis.", detail)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Hash {
-    Sha1,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl Hash {
-    fn from_digest_uri(uri: &str) -> Option<Self> {
-        Some(match uri {
-            "http://www.w3.org/2000/09/xmldsig#sha1" => Self::Sha1,
-            "http://www.w3.org/2001/04/xmlenc#sha256" => Self::Sha256,
-            "http://www.w3.org/2001/04/xmldsig-more#sha384" => Self::Sha384,
-            "http://www.w3.org/2001/04/xmlenc#sha512" => Self::Sha512,
-            _ => return None,
-        })
-    }
-    fn digest(self, data: &[u8]) -> Vec<u8> {
-        match self {
-            Self::Sha1 => sha1::Sha1::digest(data).to_vec(),
-            Self::Sha256 => sha2::Sha256::digest(data).to_vec(),
-            Self::Sha384 => sha2::Sha384::digest(data).to_vec(),
-            Self::Sha512 => sha2::Sha512::digest(data).to_vec(),
-        }
-    }
+fn hash_of_digest_uri(uri: &str) -> Option<Hash> {
+    Some(match uri {
+        "http://www.w3.org/2000/09/xmldsig#sha1" => Hash::Sha1,
+        "http://www.w3.org/2001/04/xmlenc#sha256" => Hash::Sha256,
+        "http://www.w3.org/2001/04/xmldsig-more#sha384" => Hash::Sha384,
+        "http://www.w3.org/2001/04/xmlenc#sha512" => Hash::Sha512,
+        _ => return None,
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +89,7 @@ fn sig_alg(method: Node<'_, '_>) -> Option<SigAlg> {
                 .descendants()
                 .find(|n| n.tag_name().name() == "DigestMethod")
                 .and_then(|d| d.attribute("Algorithm"))
-                .and_then(Hash::from_digest_uri)
+                .and_then(hash_of_digest_uri)
                 .unwrap_or(Hash::Sha256);
             SigAlg::RsaPss(h)
         }
@@ -260,39 +243,12 @@ fn verify_signature_value(
             if key.size() < 256 {
                 return Err(bad_sig("RSA keys shorter than 2048 bits are not accepted."));
             }
-            let digest = h.digest(signed);
             let ok = if matches!(alg, SigAlg::RsaPkcs1(_)) {
-                let s = rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| fail())?;
-                match h {
-                    Hash::Sha1 => rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(key)
-                        .verify_prehash(&digest, &s),
-                    Hash::Sha256 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key)
-                        .verify_prehash(&digest, &s),
-                    Hash::Sha384 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::new(key)
-                        .verify_prehash(&digest, &s),
-                    Hash::Sha512 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha512>::new(key)
-                        .verify_prehash(&digest, &s),
-                }
+                rsa_pkcs1_verifies(key, h, signed, sig)
             } else {
-                let s = rsa::pss::Signature::try_from(sig).map_err(|_| fail())?;
-                match h {
-                    Hash::Sha1 => rsa::pss::VerifyingKey::<sha1::Sha1>::new_with_auto_salt_len(key)
-                        .verify_prehash(&digest, &s),
-                    Hash::Sha256 => {
-                        rsa::pss::VerifyingKey::<sha2::Sha256>::new_with_auto_salt_len(key)
-                            .verify_prehash(&digest, &s)
-                    }
-                    Hash::Sha384 => {
-                        rsa::pss::VerifyingKey::<sha2::Sha384>::new_with_auto_salt_len(key)
-                            .verify_prehash(&digest, &s)
-                    }
-                    Hash::Sha512 => {
-                        rsa::pss::VerifyingKey::<sha2::Sha512>::new_with_auto_salt_len(key)
-                            .verify_prehash(&digest, &s)
-                    }
-                }
+                rsa_pss_verifies(key, h, signed, sig)
             };
-            ok.map_err(|_| fail())
+            if ok { Ok(()) } else { Err(fail()) }
         }
         SigAlg::Ecdsa(h) => {
             use p256::pkcs8::DecodePublicKey;
@@ -499,7 +455,7 @@ pub(crate) fn verify_auth_request(
     for reference in children(signed_info, DS, "Reference") {
         let h = child(reference, DS, "DigestMethod")
             .and_then(|d| d.attribute("Algorithm"))
-            .and_then(Hash::from_digest_uri)
+            .and_then(hash_of_digest_uri)
             .ok_or_else(|| bad_sig("Unsupported or missing DigestMethod."))?;
         let expected = child(reference, DS, "DigestValue")
             .map(text_of)
@@ -560,7 +516,7 @@ pub(crate) fn verify_auth_request(
                 .descendants()
                 .find(|n| n.tag_name().name() == "DigestMethod")
                 .and_then(|d| d.attribute("Algorithm"))
-                .and_then(Hash::from_digest_uri);
+                .and_then(hash_of_digest_uri);
             let v = cd
                 .descendants()
                 .find(|n| n.tag_name().name() == "DigestValue")
