@@ -416,7 +416,7 @@ pub enum FlowError {
         /// `partName` of the part.
         part_name: String,
         /// What went wrong.
-        failure: crate::export::PartFailure,
+        failure: PartFailure,
     },
     /// The decrypted export package is not a readable archive of the declared type, or holds
     /// something it must not.
@@ -454,7 +454,7 @@ pub enum FlowError {
         step: &'static str,
         /// The store's error.
         #[source]
-        source: crate::sync::StoreError,
+        source: StoreError,
     },
     /// Incremental synchronisation cannot advance past `date`: a truncated package ended at the
     /// date its window started (more invoices than one package holds share that
@@ -549,7 +549,7 @@ pub enum FlowError {
     #[error("KSeF failed the batch session ({failure:?}, status {code}): {description}{}", details_suffix(.details))]
     BatchRejected {
         /// Typed reason.
-        failure: crate::batch::BatchFailure,
+        failure: BatchFailure,
         /// Status code.
         code: i32,
         /// Status description.
@@ -655,6 +655,160 @@ impl FlowError {
 
 pub(crate) fn boxed(e: KsefError) -> Box<KsefError> {
     Box::new(e)
+}
+
+/// Why a part failed. The error names the part ([`FlowError::ExportPart`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PartFailure {
+    /// The storage answered with an error status.
+    #[error("HTTP {status} from the storage")]
+    Http {
+        /// HTTP status.
+        status: u16,
+    },
+    /// The presigned URL expired and fresh URLs did not help.
+    #[error("the download URL expired")]
+    Expired,
+    /// The connection failed or broke.
+    #[error("transport failure: {0}")]
+    Transport(String),
+    /// The answer is a page (HTML, XML, JSON), not the encrypted part.
+    #[error("the storage answered {content_type}, not the encrypted part")]
+    ContentType {
+        /// The `Content-Type` received.
+        content_type: String,
+    },
+    /// The size differs from `encryptedPartSize`.
+    #[error("received {actual} bytes, encryptedPartSize is {expected}")]
+    Size {
+        /// `encryptedPartSize`.
+        expected: u64,
+        /// Bytes received (or announced by `Content-Length`).
+        actual: u64,
+    },
+    /// The SHA-256 of the downloaded bytes differs from `encryptedPartHash`.
+    #[error("SHA-256 of the encrypted part {actual} does not match encryptedPartHash {expected}")]
+    EncryptedHash {
+        /// `encryptedPartHash`.
+        expected: String,
+        /// Computed.
+        actual: String,
+    },
+    /// The storage's `x-ms-meta-hash` differs from `encryptedPartHash`.
+    #[error("x-ms-meta-hash {header} of the storage does not match encryptedPartHash {expected}")]
+    MetaHash {
+        /// `encryptedPartHash`.
+        expected: String,
+        /// The header.
+        header: String,
+    },
+    /// The part does not decrypt (bad padding or length: wrong key, or damaged).
+    #[error("decryption failed: {0}")]
+    Decrypt(String),
+    /// The decrypted part does not match `partSize` / `partHash`.
+    #[error("decrypted part: {what} {actual} does not match {expected}")]
+    Plain {
+        /// `partSize` or `partHash`.
+        what: &'static str,
+        /// Declared.
+        expected: String,
+        /// Computed.
+        actual: String,
+    },
+    /// Writing the decrypted part to a temporary file failed.
+    #[error("local I/O: {0}")]
+    Io(String),
+}
+
+impl PartFailure {
+    /// Whether another attempt may succeed (transport, server errors, pages from a gateway,
+    /// bytes damaged in transit, which may also break the padding). A decrypted part that does
+    /// not match `partSize`/`partHash` although its encrypted bytes matched is not transient:
+    /// the package itself is wrong.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Http { status } => *status == 408 || *status == 429 || *status >= 500,
+            Self::Transport(_)
+            | Self::ContentType { .. }
+            | Self::Size { .. }
+            | Self::EncryptedHash { .. }
+            | Self::MetaHash { .. }
+            | Self::Decrypt(_) => true,
+            Self::Expired | Self::Plain { .. } | Self::Io(_) => false,
+        }
+    }
+}
+
+/// An error of a store backend (its own error as the source).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+/// Why KSeF failed a whole batch session (its final status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BatchFailure {
+    /// 405: the package does not match its declaration (size or hash).
+    Verification,
+    /// 415: the session key could not be decrypted.
+    KeyDecryption,
+    /// 420: too many invoices in the session.
+    TooManyInvoices,
+    /// 430: the archive could not be decompressed.
+    Decompression,
+    /// 435: a part could not be decrypted.
+    PartDecryption,
+    /// 440: the session was cancelled (upload time exceeded, or no invoices).
+    Cancelled,
+    /// 445: no invoice was valid (each input's rejection is in the report).
+    NoValidInvoices,
+    /// 500: unknown server error.
+    Internal,
+    /// A code this crate does not know.
+    Other(i32),
+}
+
+impl BatchFailure {
+    /// Maps a final status code.
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            405 => Self::Verification,
+            415 => Self::KeyDecryption,
+            420 => Self::TooManyInvoices,
+            430 => Self::Decompression,
+            435 => Self::PartDecryption,
+            440 => Self::Cancelled,
+            445 => Self::NoValidInvoices,
+            500 => Self::Internal,
+            other => Self::Other(other),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -80,6 +80,8 @@ use crate::online::InvoiceOutcome;
 use crate::retry::RetryPolicy;
 use crate::upo::Upo;
 
+pub use crate::error::BatchFailure;
+
 /// Archive format of a batch (`compressionType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -220,47 +222,6 @@ impl BatchOptions {
     pub fn keep_work_dir(mut self, on: bool) -> Self {
         self.keep_work_dir = on;
         self
-    }
-}
-
-/// Why KSeF failed a whole batch session (its final status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum BatchFailure {
-    /// 405: the package does not match its declaration (size or hash).
-    Verification,
-    /// 415: the session key could not be decrypted.
-    KeyDecryption,
-    /// 420: too many invoices in the session.
-    TooManyInvoices,
-    /// 430: the archive could not be decompressed.
-    Decompression,
-    /// 435: a part could not be decrypted.
-    PartDecryption,
-    /// 440: the session was cancelled (upload time exceeded, or no invoices).
-    Cancelled,
-    /// 445: no invoice was valid (each input's rejection is in the report).
-    NoValidInvoices,
-    /// 500: unknown server error.
-    Internal,
-    /// A code this crate does not know.
-    Other(i32),
-}
-
-impl BatchFailure {
-    /// Maps a final status code.
-    pub fn from_code(code: i32) -> Self {
-        match code {
-            405 => Self::Verification,
-            415 => Self::KeyDecryption,
-            420 => Self::TooManyInvoices,
-            430 => Self::Decompression,
-            435 => Self::PartDecryption,
-            440 => Self::Cancelled,
-            445 => Self::NoValidInvoices,
-            500 => Self::Internal,
-            other => Self::Other(other),
-        }
     }
 }
 

@@ -48,6 +48,7 @@ use ksef_crypto::{CertificateUsage, SymmetricKey};
 pub use archive::{DecryptedPackage, PackageInvoice, PackageInvoices, UnpackedFiles};
 
 use crate::auth::AuthSession;
+pub use crate::error::PartFailure;
 use crate::error::{FlowError, Result};
 use crate::progress::{ExportEvent, Progress};
 use crate::query::InvoiceQuery;
@@ -246,89 +247,6 @@ impl ExportPackage {
             last_permanent_storage_date: p.last_permanent_storage_date,
             permanent_storage_hwm_date: p.permanent_storage_hwm_date,
             expires,
-        }
-    }
-}
-
-/// Why a part failed. The error names the part ([`FlowError::ExportPart`]).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PartFailure {
-    /// The storage answered with an error status.
-    #[error("HTTP {status} from the storage")]
-    Http {
-        /// HTTP status.
-        status: u16,
-    },
-    /// The presigned URL expired and fresh URLs did not help.
-    #[error("the download URL expired")]
-    Expired,
-    /// The connection failed or broke.
-    #[error("transport failure: {0}")]
-    Transport(String),
-    /// The answer is a page (HTML, XML, JSON), not the encrypted part.
-    #[error("the storage answered {content_type}, not the encrypted part")]
-    ContentType {
-        /// The `Content-Type` received.
-        content_type: String,
-    },
-    /// The size differs from `encryptedPartSize`.
-    #[error("received {actual} bytes, encryptedPartSize is {expected}")]
-    Size {
-        /// `encryptedPartSize`.
-        expected: u64,
-        /// Bytes received (or announced by `Content-Length`).
-        actual: u64,
-    },
-    /// The SHA-256 of the downloaded bytes differs from `encryptedPartHash`.
-    #[error("SHA-256 of the encrypted part {actual} does not match encryptedPartHash {expected}")]
-    EncryptedHash {
-        /// `encryptedPartHash`.
-        expected: String,
-        /// Computed.
-        actual: String,
-    },
-    /// The storage's `x-ms-meta-hash` differs from `encryptedPartHash`.
-    #[error("x-ms-meta-hash {header} of the storage does not match encryptedPartHash {expected}")]
-    MetaHash {
-        /// `encryptedPartHash`.
-        expected: String,
-        /// The header.
-        header: String,
-    },
-    /// The part does not decrypt (bad padding or length: wrong key, or damaged).
-    #[error("decryption failed: {0}")]
-    Decrypt(String),
-    /// The decrypted part does not match `partSize` / `partHash`.
-    #[error("decrypted part: {what} {actual} does not match {expected}")]
-    Plain {
-        /// `partSize` or `partHash`.
-        what: &'static str,
-        /// Declared.
-        expected: String,
-        /// Computed.
-        actual: String,
-    },
-    /// Writing the decrypted part to a temporary file failed.
-    #[error("local I/O: {0}")]
-    Io(String),
-}
-
-impl PartFailure {
-    /// Whether another attempt may succeed (transport, server errors, pages from a gateway,
-    /// bytes damaged in transit, which may also break the padding). A decrypted part that does
-    /// not match `partSize`/`partHash` although its encrypted bytes matched is not transient:
-    /// the package itself is wrong.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Http { status } => *status == 408 || *status == 429 || *status >= 500,
-            Self::Transport(_)
-            | Self::ContentType { .. }
-            | Self::Size { .. }
-            | Self::EncryptedHash { .. }
-            | Self::MetaHash { .. }
-            | Self::Decrypt(_) => true,
-            Self::Expired | Self::Plain { .. } | Self::Io(_) => false,
         }
     }
 }
