@@ -1,7 +1,12 @@
 //! The crate's error type: one variant per failing step.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use ksef_api::KsefError;
 use ksef_crypto::CryptoError;
+
+use crate::upo::document::Upo;
 
 /// KSeF code 21001: the request body cannot be read.
 pub(crate) const UNREADABLE_BODY: i64 = 21001;
@@ -481,7 +486,7 @@ pub enum FlowError {
     #[error("the batch exceeds the limit of {limit}: at most {max}, the batch needs {actual}")]
     BatchLimit {
         /// Which limit.
-        limit: crate::batch::BatchLimit,
+        limit: crate::batch::limits::BatchLimit,
         /// The limit.
         max: u64,
         /// What the batch needs (at least).
@@ -557,7 +562,7 @@ pub enum FlowError {
         /// Status details.
         details: Vec<String>,
         /// Every input's outcome.
-        report: Box<crate::batch::BatchReport>,
+        report: Box<BatchReport>,
     },
     /// The session UPO does not match the results.
     #[error("the session UPO does not match the results: {detail}")]
@@ -809,6 +814,117 @@ impl BatchFailure {
             other => Self::Other(other),
         }
     }
+}
+
+/// What became of one input invoice.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InvoiceOutcome {
+    /// KSeF accepted the invoice and assigned a KSeF number (status 200).
+    Accepted {
+        /// The invoice's reference number.
+        reference_number: String,
+        /// The KSeF number.
+        ksef_number: String,
+        /// Order of the invoice in the session (server-assigned).
+        ordinal_number: u32,
+        /// `acquisitionDate`.
+        acquisition_date: Option<DateTime<Utc>>,
+    },
+    /// KSeF rejected the invoice (status ≥ 400: 440 duplicate, 450 semantic error, ...).
+    Rejected {
+        /// The invoice's reference number.
+        reference_number: String,
+        /// Status code.
+        code: i32,
+        /// Status description.
+        description: String,
+        /// Status details.
+        details: Vec<String>,
+        /// `extensions` (for 440: `originalSessionReferenceNumber`, `originalKsefNumber`).
+        extensions: BTreeMap<String, String>,
+    },
+    /// The invoice was not sent (pre-flight validation, or the send failed).
+    NotSent(FlowError),
+    /// Still processing when waiting ended.
+    Pending {
+        /// The invoice's reference number.
+        reference_number: String,
+    },
+    /// The invoice was sent (in a batch archive) but KSeF reported nothing that can be matched
+    /// to it, e.g. because the whole session failed.
+    Unknown {
+        /// Why the outcome is unknown.
+        why: String,
+    },
+}
+
+/// One input of a batch and what became of it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BatchInvoiceResult {
+    /// Position of the input (0-based).
+    pub index: usize,
+    /// The input's name.
+    pub name: String,
+    /// Its entry in the archive (`invoiceFileName`), when it was packed.
+    pub file_name: Option<String>,
+    /// Base64 SHA-256 of its bytes, when it was packed.
+    pub invoice_hash: Option<String>,
+    /// Accepted (KSeF number), rejected (code, description, details, the original KSeF number
+    /// of a duplicate), not sent (the pre-flight error), or unknown (with why).
+    pub outcome: InvoiceOutcome,
+}
+
+/// An invoice KSeF lists in the session that matches no input (it should not happen).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnmatchedInvoice {
+    /// `invoiceFileName`.
+    pub file_name: Option<String>,
+    /// `invoiceHash`.
+    pub invoice_hash: String,
+    /// Status code.
+    pub code: i32,
+    /// KSeF number, when accepted.
+    pub ksef_number: Option<String>,
+}
+
+/// A session status: code, description, details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStatus {
+    /// Status code.
+    pub code: i32,
+    /// Status description.
+    pub description: String,
+    /// Status details.
+    pub details: Vec<String>,
+}
+
+/// Everything that became of a batch.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BatchReport {
+    /// The session (none when no input passed pre-flight: nothing was sent).
+    pub reference_number: Option<String>,
+    /// The session's final status.
+    pub status: Option<SessionStatus>,
+    /// Invoices KSeF received.
+    pub invoice_count: Option<i32>,
+    /// Invoices KSeF accepted.
+    pub successful_invoice_count: Option<i32>,
+    /// Invoices KSeF rejected.
+    pub failed_invoice_count: Option<i32>,
+    /// One result per input, at the input's position.
+    pub results: Vec<BatchInvoiceResult>,
+    /// Invoices KSeF listed that match no input (expected to be empty).
+    pub unmatched: Vec<UnmatchedInvoice>,
+    /// The session UPO pages (`x-ms-meta-hash` verified, each entry checked against the
+    /// accepted inputs).
+    pub upo: Vec<Upo>,
+    /// Sessions opened earlier for this batch and given up (their reference numbers).
+    pub abandoned_sessions: Vec<String>,
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@
 
 mod archive_writer;
 mod input;
-mod limits;
+pub(crate) mod limits;
 mod manifest;
 mod parts;
 mod prepare;
@@ -69,18 +69,18 @@ pub use self::input::{BatchInput, xml_files_in};
 pub use self::limits::{BatchLimit, MAX_ARCHIVE_SIZE, MAX_INVOICES, MAX_PART_SIZE, MAX_PARTS};
 use self::progress::Progress;
 pub use self::progress::{BatchEvent, BatchPhase, ProgressFn};
-pub use self::results::{BatchInvoiceResult, UnmatchedInvoice};
 pub use self::state::StateKey;
 use self::state::{
     ArchiveRecord, BatchState, FormRecord, InputsRecord, PartRecord, Secrets, StateStore,
 };
 use crate::auth::AuthSession;
+use crate::error::InvoiceOutcome;
 use crate::error::{FlowError, Result};
-use crate::online::InvoiceOutcome;
 use crate::retry::RetryPolicy;
-use crate::upo::Upo;
 
-pub use crate::error::BatchFailure;
+pub use crate::error::{
+    BatchFailure, BatchInvoiceResult, BatchReport, SessionStatus, UnmatchedInvoice,
+};
 
 /// Archive format of a batch (`compressionType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -225,18 +225,6 @@ impl BatchOptions {
     }
 }
 
-/// A session status: code, description, details.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SessionStatus {
-    /// Status code.
-    pub code: i32,
-    /// Status description.
-    pub description: String,
-    /// Status details.
-    pub details: Vec<String>,
-}
-
 impl From<state::StatusRecord> for SessionStatus {
     fn from(s: state::StatusRecord) -> Self {
         Self {
@@ -245,31 +233,6 @@ impl From<state::StatusRecord> for SessionStatus {
             details: s.details,
         }
     }
-}
-
-/// Everything that became of a batch.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct BatchReport {
-    /// The session (none when no input passed pre-flight: nothing was sent).
-    pub reference_number: Option<String>,
-    /// The session's final status.
-    pub status: Option<SessionStatus>,
-    /// Invoices KSeF received.
-    pub invoice_count: Option<i32>,
-    /// Invoices KSeF accepted.
-    pub successful_invoice_count: Option<i32>,
-    /// Invoices KSeF rejected.
-    pub failed_invoice_count: Option<i32>,
-    /// One result per input, at the input's position.
-    pub results: Vec<BatchInvoiceResult>,
-    /// Invoices KSeF listed that match no input (expected to be empty).
-    pub unmatched: Vec<UnmatchedInvoice>,
-    /// The session UPO pages (`x-ms-meta-hash` verified, each entry checked against the
-    /// accepted inputs).
-    pub upo: Vec<Upo>,
-    /// Sessions opened earlier for this batch and given up (their reference numbers).
-    pub abandoned_sessions: Vec<String>,
 }
 
 impl BatchReport {
