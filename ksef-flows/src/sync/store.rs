@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::export::InvoiceMetadata;
+use crate::query::InvoiceMetadata;
 use crate::query::SubjectType;
 
 pub use crate::error::StoreError;
