@@ -128,7 +128,7 @@ pub enum Durability {
     ProcessCrash,
 }
 
-/// Settings of [`Export::download`].
+/// Settings of [`Export::download`](super::Export::download).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DownloadOptions {
@@ -141,7 +141,7 @@ pub struct DownloadOptions {
     /// Where the decrypted parts are written (a fresh temporary directory inside it). Default:
     /// the system's temporary directory.
     pub temp_dir: Option<PathBuf>,
-    /// Durability of files written by [`DecryptedPackage::unpack_to_dir`].
+    /// Durability of files written by [`DecryptedPackage::unpack_to_dir`](super::DecryptedPackage::unpack_to_dir).
     pub durability: Durability,
 }
 
