@@ -1,4 +1,7 @@
-//! The crate's error type: one variant per failing step.
+//! The crate's error type: one variant per failing step, with the failure reasons its variants
+//! carry (an export part's, a store's, a batch session's) and the outcomes that carry an error in
+//! turn (an invoice's outcome, a batch report). Each is re-exported by the module it belongs to
+//! (`export`, `sync`, `batch`, `online`).
 
 use std::collections::BTreeMap;
 
