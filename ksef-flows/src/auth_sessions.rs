@@ -4,6 +4,7 @@ use futures::stream::BoxStream;
 use ksef_api::operations::op;
 use ksef_api::types;
 
+use crate::arguments::reference;
 use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
 use crate::paging::{
@@ -11,7 +12,6 @@ use crate::paging::{
     continuation_listing,
 };
 use crate::retry::Idempotency;
-use crate::tokens::reference;
 
 impl AuthSession {
     /// One page of the context's authentication sessions (page size 10–100, KSeF's default

@@ -292,7 +292,7 @@ impl AuthSession {
         &self,
         reference_number: &str,
     ) -> Result<types::CertificateEnrollmentStatusResponse> {
-        let r = crate::tokens::reference(reference_number)?;
+        let r = crate::arguments::reference(reference_number)?;
         Ok(self
             .call(
                 op::GET_CERTIFICATES_ENROLLMENTS_BY_REFERENCE_NUMBER,
@@ -312,7 +312,7 @@ impl AuthSession {
     /// certificate, or [`FlowError::CertificateEnrollment`] with KSeF's status when it was
     /// refused, [`FlowError::Timeout`] when it takes longer than the poll timeout.
     pub async fn wait_for_certificate_enrollment(&self, reference_number: &str) -> Result<String> {
-        let r = crate::tokens::reference(reference_number)?;
+        let r = crate::arguments::reference(reference_number)?;
         let mut polling = Polling::start(self.ksef().poll_schedule());
         loop {
             let answer = self

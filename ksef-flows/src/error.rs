@@ -1,7 +1,15 @@
-//! The crate's error type: one variant per failing step.
+//! The crate's error type: one variant per failing step, with the failure reasons its variants
+//! carry (an export part's, a store's, a batch session's) and the outcomes that carry an error in
+//! turn (an invoice's outcome, a batch report). Each is re-exported by the module it belongs to
+//! (`export`, `sync`, `batch`, `online`).
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use ksef_api::KsefError;
 use ksef_crypto::CryptoError;
+
+use crate::upo::document::Upo;
 
 /// KSeF code 21001: the request body cannot be read.
 pub(crate) const UNREADABLE_BODY: i64 = 21001;
@@ -416,7 +424,7 @@ pub enum FlowError {
         /// `partName` of the part.
         part_name: String,
         /// What went wrong.
-        failure: crate::export::PartFailure,
+        failure: PartFailure,
     },
     /// The decrypted export package is not a readable archive of the declared type, or holds
     /// something it must not.
@@ -454,7 +462,7 @@ pub enum FlowError {
         step: &'static str,
         /// The store's error.
         #[source]
-        source: crate::sync::StoreError,
+        source: StoreError,
     },
     /// Incremental synchronisation cannot advance past `date`: a truncated package ended at the
     /// date its window started (more invoices than one package holds share that
@@ -481,7 +489,7 @@ pub enum FlowError {
     #[error("the batch exceeds the limit of {limit}: at most {max}, the batch needs {actual}")]
     BatchLimit {
         /// Which limit.
-        limit: crate::batch::BatchLimit,
+        limit: crate::batch::limits::BatchLimit,
         /// The limit.
         max: u64,
         /// What the batch needs (at least).
@@ -549,7 +557,7 @@ pub enum FlowError {
     #[error("KSeF failed the batch session ({failure:?}, status {code}): {description}{}", details_suffix(.details))]
     BatchRejected {
         /// Typed reason.
-        failure: crate::batch::BatchFailure,
+        failure: BatchFailure,
         /// Status code.
         code: i32,
         /// Status description.
@@ -557,7 +565,7 @@ pub enum FlowError {
         /// Status details.
         details: Vec<String>,
         /// Every input's outcome.
-        report: Box<crate::batch::BatchReport>,
+        report: Box<BatchReport>,
     },
     /// The session UPO does not match the results.
     #[error("the session UPO does not match the results: {detail}")]
@@ -655,6 +663,271 @@ impl FlowError {
 
 pub(crate) fn boxed(e: KsefError) -> Box<KsefError> {
     Box::new(e)
+}
+
+/// Why a part failed. The error names the part ([`FlowError::ExportPart`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PartFailure {
+    /// The storage answered with an error status.
+    #[error("HTTP {status} from the storage")]
+    Http {
+        /// HTTP status.
+        status: u16,
+    },
+    /// The presigned URL expired and fresh URLs did not help.
+    #[error("the download URL expired")]
+    Expired,
+    /// The connection failed or broke.
+    #[error("transport failure: {0}")]
+    Transport(String),
+    /// The answer is a page (HTML, XML, JSON), not the encrypted part.
+    #[error("the storage answered {content_type}, not the encrypted part")]
+    ContentType {
+        /// The `Content-Type` received.
+        content_type: String,
+    },
+    /// The size differs from `encryptedPartSize`.
+    #[error("received {actual} bytes, encryptedPartSize is {expected}")]
+    Size {
+        /// `encryptedPartSize`.
+        expected: u64,
+        /// Bytes received (or announced by `Content-Length`).
+        actual: u64,
+    },
+    /// The SHA-256 of the downloaded bytes differs from `encryptedPartHash`.
+    #[error("SHA-256 of the encrypted part {actual} does not match encryptedPartHash {expected}")]
+    EncryptedHash {
+        /// `encryptedPartHash`.
+        expected: String,
+        /// Computed.
+        actual: String,
+    },
+    /// The storage's `x-ms-meta-hash` differs from `encryptedPartHash`.
+    #[error("x-ms-meta-hash {header} of the storage does not match encryptedPartHash {expected}")]
+    MetaHash {
+        /// `encryptedPartHash`.
+        expected: String,
+        /// The header.
+        header: String,
+    },
+    /// The part does not decrypt (bad padding or length: wrong key, or damaged).
+    #[error("decryption failed: {0}")]
+    Decrypt(String),
+    /// The decrypted part does not match `partSize` / `partHash`.
+    #[error("decrypted part: {what} {actual} does not match {expected}")]
+    Plain {
+        /// `partSize` or `partHash`.
+        what: &'static str,
+        /// Declared.
+        expected: String,
+        /// Computed.
+        actual: String,
+    },
+    /// Writing the decrypted part to a temporary file failed.
+    #[error("local I/O: {0}")]
+    Io(String),
+}
+
+impl PartFailure {
+    /// Whether another attempt may succeed (transport, server errors, pages from a gateway,
+    /// bytes damaged in transit, which may also break the padding). A decrypted part that does
+    /// not match `partSize`/`partHash` although its encrypted bytes matched is not transient:
+    /// the package itself is wrong.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Http { status } => *status == 408 || *status == 429 || *status >= 500,
+            Self::Transport(_)
+            | Self::ContentType { .. }
+            | Self::Size { .. }
+            | Self::EncryptedHash { .. }
+            | Self::MetaHash { .. }
+            | Self::Decrypt(_) => true,
+            Self::Expired | Self::Plain { .. } | Self::Io(_) => false,
+        }
+    }
+}
+
+/// An error of a store backend (its own error as the source).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+/// Why KSeF failed a whole batch session (its final status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BatchFailure {
+    /// 405: the package does not match its declaration (size or hash).
+    Verification,
+    /// 415: the session key could not be decrypted.
+    KeyDecryption,
+    /// 420: too many invoices in the session.
+    TooManyInvoices,
+    /// 430: the archive could not be decompressed.
+    Decompression,
+    /// 435: a part could not be decrypted.
+    PartDecryption,
+    /// 440: the session was cancelled (upload time exceeded, or no invoices).
+    Cancelled,
+    /// 445: no invoice was valid (each input's rejection is in the report).
+    NoValidInvoices,
+    /// 500: unknown server error.
+    Internal,
+    /// A code this crate does not know.
+    Other(i32),
+}
+
+impl BatchFailure {
+    /// Maps a final status code.
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            405 => Self::Verification,
+            415 => Self::KeyDecryption,
+            420 => Self::TooManyInvoices,
+            430 => Self::Decompression,
+            435 => Self::PartDecryption,
+            440 => Self::Cancelled,
+            445 => Self::NoValidInvoices,
+            500 => Self::Internal,
+            other => Self::Other(other),
+        }
+    }
+}
+
+/// What became of one input invoice.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InvoiceOutcome {
+    /// KSeF accepted the invoice and assigned a KSeF number (status 200).
+    Accepted {
+        /// The invoice's reference number.
+        reference_number: String,
+        /// The KSeF number.
+        ksef_number: String,
+        /// Order of the invoice in the session (server-assigned).
+        ordinal_number: u32,
+        /// `acquisitionDate`.
+        acquisition_date: Option<DateTime<Utc>>,
+    },
+    /// KSeF rejected the invoice (status ≥ 400: 440 duplicate, 450 semantic error, ...).
+    Rejected {
+        /// The invoice's reference number.
+        reference_number: String,
+        /// Status code.
+        code: i32,
+        /// Status description.
+        description: String,
+        /// Status details.
+        details: Vec<String>,
+        /// `extensions` (for 440: `originalSessionReferenceNumber`, `originalKsefNumber`).
+        extensions: BTreeMap<String, String>,
+    },
+    /// The invoice was not sent (pre-flight validation, or the send failed).
+    NotSent(FlowError),
+    /// Still processing when waiting ended.
+    Pending {
+        /// The invoice's reference number.
+        reference_number: String,
+    },
+    /// The invoice was sent (in a batch archive) but KSeF reported nothing that can be matched
+    /// to it, e.g. because the whole session failed.
+    Unknown {
+        /// Why the outcome is unknown.
+        why: String,
+    },
+}
+
+/// One input of a batch and what became of it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BatchInvoiceResult {
+    /// Position of the input (0-based).
+    pub index: usize,
+    /// The input's name.
+    pub name: String,
+    /// Its entry in the archive (`invoiceFileName`), when it was packed.
+    pub file_name: Option<String>,
+    /// Base64 SHA-256 of its bytes, when it was packed.
+    pub invoice_hash: Option<String>,
+    /// Accepted (KSeF number), rejected (code, description, details, the original KSeF number
+    /// of a duplicate), not sent (the pre-flight error), or unknown (with why).
+    pub outcome: InvoiceOutcome,
+}
+
+/// An invoice KSeF lists in the session that matches no input (it should not happen).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnmatchedInvoice {
+    /// `invoiceFileName`.
+    pub file_name: Option<String>,
+    /// `invoiceHash`.
+    pub invoice_hash: String,
+    /// Status code.
+    pub code: i32,
+    /// KSeF number, when accepted.
+    pub ksef_number: Option<String>,
+}
+
+/// A session status: code, description, details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStatus {
+    /// Status code.
+    pub code: i32,
+    /// Status description.
+    pub description: String,
+    /// Status details.
+    pub details: Vec<String>,
+}
+
+/// Everything that became of a batch.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BatchReport {
+    /// The session (none when no input passed pre-flight: nothing was sent).
+    pub reference_number: Option<String>,
+    /// The session's final status.
+    pub status: Option<SessionStatus>,
+    /// Invoices KSeF received.
+    pub invoice_count: Option<i32>,
+    /// Invoices KSeF accepted.
+    pub successful_invoice_count: Option<i32>,
+    /// Invoices KSeF rejected.
+    pub failed_invoice_count: Option<i32>,
+    /// One result per input, at the input's position.
+    pub results: Vec<BatchInvoiceResult>,
+    /// Invoices KSeF listed that match no input (expected to be empty).
+    pub unmatched: Vec<UnmatchedInvoice>,
+    /// The session UPO pages (`x-ms-meta-hash` verified, each entry checked against the
+    /// accepted inputs).
+    pub upo: Vec<Upo>,
+    /// Sessions opened earlier for this batch and given up (their reference numbers).
+    pub abandoned_sessions: Vec<String>,
 }
 
 #[cfg(test)]

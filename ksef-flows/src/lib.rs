@@ -42,6 +42,7 @@
 //!   waiting for its operation's outcome) and the permission queries, every page.
 //! * [`FlowError`]: one error enum, a variant per failing step.
 
+mod arguments;
 mod auth;
 mod auth_sessions;
 pub mod batch;

@@ -1,6 +1,6 @@
 //! Online (interactive) sessions: open, send invoices, wait for their results, close, UPO.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,6 +14,7 @@ use ksef_crypto::invoice::FormCode;
 use ksef_crypto::{CertificateUsage, SymmetricKey};
 
 use crate::auth::{AuthSession, CallError};
+pub use crate::error::InvoiceOutcome;
 use crate::error::{FlowError, Result, SESSION_UNAVAILABLE, boxed};
 use crate::lock::lock;
 use crate::retry::{Idempotency, is_ambiguous};
@@ -88,49 +89,6 @@ pub struct SentInvoice {
     pub reconciled: bool,
     /// `X-System-Warning` entries of the send's answer.
     pub warnings: Vec<ksef_api::SystemWarning>,
-}
-
-/// What became of one input invoice.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum InvoiceOutcome {
-    /// KSeF accepted the invoice and assigned a KSeF number (status 200).
-    Accepted {
-        /// The invoice's reference number.
-        reference_number: String,
-        /// The KSeF number.
-        ksef_number: String,
-        /// Order of the invoice in the session (server-assigned).
-        ordinal_number: u32,
-        /// `acquisitionDate`.
-        acquisition_date: Option<DateTime<Utc>>,
-    },
-    /// KSeF rejected the invoice (status ≥ 400: 440 duplicate, 450 semantic error, ...).
-    Rejected {
-        /// The invoice's reference number.
-        reference_number: String,
-        /// Status code.
-        code: i32,
-        /// Status description.
-        description: String,
-        /// Status details.
-        details: Vec<String>,
-        /// `extensions` (for 440: `originalSessionReferenceNumber`, `originalKsefNumber`).
-        extensions: BTreeMap<String, String>,
-    },
-    /// The invoice was not sent (pre-flight validation, or the send failed).
-    NotSent(FlowError),
-    /// Still processing when waiting ended.
-    Pending {
-        /// The invoice's reference number.
-        reference_number: String,
-    },
-    /// The invoice was sent (in a batch archive) but KSeF reported nothing that can be matched
-    /// to it, e.g. because the whole session failed.
-    Unknown {
-        /// Why the outcome is unknown.
-        why: String,
-    },
 }
 
 impl InvoiceOutcome {

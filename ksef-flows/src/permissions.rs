@@ -204,7 +204,7 @@ impl AuthSession {
         &self,
         reference_number: &str,
     ) -> Result<types::PermissionsOperationStatusResponse> {
-        let r = crate::tokens::reference(reference_number)?;
+        let r = crate::arguments::reference(reference_number)?;
         let o = op::GET_PERMISSIONS_OPERATIONS_BY_REFERENCE_NUMBER;
         Ok(self
             .call(o, Idempotency::Safe, |api| {
@@ -224,7 +224,7 @@ impl AuthSession {
         &self,
         reference_number: &str,
     ) -> Result<PermissionOperation> {
-        let r = crate::tokens::reference(reference_number)?;
+        let r = crate::arguments::reference(reference_number)?;
         let o = op::GET_PERMISSIONS_OPERATIONS_BY_REFERENCE_NUMBER;
         let mut polling = Polling::start(self.ksef().poll_schedule());
         loop {

@@ -27,10 +27,11 @@ use ksef_api::types;
 
 use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
-use crate::export::InvoiceMetadata;
 use crate::paging::PageGuard;
 use crate::retry::Idempotency;
 
+/// One invoice's metadata (`InvoiceMetadata`, as in `_metadata.json` and the metadata query).
+pub type InvoiceMetadata = types::InvoiceMetadata;
 /// `subjectType`: the role the context's subject plays on the invoice (`Subject1` seller,
 /// `Subject2` buyer, `Subject3` third party, `SubjectAuthorized` authorised subject).
 pub type SubjectType = types::InvoiceQuerySubjectType;

@@ -7,7 +7,7 @@ use ksef_crypto::qr::QrEnvironment;
 
 use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
-use crate::export::InvoiceMetadata;
+use crate::query::InvoiceMetadata;
 use crate::retry::Idempotency;
 use crate::upo::read_verified;
 

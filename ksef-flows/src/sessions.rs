@@ -7,6 +7,7 @@ use ksef_api::operations::op;
 use ksef_api::types;
 use ksef_api::{KsefHeaders as _, ResponseValue};
 
+use crate::arguments::reference;
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result};
 use crate::paging::{
@@ -14,7 +15,6 @@ use crate::paging::{
     check_page_size, continuation_listing,
 };
 use crate::retry::Idempotency;
-use crate::tokens::reference;
 use crate::upo::{Upo, read_upo};
 use crate::wait::{PollSchedule, Polling};
 

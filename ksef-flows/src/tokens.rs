@@ -5,6 +5,7 @@ use futures::stream::BoxStream;
 use ksef_api::operations::op;
 use ksef_api::types;
 
+use crate::arguments::reference;
 use crate::auth::AuthSession;
 use crate::error::{FlowError, Result};
 use crate::paging::{
@@ -134,14 +135,4 @@ impl AuthSession {
         tracing::info!(reference_number = %r, "KSeF token revoked");
         Ok(())
     }
-}
-
-/// Checks a reference number's shape before it goes into a path.
-pub(crate) fn reference(s: &str) -> Result<String> {
-    ksef_crypto::ReferenceNumber::parse(s.trim())
-        .map(|r| r.as_str().to_string())
-        .map_err(|e| FlowError::InvalidArgument {
-            field: "reference number",
-            rule: e.to_string(),
-        })
 }

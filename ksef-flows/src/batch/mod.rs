@@ -45,8 +45,9 @@
 
 mod archive_writer;
 mod input;
-mod limits;
+pub(crate) mod limits;
 mod manifest;
+mod options;
 mod parts;
 mod prepare;
 mod progress;
@@ -59,222 +60,26 @@ mod upload;
 mod tests;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use ksef_crypto::SymmetricKey;
-use ksef_crypto::invoice::FormCode;
 use ksef_time::SharedClock;
 
 pub use self::input::{BatchInput, xml_files_in};
 pub use self::limits::{BatchLimit, MAX_ARCHIVE_SIZE, MAX_INVOICES, MAX_PART_SIZE, MAX_PARTS};
+pub use self::options::{BatchOptions, Compression};
 use self::progress::Progress;
 pub use self::progress::{BatchEvent, BatchPhase, ProgressFn};
-pub use self::results::{BatchInvoiceResult, UnmatchedInvoice};
 pub use self::state::StateKey;
 use self::state::{
     ArchiveRecord, BatchState, FormRecord, InputsRecord, PartRecord, Secrets, StateStore,
 };
 use crate::auth::AuthSession;
+use crate::error::InvoiceOutcome;
 use crate::error::{FlowError, Result};
-use crate::online::InvoiceOutcome;
-use crate::retry::RetryPolicy;
-use crate::upo::Upo;
 
-/// Archive format of a batch (`compressionType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum Compression {
-    /// Zip (the default).
-    #[default]
-    Zip,
-    /// A tar archive compressed with gzip.
-    TarGz,
-}
-
-impl Compression {
-    /// The API value.
-    pub fn api_name(self) -> &'static str {
-        match self {
-            Self::Zip => "Zip",
-            Self::TarGz => "TarGz",
-        }
-    }
-}
-
-/// Settings of a batch.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct BatchOptions {
-    /// Form of the invoices (default FA (3)); an input of another form is stopped.
-    pub form: FormCode,
-    /// Archive format (default Zip).
-    pub compression: Compression,
-    /// Deflate level 0–9 (default 6).
-    pub compression_level: u32,
-    /// Largest part before encryption (default and maximum 100 000 000 bytes).
-    pub part_size: u64,
-    /// Check the session limits before anything is sent (default true; off only to measure
-    /// preparation beyond them).
-    pub check_session_limits: bool,
-    /// Pre-flight and compression threads (default: the available parallelism).
-    pub workers: usize,
-    /// Parts uploaded at once (default 4).
-    pub upload_concurrency: usize,
-    /// Retries of a part upload after 5xx/408/429 answers, dropped connections and timeouts
-    /// (default 8 attempts, backoff 200 ms doubling up to 10 s).
-    pub upload_retry: RetryPolicy,
-    /// Longest wait for KSeF to process the closed session (default 1 hour); the batch can be
-    /// resumed later to wait again.
-    pub processing_timeout: Duration,
-    /// `offlineMode` of the session: the invoices were issued offline.
-    pub offline_mode: bool,
-    /// Keep the work directory after the report (default false: it is removed).
-    pub keep_work_dir: bool,
-}
-
-impl Default for BatchOptions {
-    fn default() -> Self {
-        let upload_retry = RetryPolicy {
-            max_attempts: 8,
-            ..RetryPolicy::default()
-        };
-        Self {
-            form: FormCode::Fa3,
-            compression: Compression::Zip,
-            compression_level: 6,
-            part_size: MAX_PART_SIZE,
-            check_session_limits: true,
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            upload_concurrency: 4,
-            upload_retry,
-            processing_timeout: Duration::from_secs(3600),
-            offline_mode: false,
-            keep_work_dir: false,
-        }
-    }
-}
-
-impl BatchOptions {
-    /// Sets the form.
-    #[must_use]
-    pub fn form(mut self, form: FormCode) -> Self {
-        self.form = form;
-        self
-    }
-    /// Sets the archive format.
-    #[must_use]
-    pub fn compression(mut self, c: Compression) -> Self {
-        self.compression = c;
-        self
-    }
-    /// Sets the deflate level (0–9).
-    #[must_use]
-    pub fn compression_level(mut self, level: u32) -> Self {
-        self.compression_level = level.min(9);
-        self
-    }
-    /// Sets the part size (at most [`MAX_PART_SIZE`]; checked when the batch is prepared).
-    #[must_use]
-    pub fn part_size(mut self, bytes: u64) -> Self {
-        self.part_size = bytes;
-        self
-    }
-    /// Turns the session-limit checks on or off.
-    #[must_use]
-    pub fn check_session_limits(mut self, on: bool) -> Self {
-        self.check_session_limits = on;
-        self
-    }
-    /// Sets the number of preparation threads.
-    #[must_use]
-    pub fn workers(mut self, n: usize) -> Self {
-        self.workers = n.max(1);
-        self
-    }
-    /// Sets the number of parts uploaded at once.
-    #[must_use]
-    pub fn upload_concurrency(mut self, n: usize) -> Self {
-        self.upload_concurrency = n.max(1);
-        self
-    }
-    /// Sets the part-upload retry policy.
-    #[must_use]
-    pub fn upload_retry(mut self, p: RetryPolicy) -> Self {
-        self.upload_retry = p;
-        self
-    }
-    /// Sets the processing timeout.
-    #[must_use]
-    pub fn processing_timeout(mut self, d: Duration) -> Self {
-        self.processing_timeout = d;
-        self
-    }
-    /// Marks the session's invoices as issued offline.
-    #[must_use]
-    pub fn offline_mode(mut self, on: bool) -> Self {
-        self.offline_mode = on;
-        self
-    }
-    /// Keeps the work directory after the report.
-    #[must_use]
-    pub fn keep_work_dir(mut self, on: bool) -> Self {
-        self.keep_work_dir = on;
-        self
-    }
-}
-
-/// Why KSeF failed a whole batch session (its final status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum BatchFailure {
-    /// 405: the package does not match its declaration (size or hash).
-    Verification,
-    /// 415: the session key could not be decrypted.
-    KeyDecryption,
-    /// 420: too many invoices in the session.
-    TooManyInvoices,
-    /// 430: the archive could not be decompressed.
-    Decompression,
-    /// 435: a part could not be decrypted.
-    PartDecryption,
-    /// 440: the session was cancelled (upload time exceeded, or no invoices).
-    Cancelled,
-    /// 445: no invoice was valid (each input's rejection is in the report).
-    NoValidInvoices,
-    /// 500: unknown server error.
-    Internal,
-    /// A code this crate does not know.
-    Other(i32),
-}
-
-impl BatchFailure {
-    /// Maps a final status code.
-    pub fn from_code(code: i32) -> Self {
-        match code {
-            405 => Self::Verification,
-            415 => Self::KeyDecryption,
-            420 => Self::TooManyInvoices,
-            430 => Self::Decompression,
-            435 => Self::PartDecryption,
-            440 => Self::Cancelled,
-            445 => Self::NoValidInvoices,
-            500 => Self::Internal,
-            other => Self::Other(other),
-        }
-    }
-}
-
-/// A session status: code, description, details.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SessionStatus {
-    /// Status code.
-    pub code: i32,
-    /// Status description.
-    pub description: String,
-    /// Status details.
-    pub details: Vec<String>,
-}
+pub use crate::error::{
+    BatchFailure, BatchInvoiceResult, BatchReport, SessionStatus, UnmatchedInvoice,
+};
 
 impl From<state::StatusRecord> for SessionStatus {
     fn from(s: state::StatusRecord) -> Self {
@@ -284,31 +89,6 @@ impl From<state::StatusRecord> for SessionStatus {
             details: s.details,
         }
     }
-}
-
-/// Everything that became of a batch.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct BatchReport {
-    /// The session (none when no input passed pre-flight: nothing was sent).
-    pub reference_number: Option<String>,
-    /// The session's final status.
-    pub status: Option<SessionStatus>,
-    /// Invoices KSeF received.
-    pub invoice_count: Option<i32>,
-    /// Invoices KSeF accepted.
-    pub successful_invoice_count: Option<i32>,
-    /// Invoices KSeF rejected.
-    pub failed_invoice_count: Option<i32>,
-    /// One result per input, at the input's position.
-    pub results: Vec<BatchInvoiceResult>,
-    /// Invoices KSeF listed that match no input (expected to be empty).
-    pub unmatched: Vec<UnmatchedInvoice>,
-    /// The session UPO pages (`x-ms-meta-hash` verified, each entry checked against the
-    /// accepted inputs).
-    pub upo: Vec<Upo>,
-    /// Sessions opened earlier for this batch and given up (their reference numbers).
-    pub abandoned_sessions: Vec<String>,
 }
 
 impl BatchReport {
@@ -727,20 +507,9 @@ impl Batch {
 
     /// Removes the work directory (parts, inputs file, state file).
     pub fn remove_work_dir(&self) -> Result<()> {
-        remove_work_dir(&self.dir)
+        state::remove_work_dir(&self.dir)
             .map_err(|e| FlowError::batch_io("removing the work directory", e))
     }
-}
-
-/// Removes a work directory, the state file first: a run killed halfway through leaves either
-/// a complete batch or no batch, never a state file whose other files are gone.
-fn remove_work_dir(dir: &Path) -> std::io::Result<()> {
-    match std::fs::remove_file(dir.join(state::STATE_FILE)) {
-        Ok(()) => state::sync_dir(dir)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    std::fs::remove_dir_all(dir)
 }
 
 fn batch_id() -> String {

@@ -25,9 +25,9 @@ use super::archive_writer::{ArchiveWriter, EntryPacker, PackedEntry};
 use super::input::{BatchInput, entry_name};
 use super::limits::{BatchLimit, LimitExceeded, MAX_ARCHIVE_SIZE, MAX_INVOICES, MAX_PARTS};
 use super::manifest::{InputRecord, ManifestWriter, Stopped};
+use super::options::{BatchOptions, Compression};
 use super::parts::{PartSink, SealedArchive};
 use super::progress::{BatchEvent, Progress};
-use super::{BatchOptions, Compression};
 use crate::error::{FlowError, Result};
 
 /// Bytes of inputs (and their compressed form) in flight between the reader and the writer.

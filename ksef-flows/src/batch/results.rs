@@ -9,41 +9,10 @@ use ksef_api::types;
 use super::input::index_of_entry;
 use super::manifest::InputRecord;
 use crate::auth::AuthSession;
+use crate::error::{BatchInvoiceResult, InvoiceOutcome, UnmatchedInvoice};
 use crate::error::{FlowError, Result};
-use crate::online::InvoiceOutcome;
 use crate::sessions::InvoiceSelection;
 use crate::upo::Upo;
-
-/// One input of a batch and what became of it.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct BatchInvoiceResult {
-    /// Position of the input (0-based).
-    pub index: usize,
-    /// The input's name.
-    pub name: String,
-    /// Its entry in the archive (`invoiceFileName`), when it was packed.
-    pub file_name: Option<String>,
-    /// Base64 SHA-256 of its bytes, when it was packed.
-    pub invoice_hash: Option<String>,
-    /// Accepted (KSeF number), rejected (code, description, details, the original KSeF number
-    /// of a duplicate), not sent (the pre-flight error), or unknown (with why).
-    pub outcome: InvoiceOutcome,
-}
-
-/// An invoice KSeF lists in the session that matches no input (it should not happen).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct UnmatchedInvoice {
-    /// `invoiceFileName`.
-    pub file_name: Option<String>,
-    /// `invoiceHash`.
-    pub invoice_hash: String,
-    /// Status code.
-    pub code: i32,
-    /// KSeF number, when accepted.
-    pub ksef_number: Option<String>,
-}
 
 /// Maps KSeF's per-invoice statuses to the inputs.
 pub(crate) struct Matcher<'r> {
@@ -145,7 +114,7 @@ impl<'r> Matcher<'r> {
     pub(crate) fn finish(
         self,
         why_missing: &str,
-    ) -> (Vec<super::BatchInvoiceResult>, Vec<UnmatchedInvoice>) {
+    ) -> (Vec<BatchInvoiceResult>, Vec<UnmatchedInvoice>) {
         let results = self
             .records
             .iter()

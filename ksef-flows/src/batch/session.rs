@@ -15,14 +15,15 @@ use ksef_api::types;
 use ksef_crypto::CertificateUsage;
 
 use super::manifest;
+use super::options::BatchOptions;
 use super::progress::{BatchEvent, BatchPhase, Progress};
 use super::results::{self, Matcher};
 use super::state::{
     AbandonedSession, BatchState, Secrets, SessionRecord, StateStore, StatusRecord, UploadTarget,
 };
 use super::upload::{self, PartUpload};
-use super::{BatchFailure, BatchOptions, BatchReport};
 use crate::auth::{AuthSession, CallError};
+use crate::error::{BatchFailure, BatchReport};
 use crate::error::{FlowError, Result};
 use crate::retry::{Idempotency, is_ambiguous};
 use crate::sessions::UpoOf;
@@ -636,7 +637,7 @@ impl Runner<'_> {
             unknown: report.unknown(),
         });
         if !self.options.keep_work_dir {
-            let _ = super::remove_work_dir(self.dir);
+            let _ = super::state::remove_work_dir(self.dir);
         }
         match status.map(|s| s.status) {
             Some(st) if st.code != 200 => Err(FlowError::BatchRejected {

@@ -16,8 +16,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::multifile::MultiFile;
-use super::{Compression, Durability, ExportPackage, InvoiceMetadata};
+use super::package::{Compression, Durability, ExportPackage};
 use crate::error::{FlowError, Result};
+use crate::query::InvoiceMetadata;
 
 /// Name of the metadata file in a package.
 const METADATA_FILE: &str = "_metadata.json";

@@ -13,7 +13,9 @@ use ksef_crypto::SymmetricKey;
 use tokio::sync::mpsc;
 
 use super::archive::DecryptedPackage;
-use super::{DownloadOptions, Export, ExportPackage, PackagePart, PartFailure};
+use super::handle::Export;
+use super::package::{DownloadOptions, ExportPackage, PackagePart};
+use crate::error::PartFailure;
 use crate::error::{FlowError, Result};
 use crate::progress::ExportEvent;
 

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::export::InvoiceMetadata;
+use crate::query::InvoiceMetadata;
 use crate::query::SubjectType;
+
+pub use crate::error::StoreError;
 
 /// The stream of invoices one checkpoint follows: a context (`Nip:5265877635`) and a subject
 /// type.
@@ -193,7 +195,7 @@ impl StoredInvoice {
 
     /// The KOD I verification link of the invoice (seller NIP, issue date and hash from its
     /// metadata, which the XML was checked against).
-    pub fn kod1_url(&self, qr: &ksef_crypto::qr::QrEnvironment) -> crate::Result<String> {
+    pub fn kod1_url(&self, qr: &ksef_crypto::qr::QrEnvironment) -> crate::error::Result<String> {
         crate::retrieval::kod1_url_of(&self.metadata, qr)
     }
 }
@@ -306,36 +308,6 @@ impl StoreQuery {
     pub fn limit(mut self, n: u32) -> Self {
         self.limit = Some(n);
         self
-    }
-}
-
-/// An error of a store backend (its own error as the source).
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct StoreError {
-    message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-impl StoreError {
-    /// An error with a message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// An error caused by `source`.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source: Some(Box::new(source)),
-        }
     }
 }
 

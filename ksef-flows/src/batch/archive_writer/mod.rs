@@ -15,34 +15,19 @@
 //! Archives are deterministic: the same inputs, names and timestamp give the same bytes.
 
 mod deflate;
+mod entry;
 mod targz;
 mod zip;
 
-use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Datelike as _, Timelike as _, Utc};
 
+pub(crate) use self::entry::PackedEntry;
 pub(crate) use self::targz::TarGzWriter;
 pub(crate) use self::zip::ZipWriter;
-use super::Compression;
-
-/// One entry compressed by a worker, ready to be appended by the writer.
-#[derive(Debug)]
-pub(crate) struct PackedEntry {
-    /// Entry name (ASCII, unique in the archive).
-    pub(crate) name: String,
-    /// Zip: the compressed (or stored) content. TarGz: the deflated tar record.
-    pub(crate) data: Vec<u8>,
-    /// CRC-32 of the uncompressed bytes the entry stands for (Zip: the content; TarGz: the
-    /// whole tar record).
-    pub(crate) crc32: u32,
-    /// Length of those uncompressed bytes.
-    pub(crate) uncompressed: u64,
-    /// Zip only: stored instead of deflated.
-    pub(crate) stored: bool,
-}
+use super::options::Compression;
 
 /// Compresses entries (one per worker thread, reused for every entry).
 ///
@@ -193,12 +178,6 @@ fn dos_datetime(t: DateTime<Utc>) -> (u16, u16) {
         u16::try_from(time).unwrap_or(0),
         u16::try_from(date).unwrap_or(0),
     )
-}
-
-/// Copies a spilled file into `out`, returning the number of bytes.
-fn copy_file(path: &std::path::Path, out: &mut impl Write) -> io::Result<u64> {
-    let mut f = io::BufReader::with_capacity(256 * 1024, File::open(path)?);
-    io::copy(&mut f, out)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
 
-use super::PackedEntry;
+use super::entry::PackedEntry;
 
 const BLOCK: u64 = 512;
 

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use super::PackedEntry;
+use super::entry::{PackedEntry, copy_file};
 
 const LOCAL_HEADER: u32 = 0x0403_4b50;
 const CENTRAL_HEADER: u32 = 0x0201_4b50;
@@ -143,7 +143,7 @@ impl<W: Write> ZipWriter<W> {
         self.central.flush()?;
         drop(self.central);
         let cd_offset = self.offset;
-        let copied = super::copy_file(&self.spill_path, &mut self.out)?;
+        let copied = copy_file(&self.spill_path, &mut self.out)?;
         std::fs::remove_file(&self.spill_path)?;
         if copied != self.central_len {
             return Err(io::Error::other(

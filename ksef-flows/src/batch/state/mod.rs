@@ -471,5 +471,16 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Removes a work directory, the state file first: a run killed halfway through leaves either
+/// a complete batch or no batch, never a state file whose other files are gone.
+pub(crate) fn remove_work_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(dir.join(STATE_FILE)) {
+        Ok(()) => sync_dir(dir)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    std::fs::remove_dir_all(dir)
+}
+
 #[cfg(test)]
 mod tests;
