@@ -263,6 +263,31 @@ impl AuthSession {
         }
     }
 
+    /// Every page of a listing paged by `pageOffset` and `hasMore`: `fetch` reads the page at an
+    /// offset, the pager's guard bounds the listing.
+    async fn all_offset_pages<T, F, Fut>(
+        &self,
+        o: &'static OperationMeta,
+        mut fetch: F,
+    ) -> Result<Vec<T>>
+    where
+        F: FnMut(i32) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<T>, bool)>>,
+    {
+        let mut pages = PageGuard::new(o.name, MAX_LISTED, Some(PAGE_SIZE as u32));
+        let mut out = Vec::new();
+        let mut offset = 0i32;
+        loop {
+            let (items, has_more) = fetch(offset).await?;
+            let n = items.len();
+            out.extend(items);
+            match next_offset(&mut pages, offset, n, has_more)? {
+                Some(next) => offset = next,
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Permissions of persons (`POST /permissions/query/persons/grants`), every page: those in
     /// force in the current context, or those granted in it by this caller (`queryType`).
     pub async fn list_person_permissions(
@@ -270,10 +295,7 @@ impl AuthSession {
         query: &types::PersonPermissionsQueryRequest,
     ) -> Result<Vec<types::PersonPermission>> {
         let o = op::POST_PERMISSIONS_QUERY_PERSONS_GRANTS;
-        let mut pages = PageGuard::new(o.name, MAX_LISTED, Some(PAGE_SIZE as u32));
-        let mut out = Vec::new();
-        let mut offset = 0i32;
-        loop {
+        self.all_offset_pages(o, |offset| async move {
             let page = self
                 .call(o, Idempotency::Safe, |api| {
                     api.post_permissions_query_persons_grants()
@@ -285,13 +307,9 @@ impl AuthSession {
                 .await
                 .map_err(call_error(o))?
                 .into_inner();
-            let n = page.permissions.len();
-            out.extend(page.permissions);
-            match next_offset(&mut pages, offset, n, page.has_more)? {
-                Some(next) => offset = next,
-                None => return Ok(out),
-            }
-        }
+            Ok((page.permissions, page.has_more))
+        })
+        .await
     }
 
     /// The caller's own permissions (`POST /permissions/query/personal/grants`), every page.
@@ -300,10 +318,7 @@ impl AuthSession {
         query: &types::PersonalPermissionsQueryRequest,
     ) -> Result<Vec<types::PersonalPermission>> {
         let o = op::POST_PERMISSIONS_QUERY_PERSONAL_GRANTS;
-        let mut pages = PageGuard::new(o.name, MAX_LISTED, Some(PAGE_SIZE as u32));
-        let mut out = Vec::new();
-        let mut offset = 0i32;
-        loop {
+        self.all_offset_pages(o, |offset| async move {
             let page = self
                 .call(o, Idempotency::Safe, |api| {
                     api.post_permissions_query_personal_grants()
@@ -315,13 +330,9 @@ impl AuthSession {
                 .await
                 .map_err(call_error(o))?
                 .into_inner();
-            let n = page.permissions.len();
-            out.extend(page.permissions);
-            match next_offset(&mut pages, offset, n, page.has_more)? {
-                Some(next) => offset = next,
-                None => return Ok(out),
-            }
-        }
+            Ok((page.permissions, page.has_more))
+        })
+        .await
     }
 
     /// Permissions entities hold in the current context (`POST
@@ -331,10 +342,7 @@ impl AuthSession {
         query: &types::EntityPermissionsQueryRequest,
     ) -> Result<Vec<types::EntityPermissionItem>> {
         let o = op::POST_PERMISSIONS_QUERY_ENTITIES_GRANTS;
-        let mut pages = PageGuard::new(o.name, MAX_LISTED, Some(PAGE_SIZE as u32));
-        let mut out = Vec::new();
-        let mut offset = 0i32;
-        loop {
+        self.all_offset_pages(o, |offset| async move {
             let page = self
                 .call(o, Idempotency::Safe, |api| {
                     api.post_permissions_query_entities_grants()
@@ -346,13 +354,9 @@ impl AuthSession {
                 .await
                 .map_err(call_error(o))?
                 .into_inner();
-            let n = page.permissions.len();
-            out.extend(page.permissions);
-            match next_offset(&mut pages, offset, n, page.has_more)? {
-                Some(next) => offset = next,
-                None => return Ok(out),
-            }
-        }
+            Ok((page.permissions, page.has_more))
+        })
+        .await
     }
 
     /// Entity authorizations the context granted or received (`POST
@@ -362,10 +366,7 @@ impl AuthSession {
         query: &types::EntityAuthorizationPermissionsQueryRequest,
     ) -> Result<Vec<types::EntityAuthorizationGrant>> {
         let o = op::POST_PERMISSIONS_QUERY_AUTHORIZATIONS_GRANTS;
-        let mut pages = PageGuard::new(o.name, MAX_LISTED, Some(PAGE_SIZE as u32));
-        let mut out = Vec::new();
-        let mut offset = 0i32;
-        loop {
+        self.all_offset_pages(o, |offset| async move {
             let page = self
                 .call(o, Idempotency::Safe, |api| {
                     api.post_permissions_query_authorizations_grants()
@@ -377,13 +378,9 @@ impl AuthSession {
                 .await
                 .map_err(call_error(o))?
                 .into_inner();
-            let n = page.authorization_grants.len();
-            out.extend(page.authorization_grants);
-            match next_offset(&mut pages, offset, n, page.has_more)? {
-                Some(next) => offset = next,
-                None => return Ok(out),
-            }
-        }
+            Ok((page.authorization_grants, page.has_more))
+        })
+        .await
     }
 }
 
