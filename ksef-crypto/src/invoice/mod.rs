@@ -11,6 +11,8 @@
 
 use chrono::NaiveDate;
 
+mod scan;
+
 use crate::error::{CryptoError, Position, PreflightRule, Result};
 
 /// Maximum invoice size without attachments.
@@ -148,23 +150,6 @@ fn discouraged(c: char) -> bool {
         || (u >= 0x1_0000 && (u & 0xFFFE) == 0xFFFE)
 }
 
-/// The first discouraged code point and its byte offset. Every discouraged code point is
-/// U+007F or above, so the scan skips the bytes below 0x7F (all of an XML invoice but its
-/// non-ASCII text) and decodes only from the others.
-fn first_discouraged(text: &str) -> Option<(usize, char)> {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while let Some(skip) = bytes.get(i..)?.iter().position(|b| *b >= 0x7F) {
-        i += skip;
-        let c = text.get(i..)?.chars().next()?;
-        if discouraged(c) {
-            return Some((i, c));
-        }
-        i += c.len_utf8();
-    }
-    None
-}
-
 /// Check the XML declaration's encoding, if there is a declaration.
 fn check_prolog(text: &str, bytes: &[u8]) -> Result<()> {
     if !text.starts_with("<?xml") || !text[5..].starts_with(|c: char| c.is_ascii_whitespace()) {
@@ -194,17 +179,50 @@ fn check_prolog(text: &str, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
-    n.children()
-        .find(|c| c.is_element() && c.tag_name().name() == name)
+/// Paths (local names from the root, first matching child at each step) of the fields
+/// pre-flight reads, in the order of [`Field`], for the form the root element names.
+fn field_paths(form: Option<FormCode>) -> scan::Paths {
+    const FA: &[&[&str]] = &[
+        &["Zalacznik"],
+        &["Podmiot1", "DaneIdentyfikacyjne", "NIP"],
+        &["Fa", "P_1"],
+        &["Fa", "P_2"],
+        &["Fa", "RodzajFaktury"],
+    ];
+    const FA_RR: &[&[&str]] = &[
+        &["Zalacznik"],
+        &["Podmiot1", "DaneIdentyfikacyjne", "NIP"],
+        &["FakturaRR", "P_4B"],
+        &["FakturaRR", "P_4C"],
+        &["FakturaRR", "RodzajFaktury"],
+    ];
+    const PEF: &[&[&str]] = &[
+        &["Zalacznik"],
+        &[
+            "AccountingSupplierParty",
+            "Party",
+            "PartyTaxScheme",
+            "CompanyID",
+        ],
+        &["IssueDate"],
+        &["ID"],
+    ];
+    match form {
+        Some(FormCode::Fa2 | FormCode::Fa3) => FA,
+        Some(FormCode::FaRr1) => FA_RR,
+        Some(FormCode::Pef3 | FormCode::PefKor3) => PEF,
+        None => &[],
+    }
 }
 
-fn path<'a, 'i>(n: roxmltree::Node<'a, 'i>, names: &[&str]) -> Option<roxmltree::Node<'a, 'i>> {
-    names.iter().try_fold(n, |acc, name| child(acc, name))
-}
-
-fn text_of(n: Option<roxmltree::Node<'_, '_>>) -> Option<String> {
-    n.and_then(|n| n.text()).map(|t| t.trim().to_owned())
+/// Index of each field in [`field_paths`].
+#[derive(Clone, Copy)]
+enum Field {
+    Attachment = 0,
+    SellerNip,
+    IssueDate,
+    Number,
+    Kind,
 }
 
 /// Run all pre-flight checks on the raw invoice bytes and extract its facts.
@@ -244,64 +262,56 @@ pub fn preflight(bytes: &[u8]) -> Result<InvoiceFacts> {
         )
     })?;
     check_prolog(text, bytes)?;
-    if let Some((i, c)) = first_discouraged(text) {
+    let (non_xml, discouraged) = scan::first_bad_char(text, self::discouraged);
+    if let Some((i, c)) = discouraged {
         return Err(fail(
             PreflightRule::DiscouragedCodePoint,
             Some(position(bytes, i)),
             format!("U+{:04X}", c as u32),
         ));
     }
-    let opts = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        ..Default::default()
-    };
-    let doc = roxmltree::Document::parse_with_options(text, opts).map_err(|e| {
-        let p = e.pos();
-        // convert (row, col) to an offset
-        let offset = text
-            .split_inclusive('\n')
-            .take(p.row.saturating_sub(1) as usize)
-            .map(str::len)
-            .sum::<usize>();
-        let line_text = &text[offset.min(text.len())..];
-        let col_bytes: usize = line_text
-            .chars()
-            .take(p.col.saturating_sub(1) as usize)
-            .map(char::len_utf8)
-            .sum();
-        fail(
-            PreflightRule::WellFormed,
-            Some(position(bytes, offset + col_bytes)),
-            e.to_string(),
-        )
-    })?;
-    if let Some(pi) = doc
-        .descendants()
-        .find(|n| n.node_type() == roxmltree::NodeType::PI)
-    {
+    if let Some((i, c)) = non_xml {
         return Err(fail(
-            PreflightRule::ProcessingInstruction,
-            Some(position(bytes, pi.range().start)),
-            format!(
-                "processing instruction <?{}",
-                pi.pi().map(|p| p.target).unwrap_or("")
-            ),
+            PreflightRule::WellFormed,
+            Some(position(bytes, i)),
+            format!("U+{:04X} is not an XML character", c as u32),
         ));
     }
-    let root = doc.root_element();
-    let form = FormCode::from_root(root.tag_name().namespace(), root.tag_name().name())
-        .ok_or_else(|| {
+    let outline = scan::scan(text, &|ns, name| field_paths(FormCode::from_root(ns, name)))
+        .map_err(|e| {
             fail(
-                PreflightRule::UnknownForm,
-                Some(position(bytes, root.range().start)),
-                format!(
-                    "root element {{{}}}{} is not FA(2), FA(3), FA_RR(1), PEF(3) or PEF_KOR(3)",
-                    root.tag_name().namespace().unwrap_or(""),
-                    root.tag_name().name()
-                ),
+                PreflightRule::WellFormed,
+                Some(position(bytes, e.offset)),
+                e.message,
             )
         })?;
-    let has_attachments = child(root, "Zalacznik").is_some();
+    if let Some((at, target)) = outline.first_pi {
+        return Err(fail(
+            PreflightRule::ProcessingInstruction,
+            Some(position(bytes, at)),
+            format!("processing instruction <?{target}"),
+        ));
+    }
+    let root_ns = outline.root_namespace.as_deref();
+    let form = FormCode::from_root(root_ns, outline.root_local).ok_or_else(|| {
+        fail(
+            PreflightRule::UnknownForm,
+            Some(position(bytes, outline.root_start)),
+            format!(
+                "root element {{{}}}{} is not FA(2), FA(3), FA_RR(1), PEF(3) or PEF_KOR(3)",
+                root_ns.unwrap_or(""),
+                outline.root_local
+            ),
+        )
+    })?;
+    let field = |f: Field| outline.found.get(f as usize).and_then(Option::as_ref);
+    let pos_of = |f: Field| field(f).map(|n| position(bytes, n.start));
+    let text_of = |f: Field| {
+        field(f)
+            .and_then(|n| n.text.as_deref())
+            .map(|t| t.trim().to_owned())
+    };
+    let has_attachments = field(Field::Attachment).is_some();
     let limit = if has_attachments {
         MAX_SIZE_WITH_ATTACHMENTS
     } else {
@@ -315,38 +325,9 @@ pub fn preflight(bytes: &[u8]) -> Result<InvoiceFacts> {
         ));
     }
 
-    let (nip_node, date_node, number_node, kind_node) = match form {
-        FormCode::Fa2 | FormCode::Fa3 => (
-            path(root, &["Podmiot1", "DaneIdentyfikacyjne", "NIP"]),
-            path(root, &["Fa", "P_1"]),
-            path(root, &["Fa", "P_2"]),
-            path(root, &["Fa", "RodzajFaktury"]),
-        ),
-        FormCode::FaRr1 => (
-            path(root, &["Podmiot1", "DaneIdentyfikacyjne", "NIP"]),
-            path(root, &["FakturaRR", "P_4B"]),
-            path(root, &["FakturaRR", "P_4C"]),
-            path(root, &["FakturaRR", "RodzajFaktury"]),
-        ),
-        FormCode::Pef3 | FormCode::PefKor3 => (
-            path(
-                root,
-                &[
-                    "AccountingSupplierParty",
-                    "Party",
-                    "PartyTaxScheme",
-                    "CompanyID",
-                ],
-            ),
-            child(root, "IssueDate"),
-            child(root, "ID"),
-            None,
-        ),
-    };
     let required = matches!(form, FormCode::Fa2 | FormCode::Fa3 | FormCode::FaRr1);
-    let pos_of = |n: Option<roxmltree::Node<'_, '_>>| n.map(|n| position(bytes, n.range().start));
 
-    let mut seller_nip = text_of(nip_node);
+    let mut seller_nip = text_of(Field::SellerNip);
     if matches!(form, FormCode::Pef3 | FormCode::PefKor3) {
         seller_nip = seller_nip.map(|s| s.strip_prefix("PL").unwrap_or(&s).to_owned());
     }
@@ -356,21 +337,21 @@ pub fn preflight(bytes: &[u8]) -> Result<InvoiceFacts> {
     if required && !nip_ok {
         return Err(fail(
             PreflightRule::RequiredField,
-            pos_of(nip_node),
+            pos_of(Field::SellerNip),
             format!("Podmiot1 NIP missing or not a NIP: {seller_nip:?}"),
         ));
     }
     let seller_nip_checksum_ok = seller_nip
         .as_deref()
         .is_some_and(|n| crate::ids::Nip::parse(n).is_ok());
-    let date_text = text_of(date_node);
+    let date_text = text_of(Field::IssueDate);
     let issue_date = match date_text.as_deref() {
         Some(d) => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
                 return Err(fail(
                     PreflightRule::RequiredField,
-                    pos_of(date_node),
+                    pos_of(Field::IssueDate),
                     format!("issue date {d:?} is not YYYY-MM-DD"),
                 ));
             }
@@ -384,19 +365,19 @@ pub fn preflight(bytes: &[u8]) -> Result<InvoiceFacts> {
         }
         None => None,
     };
-    let invoice_number = text_of(number_node).filter(|s| !s.is_empty());
+    let invoice_number = text_of(Field::Number).filter(|s| !s.is_empty());
     if required && invoice_number.is_none() {
         return Err(fail(
             PreflightRule::RequiredField,
-            pos_of(number_node),
+            pos_of(Field::Number),
             "invoice number (P_2 / P_4C) missing",
         ));
     }
-    let invoice_kind = text_of(kind_node).filter(|s| !s.is_empty());
+    let invoice_kind = text_of(Field::Kind).filter(|s| !s.is_empty());
     if required && invoice_kind.is_none() {
         return Err(fail(
             PreflightRule::RequiredField,
-            pos_of(kind_node),
+            pos_of(Field::Kind),
             "RodzajFaktury missing",
         ));
     }
@@ -418,12 +399,21 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn naive(text: &str) -> Option<(usize, char)> {
-        text.char_indices().find(|&(_, c)| discouraged(c))
+    /// Both scans of [`scan::first_bad_char`], one character at a time.
+    fn naive(text: &str) -> (scan::CharHit, scan::CharHit) {
+        let non_xml = text.char_indices().find(|&(_, c)| {
+            let u = c as u32;
+            (u < 0x20 && !matches!(c, '\t' | '\n' | '\r')) || u == 0xFFFE || u == 0xFFFF
+        });
+        let bad = text.char_indices().find(|&(_, c)| discouraged(c));
+        // the byte scan stops at the first discouraged code point
+        let non_xml = non_xml.filter(|n| bad.is_none_or(|b| n.0 < b.0));
+        (non_xml, bad)
     }
 
     #[test]
     fn the_byte_scan_finds_what_the_char_scan_finds() {
+        let long = format!("{}\u{1}{}\u{FFFF}", "a".repeat(70), "b".repeat(40));
         for t in [
             "",
             "abc",
@@ -431,18 +421,21 @@ mod tests {
             "zażółć \u{85} \u{86}",
             "\u{FDD0}",
             "x\u{1FFFE}y\u{7F}",
+            "a\u{0}b\u{7F}",
+            "tab\tnl\ncr\r\u{FFFE}",
+            &long,
         ] {
-            assert_eq!(first_discouraged(t), naive(t), "{t:?}");
+            assert_eq!(scan::first_bad_char(t, discouraged), naive(t), "{t:?}");
         }
     }
 
     proptest! {
         #[test]
-        fn the_byte_scan_agrees_with_the_char_scan(s in "\\PC{0,40}", c in any::<char>(), at in 0usize..41) {
+        fn the_byte_scan_agrees_with_the_char_scan(s in "\\PC{0,80}", c in any::<char>(), at in 0usize..81) {
             let mut t: String = s.chars().take(at).collect();
             t.push(c);
             t.extend(s.chars().skip(at));
-            prop_assert_eq!(first_discouraged(&t), naive(&t));
+            prop_assert_eq!(scan::first_bad_char(&t, discouraged), naive(&t));
         }
     }
 }
