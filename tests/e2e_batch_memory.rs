@@ -1,6 +1,7 @@
 //! Memory of a large batch: a child process (this test binary re-executed, running
-//! `memory_child`) prepares and sends a ~2 GB batch (10 000 invoices with ~270 KB descriptions
-//! of random text, so the archive stays large) to the simulator running in this process, and
+//! `memory_child`) prepares and sends a ~2 GB batch (10 000 invoices of ~370 KB each: ~520 lines
+//! whose descriptions are 512 characters of random text — the schema's longest `P_7` — so the
+//! archive stays large and every invoice is valid FA (3)) to the simulator running in this process, and
 //! reports its own peak RSS (`VmHWM` of `/proc/self/status`). RSS does not depend on the load of
 //! the machine, only on what the process holds.
 //!
@@ -57,6 +58,44 @@ fn noise(seed: u64, len: usize) -> String {
     s
 }
 
+/// Longest `P_7` (line description) FA (3) allows.
+const P7_MAX: usize = 512;
+
+/// A valid FA (3) invoice of `nip` carrying `noise_len` characters of random text, in lines of
+/// at most [`P7_MAX`] characters.
+fn big_invoice(
+    nip: &str,
+    i: usize,
+    now: chrono::DateTime<chrono::Utc>,
+    noise_len: usize,
+) -> Vec<u8> {
+    let text = noise(i as u64 + 1, noise_len);
+    let mut chunks = text
+        .as_bytes()
+        .chunks(P7_MAX)
+        .map(|c| std::str::from_utf8(c).unwrap());
+    let xml = ksef_flows::sample::SampleInvoice::new_at(nip, &format!("MEM/{i}"), now)
+        .item(chunks.next().unwrap_or("-"))
+        .to_xml();
+    let xml = String::from_utf8(xml).unwrap();
+    let mut rows = String::with_capacity(noise_len + noise_len / 2);
+    for (n, chunk) in chunks.enumerate() {
+        rows.push_str(&format!(
+            "    <FaWiersz>\n      <NrWierszaFa>{}</NrWierszaFa>\n      <P_7>{chunk}</P_7>\n      \
+             <P_8A>szt.</P_8A>\n      <P_8B>1</P_8B>\n      <P_9A>0.01</P_9A>\n      \
+             <P_11>0.01</P_11>\n      <P_12>23</P_12>\n    </FaWiersz>\n",
+            n + 2
+        ));
+    }
+    let tail = "</FaWiersz>\n</Fa>";
+    assert!(
+        xml.contains(tail),
+        "the sample invoice ends its only line before </Fa>"
+    );
+    xml.replacen(tail, &format!("</FaWiersz>\n{rows}</Fa>"), 1)
+        .into_bytes()
+}
+
 #[test]
 #[ignore = "entry point of the child process of the memory test (does nothing on its own)"]
 fn memory_child() {
@@ -87,11 +126,10 @@ fn memory_child() {
         let now = ksef.now();
         let n2 = nip.clone();
         let inputs = (0..INVOICES).map(move |i| {
-            let xml =
-                ksef_flows::sample::SampleInvoice::new_at(n2.as_str(), &format!("MEM/{i}"), now)
-                    .item(&noise(i as u64 + 1, size))
-                    .to_xml();
-            BatchInput::bytes(format!("mem-{i}.xml"), xml)
+            BatchInput::bytes(
+                format!("mem-{i}.xml"),
+                big_invoice(n2.as_str(), i, now, size),
+            )
         });
         let started = Instant::now();
         let batch = Batch::new(dir, StateKey::generate().unwrap())

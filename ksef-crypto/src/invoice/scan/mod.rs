@@ -232,6 +232,8 @@ struct Parser<'a, 'p> {
     select: Select<'p>,
     paths: Paths,
     tracks: Vec<Track>,
+    /// Length of the longest path: deeper elements cannot match.
+    deepest: usize,
     found: Vec<Option<Found>>,
     /// The path whose element is open and still opening with character data, and that data.
     capture: Option<(usize, Option<String>)>,
@@ -252,6 +254,7 @@ pub(crate) fn scan<'a>(text: &'a str, select: Select<'_>) -> Result<Outline<'a>>
         select,
         paths: &[],
         tracks: Vec::new(),
+        deepest: 0,
         found: Vec::new(),
         capture: None,
     };
@@ -575,7 +578,8 @@ impl<'a> Parser<'a, '_> {
                 }
             }
         };
-        let namespace = self.element_namespace(name, tag_start)?;
+        // only the root's namespace is kept; the others are only checked
+        let namespace = self.element_namespace(name, tag_start, self.stack.is_empty())?;
         self.check_attributes()?;
         self.entered(name, namespace, tag_start, open, bindings_from);
         Ok(open)
@@ -681,9 +685,14 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
-    fn element_namespace(&self, name: QName<'a>, tag_start: usize) -> Result<Option<Cow<'a, str>>> {
+    fn element_namespace(
+        &self,
+        name: QName<'a>,
+        tag_start: usize,
+        keep: bool,
+    ) -> Result<Option<Cow<'a, str>>> {
         match self.lookup(name.prefix) {
-            Some(uri) => Ok(Some(uri.clone())),
+            Some(uri) => Ok(keep.then(|| uri.clone())),
             None if name.prefix.is_empty() => Ok(None),
             None => fail(
                 tag_start + 1,
@@ -767,8 +776,9 @@ impl<'a> Parser<'a, '_> {
             self.paths = (self.select)(namespace.as_deref(), name.local);
             self.tracks = vec![Track::default(); self.paths.len()];
             self.found = vec![None; self.paths.len()];
+            self.deepest = self.paths.iter().map(|p| p.len()).max().unwrap_or(0);
             self.root = Some((namespace, name.local, tag_start));
-        } else {
+        } else if depth <= self.deepest {
             for (t, path) in self.paths.iter().enumerate() {
                 let Some(track) = self.tracks.get_mut(t) else {
                     continue;
