@@ -2,7 +2,12 @@
 //! template (`../shared/ksef-samples/invoice-template_v3.xml`), next to what a roxmltree parse
 //! (tree only, no checks) and the SHA-256 pre-flight includes take on the same bytes:
 //! `cargo run --release -p ksef-crypto --example preflight_speed`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::time::Instant;
 

@@ -25,17 +25,20 @@ const PEER_PACKAGE: &str = "ksef-client==0.20.0";
 const UPLINK_BPS: f64 = 100_000_000.0;
 
 pub const USAGE: &str = "  cargo xtask bench batch [--sizes 10000,100000,1000000] [--level 0-9] [--peer-max N]
-                         [--template FILE] [--peer-script FILE]
+                         [--runs N] [--template FILE] [--peer-script FILE]
                                                batch preparation by ksef-flows and by the PyPI ksef-client
                                                (venv under the target directory) side by side: ratio of
                                                times, peak RSS, archive sizes, end to end at 100 Mbit/s;
-                                               the peer is skipped above --peer-max invoices";
+                                               each side runs --runs times (default 3, interleaved)
+                                               and its median run by wall time is shown; the peer
+                                               is skipped above --peer-max invoices";
 
 #[derive(Debug)]
 struct Options {
     sizes: Vec<u64>,
     level: u32,
     peer_max: u64,
+    runs: usize,
     template: PathBuf,
     peer_script: PathBuf,
 }
@@ -46,6 +49,7 @@ impl Options {
             sizes: vec![10_000, 100_000, 1_000_000],
             level: 6,
             peer_max: u64::MAX,
+            runs: 3,
             template: root.join("../shared/ksef-samples/invoice-template_v3.xml"),
             peer_script: root.join("../shared/bench/peer_batch_prep.py"),
         };
@@ -73,6 +77,13 @@ impl Options {
                 }
                 "--peer-max" => {
                     o.peer_max = value()?.parse().map_err(|e| format!("--peer-max: {e}"))?;
+                }
+                "--runs" => {
+                    o.runs = value()?
+                        .parse()
+                        .ok()
+                        .filter(|r| *r >= 1)
+                        .ok_or("--runs must be at least 1")?;
                 }
                 "--template" => o.template = PathBuf::from(value()?),
                 "--peer-script" => o.peer_script = PathBuf::from(value()?),
@@ -301,28 +312,40 @@ fn batch(root: &Path, o: &Options) -> Result<Vec<String>, String> {
         None => 0.0,
     };
     for &n in &o.sizes {
-        eprintln!("{n} invoices: ksef-flows");
-        let mut ours = run_ours(n)?;
-        ours.cpu_seconds = (ours.cpu_seconds - ours_start).max(0.0);
-        let peer = match &python {
-            Some(py) if n <= o.peer_max => {
-                eprintln!("{n} invoices: peer");
+        let with_peer = python.as_ref().filter(|_| n <= o.peer_max);
+        let (mut ours_runs, mut peer_runs) = (Vec::new(), Vec::new());
+        for run in 1..=o.runs {
+            eprintln!("{n} invoices, run {run}/{}: ksef-flows", o.runs);
+            let mut ours = run_ours(n)?;
+            ours.cpu_seconds = (ours.cpu_seconds - ours_start).max(0.0);
+            ours_runs.push(ours);
+            if let Some(py) = with_peer {
+                eprintln!("{n} invoices, run {run}/{}: peer", o.runs);
                 let mut peer = run_peer(py, n)?;
                 peer.cpu_seconds = (peer.cpu_seconds - peer_start).max(0.0);
-                Some(peer)
+                peer_runs.push(peer);
             }
-            _ => None,
-        };
+        }
+        let ours = median(ours_runs).ok_or("no run")?;
+        let peer = median(peer_runs);
         lines.push(row(n, &ours, peer.as_ref()));
     }
     lines.push(format!(
-        "s = wall seconds of the preparation; cpu = CPU seconds (user + system, all threads) of \
+        "median of {} runs per side; s = wall seconds of the preparation; cpu = CPU seconds (user + system, all threads) of \
          the process less its start-up; ratio = ours / peer; MB = peak RSS; zip = archive bytes \
          before encryption; e2e = preparation (wall) + archive upload at {} Mbit/s, seconds",
+        o.runs,
         UPLINK_BPS / 1e6
     ));
     lines.push(format!("load average at the end: {}", load_average()));
     Ok(lines)
+}
+
+/// The run with the median wall time (the slower middle one for an even count).
+fn median(mut runs: Vec<Run>) -> Option<Run> {
+    runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let mid = runs.len() / 2;
+    runs.into_iter().nth(mid)
 }
 
 /// The first three fields of `/proc/loadavg`.
@@ -381,24 +404,48 @@ mod tests {
     }
 
     #[test]
+    fn the_median_run_is_the_middle_one_by_wall_time() {
+        let run = |seconds| Run {
+            seconds,
+            cpu_seconds: 0.0,
+            peak_rss_mb: 0.0,
+            archive_bytes: 0,
+        };
+        assert_eq!(median(vec![run(3.0), run(1.0), run(2.0)]), Some(run(2.0)));
+        assert_eq!(median(vec![run(1.0), run(4.0)]), Some(run(4.0)));
+        assert_eq!(median(Vec::new()), None);
+    }
+
+    #[test]
     fn options_parse_and_reject() {
         let root = Path::new("/repo");
         let o = Options::parse(root, &[]).unwrap();
         assert_eq!(o.sizes, [10_000, 100_000, 1_000_000]);
-        let args: Vec<String> = ["--sizes", "1_000,20", "--level", "1", "--peer-max", "5"]
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        assert_eq!(o.runs, 3);
+        let args: Vec<String> = [
+            "--sizes",
+            "1_000,20",
+            "--level",
+            "1",
+            "--peer-max",
+            "5",
+            "--runs",
+            "5",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
         let o = Options::parse(root, &args).unwrap();
         assert_eq!(
-            (o.sizes.as_slice(), o.level, o.peer_max),
-            (&[1000, 20][..], 1, 5)
+            (o.sizes.as_slice(), o.level, o.peer_max, o.runs),
+            (&[1000, 20][..], 1, 5, 5)
         );
         for bad in [
             &["--level", "10"][..],
             &["--sizes"],
             &["--what"],
             &["--sizes", "x"],
+            &["--runs", "0"],
         ] {
             let bad: Vec<String> = bad.iter().map(ToString::to_string).collect();
             assert!(Options::parse(root, &bad).is_err(), "{bad:?}");

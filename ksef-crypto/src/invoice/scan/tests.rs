@@ -340,3 +340,23 @@ fn the_mutations_reach_both_verdicts() {
     }
     assert!(good > 100 && bad > 100, "well-formed {good}, not {bad}");
 }
+
+/// A document may keep at most `MAX_BINDINGS` namespace declarations in scope: a limit of
+/// pre-flight (roxmltree has none this low), far above what an invoice uses.
+#[test]
+fn namespace_declarations_in_scope_are_capped() {
+    let nested = |n: usize| {
+        let open: String = (0..n).map(|i| format!("<e xmlns:p{i}='u{i}'>")).collect();
+        format!("{open}{}", "</e>".repeat(n))
+    };
+    assert!(ours(&nested(super::MAX_BINDINGS)).is_some());
+    agree(&nested(super::MAX_BINDINGS)).unwrap();
+    let err = scan(&nested(super::MAX_BINDINGS + 1), &|_, _| PATHS).unwrap_err();
+    assert!(
+        err.message.contains("namespace declarations in scope"),
+        "{err:?}"
+    );
+    // siblings release their declarations: many in a row, few at once, pass
+    let siblings: String = (0..1000).map(|i| format!("<e xmlns:p{i}='u'/>")).collect();
+    assert!(ours(&format!("<r>{siblings}</r>")).is_some());
+}
