@@ -940,24 +940,13 @@ impl<'a> Parser<'a, '_> {
     }
 }
 
-/// Whether two (short) names are equal, compared eight bytes at a time in line: a call to the
-/// C library's `memcmp` for every end tag was an eighth of the pre-flight time.
+/// Whether two (short) names are equal: a branch-free reduction over the bytes, which the
+/// compiler neither turns into a call to the C library's `memcmp` (a call per end tag was an
+/// eighth of the pre-flight time) nor splits into early exits.
 #[inline]
 fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let word = |s: &[u8]| {
-        let mut w = [0u8; 8];
-        for (d, x) in w.iter_mut().zip(s) {
-            *d = *x;
-        }
-        u64::from_le_bytes(w)
-    };
-    a.chunks(8)
-        .zip(b.chunks(8))
-        .all(|(x, y)| word(x) == word(y))
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 fn display(name: QName<'_>) -> String {
