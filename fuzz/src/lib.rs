@@ -74,13 +74,42 @@ pub mod sim_batch_archive {
 
 /// The client's pre-flight of an invoice (encoding, well-formedness, schema, seller, date).
 pub mod invoice_preflight {
-    /// Runs pre-flight; accepted bytes must be described exactly (size and hash of the input).
+    use ksef_crypto::{CryptoError, PreflightRule};
+
+    /// Runs pre-flight; accepted bytes must be described exactly (size and hash of the input),
+    /// and its XML verdict must be roxmltree's (an independent parser): what it accepts is
+    /// well-formed, what it calls malformed is (bar its own cap on namespace declarations).
     pub fn run(data: &[u8]) {
-        if let Ok(facts) = ksef_crypto::preflight(data) {
+        let verdict = ksef_crypto::preflight(data);
+        if let Ok(facts) = &verdict {
             assert_eq!(facts.size, data.len());
             assert_eq!(facts.sha256, ksef_crypto::b64::sha256(data));
             assert!(!data.starts_with(&[0xEF, 0xBB, 0xBF]), "a BOM was accepted");
             assert!(std::str::from_utf8(data).is_ok(), "non-UTF-8 was accepted");
+        }
+        let Ok(text) = std::str::from_utf8(data) else {
+            return;
+        };
+        let options = roxmltree::ParsingOptions {
+            allow_dtd: false,
+            ..Default::default()
+        };
+        let tree = roxmltree::Document::parse_with_options(text, options);
+        match &verdict {
+            Ok(_) => assert!(
+                tree.is_ok(),
+                "pre-flight accepted what roxmltree rejects: {:?}",
+                tree.err()
+            ),
+            Err(CryptoError::Preflight {
+                rule: PreflightRule::WellFormed,
+                detail,
+                ..
+            }) if !detail.contains("namespace declarations in scope") => assert!(
+                tree.is_err(),
+                "pre-flight called malformed what roxmltree reads: {detail}"
+            ),
+            _ => {}
         }
     }
 }
