@@ -53,8 +53,26 @@ pub struct CliError {
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#}", self.error)
+        f.write_str(&render(&self.error))
     }
+}
+
+/// The error and its causes on one line (`outer: cause: cause`), leaving out a cause whose
+/// text the line already carries: the library errors name their source in their own message
+/// and also return it as their `source()`, so the plain chain said KSeF's message twice.
+pub fn render(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 impl CliError {
@@ -171,5 +189,25 @@ mod tests {
         assert_eq!(classify_status(Some(503), false), Exit::Unavailable);
         assert_eq!(classify_status(Some(400), false), Exit::Failure);
         assert_eq!(classify_status(None, true), Exit::Unavailable);
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_said_once() {
+        let call = FlowError::Call {
+            operation: "GET /rate-limits",
+            source: Box::new(ksef_api::KsefError::NotSent("no access token".into())),
+        };
+        let e: CliError = anyhow::Error::from(call)
+            .context("reading the limits")
+            .into();
+        let line = e.to_string();
+        assert_eq!(
+            line,
+            "reading the limits: GET /rate-limits failed: the request was not sent: no access token"
+        );
+        assert_eq!(line.matches("no access token").count(), 1);
+        // causes that add something are kept
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(render(&e), "outer: inner");
     }
 }

@@ -57,14 +57,14 @@ fn report(ctx: &Ctx, e: &CliError) {
     if ctx.out.json {
         let doc = serde_json::json!({
             "error": {
-                "message": format!("{:#}", e.error),
+                "message": e.to_string(),
                 "kind": e.exit.name(),
                 "exitCode": e.exit.code(),
             }
         });
         output::write_stderr(&format!("{doc}\n"));
     } else {
-        output::write_stderr(&format!("ksef: error: {:#}\n", e.error));
+        output::write_stderr(&format!("ksef: error: {e}\n"));
     }
 }
 
