@@ -308,11 +308,13 @@ impl Writer<'_> {
         let sink = archive
             .finish()
             .map_err(limit_or(io("finishing the archive")))?;
-        let archive = sink
+        let (archive, syncs) = sink
             .finish()
             .map_err(limit_or(io("sealing the last part")))?;
         let (manifest_sha256, records) =
             manifest.finish().map_err(io("writing the inputs file"))?;
+        // the state that names the parts is written after this returns
+        syncs.wait().map_err(io("syncing the parts to disk"))?;
         Ok(Packed {
             archive,
             inputs: records,
