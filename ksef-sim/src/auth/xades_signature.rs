@@ -53,7 +53,6 @@ pub(crate) async fn xades_signature(
         Outcome::fail(460, problem)
     } else {
         take_challenge(&state, &verified.challenge)?;
-        register_peppol_provider(&state, &verified);
         if let Some(cert_problem) = judgement
             .problem
             .clone()
@@ -61,6 +60,10 @@ pub(crate) async fn xades_signature(
         {
             Outcome::fail(460, cert_problem)
         } else {
+            // The seal is accepted. A Peppol provider registers itself here, before its
+            // permissions are resolved: in its own `PeppolId` context it holds none yet, so
+            // its authentication ends 415 and gating on 200 would never register it.
+            register_peppol_provider(&state, &verified);
             resolve_permissions(
                 &state,
                 &verified.context_type,
@@ -95,10 +98,10 @@ pub(crate) async fn xades_signature(
 
 /// A Peppol service provider registers itself with its first authentication in its `PeppolId`
 /// context, signed with a valid seal whose common name is that identifier; its name is the
-/// seal's organization.
+/// seal's organization. Called only once the challenge is taken and the certificate accepted
+/// (no chain, validity, revocation or subject problem).
 fn register_peppol_provider(state: &AppState, verified: &VerifiedAuth) {
     if verified.context_type == "PeppolId"
-        && verified.certificate_problem.is_none()
         && verified.common_name.as_deref() == Some(verified.context_value.as_str())
     {
         let name = verified

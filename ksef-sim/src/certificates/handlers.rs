@@ -21,9 +21,10 @@ use crate::auth::context::AuthContext;
 use crate::clock::after;
 use crate::error::ApiError;
 use crate::http::json_body::{JsonBody, parse};
-use crate::http::paging::PageSizes;
+use crate::http::paging::{OffsetPage, PageSizes};
 use crate::http::query_string::QueryPairs;
 use crate::identifiers::{self, RefKind};
+use crate::invoicing::store::Status;
 use crate::ops::OperationInfo;
 use crate::state::AppState;
 
@@ -204,26 +205,23 @@ pub(crate) async fn enroll(
         delay = delay.saturating_add(extra);
     }
     let ready_at = after(now, delay);
-    let failed = |code: u16, description: &str, detail: &str| EnrollmentOutcome::Failed {
-        code,
-        description: description.into(),
-        details: vec![detail.into()],
+    let failed = |status: Status| EnrollmentOutcome::Failed {
+        code: status.code,
+        description: status.description,
+        details: status.details,
     };
     let (outcome, certificate) = if state.faults.take_async_failure(op) {
         (
-            failed(
-                550,
-                "Operacja została anulowana przez system",
+            failed(Status::cancelled_by_system().with_detail(
                 "Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie (wstrzyknięty błąd).",
-            ),
+            )),
             None,
         )
     } else if store.key_certified_for_other(&checked.spki_der, &owner) {
         (
             failed(
-                400,
-                "Wniosek odrzucony",
-                "Klucz publiczny został już certyfikowany przez inny podmiot.",
+                Status::new(400, "Wniosek odrzucony")
+                    .with_detail("Klucz publiczny został już certyfikowany przez inny podmiot."),
             ),
             None,
         )
@@ -398,13 +396,7 @@ pub(crate) async fn query(
     RawQuery(raw): RawQuery,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let q = QueryPairs::parse(raw.as_deref());
-    let size = QUERY_PAGE.check(q.int("pageSize")?)?;
-    let offset = match q.int("pageOffset")? {
-        None => 0,
-        Some(n) => usize::try_from(n)
-            .map_err(|_| ApiError::validation("pageOffset must be a non-negative integer."))?,
-    };
+    let page = OffsetPage::read(&QueryPairs::parse(raw.as_deref()), QUERY_PAGE)?;
     let req: QueryRequest = optional_body(&body)?;
     if let Some(s) = &req.certificate_serial_number {
         check_serial("certificateSerialNumber", s)?;
@@ -441,14 +433,10 @@ pub(crate) async fn query(
                 && req.status.as_deref().is_none_or(|s| c.status(now) == s)
                 && expires_after.is_none_or(|d| c.valid_to > d)
         });
-    let start = offset.saturating_mul(size).min(items.len());
-    let end = start.saturating_add(size).min(items.len());
-    let page: Vec<Value> = items[start..end]
-        .iter()
-        .map(|c| list_item(c, now))
-        .collect();
+    let (slice, has_more) = page.of(&items);
+    let certificates: Vec<Value> = slice.iter().map(|c| list_item(c, now)).collect();
     Ok(Json(
-        json!({ "certificates": page, "hasMore": end < items.len() }),
+        json!({ "certificates": certificates, "hasMore": has_more }),
     ))
 }
 

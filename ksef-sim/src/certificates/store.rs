@@ -17,7 +17,7 @@ pub(crate) enum EnrollmentOutcome {
     Issued(String),
     /// A failure status (400, 550) with its description and details.
     Failed {
-        code: u16,
+        code: i32,
         description: String,
         details: Vec<String>,
     },

@@ -449,9 +449,8 @@ fn finish(
     }
 }
 
-/// Processes a closed batch session; returns its final status.
-/// Processes a closed batch session; with `cancel_one` its first invoice ends with 550
-/// (cancelled by the system) instead of being decided.
+/// Processes a closed batch session and returns its final status; with `cancel_one` its first
+/// invoice ends with 550 (cancelled by the system) instead of being decided.
 fn process(state: &AppState, reference: &str, mut cancel_one: bool) -> Status {
     let snapshot = state.invoicing.with(|s| {
         s.sessions.get(reference).and_then(|x| {
@@ -556,7 +555,7 @@ fn process(state: &AppState, reference: &str, mut cancel_one: bool) -> Status {
         let hash = b64(&entry.sha256);
         let decided = match &entry.bytes {
             Some(_) if std::mem::take(&mut cancel_one) => {
-                Decided::refused(Status::new(550, "Operacja została anulowana przez system"))
+                Decided::refused(Status::cancelled_by_system())
             }
             Some(bytes) => decide(
                 state,

@@ -80,7 +80,7 @@ pub(crate) async fn start(
     let only_metadata = req.only_metadata;
     state.blocking.spawn(move || {
         let (status, package) = if fail {
-            (Status::new(550, "Operacja została anulowana przez system").with_detail("Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie"), None)
+            (Status::cancelled_by_system().with_detail("Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie"), None)
         } else {
             match key {
                 None => (

@@ -173,10 +173,7 @@ pub(crate) async fn send(
                         return Err(hash_mismatch());
                     }
                     if state.faults.take_async_failure(op) {
-                        Decided::refused(Status::new(
-                            550,
-                            "Operacja została anulowana przez system",
-                        ))
+                        Decided::refused(Status::cancelled_by_system())
                     } else {
                         decide(
                             &state,

@@ -46,6 +46,11 @@ impl Status {
         }
     }
 
+    /// 550: the system cancelled the operation.
+    pub(crate) fn cancelled_by_system() -> Self {
+        Self::new(550, "Operacja została anulowana przez system")
+    }
+
     pub(crate) fn with_detail(mut self, d: impl Into<String>) -> Self {
         self.details.push(d.into());
         self

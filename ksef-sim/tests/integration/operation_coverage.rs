@@ -5,8 +5,7 @@
 //! [`COVERAGE`] names, for each operation (`"METHOD /path"`), the state tests that exercise it
 //! (`file::test`, the file under `ksef-sim/tests/integration/` or `ksef-sim/tests/`). The tests here fail when an operation of the table
 //! has no entry, when an entry names an operation the table lacks, and when a named test does
-//! not exist. [`PENDING`] holds the operations whose state tests are being written elsewhere;
-//! only certificate operations may stand there.
+//! not exist.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -436,10 +435,6 @@ const COVERAGE: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Operations whose state tests are still being written elsewhere (none now). Only
-/// certificate operations may stand here; move each into [`COVERAGE`] as its test lands.
-const PENDING: &[&str] = &[];
-
 fn table() -> BTreeSet<String> {
     ksef_sim::ops::all().iter().map(|o| o.key()).collect()
 }
@@ -453,11 +448,7 @@ fn every_operation_of_the_table_has_a_state_test() {
         "operation keys repeat"
     );
     let mut listed = BTreeSet::new();
-    for key in COVERAGE
-        .iter()
-        .map(|(k, _)| *k)
-        .chain(PENDING.iter().copied())
-    {
+    for key in COVERAGE.iter().map(|(k, _)| *k) {
         assert!(listed.insert(key.to_string()), "{key} is listed twice");
     }
     let missing: Vec<&String> = table.difference(&listed).collect();
@@ -472,17 +463,6 @@ fn every_operation_of_the_table_has_a_state_test() {
     );
     for (key, tests) in COVERAGE {
         assert!(!tests.is_empty(), "{key} names no test");
-    }
-}
-
-#[test]
-fn only_certificate_operations_are_pending() {
-    for key in PENDING {
-        let path = key.split_once(' ').map(|(_, p)| p).unwrap_or_default();
-        assert!(
-            path.starts_with("/certificates") || path.starts_with("/testdata/certificates"),
-            "{key} is not a certificate operation; it needs a state test now"
-        );
     }
 }
 

@@ -20,8 +20,9 @@ async fn providers(env: &Env, query: &str) -> Value {
     v
 }
 
-/// Signs an authentication in the `PeppolId` context `id` with `cert`.
-async fn authenticate(env: &Env, id: &str, cert: &TestCert) {
+/// Signs an authentication in the `PeppolId` context `id` with `cert`; the authentication's
+/// final status code.
+async fn authenticate(env: &Env, id: &str, cert: &TestCert) -> i64 {
     let ch = env.challenge().await;
     let req = auth_request(
         ch["challenge"].as_str().unwrap(),
@@ -33,6 +34,14 @@ async fn authenticate(env: &Env, id: &str, cert: &TestCert) {
         .submit_xades(&manual_xades(&req, cert, ManualAlg::RsaPkcs1))
         .await;
     assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    let st = env
+        .wait_auth(
+            v["referenceNumber"].as_str().unwrap(),
+            v["authenticationToken"]["token"].as_str().unwrap(),
+        )
+        .await;
+    st["status"]["code"].as_i64().unwrap()
 }
 
 #[tokio::test]
@@ -44,7 +53,8 @@ async fn a_provider_is_registered_at_its_first_authentication() {
 
     let id = "PPL123456";
     let seal = TestCert::new(KeyKind::Rsa, &format!("/O=Dostawca Testowy/CN={id}"));
-    authenticate(&env, id, &seal).await;
+    // no permissions in its own context yet: the authentication ends 415, the seal is accepted
+    assert_eq!(authenticate(&env, id, &seal).await, 415);
     authenticate(&env, id, &seal).await;
     let listed = providers(&env, "").await;
     let list = listed["peppolProviders"].as_array().unwrap();
@@ -75,4 +85,20 @@ async fn a_provider_is_registered_at_its_first_authentication() {
     let second = providers(&env, "?pageSize=10&pageOffset=1").await;
     assert_eq!(second["peppolProviders"].as_array().unwrap().len(), 1);
     assert_eq!(second["hasMore"], false);
+}
+
+#[tokio::test]
+async fn a_rejected_certificate_registers_no_provider() {
+    // the simulator's clock 60 days ahead: the seal, valid for 30 days, has expired
+    let clock: ksef_time::SharedClock =
+        std::sync::Arc::new(ksef_time::ShiftedClock::by(chrono::TimeDelta::days(60)));
+    let env = start(default_config().with_clock(clock)).await;
+    let id = "PPL654321";
+    let seal = TestCert::new(KeyKind::Rsa, &format!("/O=Dostawca Wygasły/CN={id}"));
+    assert_eq!(authenticate(&env, id, &seal).await, 460);
+    let listed = providers(&env, "").await;
+    assert!(
+        listed["peppolProviders"].as_array().unwrap().is_empty(),
+        "{listed}"
+    );
 }
