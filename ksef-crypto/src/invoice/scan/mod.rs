@@ -150,20 +150,10 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-#[inline]
-fn ascii_name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b == b':'
-}
-
-#[inline]
-fn ascii_name(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.')
-}
-
 fn name_start_char(c: char) -> bool {
     let u = c as u32;
     if u < 0x80 {
-        return ascii_name_start(u as u8);
+        return c.is_ascii_alphabetic() || c == '_' || c == ':';
     }
     matches!(u,
         0xC0..=0xD6
@@ -183,7 +173,7 @@ fn name_start_char(c: char) -> bool {
 fn name_char(c: char) -> bool {
     let u = c as u32;
     if u < 0x80 {
-        return ascii_name(u as u8);
+        return c == ':' || NAME_BYTE.get(u as usize).copied().unwrap_or(false);
     }
     name_start_char(c)
         || u == 0xB7
