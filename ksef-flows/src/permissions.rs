@@ -11,9 +11,12 @@ use ksef_api::KsefHeaders as _;
 use ksef_api::operations::{OperationMeta, op};
 use ksef_api::types;
 
+use crate::arguments::permission_id;
 use crate::auth::{AuthSession, CallError};
 use crate::error::{FlowError, Result};
-use crate::paging::PageGuard;
+use futures::TryStreamExt as _;
+
+use crate::paging::{PageGuard, listing};
 use crate::retry::Idempotency;
 use crate::wait::Polling;
 
@@ -76,20 +79,6 @@ fn check_unique<T: PartialEq + std::fmt::Debug>(items: &[T]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A permission's id: 36 characters (a UUID), checked before it goes into a path.
-fn permission_id(s: &str) -> Result<String> {
-    let id = s.trim();
-    let ok = id.len() == 36 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if ok {
-        Ok(id.to_string())
-    } else {
-        Err(FlowError::InvalidArgument {
-            field: "permission id",
-            rule: format!("{id:?} is not a permission id (36 characters, e.g. a UUID)"),
-        })
-    }
 }
 
 impl AuthSession {
@@ -205,16 +194,22 @@ impl AuthSession {
         reference_number: &str,
     ) -> Result<types::PermissionsOperationStatusResponse> {
         let r = crate::arguments::reference(reference_number)?;
+        Ok(self.permission_operation_answer(&r).await?.into_inner())
+    }
+
+    /// One answer of `GET /permissions/operations/{referenceNumber}`, headers included.
+    async fn permission_operation_answer(
+        &self,
+        r: &str,
+    ) -> Result<ksef_api::ResponseValue<types::PermissionsOperationStatusResponse>> {
         let o = op::GET_PERMISSIONS_OPERATIONS_BY_REFERENCE_NUMBER;
-        Ok(self
-            .call(o, Idempotency::Safe, |api| {
-                api.get_permissions_operations_by_reference_number()
-                    .reference_number(r.clone())
-                    .send()
-            })
-            .await
-            .map_err(call_error(o))?
-            .into_inner())
+        self.call(o, Idempotency::Safe, |api| {
+            api.get_permissions_operations_by_reference_number()
+                .reference_number(r.to_owned())
+                .send()
+        })
+        .await
+        .map_err(call_error(o))
     }
 
     /// Polls a grant or revocation until it ends: its outcome when it succeeded,
@@ -225,17 +220,9 @@ impl AuthSession {
         reference_number: &str,
     ) -> Result<PermissionOperation> {
         let r = crate::arguments::reference(reference_number)?;
-        let o = op::GET_PERMISSIONS_OPERATIONS_BY_REFERENCE_NUMBER;
         let mut polling = Polling::start(self.ksef().poll_schedule());
         loop {
-            let answer = self
-                .call(o, Idempotency::Safe, |api| {
-                    api.get_permissions_operations_by_reference_number()
-                        .reference_number(r.clone())
-                        .send()
-                })
-                .await
-                .map_err(call_error(o))?;
+            let answer = self.permission_operation_answer(&r).await?;
             let retry_after = answer.retry_after();
             let status = answer.into_inner().status;
             match status.code {
@@ -263,29 +250,30 @@ impl AuthSession {
         }
     }
 
-    /// Every page of a listing paged by `pageOffset` and `hasMore`: `fetch` reads the page at an
-    /// offset, the pager's guard bounds the listing.
+    /// Every page of a listing paged by `pageOffset` and `hasMore`, read through the shared
+    /// pager ([`listing`]): `fetch` reads the page at an offset.
     async fn all_offset_pages<T, F, Fut>(
         &self,
         o: &'static OperationMeta,
         mut fetch: F,
     ) -> Result<Vec<T>>
     where
-        F: FnMut(i32) -> Fut,
-        Fut: std::future::Future<Output = Result<(Vec<T>, bool)>>,
+        T: Send,
+        F: FnMut(i32) -> Fut + Send,
+        Fut: std::future::Future<Output = Result<(Vec<T>, bool)>> + Send,
     {
-        let mut pages = PageGuard::new(o.name, MAX_LISTED, Some(PAGE_SIZE as u32));
-        let mut out = Vec::new();
-        let mut offset = 0i32;
-        loop {
-            let (items, has_more) = fetch(offset).await?;
-            let n = items.len();
-            out.extend(items);
-            match next_offset(&mut pages, offset, n, has_more)? {
-                Some(next) => offset = next,
-                None => return Ok(out),
+        let guard = PageGuard::new(o.name, MAX_LISTED, Some(PAGE_SIZE as u32));
+        listing(guard, move |cursor: Option<i32>| {
+            let offset = cursor.unwrap_or(0);
+            let page = fetch(offset);
+            async move {
+                let (items, has_more) = page.await?;
+                let next = next_offset(offset, items.len(), has_more);
+                Ok((items, next))
             }
-        }
+        })
+        .try_collect()
+        .await
     }
 
     /// Permissions of persons (`POST /permissions/query/persons/grants`), every page: those in
@@ -385,15 +373,9 @@ impl AuthSession {
 }
 
 /// The offset of the next page (`None` at the end): these listings page by `pageOffset` (the
-/// page's number) and `hasMore`. The pager bounds the listing like the token-paged ones.
-fn next_offset(
-    pages: &mut PageGuard,
-    offset: i32,
-    items: usize,
-    has_more: bool,
-) -> Result<Option<i32>> {
-    let next = offset.saturating_add(1);
-    pages.next(items, (has_more && items > 0).then_some(next))
+/// page's number) and `hasMore`; an empty page ends the listing whatever `hasMore` says.
+fn next_offset(offset: i32, items: usize, has_more: bool) -> Option<i32> {
+    (has_more && items > 0).then(|| offset.saturating_add(1))
 }
 
 #[cfg(test)]
@@ -415,23 +397,9 @@ mod tests {
 
     #[test]
     fn offset_paging_ends_on_the_last_page_and_on_empty_pages() {
-        let mut pages = PageGuard::new("q", 1000, Some(100));
-        assert_eq!(next_offset(&mut pages, 0, 100, true).unwrap(), Some(1));
-        assert_eq!(next_offset(&mut pages, 1, 100, true).unwrap(), Some(2));
-        assert_eq!(next_offset(&mut pages, 2, 5, false).unwrap(), None);
-        let mut pages = PageGuard::new("q", 1000, Some(100));
-        // A server that claims more but serves nothing does not loop.
-        assert_eq!(next_offset(&mut pages, 0, 0, true).unwrap(), None);
-        // A server that pages for ever is stopped at the bound.
-        let mut pages = PageGuard::new("q", 300, Some(100));
-        let mut offset = 0;
-        let e = loop {
-            match next_offset(&mut pages, offset, 100, true) {
-                Ok(Some(n)) => offset = n,
-                Ok(None) => panic!("ended"),
-                Err(e) => break e,
-            }
-        };
-        assert!(matches!(e, FlowError::EndlessPaging { .. }), "{e:?}");
+        assert_eq!(next_offset(0, 100, true), Some(1));
+        assert_eq!(next_offset(2, 5, false), None);
+        // a server that claims more but serves nothing does not loop
+        assert_eq!(next_offset(0, 0, true), None);
     }
 }

@@ -20,14 +20,11 @@ impl AuthSession {
     /// `x-ms-meta-hash` header (a missing header is an error too). 21164 (not found) and 21165
     /// (not yet available) come back as [`FlowError::DownloadInvoice`] with their code.
     pub async fn download_invoice(&self, ksef_number: &str) -> Result<Bytes> {
-        ksef_crypto::KsefNumber::parse(ksef_number).map_err(|e| FlowError::InvalidArgument {
-            field: "ksefNumber",
-            rule: e.to_string(),
-        })?;
+        let ksef_number = crate::arguments::ksef_number(ksef_number)?;
         let r = self
             .call(op::INVOICE_DOWNLOAD, Idempotency::Safe, |api| {
                 api.invoice_download()
-                    .ksef_number(ksef_number.to_string())
+                    .ksef_number(ksef_number.clone())
                     .send()
             })
             .await

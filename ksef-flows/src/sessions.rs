@@ -221,15 +221,7 @@ impl AuthSession {
         let which = match which {
             UpoOf::SessionPage(page) => UpoOf::SessionPage(reference(page)?),
             UpoOf::Invoice(invoice) => UpoOf::Invoice(reference(invoice)?),
-            UpoOf::KsefNumber(number) => UpoOf::KsefNumber(
-                ksef_crypto::KsefNumber::parse(number.trim())
-                    .map_err(|e| FlowError::InvalidArgument {
-                        field: "KSeF number",
-                        rule: e.to_string(),
-                    })?
-                    .as_str()
-                    .to_string(),
-            ),
+            UpoOf::KsefNumber(number) => UpoOf::KsefNumber(crate::arguments::ksef_number(number)?),
         };
         self.fetch_upo(&session, &which).await
     }

@@ -423,7 +423,7 @@ impl DecryptedPackage {
                         "{ksef}.xml is in the package twice"
                     )));
                 }
-                let s = stage(dir, ksef, r, &mut buf, durability)?;
+                let s = stage(dir, ksef, Staging::Reader(r, &mut buf), durability)?;
                 match &metadata {
                     Some(meta) => {
                         let tmp = s.tmp.clone();
@@ -527,10 +527,17 @@ impl DecryptedPackage {
                             }
                             let placed = (|| {
                                 let s = match whole.inflate(&mut zip, *i, ksef)? {
-                                    Some(plain) => stage_bytes(dir, ksef, plain, durability)?,
+                                    Some(plain) => {
+                                        stage(dir, ksef, Staging::Bytes(plain), durability)?
+                                    }
                                     None => {
                                         let mut entry = zip.by_index(*i).map_err(corrupt)?;
-                                        stage(dir, ksef, &mut entry, &mut buf, durability)?
+                                        stage(
+                                            dir,
+                                            ksef,
+                                            Staging::Reader(&mut entry, &mut buf),
+                                            durability,
+                                        )?
                                     }
                                 };
                                 let tmp = s.tmp.clone();
@@ -730,38 +737,16 @@ impl WholeEntry {
     }
 }
 
-/// Writes one entry's bytes to a temporary file in `dir`, hashing them.
-fn stage_bytes(dir: &Path, ksef: &str, bytes: &[u8], durability: Durability) -> Result<Staged> {
-    let tmp = dir.join(format!(".{ksef}.xml.{:016x}.tmp", rand::random::<u64>()));
-    let written = (|| {
-        let mut file = File::create(&tmp).map_err(io_err("creating an unpacked invoice"))?;
-        file.write_all(bytes)
-            .map_err(io_err("writing an unpacked invoice"))?;
-        if durability == Durability::Fsync {
-            file.sync_all()
-                .map_err(io_err("flushing an unpacked invoice"))?;
-        }
-        Ok(Staged {
-            ksef_number: ksef.to_string(),
-            tmp: tmp.clone(),
-            size: bytes.len() as u64,
-            sha256: b64(Sha256::digest(bytes).into()),
-        })
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+/// Where an entry's bytes come from when it is staged.
+enum Staging<'a> {
+    /// Inflated whole in memory (written straight through: the buffer passes large writes on).
+    Bytes(&'a [u8]),
+    /// Read through `buf`.
+    Reader(&'a mut dyn Read, &'a mut [u8]),
 }
 
 /// Writes one entry to a temporary file in `dir`, hashing it.
-fn stage(
-    dir: &Path,
-    ksef: &str,
-    r: &mut dyn Read,
-    buf: &mut [u8],
-    durability: Durability,
-) -> Result<Staged> {
+fn stage(dir: &Path, ksef: &str, from: Staging<'_>, durability: Durability) -> Result<Staged> {
     let tmp = dir.join(format!(".{ksef}.xml.{:016x}.tmp", rand::random::<u64>()));
     let file = File::create(&tmp).map_err(io_err("creating an unpacked invoice"))?;
     let mut w = Hashing {
@@ -770,15 +755,20 @@ fn stage(
         size: 0,
     };
     let copied = (|| {
-        loop {
-            let n = match r.read(buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(corrupt(format!("{ksef}.xml: {e}"))),
-            };
-            w.write_all(&buf[..n])
-                .map_err(io_err("writing an unpacked invoice"))?;
+        match from {
+            Staging::Bytes(bytes) => w
+                .write_all(bytes)
+                .map_err(io_err("writing an unpacked invoice"))?,
+            Staging::Reader(r, buf) => loop {
+                let n = match r.read(buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(corrupt(format!("{ksef}.xml: {e}"))),
+                };
+                w.write_all(&buf[..n])
+                    .map_err(io_err("writing an unpacked invoice"))?;
+            },
         }
         let file = w.inner.into_inner().map_err(|e| FlowError::Io {
             step: "writing an unpacked invoice",
