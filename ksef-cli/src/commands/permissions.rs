@@ -67,17 +67,6 @@ fn check_fingerprint(flag: &str, value: &str) -> CliResult<()> {
     }
 }
 
-fn check_description(d: &str) -> CliResult<()> {
-    let n = d.chars().count();
-    if (5..=256).contains(&n) {
-        Ok(())
-    } else {
-        Err(CliError::usage(
-            "--description must have 5 to 256 characters",
-        ))
-    }
-}
-
 fn check_name(flag: &str, value: &str, min: usize, max: usize) -> CliResult<()> {
     let n = value.trim().chars().count();
     if (min..=max).contains(&n) {
@@ -196,7 +185,6 @@ async fn grant_person(ctx: &Ctx, a: GrantPerson) -> CliResult {
         "Pesel" => check_pesel("--subject", &value)?,
         _ => check_fingerprint("--subject", &value)?,
     }
-    check_description(&a.description)?;
     check_name("--first-name", &a.first_name, 2, 30)?;
     check_name("--last-name", &a.last_name, 2, 81)?;
     let first_name = a.first_name.trim().to_string();
@@ -276,7 +264,6 @@ async fn grant_person(ctx: &Ctx, a: GrantPerson) -> CliResult {
 async fn grant_entity(ctx: &Ctx, a: GrantEntity) -> CliResult {
     let nip = a.nip.trim().to_string();
     check_nip("--nip", &nip)?;
-    check_description(&a.description)?;
     check_name("--name", &a.name, 5, 90)?;
     let permissions: Vec<_> = dedup(&a.permissions)
         .into_iter()
@@ -310,7 +297,6 @@ async fn grant_authorization(ctx: &Ctx, a: GrantAuthorization) -> CliResult {
     if kind == "Nip" {
         check_nip("--subject", &value)?;
     }
-    check_description(&a.description)?;
     check_name("--name", &a.name, 5, 90)?;
     let permission = authorization(a.permission);
     let names = vec![permission.to_string()];

@@ -22,7 +22,6 @@ use crate::progress::BatchBars;
 use crate::seal::{self, Kind};
 
 pub async fn run(ctx: &Ctx, a: SendBatch) -> CliResult {
-    crate::interrupt::install().map_err(|e| CliError::new(Exit::Failure, e))?;
     // Fail on a bad profile or a missing login before any file is touched.
     let _ = ctx.target()?;
     if a.new_session && a.resume.is_none() {
@@ -62,6 +61,8 @@ pub async fn run(ctx: &Ctx, a: SendBatch) -> CliResult {
         .map_err(|e| CliError::usage(format!("{}: {e}", work_dir.display())))?;
     let key_name = key_name(&work_dir);
     let key = state_key(a.state_key.as_deref(), &key_name, inputs.is_some())?;
+    // Ctrl-C is taken over only now: at the passphrase prompt above it still ends the program.
+    crate::interrupt::install().map_err(|e| CliError::new(Exit::Failure, e))?;
 
     let bars = Arc::new(BatchBars::new(ctx, inputs.as_ref().map(|i| i.len() as u64)));
     let options = BatchOptions::default()
