@@ -93,6 +93,38 @@ impl std::fmt::Debug for EnrolledCertificate {
     }
 }
 
+/// A PKCS#10 request made by [`AuthSession::certificate_request`], with the key that signed it.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct CertificateRequest {
+    /// The subject KSeF gave (`GET /certificates/enrollments/data`), as put in the request.
+    pub subject: EnrollmentSubject,
+    /// The new private key; store it safely.
+    pub key: PrivateKey,
+    /// DER of the request.
+    pub csr_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for CertificateRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateRequest")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A certificate KSeF issued for a request of [`AuthSession::enroll_csr`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuedCertificate {
+    /// Reference number of the enrollment.
+    pub reference_number: String,
+    /// Serial number, as the enrollment status gave it.
+    pub serial_number: String,
+    /// The certificate as `/certificates/retrieve` returned it.
+    pub certificate: RetrievedCertificate,
+}
+
 /// One certificate of `POST /certificates/retrieve`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -356,20 +388,17 @@ impl AuthSession {
         }
     }
 
-    /// The whole enrollment: reads the enrollment data, makes a key of `request.algorithm` and
-    /// a CSR for exactly that subject, submits it, waits for the certificate and retrieves it.
-    /// The returned identity holds the new private key; store it safely.
-    pub async fn enroll_certificate(
-        &self,
-        request: &EnrollmentRequest,
-    ) -> Result<EnrolledCertificate> {
-        check_name(&request.name)?;
+    /// The first half of [`enroll_certificate`](Self::enroll_certificate): reads the
+    /// enrollment data (`GET /certificates/enrollments/data`), makes a key of `algorithm` (on a
+    /// blocking thread: RSA key generation takes a while) and a PKCS#10 request for exactly that
+    /// subject, signed by the key. Nothing is submitted; hand the DER to
+    /// [`enroll_csr`](Self::enroll_csr), and store the key safely.
+    pub async fn certificate_request(&self, algorithm: KeyAlgorithm) -> Result<CertificateRequest> {
         let subject = self.certificate_enrollment_data().await?;
-        let crypto = |step| move |source| FlowError::Crypto { step, source };
-        let algorithm = request.algorithm;
-        let (csr, key) = tokio::task::spawn_blocking(move || {
+        let for_csr = subject.clone();
+        let (csr_der, key) = tokio::task::spawn_blocking(move || {
             let key = PrivateKey::generate(algorithm)?;
-            let csr = build_csr(&subject, &key)?;
+            let csr = build_csr(&for_csr, &key)?;
             Ok::<_, ksef_crypto::CryptoError>((csr, key))
         })
         .await
@@ -377,17 +406,35 @@ impl AuthSession {
             field: "key generation",
             rule: e.to_string(),
         })?
-        .map_err(crypto("building the certificate request"))?;
+        .map_err(|source| FlowError::Crypto {
+            step: "building the certificate request",
+            source,
+        })?;
+        Ok(CertificateRequest {
+            subject,
+            key,
+            csr_der,
+        })
+    }
+
+    /// The second half of [`enroll_certificate`](Self::enroll_certificate): submits the
+    /// PKCS#10 request `csr_der` (DER) for a certificate `name` of `kind`
+    /// ([`submit_certificate_enrollment`](Self::submit_certificate_enrollment)), waits until it
+    /// is issued ([`wait_for_certificate_enrollment`](Self::wait_for_certificate_enrollment)) and
+    /// retrieves it. A certificate that is issued but not returned by `/certificates/retrieve` is
+    /// [`FlowError::CertificateEnrollment`] (code 200).
+    pub async fn enroll_csr(
+        &self,
+        name: &str,
+        kind: KsefCertificateType,
+        csr_der: &[u8],
+        valid_from: Option<DateTime<Utc>>,
+    ) -> Result<IssuedCertificate> {
         let reference = self
-            .submit_certificate_enrollment(
-                &request.name,
-                request.kind.clone(),
-                &csr,
-                request.valid_from,
-            )
+            .submit_certificate_enrollment(name, kind, csr_der, valid_from)
             .await?;
         let serial_number = self.wait_for_certificate_enrollment(&reference).await?;
-        let retrieved = self
+        let certificate = self
             .retrieve_certificates(std::slice::from_ref(&serial_number))
             .await?
             .into_iter()
@@ -398,14 +445,44 @@ impl AuthSession {
                 description: format!("certificate {serial_number} could not be retrieved"),
                 details: Vec::new(),
             })?;
-        let identity = SigningIdentity::new(&retrieved.der, key)
-            .map_err(crypto("reading the issued certificate"))?;
         tracing::info!(reference_number = %reference, serial_number = %serial_number, "certificate enrolled");
-        Ok(EnrolledCertificate {
+        Ok(IssuedCertificate {
             reference_number: reference,
             serial_number,
-            name: retrieved.name,
-            kind: retrieved.kind,
+            certificate,
+        })
+    }
+
+    /// The whole enrollment: reads the enrollment data, makes a key of `request.algorithm` and
+    /// a CSR for exactly that subject ([`certificate_request`](Self::certificate_request)),
+    /// submits it, waits for the certificate and retrieves it ([`enroll_csr`](Self::enroll_csr)).
+    /// The returned identity holds the new private key; store it safely.
+    pub async fn enroll_certificate(
+        &self,
+        request: &EnrollmentRequest,
+    ) -> Result<EnrolledCertificate> {
+        check_name(&request.name)?;
+        let CertificateRequest { key, csr_der, .. } =
+            self.certificate_request(request.algorithm).await?;
+        let issued = self
+            .enroll_csr(
+                &request.name,
+                request.kind.clone(),
+                &csr_der,
+                request.valid_from,
+            )
+            .await?;
+        let identity = SigningIdentity::new(&issued.certificate.der, key).map_err(|source| {
+            FlowError::Crypto {
+                step: "reading the issued certificate",
+                source,
+            }
+        })?;
+        Ok(EnrolledCertificate {
+            reference_number: issued.reference_number,
+            serial_number: issued.serial_number,
+            name: issued.certificate.name,
+            kind: issued.certificate.kind,
             identity,
         })
     }

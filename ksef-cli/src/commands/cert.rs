@@ -12,7 +12,6 @@ use ksef_flows::certificates::{
     CertificateFilter, CertificateListItemStatus, CertificateRevocationReason, EnrollmentRequest,
     KsefCertificateType,
 };
-use ksef_flows::crypto::csr::build_csr;
 use ksef_flows::crypto::identity::PrivateKey;
 use ksef_flows::crypto::{KeyAlgorithm, Nip, Pesel, SigningIdentity};
 
@@ -159,12 +158,10 @@ async fn csr(ctx: &Ctx, a: CertCsr) -> CliResult {
     check_new(&a.csr_out, "--csr-out")?;
     check_new(&a.key_out, "--key-out")?;
     with_session(ctx, |_, _, auth| async move {
-        let subject = auth.certificate_enrollment_data().await?;
-        let key = PrivateKey::generate(algorithm(a.algorithm))
-            .map_err(|e| CliError::new(Exit::Failure, e))?;
-        let der = build_csr(&subject, &key).map_err(|e| CliError::new(Exit::Failure, e))?;
-        write_key(&a.key_out, &key)?;
-        write_der(&a.csr_out, "CERTIFICATE REQUEST", &der)?;
+        let request = auth.certificate_request(algorithm(a.algorithm)).await?;
+        let subject = &request.subject;
+        write_key(&a.key_out, &request.key)?;
+        write_der(&a.csr_out, "CERTIFICATE REQUEST", &request.csr_der)?;
         ctx.out.json(&json!({
             "csr": a.csr_out,
             "key": a.key_out,
@@ -199,24 +196,15 @@ async fn enroll(ctx: &Ctx, a: CertEnroll) -> CliResult {
         let kind = kind(a.kind);
         let (reference, serial, der, key_written) = match csr_der {
             Some(csr) => {
-                let reference = auth
-                    .submit_certificate_enrollment(&a.name, kind.clone(), &csr, a.valid_from)
+                let issued = auth
+                    .enroll_csr(&a.name, kind.clone(), &csr, a.valid_from)
                     .await?;
-                let serial = auth.wait_for_certificate_enrollment(&reference).await?;
-                let got = auth
-                    .retrieve_certificates(std::slice::from_ref(&serial))
-                    .await?
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| {
-                        CliError::new(
-                            Exit::Failure,
-                            anyhow::anyhow!(
-                                "certificate {serial} was issued but cannot be retrieved"
-                            ),
-                        )
-                    })?;
-                (reference, serial, got.der, None)
+                (
+                    issued.reference_number,
+                    issued.serial_number,
+                    issued.certificate.der,
+                    None,
+                )
             }
             None => {
                 let mut request = EnrollmentRequest::new(a.name.clone(), kind.clone());
