@@ -50,9 +50,13 @@ pub(crate) struct Packed {
 }
 
 /// Consecutive inputs, the first at position `first`.
+#[derive(Default)]
 struct Job {
     first: usize,
     items: Vec<(String, io::Result<Bytes>)>,
+    /// Bytes of the inputs.
+    size: u64,
+    /// Budget the job takes while in flight: its inputs and their compressed form.
     cost: u64,
 }
 
@@ -384,12 +388,7 @@ where
         drop(done_tx);
         drop(job_rx);
         let send = |job: Job| budget.acquire(job.cost, job.items.len()) && job_tx.send(job).is_ok();
-        let mut job = Job {
-            first: 0,
-            items: Vec::new(),
-            cost: 0,
-        };
-        let mut input_bytes = 0u64;
+        let mut job = Job::default();
         for (index, input) in inputs.into_iter().enumerate() {
             let name = input.name.clone();
             let bytes = input.read(MAX_SIZE_WITH_ATTACHMENTS);
@@ -397,17 +396,15 @@ where
             // the input and its compressed form
             job.cost += 2 * len + 1024;
             job.items.push((name, bytes));
-            input_bytes += len;
-            if input_bytes >= CHUNK_BYTES || job.items.len() >= CHUNK_INPUTS {
+            job.size += len;
+            if job.size >= CHUNK_BYTES || job.items.len() >= CHUNK_INPUTS {
                 let full = std::mem::replace(
                     &mut job,
                     Job {
                         first: index + 1,
-                        items: Vec::new(),
-                        cost: 0,
+                        ..Job::default()
                     },
                 );
-                input_bytes = 0;
                 if !send(full) {
                     break;
                 }

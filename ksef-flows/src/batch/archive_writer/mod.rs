@@ -35,17 +35,29 @@ use super::options::Compression;
 /// given level, and a smaller output). TarGz entries must end with a sync flush so that they
 /// concatenate into one deflate stream, which only a streaming compressor (zlib) can do.
 pub(crate) struct EntryPacker {
-    format: Compression,
-    compress: flate2::Compress,
-    whole: libdeflater::Compressor,
-    scratch: Vec<u8>,
+    compressor: Compressor,
     mtime: u64,
+}
+
+/// The compressor of one format: only the one the format uses is built.
+enum Compressor {
+    /// libdeflate, whole buffers, and its output buffer.
+    Zip {
+        whole: libdeflater::Compressor,
+        scratch: Vec<u8>,
+    },
+    /// zlib, streaming with sync flushes.
+    TarGz(flate2::Compress),
 }
 
 impl std::fmt::Debug for EntryPacker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let format = match self.compressor {
+            Compressor::Zip { .. } => Compression::Zip,
+            Compressor::TarGz(_) => Compression::TarGz,
+        };
         f.debug_struct("EntryPacker")
-            .field("format", &self.format)
+            .field("format", &format)
             .finish_non_exhaustive()
     }
 }
@@ -53,37 +65,44 @@ impl std::fmt::Debug for EntryPacker {
 impl EntryPacker {
     pub(crate) fn new(format: Compression, level: u32, timestamp: DateTime<Utc>) -> Self {
         let level = level.min(9);
-        let whole_level = i32::try_from(level)
-            .ok()
-            .and_then(|l| libdeflater::CompressionLvl::new(l).ok())
-            .unwrap_or_default();
+        let compressor = match format {
+            Compression::Zip => Compressor::Zip {
+                whole: libdeflater::Compressor::new(
+                    i32::try_from(level)
+                        .ok()
+                        .and_then(|l| libdeflater::CompressionLvl::new(l).ok())
+                        .unwrap_or_default(),
+                ),
+                scratch: Vec::new(),
+            },
+            Compression::TarGz => Compressor::TarGz(flate2::Compress::new(
+                flate2::Compression::new(level),
+                false,
+            )),
+        };
         Self {
-            format,
-            compress: flate2::Compress::new(flate2::Compression::new(level), false),
-            whole: libdeflater::Compressor::new(whole_level),
-            scratch: Vec::new(),
+            compressor,
             mtime: u64::try_from(timestamp.timestamp()).unwrap_or(0),
         }
     }
 
     /// Compresses the content of one entry.
     pub(crate) fn pack(&mut self, name: String, content: &[u8]) -> io::Result<PackedEntry> {
-        match self.format {
-            Compression::Zip => {
-                let bound = self.whole.deflate_compress_bound(content.len());
-                if self.scratch.len() < bound {
-                    self.scratch.resize(bound, 0);
+        match &mut self.compressor {
+            Compressor::Zip { whole, scratch } => {
+                let bound = whole.deflate_compress_bound(content.len());
+                if scratch.len() < bound {
+                    scratch.resize(bound, 0);
                 }
-                let n = self
-                    .whole
-                    .deflate_compress(content, &mut self.scratch)
+                let n = whole
+                    .deflate_compress(content, scratch)
                     .map_err(|e| io::Error::other(format!("deflate: {e}")))?;
                 let crc32 = crc32fast::hash(content);
                 let stored = n >= content.len();
                 let data = if stored {
                     content.to_vec()
                 } else {
-                    self.scratch.get(..n).unwrap_or_default().to_vec()
+                    scratch.get(..n).unwrap_or_default().to_vec()
                 };
                 Ok(PackedEntry {
                     name,
@@ -93,14 +112,14 @@ impl EntryPacker {
                     stored,
                 })
             }
-            Compression::TarGz => {
+            Compressor::TarGz(compress) => {
                 let header = targz::header(&name, content.len() as u64, self.mtime)?;
                 let pad = targz::padding(content.len() as u64);
                 let zeros = [0u8; 512];
                 let pad = zeros.get(..pad).unwrap_or_default();
                 let pieces = [&header[..], content, pad];
                 let mut data = Vec::new();
-                deflate::deflate(&mut self.compress, &pieces, &mut data, false)?;
+                deflate::deflate(compress, &pieces, &mut data, false)?;
                 let mut crc = crc32fast::Hasher::new();
                 for p in pieces {
                     crc.update(p);
