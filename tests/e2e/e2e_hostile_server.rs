@@ -42,16 +42,25 @@ struct Gateway {
     origin: String,
     rule: Rule,
     hits: Arc<AtomicU32>,
+    /// Body pieces the hostile answers (endless, announced, trickled) have served so far.
+    pieces: Arc<AtomicU32>,
 }
 
-fn endless(piece: &'static [u8], pause: Option<Duration>) -> axum::body::Body {
-    let stream = futures::stream::unfold((), move |()| async move {
+/// A body that never ends: `piece` again and again (after `pause` each time), each one counted
+/// in `served` as it is handed to the connection.
+fn endless(
+    piece: &'static [u8],
+    pause: Option<Duration>,
+    served: Arc<AtomicU32>,
+) -> axum::body::Body {
+    let stream = futures::stream::unfold(served, move |served| async move {
         if let Some(p) = pause {
             tokio::time::sleep(p).await;
         }
+        served.fetch_add(1, Ordering::SeqCst);
         Some((
             Ok::<_, std::io::Error>(bytes::Bytes::from_static(piece)),
-            (),
+            served,
         ))
     });
     axum::body::Body::from_stream(stream)
@@ -78,18 +87,26 @@ async fn forward(
         Some(Hostile::Endless) => {
             gw.hits.fetch_add(1, Ordering::SeqCst);
             static KB: [u8; 1024] = [b'A'; 1024];
-            return Response::new(endless(&KB, None));
+            return Response::new(endless(&KB, None, gw.pieces.clone()));
         }
         Some(Hostile::Announce(n)) => {
             gw.hits.fetch_add(1, Ordering::SeqCst);
-            let mut r = Response::new(endless(b"<Potwierdzenie>", Some(Duration::from_secs(1))));
+            let mut r = Response::new(endless(
+                b"<Potwierdzenie>",
+                Some(Duration::from_secs(1)),
+                gw.pieces.clone(),
+            ));
             r.headers_mut()
                 .insert(axum::http::header::CONTENT_LENGTH, n.into());
             return r;
         }
         Some(Hostile::Trickle) => {
             gw.hits.fetch_add(1, Ordering::SeqCst);
-            let mut r = Response::new(endless(b" ", Some(Duration::from_millis(50))));
+            let mut r = Response::new(endless(
+                b" ",
+                Some(Duration::from_millis(50)),
+                gw.pieces.clone(),
+            ));
             r.headers_mut().insert(
                 axum::http::header::CONTENT_TYPE,
                 axum::http::HeaderValue::from_static("application/json"),
@@ -147,12 +164,23 @@ async fn gateway(
     sim_base: &str,
     rule: impl Fn(&Method, &str) -> Option<Hostile> + Send + Sync + 'static,
 ) -> (String, Arc<AtomicU32>) {
+    let (base, hits, _) = gateway_counting_pieces(sim_base, rule).await;
+    (base, hits)
+}
+
+/// [`gateway`], with the count of body pieces its hostile answers served as well.
+async fn gateway_counting_pieces(
+    sim_base: &str,
+    rule: impl Fn(&Method, &str) -> Option<Hostile> + Send + Sync + 'static,
+) -> (String, Arc<AtomicU32>, Arc<AtomicU32>) {
     let hits = Arc::new(AtomicU32::new(0));
+    let pieces = Arc::new(AtomicU32::new(0));
     let gw = Gateway {
         http: reqwest::Client::new(),
         origin: sim_base.trim_end_matches("/v2").to_string(),
         rule: Arc::new(rule),
         hits: hits.clone(),
+        pieces: pieces.clone(),
     };
     let app = axum::Router::new().fallback(forward).with_state(gw);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -160,7 +188,7 @@ async fn gateway(
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    (format!("http://{addr}/v2"), hits)
+    (format!("http://{addr}/v2"), hits, pieces)
 }
 
 /// Runs `test` on a multi-thread client runtime beside a fresh simulator; a test that hangs
@@ -215,21 +243,28 @@ fn an_endless_upo_is_cut_at_the_size_cap() {
 #[test]
 fn a_upo_announced_as_huge_is_refused_before_reading() {
     run(|sim| async move {
-        let (base, _) = gateway(&sim, |m, p| {
+        let (base, hits, pieces) = gateway_counting_pieces(&sim, |m, p| {
             is_upo(m, p).then_some(Hostile::Announce(50_000_000_000))
         })
         .await;
         let ksef = Ksef::builder(Environment::Custom(base)).build().unwrap();
         let (_, auth) = xades_auth(&ksef).await;
         let session = auth.open_online_session().await.unwrap();
-        let started = std::time::Instant::now();
         let e = session
             .invoice_upo("20260101-EE-0000000000-0000000000-00")
             .await
             .unwrap_err();
         assert!(matches!(e, FlowError::ResponseTooLarge { .. }), "{e:?}");
-        // refused on the header: the trickled body (a piece a second) was not waited for
-        assert!(started.elapsed() < Duration::from_secs(30));
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "one hostile answer");
+        // refused on the header: the trickled body (a piece a second, never ending) was not
+        // read. A client that waited on it would have been served a piece per second until
+        // some timeout; one piece of slack covers a slow scheduler between the header and
+        // the refusal.
+        let served = pieces.load(Ordering::SeqCst);
+        assert!(
+            served <= 1,
+            "the client waited on the body: {served} pieces served before it refused"
+        );
     });
 }
 
