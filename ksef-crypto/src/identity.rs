@@ -338,7 +338,7 @@ impl SigningIdentity {
 
     /// From PEM certificate and PKCS#8 PEM key.
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self> {
-        let (_, der) = pem_rfc7468_decode(cert_pem)?;
+        let (_, der) = crate::pem::decode(cert_pem)?;
         Self::new(&der, PrivateKey::from_pkcs8_pem(key_pem)?)
     }
 
@@ -440,14 +440,7 @@ impl SigningIdentity {
 
     /// PEM of the certificate.
     pub fn certificate_pem(&self) -> String {
-        let b = crate::b64::encode(&self.cert_der);
-        let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
-        for chunk in b.as_bytes().chunks(64) {
-            s.push_str(&String::from_utf8_lossy(chunk));
-            s.push('\n');
-        }
-        s.push_str("-----END CERTIFICATE-----\n");
-        s
+        crate::pem::encode("CERTIFICATE", &self.cert_der)
     }
 
     /// The parsed certificate.
@@ -489,31 +482,6 @@ impl SigningIdentity {
         };
         hex::encode_upper(b)
     }
-}
-
-fn pem_rfc7468_decode(pem: &str) -> Result<(String, Vec<u8>)> {
-    let mut label = String::new();
-    let mut body = String::new();
-    let mut inside = false;
-    for line in pem.lines() {
-        let l = line.trim();
-        if let Some(rest) = l.strip_prefix("-----BEGIN ") {
-            label = rest.trim_end_matches('-').to_owned();
-            inside = true;
-        } else if l.starts_with("-----END ") {
-            break;
-        } else if inside {
-            body.push_str(l);
-        }
-    }
-    if !inside {
-        return Err(CryptoError::ParseCertificate {
-            index: None,
-            detail: "no PEM block".into(),
-        });
-    }
-    let der = crate::b64::decode("PEM", &body)?;
-    Ok((label, der))
 }
 
 /// Big-endian unsigned bytes to a decimal string.

@@ -10,6 +10,7 @@
 //! * [`xades`]: the `AuthTokenRequest` document and its enveloped XAdES-BES signature.
 //! * [`csr`]: PKCS#10 requests for KSeF certificate enrollment.
 //! * [`pkcs12`]: identities from `.p12`/`.pfx` files ([`SigningIdentity::from_pkcs12`]).
+//! * [`pem`]: PEM (RFC 7468) encoding and decoding.
 //! * [`qr`]: KOD I / KOD II verification links, their signatures, PNG and SVG rendering.
 //! * [`ids`]: KSeF numbers, reference numbers, NIP, PESEL, InternalId, NipVatUe, ...
 //! * [`invoice`]: pre-flight checks of raw invoice bytes.
@@ -43,6 +44,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod invoice;
+pub mod pem;
 pub mod pkcs12;
 pub mod qr;
 pub mod rsa_oaep;
