@@ -309,7 +309,7 @@ impl Faults {
     }
 
     /// Faults the request pipeline applies to one request of `op`.
-    pub(crate) fn for_request(&self, op: &FaultKey) -> RequestFaults {
+    pub(crate) fn for_request(&self, op: &FaultKey, bearer: bool) -> RequestFaults {
         RequestFaults {
             latency: self.take(op, |f| match f {
                 Fault::Latency { delay_ms, .. } => Some(Duration::from_millis(*delay_ms)),
@@ -333,11 +333,13 @@ impl Faults {
             corrupt_body: self
                 .take(op, |f| matches!(f, Fault::CorruptBody { .. }).then_some(()))
                 .is_some(),
-            token_expired: self
-                .take(op, |f| {
-                    matches!(f, Fault::TokenExpired { .. }).then_some(())
-                })
-                .is_some(),
+            // a token can only expire on a request that carries a valid one: the fault waits
+            token_expired: bearer
+                && self
+                    .take(op, |f| {
+                        matches!(f, Fault::TokenExpired { .. }).then_some(())
+                    })
+                    .is_some(),
         }
     }
 
@@ -468,9 +470,9 @@ mod tests {
             },
         );
         let op = FaultKey::from(ops::ONLINE_SESSION_SEND_INVOICE);
-        assert_eq!(f.for_request(&op).server_error, Some(503));
-        assert_eq!(f.for_request(&op).server_error, Some(503));
-        assert_eq!(f.for_request(&op).server_error, None);
+        assert_eq!(f.for_request(&op, false).server_error, Some(503));
+        assert_eq!(f.for_request(&op, false).server_error, Some(503));
+        assert_eq!(f.for_request(&op, false).server_error, None);
         f.inject(FaultKey::all(), Fault::AsyncFailure { count: 1 });
         assert!(f.take_async_failure(ops::BATCH_SESSION_OPEN));
         assert!(!f.take_async_failure(ops::BATCH_SESSION_OPEN));
@@ -483,10 +485,13 @@ mod tests {
             },
         );
         for _ in 0..3 {
-            assert_eq!(f.for_request(&x).latency, Some(Duration::from_millis(5)));
+            assert_eq!(
+                f.for_request(&x, false).latency,
+                Some(Duration::from_millis(5))
+            );
         }
         f.clear(None);
-        assert_eq!(f.for_request(&x), RequestFaults::default());
+        assert_eq!(f.for_request(&x, false), RequestFaults::default());
     }
 
     #[test]
@@ -515,14 +520,17 @@ mod tests {
         f.inject(op.clone(), lost);
         f.inject(op.clone(), expiry);
         assert_eq!(f.unfired(), 4);
-        // the pipeline asks before the handler for the token, after it for the answer
-        assert!(f.for_request(&op).token_expired);
+        // the pipeline asks before the handler for the token, after it for the answer; a
+        // request without a valid token leaves the token fault armed
+        assert!(!f.for_request(&op, false).token_expired);
+        assert_eq!(f.unfired(), 4);
+        assert!(f.for_request(&op, true).token_expired);
         assert_eq!(f.take_answer_lost(&op), Some(None));
         assert_eq!(f.take_answer_lost(&op), Some(Some(502)));
         assert_eq!(f.take_answer_lost(&op), Some(Some(502)));
         assert_eq!(f.take_answer_lost(&op), None);
         assert_eq!(f.unfired(), 0);
-        assert!(!f.for_request(&op).token_expired);
+        assert!(!f.for_request(&op, true).token_expired);
         // an expired token stays expired; the memory of them is bounded
         f.expire_token("a");
         assert!(f.token_expired("a") && !f.token_expired("b"));

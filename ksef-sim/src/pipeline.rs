@@ -36,20 +36,17 @@ fn client_ip(state: &AppState, req: &Request) -> IpAddr {
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
-/// Context key for rate limiting: from any valid bearer token, else empty (IP only).
-fn rate_context(state: &AppState, req: &Request) -> String {
-    let Some(token) = req
+/// The claims of the request's bearer token when it carries a valid one (read once per
+/// request: the rate-limit context and the token-expiry fault use them).
+fn request_claims(state: &AppState, req: &Request) -> Option<jwt::Claims> {
+    let header = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return String::new();
-    };
-    match jwt::verify(&state.jwt_secret, token.trim(), state.now().timestamp()) {
-        Ok(c) => format!("{}:{}", c.ctt, c.ctv),
-        Err(_) => String::new(),
-    }
+        .and_then(|v| v.to_str().ok())?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))?;
+    jwt::verify(&state.jwt_secret, token.trim(), state.now().timestamp()).ok()
 }
 
 fn aborted_body() -> Body {
@@ -129,8 +126,9 @@ pub(crate) async fn pipeline(
     if let Some(op) = op {
         req.extensions_mut().insert(op);
     }
+    let claims = request_claims(&state, &req);
     let faults = match &fault_key {
-        Some(key) => state.faults.for_request(key),
+        Some(key) => state.faults.for_request(key, claims.is_some()),
         None => RequestFaults::default(),
     };
     let finish = |resp: Response| -> Response {
@@ -154,7 +152,11 @@ pub(crate) async fn pipeline(
         );
     }
     if let Some(op) = op {
-        let ctx = rate_context(&state, &req);
+        // the context of a valid bearer token, else empty (the IP only)
+        let ctx = claims
+            .as_ref()
+            .map(|c| format!("{}:{}", c.ctt, c.ctv))
+            .unwrap_or_default();
         if let Err(retry) = state.rate_limiter.check(op, &ctx, ip) {
             return finish(
                 ApiError::too_many_requests(
@@ -166,9 +168,9 @@ pub(crate) async fn pipeline(
         }
     }
     if faults.token_expired
-        && let Some(jti) = bearer_jti(&state, &req)
+        && let Some(c) = &claims
     {
-        state.faults.expire_token(&jti);
+        state.faults.expire_token(&c.jti);
         return finish(ApiError::unauthorized("Token wygasł.").into_response());
     }
     if faults.html_page {
@@ -237,18 +239,6 @@ pub(crate) async fn pipeline(
         };
     }
     resp
-}
-
-/// The `jti` of the request's bearer token, when it carries a valid one.
-fn bearer_jti(state: &AppState, req: &Request) -> Option<String> {
-    let token = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))?;
-    jwt::verify(&state.jwt_secret, token.trim(), state.now().timestamp())
-        .ok()
-        .map(|c| c.jti)
 }
 
 /// Renders an error answer for this request (format, path, clock) and echoes the test system
