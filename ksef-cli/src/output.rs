@@ -86,6 +86,23 @@ impl Out {
         }
     }
 
+    /// A listing: each item as a JSON Lines record (JSON mode), or a table of `row(item)` under
+    /// `headers` and a count of `noun` (human mode).
+    pub fn listing<T: Serialize>(
+        &self,
+        headers: &[&str],
+        items: &[T],
+        noun: &str,
+        row: impl Fn(&T) -> Vec<String>,
+    ) {
+        for item in items {
+            self.json_line(item);
+        }
+        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+        self.table(headers, &rows);
+        self.note(format!("{} {noun}", items.len()));
+    }
+
     /// A table with a header row, columns padded to their widest cell (human mode only).
     pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) {
         if self.json {

@@ -346,16 +346,14 @@ async fn revoke(ctx: &Ctx, id: &str, authorization: bool) -> CliResult {
     .await
 }
 
-/// `TYPE:VALUE` of an identifier whose value may be absent (`AllPartners`, `System`).
-fn ident(kind: impl std::fmt::Display, value: Option<&str>) -> String {
-    match value {
-        Some(v) if !v.is_empty() => format!("{kind}:{v}"),
-        _ => kind.to_string(),
+/// `TYPE:VALUE` of an identifier; `TYPE` alone when the value is empty (`AllPartners`,
+/// `System`).
+fn ident(kind: impl std::fmt::Display, value: &str) -> String {
+    if value.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}:{value}")
     }
-}
-
-fn person_name(p: Option<&types::PermissionsSubjectPersonDetails>) -> Option<String> {
-    p.map(|d| format!("{} {}", d.first_name, d.last_name))
 }
 
 async fn list(ctx: &Ctx, cmd: PermissionsListCmd) -> CliResult {
@@ -388,73 +386,58 @@ async fn list(ctx: &Ctx, cmd: PermissionsListCmd) -> CliResult {
                     target_identifier: None,
                 };
                 let items = auth.list_person_permissions(&query).await?;
-                let mut rows = Vec::new();
-                for p in &items {
-                    ctx.out.json_line(p);
-                    let name = person_name(p.subject_person_details.as_ref()).or_else(|| {
-                        p.subject_entity_details
-                            .as_ref()
-                            .map(|d| d.full_name.clone())
-                    });
-                    rows.push(vec![
+                let headers = [
+                    "ID",
+                    "SUBJECT",
+                    "NAME",
+                    "PERMISSION",
+                    "STATE",
+                    "SINCE",
+                    "DESCRIPTION",
+                ];
+                ctx.out.listing(&headers, &items, "permissions", |p| {
+                    let name = match (&p.subject_person_details, &p.subject_entity_details) {
+                        (Some(d), _) => format!("{} {}", d.first_name, d.last_name),
+                        (None, Some(d)) => d.full_name.clone(),
+                        (None, None) => String::new(),
+                    };
+                    vec![
                         p.id.0.clone(),
                         ident(
                             &p.authorized_identifier.type_,
-                            Some(&p.authorized_identifier.value),
+                            &p.authorized_identifier.value,
                         ),
-                        name.unwrap_or_default(),
+                        name,
                         p.permission_scope.to_string(),
                         p.permission_state.to_string(),
                         time(p.start_date),
                         p.description.clone(),
-                    ]);
-                }
-                ctx.out.table(
-                    &[
-                        "ID",
-                        "SUBJECT",
-                        "NAME",
-                        "PERMISSION",
-                        "STATE",
-                        "SINCE",
-                        "DESCRIPTION",
-                    ],
-                    &rows,
-                );
-                ctx.out.note(format!("{} permissions", items.len()));
+                    ]
+                });
             }
             PermissionsListCmd::Entities => {
                 let query = types::EntityPermissionsQueryRequest {
                     context_identifier: None,
                 };
                 let items = auth.list_entity_permissions(&query).await?;
-                let mut rows = Vec::new();
-                for p in &items {
-                    ctx.out.json_line(p);
-                    rows.push(vec![
+                let headers = [
+                    "ID",
+                    "CONTEXT",
+                    "PERMISSION",
+                    "DELEGABLE",
+                    "SINCE",
+                    "DESCRIPTION",
+                ];
+                ctx.out.listing(&headers, &items, "permissions", |p| {
+                    vec![
                         p.id.0.clone(),
-                        ident(
-                            &p.context_identifier.type_,
-                            Some(&p.context_identifier.value),
-                        ),
+                        ident(&p.context_identifier.type_, &p.context_identifier.value),
                         p.permission_scope.to_string(),
                         if p.can_delegate { "yes" } else { "no" }.to_string(),
                         time(p.start_date),
                         p.description.clone(),
-                    ]);
-                }
-                ctx.out.table(
-                    &[
-                        "ID",
-                        "CONTEXT",
-                        "PERMISSION",
-                        "DELEGABLE",
-                        "SINCE",
-                        "DESCRIPTION",
-                    ],
-                    &rows,
-                );
-                ctx.out.note(format!("{} permissions", items.len()));
+                    ]
+                });
             }
             PermissionsListCmd::Authorizations { received } => {
                 let query = types::EntityAuthorizationPermissionsQueryRequest {
@@ -468,18 +451,25 @@ async fn list(ctx: &Ctx, cmd: PermissionsListCmd) -> CliResult {
                     permission_types: None,
                 };
                 let items = auth.list_entity_authorizations(&query).await?;
-                let mut rows = Vec::new();
-                for g in &items {
-                    ctx.out.json_line(g);
-                    rows.push(vec![
+                let headers = [
+                    "ID",
+                    "AUTHORIZING",
+                    "AUTHORIZED",
+                    "NAME",
+                    "AUTHORIZATION",
+                    "SINCE",
+                    "DESCRIPTION",
+                ];
+                ctx.out.listing(&headers, &items, "authorizations", |g| {
+                    vec![
                         g.id.0.clone(),
                         ident(
                             &g.authorizing_entity_identifier.type_,
-                            Some(&g.authorizing_entity_identifier.value),
+                            &g.authorizing_entity_identifier.value,
                         ),
                         ident(
                             &g.authorized_entity_identifier.type_,
-                            Some(&g.authorized_entity_identifier.value),
+                            &g.authorized_entity_identifier.value,
                         ),
                         g.subject_entity_details
                             .as_ref()
@@ -488,21 +478,8 @@ async fn list(ctx: &Ctx, cmd: PermissionsListCmd) -> CliResult {
                         g.authorization_scope.to_string(),
                         time(g.start_date),
                         g.description.clone(),
-                    ]);
-                }
-                ctx.out.table(
-                    &[
-                        "ID",
-                        "AUTHORIZING",
-                        "AUTHORIZED",
-                        "NAME",
-                        "AUTHORIZATION",
-                        "SINCE",
-                        "DESCRIPTION",
-                    ],
-                    &rows,
-                );
-                ctx.out.note(format!("{} authorizations", items.len()));
+                    ]
+                });
             }
             PermissionsListCmd::Mine => {
                 let query = types::PersonalPermissionsQueryRequest {
@@ -512,33 +489,27 @@ async fn list(ctx: &Ctx, cmd: PermissionsListCmd) -> CliResult {
                     target_identifier: None,
                 };
                 let items = auth.list_personal_permissions(&query).await?;
-                let mut rows = Vec::new();
-                for p in &items {
-                    ctx.out.json_line(p);
-                    rows.push(vec![
+                let headers = [
+                    "ID",
+                    "CONTEXT",
+                    "PERMISSION",
+                    "STATE",
+                    "SINCE",
+                    "DESCRIPTION",
+                ];
+                ctx.out.listing(&headers, &items, "permissions", |p| {
+                    vec![
                         p.id.0.clone(),
                         p.context_identifier
                             .as_ref()
-                            .map(|c| ident(&c.type_, Some(&c.value)))
+                            .map(|c| ident(&c.type_, &c.value))
                             .unwrap_or_default(),
                         p.permission_scope.to_string(),
                         p.permission_state.to_string(),
                         time(p.start_date),
                         p.description.clone(),
-                    ]);
-                }
-                ctx.out.table(
-                    &[
-                        "ID",
-                        "CONTEXT",
-                        "PERMISSION",
-                        "STATE",
-                        "SINCE",
-                        "DESCRIPTION",
-                    ],
-                    &rows,
-                );
-                ctx.out.note(format!("{} permissions", items.len()));
+                    ]
+                });
             }
         }
         Ok(())
