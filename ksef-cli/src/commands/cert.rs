@@ -13,6 +13,7 @@ use ksef_flows::certificates::{
     KsefCertificateType,
 };
 use ksef_flows::crypto::identity::PrivateKey;
+use ksef_flows::crypto::pem;
 use ksef_flows::crypto::{KeyAlgorithm, Nip, Pesel, SigningIdentity};
 
 use crate::cli::{
@@ -44,17 +45,6 @@ fn is_der(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("der"))
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let b = ksef_flows::crypto::b64::encode(der);
-    let mut s = format!("-----BEGIN {label}-----\n");
-    for chunk in b.as_bytes().chunks(64) {
-        s.push_str(&String::from_utf8_lossy(chunk));
-        s.push('\n');
-    }
-    s.push_str(&format!("-----END {label}-----\n"));
-    s
 }
 
 /// Refuses, before anything is sent, an output file that exists already.
@@ -96,7 +86,7 @@ fn write_der(path: &Path, label: &str, der: &[u8]) -> CliResult {
     if is_der(path) {
         write_new(path, der, false)
     } else {
-        write_new(path, pem(label, der).as_bytes(), false)
+        write_new(path, pem::encode(label, der).as_bytes(), false)
     }
 }
 
@@ -107,21 +97,23 @@ fn write_key(path: &Path, key: &PrivateKey) -> CliResult {
     write_new(path, pem.expose().as_bytes(), true)
 }
 
-/// A CSR file as DER (PEM `CERTIFICATE REQUEST` or DER).
+/// A CSR file as DER: PEM labelled `CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`, or DER
+/// (a file that does not start with `-----BEGIN`). PEM of any other label is refused.
 fn read_csr(path: &Path) -> CliResult<Vec<u8>> {
     let bytes = std::fs::read(path)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    let text = String::from_utf8_lossy(&bytes);
-    if let Some(start) = text.find("-----BEGIN CERTIFICATE REQUEST-----") {
-        let body: String = text[start..]
-            .lines()
-            .skip(1)
-            .take_while(|l| !l.starts_with("-----END"))
-            .collect();
-        return ksef_flows::crypto::b64::decode("CSR", body.trim())
-            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())));
+    if !bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        return Ok(bytes);
     }
-    Ok(bytes)
+    let (label, der) = pem::decode(&String::from_utf8_lossy(&bytes))
+        .map_err(|e| CliError::usage(format!("--csr {}: {e}", path.display())))?;
+    match label.as_str() {
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => Ok(der),
+        other => Err(CliError::usage(format!(
+            "--csr {}: a PEM {other}, not a CERTIFICATE REQUEST",
+            path.display()
+        ))),
+    }
 }
 
 pub async fn run(ctx: &Ctx, cmd: CertCmd) -> CliResult {
@@ -325,7 +317,7 @@ async fn retrieve(
                     Some(p)
                 }
                 None => {
-                    text.push_str(&pem("CERTIFICATE", &c.der));
+                    text.push_str(&pem::encode("CERTIFICATE", &c.der));
                     None
                 }
             };

@@ -136,6 +136,49 @@ fn enroll_list_login_kod2_revoke() {
         0,
     );
     let offline_serial = offline["serialNumber"].as_str().unwrap().to_string();
+    // The same request labelled `NEW CERTIFICATE REQUEST` is read as PEM too; PEM of another
+    // label is refused before anything is sent (exit 2, naming the label).
+    let req = std::fs::read_to_string(h.path("req.pem")).unwrap();
+    std::fs::write(
+        h.path("req-new.pem"),
+        req.replace("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"),
+    )
+    .unwrap();
+    h.json(
+        &[
+            "--profile",
+            "owner",
+            "cert",
+            "enroll",
+            "--name",
+            "CLI Offline New",
+            "--type",
+            "offline",
+            "--csr",
+            &p("req-new.pem"),
+            "--cert-out",
+            &p("offline-new.pem"),
+        ],
+        0,
+    );
+    let out = h.run(&[
+        "--profile",
+        "owner",
+        "cert",
+        "enroll",
+        "--name",
+        "CLI Wrong Label",
+        "--type",
+        "offline",
+        "--csr",
+        &p("auth.pem"),
+        "--cert-out",
+        &p("wrong.pem"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a PEM CERTIFICATE,"), "{err}");
+    assert!(!h.path("wrong.pem").exists());
     assert!(offline["key"].is_null());
     let der_text = openssl_text(&[
         "x509",
