@@ -6,7 +6,7 @@
 
 use crate::harness;
 
-use harness::spec::assert_problem;
+use harness::spec::{assert_component, assert_problem};
 use harness::*;
 use ksef_sim::Fault;
 use reqwest::Method;
@@ -41,21 +41,33 @@ fn instance_is(v: &Value, path: &str) {
     assert_eq!(v["instance"], expected, "{v}");
 }
 
+/// The schema an error answer is checked against.
+enum Schema {
+    /// The operation's own `application/problem+json` schema for the status, from the spec
+    /// (method and spec path).
+    Operation(&'static str, &'static str),
+    /// The spec declares no problem+json answer for this status on any operation (404 for an
+    /// unknown path, an injected 503): the generic problem shape the simulator writes for any
+    /// other status — title, status, instance, detail, timestamp, traceId, all required — which
+    /// is the spec's `GoneProblemDetails`.
+    Generic,
+}
+
+/// One refused request: what is sent, the fault armed before it, the answer expected.
+struct Case {
+    what: &'static str,
+    method: Method,
+    path: &'static str,
+    bearer: Option<String>,
+    body: Option<Value>,
+    fault: Option<(&'static str, Fault)>,
+    status: u16,
+    schema: Schema,
+}
+
 #[tokio::test]
 async fn instance_is_the_request_path_in_every_error() {
     let env = start(default_config()).await;
-
-    let path = "/collective-identifiers/query?pageSize=5";
-    let (s, v) = problem(&env, Method::POST, path, Some(&env.token), Some(json!({}))).await;
-    assert_eq!(s, 400);
-    instance_is(&v, path);
-    assert_problem("POST", "/collective-identifiers/query", 400, &v);
-
-    let path = "/sessions?pageSize=10";
-    let (s, v) = problem(&env, Method::GET, path, None, None).await;
-    assert_eq!(s, 401);
-    instance_is(&v, path);
-    assert_problem("GET", "/sessions", 401, &v);
 
     // a context holding only InvoiceRead may not read the entity's roles
     let pesel = random_pesel();
@@ -74,40 +86,103 @@ async fn instance_is_the_request_path_in_every_error() {
         .control()
         .issue_access_token_as(("Nip", &env.nip), ("Pesel", &pesel))
         .unwrap();
-    let path = "/permissions/query/entities/roles";
-    let (s, v) = problem(&env, Method::GET, path, Some(&reader), None).await;
-    assert_eq!(s, 403);
-    instance_is(&v, path);
-    assert_problem("GET", path, 403, &v);
 
-    let path = "/no/such/operation";
-    let (s, v) = problem(&env, Method::GET, path, Some(&env.token), None).await;
-    assert_eq!(s, 404);
-    instance_is(&v, path);
-
-    let path = "/limits/context";
-    env.control().inject(
-        "GET /limits/context",
-        Fault::RateLimitStorm {
-            count: 1,
-            retry_after: 3,
+    let cases = [
+        Case {
+            what: "body validation",
+            method: Method::POST,
+            path: "/collective-identifiers/query?pageSize=5",
+            bearer: Some(env.token.clone()),
+            body: Some(json!({})),
+            fault: None,
+            status: 400,
+            schema: Schema::Operation("POST", "/collective-identifiers/query"),
         },
-    );
-    let (s, v) = problem(&env, Method::GET, path, Some(&env.token), None).await;
-    assert_eq!(s, 429);
-    instance_is(&v, path);
-    assert_problem("GET", path, 429, &v);
-
-    env.control().inject(
-        "GET /limits/context",
-        Fault::ServerError {
+        Case {
+            what: "no bearer token",
+            method: Method::GET,
+            path: "/sessions?pageSize=10",
+            bearer: None,
+            body: None,
+            fault: None,
+            status: 401,
+            schema: Schema::Operation("GET", "/sessions"),
+        },
+        Case {
+            what: "missing permission",
+            method: Method::GET,
+            path: "/permissions/query/entities/roles",
+            bearer: Some(reader),
+            body: None,
+            fault: None,
+            status: 403,
+            schema: Schema::Operation("GET", "/permissions/query/entities/roles"),
+        },
+        Case {
+            what: "unknown path",
+            method: Method::GET,
+            path: "/no/such/operation",
+            bearer: Some(env.token.clone()),
+            body: None,
+            fault: None,
+            status: 404,
+            schema: Schema::Generic,
+        },
+        Case {
+            what: "injected 429",
+            method: Method::GET,
+            path: "/limits/context",
+            bearer: Some(env.token.clone()),
+            body: None,
+            fault: Some((
+                "GET /limits/context",
+                Fault::RateLimitStorm {
+                    count: 1,
+                    retry_after: 3,
+                },
+            )),
+            status: 429,
+            schema: Schema::Operation("GET", "/limits/context"),
+        },
+        Case {
+            what: "injected 503",
+            method: Method::GET,
+            path: "/limits/context",
+            bearer: Some(env.token.clone()),
+            body: None,
+            fault: Some((
+                "GET /limits/context",
+                Fault::ServerError {
+                    status: 503,
+                    count: 1,
+                },
+            )),
             status: 503,
-            count: 1,
+            schema: Schema::Generic,
         },
-    );
-    let (s, v) = problem(&env, Method::GET, path, Some(&env.token), None).await;
-    assert_eq!(s, 503);
-    instance_is(&v, path);
+    ];
+
+    for case in cases {
+        if let Some((operation, fault)) = case.fault {
+            env.control().inject(operation, fault);
+        }
+        let (s, v) = problem(
+            &env,
+            case.method.clone(),
+            case.path,
+            case.bearer.as_deref(),
+            case.body,
+        )
+        .await;
+        let what = format!("{} ({} {})", case.what, case.method, case.path);
+        assert_eq!(s, case.status, "{what}: {v}");
+        assert_eq!(v["status"], case.status, "{what}: {v}");
+        instance_is(&v, case.path);
+        match case.schema {
+            Schema::Operation(method, path) => assert_problem(method, path, case.status, &v),
+            Schema::Generic => assert_component("GoneProblemDetails", &v),
+        }
+    }
 }
 
 #[tokio::test]
