@@ -64,6 +64,24 @@ pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
+/// Writes `bytes` to a file that must not exist yet (never over another one), with `mode` on
+/// Unix (0o600 for a secret), flushed to disk.
+pub fn write_new(path: &std::path::Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut f = o.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 /// Writes `bytes` to `path` atomically (temporary file + rename), readable by the owner only.
 pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;

@@ -58,27 +58,14 @@ fn check_new(path: &Path, flag: &str) -> CliResult {
     Ok(())
 }
 
-/// Writes a new file (`private`: mode 0600).
+/// Writes a new file (`private`: mode 0600, else 0644).
 fn write_new(path: &Path, bytes: &[u8], private: bool) -> CliResult {
-    use std::io::Write as _;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        o.mode(if private { 0o600 } else { 0o644 });
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    let io = |e: std::io::Error| {
+    crate::paths::write_new(path, bytes, if private { 0o600 } else { 0o644 }).map_err(|e| {
         CliError::new(
             Exit::Failure,
             anyhow::anyhow!("cannot write {}: {e}", path.display()),
         )
-    };
-    let mut f = o.open(path).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)
+    })
 }
 
 /// Writes DER (or its PEM form, per the file name) to a new public file.
@@ -97,12 +84,14 @@ fn write_key(path: &Path, key: &PrivateKey) -> CliResult {
     write_new(path, pem.expose().as_bytes(), true)
 }
 
-/// A CSR file as DER: PEM labelled `CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`, or DER
-/// (a file that does not start with `-----BEGIN`). PEM of any other label is refused.
+/// A CSR file as DER: DER itself (it starts with 0x30), or a PEM block labelled `CERTIFICATE
+/// REQUEST` or `NEW CERTIFICATE REQUEST` anywhere in the file. PEM of any other label is refused.
 fn read_csr(path: &Path) -> CliResult<Vec<u8>> {
     let bytes = std::fs::read(path)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    if !bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+    // DER is an ASN.1 SEQUENCE (0x30); anything else must hold a PEM block, wherever it
+    // starts (`openssl req -text` writes a dump before it)
+    if bytes.first() == Some(&0x30) {
         return Ok(bytes);
     }
     let (label, der) = pem::decode(&String::from_utf8_lossy(&bytes))

@@ -136,7 +136,7 @@ async fn create(ctx: &Ctx, a: TokenCreate) -> CliResult {
         let (reference, token) = auth.create_ksef_token(&permissions, &a.description).await?;
         let mut stored = serde_json::Map::new();
         if let Some(path) = &a.output {
-            write_new_private(path, token.expose().as_bytes()).map_err(|e| {
+            crate::paths::write_new(path, token.expose().as_bytes(), 0o600).map_err(|e| {
                 CliError::new(
                     Exit::Failure,
                     anyhow::anyhow!(
@@ -179,18 +179,4 @@ async fn create(ctx: &Ctx, a: TokenCreate) -> CliResult {
         Ok(())
     })
     .await
-}
-
-fn write_new_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        o.mode(0o600);
-    }
-    let mut f = o.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }
