@@ -648,7 +648,7 @@ fn one_invoice_by_ksef_number_with_its_hash_and_kod1() {
             matches!(
                 err,
                 FlowError::InvalidArgument {
-                    field: "ksefNumber",
+                    field: "KSeF number",
                     ..
                 }
             ),
